@@ -1,0 +1,3 @@
+module github.com/mlship/mlship
+
+go 1.26.8
