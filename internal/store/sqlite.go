@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+func init() { drivers["sqlite"] = sqliteDriver{} }
+
+// sqlitePragmas are set on every connection. WAL lets readers run beside the writer;
+// synchronous=FULL makes every commit durable across power loss; case_sensitive_like
+// gives LIKE the case-sensitive meaning that MLflow's search grammar requires.
+var sqlitePragmas = []string{
+	"journal_mode(WAL)",
+	"synchronous(FULL)",
+	"busy_timeout(10000)",
+	"foreign_keys(1)",
+	"case_sensitive_like(1)",
+}
+
+type sqliteDriver struct{}
+
+// open opens the file named by u: "sqlite:///abs/path.db" or "sqlite://relative.db".
+func (sqliteDriver) open(ctx context.Context, u *url.URL, logger *slog.Logger) (*DB, error) {
+	path := u.Host + u.Path
+	if u.Opaque != "" {
+		path = u.Opaque
+	}
+	if path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("store: sqlite URI %q names no file (an in-memory database would lose every write)", u.String())
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
+	}
+	write, err := sqliteOpen(path, false, 1)
+	if err != nil {
+		return nil, err
+	}
+	// Create the file and switch it to WAL before readers open it.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	read, err := sqliteOpen(path, true, 8)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	d := sqliteDialect{}
+	return &DB{read: read, dialect: d, writer: newGroupWriter(write, d, logger), logger: logger}, nil
+}
+
+func sqliteOpen(path string, readOnly bool, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	return db, nil
+}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) Name() string               { return "sqlite" }
+func (sqliteDialect) Rebind(query string) string { return query }
+func (sqliteDialect) MaxParams() int             { return 32766 }
+
+func (sqliteDialect) IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code()
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}

@@ -1,0 +1,146 @@
+// Package store owns mlship's metadata database: opening it by URI, applying the embedded
+// migrations, and the write path.
+//
+// Every write goes through DB.Write, which runs it inside a transaction that is durable
+// before Write returns. On SQLite one goroutine owns the only write connection and commits
+// concurrent writes together (group commit), so a commit's fsync is shared by many
+// requests; each write runs in its own savepoint, so one failed write never undoes
+// another. Reads use a separate pool and never wait for the writer.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// ErrNotFound is returned when a queried row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Querier is what both the read pool and a write transaction offer.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Dialect hides the differences between SQL engines that the domain packages must know.
+type Dialect interface {
+	// Name is the driver's name, e.g. "sqlite".
+	Name() string
+	// Rebind rewrites a query written with ? placeholders into the engine's own.
+	Rebind(query string) string
+	// IsUniqueViolation reports whether err is a unique or primary-key violation.
+	IsUniqueViolation(err error) bool
+	// MaxParams is the largest number of bind parameters one statement may carry.
+	MaxParams() int
+}
+
+// A driver opens one engine. Drivers register themselves by URI scheme.
+type driver interface {
+	open(ctx context.Context, u *url.URL, logger *slog.Logger) (*DB, error)
+}
+
+var drivers = map[string]driver{}
+
+// DB is an open metadata database.
+type DB struct {
+	read    *sql.DB
+	dialect Dialect
+	writer  writer
+	logger  *slog.Logger
+}
+
+// writer runs write functions transactionally and durably.
+type writer interface {
+	write(ctx context.Context, fn func(tx *Tx) error) error
+	close() error
+}
+
+// Open opens the database named by uri ("sqlite:///path/to/mlship.db") and migrates it
+// to the newest schema.
+func Open(ctx context.Context, uri string, logger *slog.Logger) (*DB, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse %q: %w", uri, err)
+	}
+	d, ok := drivers[strings.ToLower(u.Scheme)]
+	if !ok {
+		return nil, fmt.Errorf("store: unsupported database URI scheme %q (supported: sqlite)", u.Scheme)
+	}
+	db, err := d.open(ctx, u, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect returns the engine's dialect.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Reader returns the read pool. Queries must be written with ? placeholders and passed
+// through Rebind.
+func (db *DB) Reader() Querier { return rebinding{db.read, db.dialect} }
+
+// Write runs fn in a transaction and returns once the transaction is durable, or fn's
+// error (in which case nothing fn did is kept).
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.writer.write(ctx, fn)
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+
+// Close stops the writer and closes all connections.
+func (db *DB) Close() error {
+	return errors.Join(db.writer.close(), db.read.Close())
+}
+
+// Tx is a write transaction. Its methods accept ? placeholders.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+// ExecContext executes a statement in the transaction.
+func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.dialect.Rebind(q), args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.dialect.Rebind(q), args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.dialect.Rebind(q), args...)
+}
+
+// Dialect returns the engine's dialect.
+func (t *Tx) Dialect() Dialect { return t.dialect }
+
+type rebinding struct {
+	db *sql.DB
+	d  Dialect
+}
+
+func (r rebinding) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return r.db.ExecContext(ctx, r.d.Rebind(q), args...)
+}
+
+func (r rebinding) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return r.db.QueryContext(ctx, r.d.Rebind(q), args...)
+}
+
+func (r rebinding) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return r.db.QueryRowContext(ctx, r.d.Rebind(q), args...)
+}
