@@ -1,0 +1,74 @@
+// Command mlship is one binary that carries a trained model from a laptop to a
+// monitored production API: an MLflow-compatible tracking server and its clients.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlship/mlship/internal/version"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // the command line was wrong
+)
+
+// usageError marks an error in how the command was called.
+type usageError struct{ error }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	root := rootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "mlship:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(os.Stderr, "Run 'mlship --help' for usage.")
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mlship",
+		Short: "Ship machine learning models: tracking, registry and serving in one binary",
+		Long: `mlship is an MLflow-compatible tracking server and model registry in one binary.
+Point any MLflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000.`,
+		Version:       version.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(serverCommand(), versionCommand())
+	return root
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print mlship's version",
+		Args:  cobra.NoArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintln(c.OutOrStdout(), version.Version)
+		},
+	}
+}

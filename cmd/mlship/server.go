@@ -1,0 +1,68 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlship/mlship/internal/config"
+	"github.com/mlship/mlship/internal/server"
+)
+
+func serverCommand() *cobra.Command {
+	cfg := config.DefaultServer()
+	c := &cobra.Command{
+		Use:   "server",
+		Short: "Run the mlship server (MLflow-compatible tracking API and artifact proxy)",
+		Long: `Run the mlship server.
+
+With no flags it keeps everything in ./mlship-data: metadata in SQLite
+(mlship.db) and artifacts in a folder (artifacts/). Every flag can also be set
+with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
+		Example: `  mlship server
+  mlship server --host 0.0.0.0 --port 8080 --data-dir /var/lib/mlship
+  mlship server --backend-store-uri sqlite:///srv/meta.db --artifacts-destination /srv/artifacts`,
+		Args: cobra.NoArgs,
+		PreRunE: func(c *cobra.Command, _ []string) error {
+			if err := config.ApplyEnv(c.Flags(), "MLSHIP"); err != nil {
+				return usageError{err}
+			}
+			if err := cfg.Resolve(); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			logger := newLogger(&cfg)
+			srv, err := server.New(c.Context(), cfg, logger)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			return srv.Serve(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.Host, "host", cfg.Host, "address to listen on (loopback by default; 0.0.0.0 for every interface)")
+	f.IntVarP(&cfg.Port, "port", "p", cfg.Port, "port to listen on")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded database and artifacts")
+	f.StringVar(&cfg.BackendStoreURI, "backend-store-uri", "", "metadata database URI (default sqlite:///<data-dir>/mlship.db)")
+	f.StringVar(&cfg.ArtifactsDestination, "artifacts-destination", "", "where served artifacts are stored: a directory or file:// URI (default <data-dir>/artifacts)")
+	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", cfg.DefaultArtifactRoot, "artifact root of new experiments")
+	f.BoolVar(&cfg.ServeArtifacts, "serve-artifacts", cfg.ServeArtifacts, "serve the artifact proxy (--serve-artifacts=false to turn it off)")
+	f.StringSliceVar(&cfg.ArtifactSchemes, "artifact-schemes", nil, "URI schemes, besides mlflow-artifacts, allowed as experiment artifact locations (e.g. s3,gs)")
+	f.Int64Var(&cfg.MaxRequestBody, "max-request-body", cfg.MaxRequestBody, "largest JSON request body accepted, in bytes (artifact uploads are not limited)")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
+	return c
+}
+
+func newLogger(cfg *config.Server) *slog.Logger {
+	level, _ := cfg.Level()
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,116 @@
+package blob_test
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlship/mlship/internal/blob"
+	"github.com/mlship/mlship/internal/blob/blobtest"
+	"github.com/mlship/mlship/internal/fault"
+)
+
+func TestLocalConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Store { return newLocal(t, t.TempDir()) })
+}
+
+func newLocal(t *testing.T, dir string) *blob.Local {
+	t.Helper()
+	l, err := blob.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func TestOpenURI(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		uri     string
+		wantDir string // "" means an error of kind fault.Invalid
+	}{
+		{"file://" + filepath.ToSlash(dir), dir},
+		{"FILE://" + filepath.ToSlash(dir) + "/upper", filepath.Join(dir, "upper")},
+		{"file://localhost" + filepath.ToSlash(dir) + "/host", filepath.Join(dir, "host")},
+		{dir + "/plain", filepath.Join(dir, "plain")},
+		{"file://otherhost/x", ""},
+		{"file:relative", ""},
+		{"file://" + filepath.ToSlash(dir) + "?q=1", ""},
+		{"s3://bucket/prefix", ""},
+		{"mlflow-artifacts:/x", ""},
+	}
+	for _, tt := range tests {
+		s, err := blob.Open(t.Context(), tt.uri)
+		if tt.wantDir == "" {
+			if fault.KindOf(err) != fault.Invalid {
+				t.Errorf("Open(%q) = %v, want a fault.Invalid error", tt.uri, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Open(%q): %v", tt.uri, err)
+			continue
+		}
+		if l, ok := s.(*blob.Local); !ok || l.Dir() != tt.wantDir {
+			t.Errorf("Open(%q) = %#v, want a Local store on %s", tt.uri, s, tt.wantDir)
+		}
+		s.Close()
+	}
+	_, err := blob.Open(t.Context(), "s3://bucket")
+	if !errors.Is(err, blob.ErrUnsupportedScheme) || !strings.Contains(fault.Message(err), "file") {
+		t.Errorf("unknown scheme: %v, want ErrUnsupportedScheme listing the known ones", err)
+	}
+}
+
+func TestRegisterTwicePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("registering \"file\" twice did not panic")
+		}
+	}()
+	blob.Register("file", nil)
+}
+
+// TestLocalRefusesInvalidKeysBeforeIO uses a closed store: any I/O would fail with "file
+// already closed", so a fault.Invalid error shows the key was refused first.
+func TestLocalRefusesInvalidKeysBeforeIO(t *testing.T) {
+	l := newLocal(t, t.TempDir())
+	l.Close()
+	ctx := t.Context()
+	for _, key := range []string{"../x", "/etc/passwd", `a\b`, ".mlship-uploads/x"} {
+		_, err := l.Put(ctx, key, strings.NewReader("x"))
+		errs := []error{err}
+		_, err = l.Open(ctx, key)
+		errs = append(errs, err)
+		_, err = l.List(ctx, key)
+		errs = append(errs, err, l.DeletePrefix(ctx, key), l.Delete(ctx, key))
+		_, err = l.CreateMultipart(ctx, key)
+		errs = append(errs, err, l.AbortMultipart(ctx, key, "0123456789abcdef0123456789abcdef"))
+		for i, err := range errs {
+			if !errors.Is(err, blob.ErrInvalidPath) {
+				t.Errorf("call %d with %q on a closed store = %v, want ErrInvalidPath", i, key, err)
+			}
+		}
+	}
+}
+
+func TestLocalETagIsMD5(t *testing.T) {
+	l := newLocal(t, t.TempDir())
+	id, err := l.CreateMultipart(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag, err := l.UploadPart(t.Context(), "k", id, 1, strings.NewReader("part body"))
+	sum := md5.Sum([]byte("part body"))
+	if err != nil || etag != hex.EncodeToString(sum[:]) {
+		t.Errorf("ETag = %q, %v; want the hex MD5 of the part", etag, err)
+	}
+	quoted := `"` + strings.ToUpper(etag) + `"`
+	if _, err := l.CompleteMultipart(t.Context(), "k", id, []blob.Part{{Number: 1, ETag: quoted}}); err != nil {
+		t.Errorf("Complete with a quoted, upper-case ETag: %v", err)
+	}
+}

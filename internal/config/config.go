@@ -1,0 +1,121 @@
+// Package config holds mlship's typed configuration: defaults, the rules that derive
+// one setting from another, validation, and the MLSHIP_* environment variables that
+// stand in for flags.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Server configures `mlship server`.
+type Server struct {
+	Host    string
+	Port    int
+	DataDir string
+	// BackendStoreURI is the metadata database; default sqlite:///<DataDir>/mlship.db.
+	BackendStoreURI string
+	// ArtifactsDestination is where served artifacts are stored; default <DataDir>/artifacts.
+	ArtifactsDestination string
+	// DefaultArtifactRoot is the root of new experiments' artifact locations.
+	DefaultArtifactRoot string
+	// ServeArtifacts enables the artifact proxy.
+	ServeArtifacts bool
+	// ArtifactSchemes are the URI schemes, besides mlflow-artifacts, allowed as
+	// experiments' artifact locations (artifacts that clients write elsewhere).
+	ArtifactSchemes []string
+	// MaxRequestBody caps JSON request bodies, in bytes.
+	MaxRequestBody int64
+	LogLevel       string
+	LogFormat      string
+}
+
+// DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
+func DefaultServer() Server {
+	return Server{
+		Host:                "127.0.0.1",
+		Port:                5000,
+		DataDir:             "./mlship-data",
+		DefaultArtifactRoot: "mlflow-artifacts:/",
+		ServeArtifacts:      true,
+		MaxRequestBody:      32 << 20,
+		LogLevel:            "info",
+		LogFormat:           "text",
+	}
+}
+
+// Resolve fills the settings derived from others and validates the result.
+func (c *Server) Resolve() error {
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("--port %d is out of range 1-65535", c.Port)
+	}
+	if net.ParseIP(c.Host) == nil && c.Host != "localhost" && c.Host != "" {
+		if _, err := net.LookupHost(c.Host); err != nil {
+			return fmt.Errorf("--host %q is neither an IP address nor a resolvable name", c.Host)
+		}
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("--data-dir must not be empty")
+	}
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = dir
+	if c.BackendStoreURI == "" {
+		c.BackendStoreURI = "sqlite://" + filepath.Join(dir, "mlship.db")
+	}
+	if c.ArtifactsDestination == "" {
+		c.ArtifactsDestination = filepath.Join(dir, "artifacts")
+	}
+	if c.MaxRequestBody < 1<<20 {
+		return fmt.Errorf("--max-request-body must be at least 1 MiB, got %d bytes", c.MaxRequestBody)
+	}
+	if _, err := c.Level(); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	return nil
+}
+
+// Addr is the address to listen on.
+func (c *Server) Addr() string { return net.JoinHostPort(c.Host, fmt.Sprint(c.Port)) }
+
+// Level parses LogLevel.
+func (c *Server) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return l, nil
+}
+
+// ApplyEnv sets every flag not given on the command line from the environment variable
+// PREFIX_FLAG_NAME (MLSHIP_DATA_DIR for --data-dir), so that flags and environment
+// name the same settings. Variables that match no flag of this command are left alone:
+// other commands read them.
+func ApplyEnv(flags *pflag.FlagSet, prefix string) error {
+	known := map[string]*pflag.Flag{}
+	flags.VisitAll(func(f *pflag.Flag) {
+		known[prefix+"_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))] = f
+	})
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		f, ok := known[name]
+		if !ok || f.Changed {
+			continue
+		}
+		if err := flags.Set(f.Name, value); err != nil {
+			return fmt.Errorf("environment variable %s=%q: %w", name, value, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+// Package mlflowapi serves MLflow's REST API over mlship's domains: the tracking service
+// under /api/2.0/mlflow and /ajax-api/2.0/mlflow, and the artifact proxy under
+// /api/2.0/mlflow-artifacts. It owns the wire rules (how requests are decoded, which
+// fields are required, MLflow's enum and id quirks) and nothing else: every rule about
+// the data lives in the domain packages.
+package mlflowapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/mlship/mlship/internal/blob"
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/protojson"
+	"github.com/mlship/mlship/internal/tracking"
+)
+
+// Options configure the API.
+type Options struct {
+	// MaxBodyBytes caps JSON request bodies.
+	MaxBodyBytes int64
+	// ServeArtifacts enables the artifact proxy; without it its routes answer 503.
+	ServeArtifacts bool
+}
+
+// API is MLflow's REST API.
+type API struct {
+	tracking *tracking.Service
+	blobs    blob.Store
+	logger   *slog.Logger
+	opts     Options
+}
+
+// New returns the API over a tracking service and the artifact blob store.
+func New(t *tracking.Service, blobs blob.Store, logger *slog.Logger, opts Options) *API {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 32 << 20
+	}
+	return &API{tracking: t, blobs: blobs, logger: logger, opts: opts}
+}
+
+// prefixes are where MLflow serves every endpoint: the REST path and the UI's path.
+var prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
+
+type route struct {
+	method, path string
+	fn           httpx.HandlerFunc
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{"POST", "experiments/create", a.createExperiment},
+		{"GET", "experiments/get", a.getExperiment},
+		{"GET", "experiments/get-by-name", a.getExperimentByName},
+		{"POST", "experiments/search", a.searchExperiments},
+		{"GET", "experiments/search", a.searchExperiments},
+		{"POST", "experiments/delete", a.deleteExperiment},
+		{"POST", "experiments/restore", a.restoreExperiment},
+		{"POST", "experiments/update", a.updateExperiment},
+		{"POST", "experiments/set-experiment-tag", a.setExperimentTag},
+		{"POST", "experiments/delete-experiment-tag", a.deleteExperimentTag},
+
+		{"POST", "runs/create", a.createRun},
+		{"GET", "runs/get", a.getRun},
+		{"POST", "runs/update", a.updateRun},
+		{"POST", "runs/delete", a.deleteRun},
+		{"POST", "runs/restore", a.restoreRun},
+		{"POST", "runs/search", a.searchRuns},
+		{"POST", "runs/log-metric", a.logMetric},
+		{"POST", "runs/log-parameter", a.logParam},
+		{"POST", "runs/set-tag", a.setTag},
+		{"POST", "runs/delete-tag", a.deleteTag},
+		{"POST", "runs/log-batch", a.logBatch},
+		{"POST", "runs/log-inputs", a.logInputs},
+
+		{"GET", "metrics/get-history", a.getMetricHistory},
+		{"GET", "metrics/get-history-bulk-interval", a.getMetricHistoryBulkInterval},
+
+		{"GET", "artifacts/list", a.listRunArtifacts},
+		{"GET", "server-features", a.serverFeatures},
+		{"POST", "logged-models/search", a.searchLoggedModels},
+	}
+}
+
+// Register adds MLflow's routes to mux. The artifact proxy is not among them: mount
+// ArtifactHandler on its prefix, outside the mux, so that the mux's path cleaning and
+// redirects never touch a client's artifact path before it is validated.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, p := range prefixes {
+		for _, rt := range a.routes() {
+			h := httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, rt.fn))
+			mux.Handle(rt.method+" "+p+rt.path, h)
+		}
+		mux.Handle(p, httpx.Handle(a.logger, endpointNotFound))
+	}
+}
+
+func endpointNotFound(w http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND",
+		Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
+}
+
+func (a *API) serverFeatures(w http.ResponseWriter, r *http.Request) (any, error) {
+	return map[string]bool{"workspaces_enabled": false}, nil
+}
+
+// runStatus is the RunStatus enum, by name or number.
+type runStatus string
+
+func (s *runStatus) UnmarshalJSON(b []byte) error {
+	v, err := decodeEnum(b, tracking.RunStatuses, "run status")
+	*s = runStatus(v)
+	return err
+}
+
+// viewType is the ViewType enum, by name or number.
+type viewType string
+
+func (v *viewType) UnmarshalJSON(b []byte) error {
+	s, err := decodeEnum(b, tracking.ViewTypes, "view type")
+	*v = viewType(s)
+	return err
+}
+
+// searchLoggedModels answers logged-models/search, which clients call when they list a
+// run's artifacts. Logged models are created through the model registry's API; a
+// server without it has none, so every search is empty once its request is valid.
+func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req struct {
+		ExperimentIDs []idString      `json:"experiment_ids"`
+		MaxResults    protojson.Int64 `json:"max_results"`
+		PageToken     string          `json:"page_token"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	for _, id := range req.ExperimentIDs {
+		if err := tracking.ValidateExperimentID(string(id)); err != nil {
+			return nil, err
+		}
+	}
+	return httpx.Empty, nil
+}

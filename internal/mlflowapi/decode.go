@@ -1,0 +1,163 @@
+package mlflowapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// decode reads a request message into dst the way MLflow's server does: from the query
+// string on GET (repeated keys make lists), from a JSON body otherwise. An empty body
+// is {}, unknown fields are ignored, and a JSON string holding JSON is decoded again.
+func decode(r *http.Request, dst any) error {
+	if r.Method == http.MethodGet {
+		return decodeQuery(r, dst)
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut {
+		if err := requireJSON(r); err != nil {
+			return err
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return fault.Wrap(fault.Invalid, err, "could not read the request body")
+	}
+	return decodeJSON(body, dst)
+}
+
+// requireJSON refuses a POST or PUT whose content type is not JSON.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return fault.Invalidf("Bad Request. Content-Type must be 'application/json'; got '%s'.", ct)
+	}
+	return nil
+}
+
+func decodeJSON(body []byte, dst any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil
+	}
+	if body[0] == '"' {
+		var inner string
+		if err := json.Unmarshal(body, &inner); err != nil {
+			return malformed(err)
+		}
+		body = []byte(inner)
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return malformed(err)
+	}
+	return nil
+}
+
+// malformed turns a JSON decoding error into a client error naming the field.
+func malformed(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return fault.Invalidf("Invalid value for parameter '%s' supplied: expected %s", te.Field, te.Type)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fault.Invalidf("Malformed request: invalid JSON at offset %d: %v", se.Offset, err)
+	}
+	return fault.Invalidf("Malformed request: %v", err)
+}
+
+// decodeQuery rebuilds a JSON object from query parameters, using dst's fields to tell
+// lists from single values, and decodes it into dst. Typed fields (protojson.Int64,
+// enums) parse their strings themselves; booleans are true or false in any case.
+func decodeQuery(r *http.Request, dst any) error {
+	kinds := fieldKinds(reflect.TypeOf(dst).Elem())
+	obj := make(map[string]any)
+	for key, values := range r.URL.Query() {
+		switch kinds[key] {
+		case reflect.Slice:
+			obj[key] = values
+		case reflect.Bool:
+			b, err := strconv.ParseBool(strings.ToLower(values[0]))
+			if err != nil {
+				return fault.Invalidf("Invalid value '%s' for parameter '%s': expected true or false", values[0], key)
+			}
+			obj[key] = b
+		default:
+			obj[key] = values[0]
+		}
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return fault.Invalidf("Malformed query string")
+	}
+	return decodeJSON(b, dst)
+}
+
+var fieldKindCache sync.Map // reflect.Type -> map[string]reflect.Kind
+
+// fieldKinds maps the JSON names of t's fields to their kinds.
+func fieldKinds(t reflect.Type) map[string]reflect.Kind {
+	if m, ok := fieldKindCache.Load(t); ok {
+		return m.(map[string]reflect.Kind)
+	}
+	m := map[string]reflect.Kind{}
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" {
+			m[name] = f.Type.Kind()
+		}
+	}
+	fieldKindCache.Store(t, m)
+	return m
+}
+
+// enum decodes a protobuf enum given by name or by number. names[i] is number i+1.
+func decodeEnum(b []byte, names []string, what string) (string, error) {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		for _, n := range names {
+			if strings.EqualFold(n, s) {
+				return n, nil
+			}
+		}
+		if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= len(names) {
+			return names[n-1], nil
+		}
+		return "", fmt.Errorf("invalid %s %q", what, s)
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil || n < 1 || n > len(names) {
+		return "", fmt.Errorf("invalid %s %s", what, b)
+	}
+	return names[n-1], nil
+}
+
+// idString is an id that old clients send as a number: MLflow coerces it to a string.
+type idString string
+
+func (s *idString) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err == nil {
+		*s = idString(str)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("expected a string id, got %s", b)
+	}
+	*s = idString(n.String())
+	return nil
+}

@@ -1,0 +1,141 @@
+// Package server assembles `mlship server`: it opens the stores named by the
+// configuration, builds the domain services and APIs over them, and serves HTTP until
+// its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mlship/mlship/internal/blob"
+	"github.com/mlship/mlship/internal/config"
+	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/mlflowapi"
+	"github.com/mlship/mlship/internal/store"
+	"github.com/mlship/mlship/internal/tracking"
+	"github.com/mlship/mlship/internal/version"
+)
+
+// Server is a running mlship server's parts.
+type Server struct {
+	cfg     config.Server
+	logger  *slog.Logger
+	db      *store.DB
+	blobs   blob.Store
+	handler http.Handler
+}
+
+// New opens the stores and builds the handler. Close releases them.
+func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, error) {
+	db, err := store.Open(ctx, cfg.BackendStoreURI, logger)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := blob.Open(ctx, cfg.ArtifactsDestination)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open artifact store %s: %w", cfg.ArtifactsDestination, err)
+	}
+	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs}
+	tr := tracking.New(db, tracking.Options{ArtifactRoot: cfg.DefaultArtifactRoot,
+		TruncateLongValues: true, ArtifactSchemes: cfg.ArtifactSchemes})
+	if err := tr.Init(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("initialise tracking: %w", err)
+	}
+	api := mlflowapi.New(tr, blobs, logger, mlflowapi.Options{
+		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts})
+	s.handler = s.routes(api)
+	return s, nil
+}
+
+// Handler is the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes(api *mlflowapi.API) http.Handler {
+	mux := http.NewServeMux()
+	api.Register(mux)
+	mux.HandleFunc("GET /health", plain("OK"))
+	mux.HandleFunc("GET /version", plain(version.Version))
+	mux.HandleFunc("GET /healthz", plain("ok"))
+	mux.HandleFunc("GET /readyz", s.ready)
+	artifacts := api.ArtifactHandler()
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The artifact proxy validates raw client paths itself; the mux would clean
+		// and redirect them first.
+		if strings.HasPrefix(r.URL.Path, mlflowapi.ArtifactsPrefix) {
+			artifacts.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return httpx.WithRequestID(httpx.Recover(s.logger, httpx.AccessLog(s.logger, root)))
+}
+
+func plain(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, body)
+	}
+}
+
+// ready answers 200 when the metadata database answers.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		s.logger.Warn("not ready", "err", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	plain("ok")(w, r)
+}
+
+// Serve listens on the configured address and serves until ctx ends, then shuts down
+// gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running there? choose another --port)", s.cfg.Addr(), err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln until ctx ends.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.logger.Info("mlship server listening", "addr", "http://"+ln.Addr().String(), "version", version.Version,
+		"backend_store_uri", s.cfg.BackendStoreURI, "artifacts_destination", s.cfg.ArtifactsDestination)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdown)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// Close releases the stores.
+func (s *Server) Close() error {
+	return errors.Join(s.blobs.Close(), s.db.Close())
+}

@@ -1,0 +1,148 @@
+package tracking
+
+import (
+	"context"
+	"database/sql"
+	"math"
+
+	"github.com/mlship/mlship/internal/protojson"
+)
+
+// loadChunk bounds the ids in one IN list, well under every engine's parameter limit.
+const loadChunk = 500
+
+const runColumns = `run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage`
+
+// loadRuns returns the runs with the given ids, in that order, with their latest
+// metrics, params, tags and inputs; ids that do not exist are skipped.
+func (s *Service) loadRuns(ctx context.Context, ids []string) ([]*Run, error) {
+	byID := make(map[string]*Run, len(ids))
+	for start := 0; start < len(ids); start += loadChunk {
+		chunk := ids[start:min(start+loadChunk, len(ids))]
+		if err := s.loadChunk(ctx, chunk, byID); err != nil {
+			return nil, err
+		}
+	}
+	runs := make([]*Run, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			runs = append(runs, r)
+		}
+	}
+	return runs, nil
+}
+
+func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*Run) error {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	in := `(` + placeholders(len(ids)) + `)`
+	q := s.reader()
+	if err := scanEach(ctx, q, `SELECT `+runColumns+` FROM runs WHERE run_uuid IN `+in, args, func(rows *sql.Rows) error {
+		r, err := scanRunInfo(rows)
+		if err == nil {
+			byID[r.Info.RunID] = r
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := scanEach(ctx, q, `SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics
+		WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`, args, func(rows *sql.Rows) error {
+		var id string
+		var m Metric
+		var v float64
+		var nan bool
+		if err := rows.Scan(&id, &m.Key, &v, &nan, &m.Timestamp, &m.Step); err != nil {
+			return err
+		}
+		m.Value = metricValue(v, nan)
+		if r := byID[id]; r != nil {
+			r.Data.Metrics = append(r.Data.Metrics, m)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := scanEach(ctx, q, `SELECT run_uuid, key, value FROM params WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`, args, func(rows *sql.Rows) error {
+		var id string
+		var p Param
+		if err := rows.Scan(&id, &p.Key, &p.Value); err != nil {
+			return err
+		}
+		if r := byID[id]; r != nil {
+			r.Data.Params = append(r.Data.Params, p)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := scanEach(ctx, q, `SELECT run_uuid, key, value FROM tags WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`, args, func(rows *sql.Rows) error {
+		var id string
+		var t Tag
+		if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
+			return err
+		}
+		if r := byID[id]; r != nil {
+			r.Data.Tags = append(r.Data.Tags, t)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.loadInputs(ctx, in, args, byID)
+}
+
+func scanRunInfo(rows *sql.Rows) (*Run, error) {
+	var r Run
+	var exp int64
+	var start, end sql.NullInt64
+	i := &r.Info
+	if err := rows.Scan(&i.RunID, &exp, &i.RunName, &i.UserID, &i.Status, &start, &end, &i.ArtifactURI, &i.LifecycleStage); err != nil {
+		return nil, err
+	}
+	i.RunUUID = i.RunID
+	i.ExperimentID = formatID(exp)
+	if start.Valid {
+		i.StartTime = &start.Int64
+	}
+	if end.Valid {
+		i.EndTime = &end.Int64
+	}
+	return &r, nil
+}
+
+// scanEach runs a query and calls fn for every row.
+func scanEach(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// metricValue rebuilds a stored value: NaN is stored as 0 with a flag, because SQL
+// engines do not keep NaN.
+func metricValue(v float64, nan bool) protojson.Float {
+	if nan {
+		return protojson.Float(math.NaN())
+	}
+	return protojson.Float(v)
+}
+
+// storedValue is the inverse of metricValue.
+func storedValue(v float64) (float64, bool) {
+	if math.IsNaN(v) {
+		return 0, true
+	}
+	return v, false
+}

@@ -1,0 +1,79 @@
+package tracking
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/mlship/mlship/internal/search"
+)
+
+// SearchExperimentsQuery is an experiments/search request.
+type SearchExperimentsQuery struct {
+	Filter     string
+	ViewType   string
+	MaxResults int
+	OrderBy    []string
+	PageToken  string
+}
+
+// DefaultSearchExperimentsResults is the page size when a client asks for none.
+const DefaultSearchExperimentsResults = 1000
+
+var experimentAttrColumns = map[string]string{
+	"name": "e.name", "experiment_id": "e.experiment_id",
+	"creation_time": "e.creation_time", "last_update_time": "e.last_update_time",
+}
+
+// SearchExperiments returns a page of experiments matching the query, newest first
+// unless ordered otherwise, and the token of the next page.
+func (s *Service) SearchExperiments(ctx context.Context, sq SearchExperimentsQuery) ([]*Experiment, string, error) {
+	limit, err := pageSize(sq.MaxResults, DefaultSearchExperimentsResults, MaxSearchExpResults)
+	if err != nil {
+		return nil, "", err
+	}
+	filter, err := search.ParseFilter(sq.Filter, search.Experiments)
+	if err != nil {
+		return nil, "", err
+	}
+	orders, err := search.ParseOrderBy(sq.OrderBy, search.Experiments)
+	if err != nil {
+		return nil, "", err
+	}
+	offset, err := search.DecodePageToken(sq.PageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	if err := stageScope(&q, "e.lifecycle_stage", sq.ViewType); err != nil {
+		return nil, "", err
+	}
+	for _, c := range filter {
+		if c.Entity == search.Tag {
+			q.add(keyedExists("experiment_tags", "experiment_id", "e.experiment_id", c))
+		} else {
+			q.add(compare(experimentAttrColumns[c.Key], c))
+		}
+	}
+	for _, o := range orders {
+		q.order = append(q.order, orderTerm(experimentAttrColumns[o.Key], o.Desc, ""))
+	}
+	if len(orders) == 0 {
+		q.order = append(q.order, "e.creation_time DESC")
+	}
+	q.order = append(q.order, "e.experiment_id ASC")
+	text, args := q.build("SELECT "+experimentColumns+" FROM experiments e", limit+1, offset)
+	var exps []*Experiment
+	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+		e, err := scanExperiment(rows)
+		exps = append(exps, e)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(exps) > limit {
+		exps, next = exps[:limit], search.EncodePageToken(offset+limit)
+	}
+	return exps, next, s.loadExperimentTags(ctx, exps)
+}

@@ -1,0 +1,182 @@
+package tracking
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/search"
+)
+
+// SearchRunsQuery is a runs/search request.
+type SearchRunsQuery struct {
+	ExperimentIDs []string
+	Filter        string
+	ViewType      string
+	MaxResults    int
+	OrderBy       []string
+	PageToken     string
+}
+
+// DefaultSearchRunsResults is the page size when a client asks for none.
+const DefaultSearchRunsResults = 1000
+
+var runAttrColumns = map[string]string{
+	"run_id": "r.run_uuid", "run_name": "r.name", "status": "r.status", "user_id": "r.user_id",
+	"artifact_uri": "r.artifact_uri", "start_time": "r.start_time", "end_time": "r.end_time",
+}
+
+// SearchRuns returns a page of runs matching the query, and the token of the next page.
+func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, string, error) {
+	limit, err := pageSize(sq.MaxResults, DefaultSearchRunsResults, MaxSearchRunsResults)
+	if err != nil {
+		return nil, "", err
+	}
+	filter, err := search.ParseFilter(sq.Filter, search.Runs)
+	if err != nil {
+		return nil, "", err
+	}
+	orders, err := search.ParseOrderBy(sq.OrderBy, search.Runs)
+	if err != nil {
+		return nil, "", err
+	}
+	offset, err := search.DecodePageToken(sq.PageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var q query
+	if err := runScope(&q, sq.ExperimentIDs, sq.ViewType); err != nil {
+		return nil, "", err
+	}
+	for _, c := range filter {
+		runCondition(&q, c)
+	}
+	for i, o := range orders {
+		runOrder(&q, i, o)
+	}
+	q.order = append(q.order, "r.start_time DESC", "r.run_uuid ASC")
+	text, args := q.build("SELECT r.run_uuid FROM runs r", limit+1, offset)
+	var ids []string
+	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		ids = append(ids, id)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(ids) > limit {
+		ids, next = ids[:limit], search.EncodePageToken(offset+limit)
+	}
+	runs, err := s.loadRuns(ctx, ids)
+	return runs, next, err
+}
+
+// pageSize applies a search's default and maximum page size.
+func pageSize(n, def, max int) (int, error) {
+	switch {
+	case n == 0:
+		return def, nil
+	case n < 0 || n > max:
+		return 0, fault.Invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", n, max)
+	}
+	return n, nil
+}
+
+// runScope restricts a run search to experiments and a view type.
+func runScope(q *query, expIDs []string, view string) error {
+	if len(expIDs) == 0 {
+		q.cond("1 = 0")
+		return nil
+	}
+	args := make([]any, len(expIDs))
+	for i, id := range expIDs {
+		n, err := parseExperimentID(id)
+		if err != nil {
+			return err
+		}
+		args[i] = n
+	}
+	q.cond("r.experiment_id IN ("+placeholders(len(args))+")", args...)
+	return stageScope(q, "r.lifecycle_stage", view)
+}
+
+// stageScope restricts a search to the lifecycle stages of a view type.
+func stageScope(q *query, col, view string) error {
+	switch view {
+	case "", ViewActiveOnly:
+		q.cond(col+" = ?", StageActive)
+	case ViewDeletedOnly:
+		q.cond(col+" = ?", StageDeleted)
+	case ViewAll:
+	default:
+		return fault.Invalidf("Invalid view type '%s'", view)
+	}
+	return nil
+}
+
+func runCondition(q *query, c search.Comparison) {
+	switch c.Entity {
+	case search.Attribute:
+		q.add(compare(runAttrColumns[c.Key], c))
+	case search.Metric:
+		q.add(metricCondition(c))
+	case search.Param:
+		q.add(keyedExists("params", "run_uuid", "r.run_uuid", c))
+	case search.Tag:
+		q.add(keyedExists("tags", "run_uuid", "r.run_uuid", c))
+	case search.Dataset:
+		q.add(datasetCondition(c))
+	}
+}
+
+// metricCondition compares a run's latest value of a metric. A NaN, stored as 0 with a
+// flag, is unequal to everything and compares false otherwise.
+func metricCondition(c search.Comparison) (string, []any) {
+	cmp, args := compare("m.value", c)
+	nan := "m.is_nan = 0 AND " + cmp
+	if c.Op == search.Ne {
+		nan = "(m.is_nan = 1 OR " + cmp + ")"
+	}
+	return "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND " + nan + ")",
+		append([]any{c.Key}, args...)
+}
+
+// datasetCondition matches runs that logged a dataset with a matching name or digest,
+// or logged one with a matching context tag.
+func datasetCondition(c search.Comparison) (string, []any) {
+	const from = `EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id `
+	const where = `WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = r.run_uuid AND `
+	if c.Key == "context" {
+		cmp, args := compare("t.value", c)
+		return from + `JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.key = 'mlflow.data.context' ` + where + cmp + ")", args
+	}
+	cmp, args := compare("d."+c.Key, c)
+	return from + where + cmp + ")", args
+}
+
+// runOrder adds the i-th order_by key, joining the ordered metric, param or tag.
+func runOrder(q *query, i int, o search.OrderBy) {
+	alias := fmt.Sprintf("o%d", i)
+	join := func(table string) {
+		q.joins = append(q.joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.run_uuid = r.run_uuid AND %s.key = ?", table, alias, alias, alias))
+		q.joinArgs = append(q.joinArgs, o.Key)
+	}
+	switch o.Entity {
+	case search.Attribute:
+		q.order = append(q.order, orderTerm(runAttrColumns[o.Key], o.Desc, ""))
+	case search.Metric:
+		join("latest_metrics")
+		v := alias + ".value"
+		q.order = append(q.order, orderTerm(v, o.Desc, v+" IS NULL OR "+alias+".is_nan = 1"))
+	case search.Param:
+		join("params")
+		q.order = append(q.order, orderTerm(alias+".value", o.Desc, ""))
+	case search.Tag:
+		join("tags")
+		q.order = append(q.order, orderTerm(alias+".value", o.Desc, ""))
+	}
+}
