@@ -1,0 +1,51 @@
+# mlship: `make run` starts the server on its embedded default; `make test` installs what
+# the tests need and runs them all.
+
+GO      ?= go
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := bin/mlship
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
+
+.PHONY: all build run test test-go test-e2e vet deps fuzz bench-tracking clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
+
+run: build
+	./$(BIN) server --host 127.0.0.1 --port 5000 --data-dir ./mlship-data
+
+deps: $(VENV)/.installed
+	$(GO) mod download
+
+# The test virtualenv is rebuilt whenever the pinned requirements change.
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race ./...
+
+test-e2e: build deps
+	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q
+
+test: deps vet test-go test-e2e
+
+# Short fuzzing runs of every parser.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 60s ./internal/search/
+	$(GO) test -run '^$$' -fuzz FuzzCleanUserPath -fuzztime 60s ./internal/blob/
+
+bench-tracking: build
+	bash bench/setup.sh
+	$(GO) run ./bench/tracking
+
+clean:
+	rm -rf bin $(VENV)
