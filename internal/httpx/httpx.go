@@ -107,26 +107,24 @@ func mapError(err error) mapping {
 			fallback: "request body too large"}
 	}
 	m := errorTable[fault.KindOf(err)]
-	if code := codeOverride(err); code != "" {
-		m.code = code
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		m.code = ce.Code
+		if ce.Status != 0 {
+			m.status = ce.Status
+		}
 	}
 	return m
 }
 
 // CodedError lets a caller choose the MLflow error code for a fault, where the same kind
-// has several codes on the wire (ENDPOINT_NOT_FOUND against RESOURCE_DOES_NOT_EXIST).
+// has several codes on the wire (ENDPOINT_NOT_FOUND against RESOURCE_DOES_NOT_EXIST),
+// and, for routing failures, the status.
 type CodedError struct {
-	Code string
-	Err  error
+	Code   string
+	Status int // 0 keeps the kind's status
+	Err    error
 }
 
 func (e *CodedError) Error() string { return e.Err.Error() }
 func (e *CodedError) Unwrap() error { return e.Err }
-
-func codeOverride(err error) string {
-	var ce *CodedError
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return ""
-}

@@ -8,6 +8,7 @@ package mlflowapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
@@ -92,11 +93,26 @@ func (a *API) Register(mux *http.ServeMux) {
 			h := httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, rt.fn))
 			mux.Handle(rt.method+" "+p+rt.path, h)
 		}
-		mux.Handle(p, httpx.Handle(a.logger, endpointNotFound))
+		mux.Handle(p, httpx.Handle(a.logger, a.endpointNotFound))
 	}
 }
 
-func endpointNotFound(w http.ResponseWriter, r *http.Request) (any, error) {
+// endpointNotFound answers a path no route matched: 405 when the path exists with
+// other methods, 404 ENDPOINT_NOT_FOUND otherwise.
+func (a *API) endpointNotFound(w http.ResponseWriter, r *http.Request) (any, error) {
+	var allowed []string
+	for _, p := range prefixes {
+		for _, rt := range a.routes() {
+			if p+rt.path == r.URL.Path {
+				allowed = append(allowed, rt.method)
+			}
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return nil, &httpx.CodedError{Code: "BAD_REQUEST", Status: http.StatusMethodNotAllowed,
+			Err: fault.Invalidf("Method %s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, " or "))}
+	}
 	return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND",
 		Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
 }

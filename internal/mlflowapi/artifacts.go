@@ -19,7 +19,8 @@ const ArtifactsPrefix = "/api/2.0/mlflow-artifacts/"
 // proxyScheme is the URI scheme of artifacts that this server stores and serves.
 const proxyScheme = "mlflow-artifacts:"
 
-// fileInfo is MLflow's FileInfo: file_size is absent for directories.
+// fileInfo is MLflow's FileInfo: file_size is absent for directories and, as MLflow
+// answers, for empty files.
 type fileInfo struct {
 	Path     string `json:"path"`
 	IsDir    bool   `json:"is_dir"`
@@ -28,7 +29,7 @@ type fileInfo struct {
 
 func toFileInfo(name string, i blob.Info) fileInfo {
 	fi := fileInfo{Path: name, IsDir: i.IsDir}
-	if !i.IsDir {
+	if !i.IsDir && i.Size > 0 {
 		size := i.Size
 		fi.FileSize = &size
 	}
@@ -64,6 +65,9 @@ func (a *API) ArtifactHandler() http.Handler {
 			key, err := blob.CleanUserPath(strings.TrimPrefix(p, "/"))
 			if err != nil {
 				return nil, err
+			}
+			if r.Method == http.MethodPut && strings.HasSuffix(p, "/") {
+				return nil, fault.Invalidf("Invalid path %q: an upload must name a file, not a directory", p)
 			}
 			if r.Method == http.MethodPost {
 				r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
@@ -102,7 +106,11 @@ func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) (any, error) {
 // named by their base names. A file or a missing path lists as empty, which is how
 // clients tell files from directories.
 func (a *API) listArtifacts(r *http.Request) (any, error) {
-	dir, err := blob.CleanUserPath(r.URL.Query().Get("path"))
+	q, err := parseQuery(r)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := blob.CleanUserPath(q.Get("path"))
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/protojson"
 )
 
 // decode reads a request message into dst the way MLflow's server does: from the query
@@ -84,9 +86,13 @@ func malformed(err error) error {
 // lists from single values, and decodes it into dst. Typed fields (protojson.Int64,
 // enums) parse their strings themselves; booleans are true or false in any case.
 func decodeQuery(r *http.Request, dst any) error {
+	query, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
 	kinds := fieldKinds(reflect.TypeOf(dst).Elem())
 	obj := make(map[string]any)
-	for key, values := range r.URL.Query() {
+	for key, values := range query {
 		switch kinds[key] {
 		case reflect.Slice:
 			obj[key] = values
@@ -160,4 +166,22 @@ func (s *idString) UnmarshalJSON(b []byte) error {
 	}
 	*s = idString(n.String())
 	return nil
+}
+
+// orDefault returns an optional integer field's value, or def when it was not sent.
+func orDefault(n *protojson.Int64, def int) int {
+	if n == nil {
+		return def
+	}
+	return int(*n)
+}
+
+// parseQuery parses the query string, refusing one that does not parse whole (Go drops
+// a pair holding a ';' and carries on, which would hide a smuggled parameter).
+func parseQuery(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fault.Invalidf("Invalid query string: %v", err)
+	}
+	return q, nil
 }

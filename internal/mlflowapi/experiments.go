@@ -60,7 +60,7 @@ func (a *API) getExperimentByName(w http.ResponseWriter, r *http.Request) (any, 
 
 func (a *API) searchExperiments(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
-		MaxResults protojson.Int64 `json:"max_results"`
+		MaxResults *protojson.Int64 `json:"max_results"`
 		PageToken  string          `json:"page_token"`
 		Filter     string          `json:"filter"`
 		OrderBy    []string        `json:"order_by"`
@@ -70,7 +70,7 @@ func (a *API) searchExperiments(w http.ResponseWriter, r *http.Request) (any, er
 		return nil, err
 	}
 	exps, next, err := a.tracking.SearchExperiments(r.Context(), tracking.SearchExperimentsQuery{
-		Filter: req.Filter, ViewType: string(req.ViewType), MaxResults: int(req.MaxResults),
+		Filter: req.Filter, ViewType: string(req.ViewType), MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchExperimentsResults),
 		OrderBy: req.OrderBy, PageToken: req.PageToken,
 	})
 	if err != nil {

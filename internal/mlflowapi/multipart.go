@@ -83,7 +83,10 @@ func (a *API) createMultipart(w http.ResponseWriter, r *http.Request) (any, erro
 
 // uploadPart stores one part and answers its ETag, as an object store would.
 func (a *API) uploadPart(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		return nil, err
+	}
 	n, err := strconv.Atoi(q.Get("part_number"))
 	if err != nil {
 		return nil, fault.Invalidf("Invalid part_number '%s'", q.Get("part_number"))

@@ -106,8 +106,8 @@ func (a *API) searchRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 		ExperimentIDs []idString      `json:"experiment_ids"`
 		Filter        string          `json:"filter"`
 		RunViewType   viewType        `json:"run_view_type"`
-		MaxResults    protojson.Int64 `json:"max_results"`
-		OrderBy       []string        `json:"order_by"`
+		MaxResults    *protojson.Int64 `json:"max_results"`
+		OrderBy       []string         `json:"order_by"`
 		PageToken     string          `json:"page_token"`
 	}
 	if err := decode(r, &req); err != nil {
@@ -119,7 +119,7 @@ func (a *API) searchRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	runs, next, err := a.tracking.SearchRuns(r.Context(), tracking.SearchRunsQuery{
 		ExperimentIDs: ids, Filter: req.Filter, ViewType: string(req.RunViewType),
-		MaxResults: int(req.MaxResults), OrderBy: req.OrderBy, PageToken: req.PageToken,
+		MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchRunsResults), OrderBy: req.OrderBy, PageToken: req.PageToken,
 	})
 	if err != nil {
 		return nil, err
@@ -268,12 +268,12 @@ func (a *API) getMetricHistoryBulkInterval(w http.ResponseWriter, r *http.Reques
 		MetricKey  string           `json:"metric_key"`
 		StartStep  *protojson.Int64 `json:"start_step"`
 		EndStep    *protojson.Int64 `json:"end_step"`
-		MaxResults protojson.Int64  `json:"max_results"`
+		MaxResults *protojson.Int64 `json:"max_results"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	q := tracking.BulkIntervalQuery{RunIDs: req.RunIDs, Key: req.MetricKey, MaxResults: int(req.MaxResults),
+	q := tracking.BulkIntervalQuery{RunIDs: req.RunIDs, Key: req.MetricKey, MaxResults: orDefault(req.MaxResults, tracking.MaxBulkIntervalPoints),
 		StartStep: (*int64)(req.StartStep), EndStep: (*int64)(req.EndStep)}
 	ms, err := a.tracking.GetMetricHistoryBulkInterval(r.Context(), q)
 	if err != nil {

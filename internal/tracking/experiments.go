@@ -120,7 +120,7 @@ func parseExperimentID(id string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
-		return 0, fault.NotFoundf("No Experiment with id=%s exists", id)
+		return 0, fault.Invalidf("Invalid experiment ID: '%s'. Experiment IDs are integers.", abbreviate(id))
 	}
 	return n, nil
 }

@@ -139,10 +139,16 @@ func metricValue(v float64, nan bool) protojson.Float {
 	return protojson.Float(v)
 }
 
-// storedValue is the inverse of metricValue.
+// storedValue is the inverse of metricValue. Infinities are stored as the largest
+// finite doubles, as MLflow stores them, so they read back as those.
 func storedValue(v float64) (float64, bool) {
-	if math.IsNaN(v) {
+	switch {
+	case math.IsNaN(v):
 		return 0, true
+	case math.IsInf(v, 1):
+		return math.MaxFloat64, false
+	case math.IsInf(v, -1):
+		return -math.MaxFloat64, false
 	}
 	return v, false
 }

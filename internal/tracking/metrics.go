@@ -68,7 +68,7 @@ func (s *Service) validateBatch(b *Batch) error {
 			return err
 		}
 		p := b.Params[i]
-		if v, ok := seen[p.Key]; ok && v != p.Value {
+		if _, ok := seen[p.Key]; ok {
 			dups = append(dups, p.Key)
 		}
 		seen[p.Key] = p.Value
@@ -215,9 +215,6 @@ func (s *Service) GetMetricHistory(ctx context.Context, runID, key string, maxRe
 	if err != nil {
 		return nil, "", err
 	}
-	if _, err := s.GetRun(ctx, runID); err != nil {
-		return nil, "", err
-	}
 	limit := -1
 	if maxResults > 0 {
 		limit = maxResults + 1
@@ -246,7 +243,7 @@ type BulkIntervalQuery struct {
 	Key        string
 	StartStep  *int64
 	EndStep    *int64
-	MaxResults int
+	MaxResults int // 1 to MaxBulkIntervalPoints
 }
 
 // GetMetricHistoryBulkInterval returns, for each run, the metric's points at up to
@@ -279,8 +276,6 @@ func (q *BulkIntervalQuery) validate() error {
 		return fault.Invalidf("If either start step or end step are specified, both must be specified.")
 	case q.StartStep != nil && *q.StartStep > *q.EndStep:
 		return fault.Invalidf("The start step must be less than or equal to the end step.")
-	case q.MaxResults == 0:
-		q.MaxResults = MaxBulkIntervalPoints
 	case q.MaxResults < 1 || q.MaxResults > MaxBulkIntervalPoints:
 		return fault.Invalidf("max_results must be between 1 and %d.", MaxBulkIntervalPoints)
 	}

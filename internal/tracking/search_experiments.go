@@ -11,7 +11,7 @@ import (
 type SearchExperimentsQuery struct {
 	Filter     string
 	ViewType   string
-	MaxResults int
+	MaxResults int // 1 to MaxSearchExpResults
 	OrderBy    []string
 	PageToken  string
 }
@@ -27,7 +27,7 @@ var experimentAttrColumns = map[string]string{
 // SearchExperiments returns a page of experiments matching the query, newest first
 // unless ordered otherwise, and the token of the next page.
 func (s *Service) SearchExperiments(ctx context.Context, sq SearchExperimentsQuery) ([]*Experiment, string, error) {
-	limit, err := pageSize(sq.MaxResults, DefaultSearchExperimentsResults, MaxSearchExpResults)
+	limit, err := pageSize(sq.MaxResults, MaxSearchExpResults)
 	if err != nil {
 		return nil, "", err
 	}

@@ -14,7 +14,7 @@ type SearchRunsQuery struct {
 	ExperimentIDs []string
 	Filter        string
 	ViewType      string
-	MaxResults    int
+	MaxResults    int // 1 to MaxSearchRunsResults
 	OrderBy       []string
 	PageToken     string
 }
@@ -29,7 +29,7 @@ var runAttrColumns = map[string]string{
 
 // SearchRuns returns a page of runs matching the query, and the token of the next page.
 func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, string, error) {
-	limit, err := pageSize(sq.MaxResults, DefaultSearchRunsResults, MaxSearchRunsResults)
+	limit, err := pageSize(sq.MaxResults, MaxSearchRunsResults)
 	if err != nil {
 		return nil, "", err
 	}
@@ -75,12 +75,9 @@ func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, s
 	return runs, next, err
 }
 
-// pageSize applies a search's default and maximum page size.
-func pageSize(n, def, max int) (int, error) {
-	switch {
-	case n == 0:
-		return def, nil
-	case n < 0 || n > max:
+// pageSize checks a search's page size.
+func pageSize(n, max int) (int, error) {
+	if n < 1 || n > max {
 		return 0, fault.Invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", n, max)
 	}
 	return n, nil
