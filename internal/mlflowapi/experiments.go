@@ -61,10 +61,10 @@ func (a *API) getExperimentByName(w http.ResponseWriter, r *http.Request) (any, 
 func (a *API) searchExperiments(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
 		MaxResults *protojson.Int64 `json:"max_results"`
-		PageToken  string          `json:"page_token"`
-		Filter     string          `json:"filter"`
-		OrderBy    []string        `json:"order_by"`
-		ViewType   viewType        `json:"view_type"`
+		PageToken  string           `json:"page_token"`
+		Filter     string           `json:"filter"`
+		OrderBy    []string         `json:"order_by"`
+		ViewType   viewType         `json:"view_type"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func (a *API) restoreExperiment(w http.ResponseWriter, r *http.Request) (any, er
 func (a *API) updateExperiment(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
 		ExperimentID idString `json:"experiment_id"`
-		NewName      string `json:"new_name"`
+		NewName      string   `json:"new_name"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -112,8 +112,8 @@ func (a *API) updateExperiment(w http.ResponseWriter, r *http.Request) (any, err
 func (a *API) setExperimentTag(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
 		ExperimentID idString `json:"experiment_id"`
-		Key          string `json:"key"`
-		Value        string `json:"value"`
+		Key          string   `json:"key"`
+		Value        string   `json:"value"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func (a *API) setExperimentTag(w http.ResponseWriter, r *http.Request) (any, err
 func (a *API) deleteExperimentTag(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
 		ExperimentID idString `json:"experiment_id"`
-		Key          string `json:"key"`
+		Key          string   `json:"key"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err

@@ -27,11 +27,11 @@ type runResponse struct {
 
 func (a *API) createRun(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
-		ExperimentID idString        `json:"experiment_id"`
-		UserID       string          `json:"user_id"`
-		RunName      string          `json:"run_name"`
+		ExperimentID idString         `json:"experiment_id"`
+		UserID       string           `json:"user_id"`
+		RunName      string           `json:"run_name"`
 		StartTime    *protojson.Int64 `json:"start_time"`
-		Tags         []tracking.Tag  `json:"tags"`
+		Tags         []tracking.Tag   `json:"tags"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
@@ -103,12 +103,12 @@ func (a *API) restoreRun(w http.ResponseWriter, r *http.Request) (any, error) {
 
 func (a *API) searchRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
-		ExperimentIDs []idString      `json:"experiment_ids"`
-		Filter        string          `json:"filter"`
-		RunViewType   viewType        `json:"run_view_type"`
+		ExperimentIDs []idString       `json:"experiment_ids"`
+		Filter        string           `json:"filter"`
+		RunViewType   viewType         `json:"run_view_type"`
 		MaxResults    *protojson.Int64 `json:"max_results"`
 		OrderBy       []string         `json:"order_by"`
-		PageToken     string          `json:"page_token"`
+		PageToken     string           `json:"page_token"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
