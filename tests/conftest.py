@@ -1,0 +1,248 @@
+"""End-to-end fixtures: one tracking server per test session, driven by the MLflow client.
+
+Target selection (environment):
+
+* default / ``MLSHIP_TEST_TARGET=mlship``: ``$MLSHIP_BIN server --host 127.0.0.1 --port P
+  --data-dir D`` (``MLSHIP_BIN`` defaults to ``<repo>/bin/mlship``).
+* ``MLSHIP_TEST_TARGET=mlflow``: the real ``mlflow server`` as an oracle, started with
+  ``$MLFLOW_SERVER_PYTHON -m mlflow server`` (``MLFLOW_SERVER_PYTHON`` defaults to the
+  interpreter running pytest, which then needs the full ``mlflow`` package).
+
+Tests marked ``mlship_only`` check behaviour that only mlship has (or where mlship is meant to
+be stricter than MLflow) and are skipped against the oracle.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Client settings must be in place before the first request. The client reads them per call,
+# but setting them at import keeps every code path (fluent API, artifact repos) consistent.
+# No retries: an error test must fail fast instead of backing off for minutes.
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "0"
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
+# Keep the outer environment from changing what the client does.
+for _var in (
+    "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
+    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD",
+    "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE",
+    "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE",
+    "MLFLOW_TRUNCATE_LONG_VALUES",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_WORKSPACE",
+    "MLFLOW_ENABLE_ASYNC_LOGGING",
+):
+    os.environ.pop(_var, None)
+
+import mlflow  # noqa: E402
+import pytest  # noqa: E402
+import requests  # noqa: E402
+from helpers import IS_MLFLOW, TARGET, unique_name  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if TARGET not in ("mlship", "mlflow"):
+    raise RuntimeError(f"MLSHIP_TEST_TARGET must be 'mlship' or 'mlflow', not {TARGET!r}")
+
+STARTUP_TIMEOUT_S = float(os.environ.get("MLSHIP_TEST_STARTUP_TIMEOUT", "90"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if not IS_MLFLOW:
+        return
+    skip = pytest.mark.skip(reason="mlship-only behaviour; the target is the real mlflow server")
+    for item in items:
+        if "mlship_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return f"mlship e2e target: {TARGET}"
+
+
+# --------------------------------------------------------------------------------------------
+# Server process
+# --------------------------------------------------------------------------------------------
+
+
+class Server:
+    """A running tracking server: its base URL, its directories and its log."""
+
+    def __init__(self, target: str, base_dir: Path):
+        self.target = target
+        self.base_dir = base_dir  # parent of data_dir; nothing the server writes may land here
+        self.data_dir = base_dir / "data"
+        self.data_dir.mkdir()
+        self.log_path = base_dir / "server.log"
+        self.port = _free_port()
+        self.host = "127.0.0.1"
+        self.url = f"http://{self.host}:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self._log_file = None
+
+    def command(self) -> list[str]:
+        if self.target == "mlflow":
+            python = os.environ.get("MLFLOW_SERVER_PYTHON") or sys.executable
+            return [
+                python, "-m", "mlflow", "server",
+                "--host", self.host,
+                "--port", str(self.port),
+                "--backend-store-uri", f"sqlite:///{self.data_dir}/mlflow.db",
+                "--artifacts-destination", str(self.data_dir / "artifacts"),
+                # One uvicorn worker: SQLite behind several processes only adds lock noise.
+                "--workers", "1",
+            ]  # fmt: skip
+        binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
+        if not os.path.exists(binary):
+            pytest.exit(
+                f"mlship binary not found at {binary}: build it with "
+                "`go build -o bin/mlship ./cmd/mlship` or set MLSHIP_BIN",
+                returncode=2,
+            )
+        return [
+            binary, "server",
+            "--host", self.host,
+            "--port", str(self.port),
+            "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+
+    def start(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self._log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=self.base_dir,  # anything written relative to cwd stays in the temp dir
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        last_error = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.target} server exited with code {self.proc.returncode} during "
+                    f"startup.\n--- server log ---\n{self.log_tail()}"
+                )
+            try:
+                r = requests.get(self.url + "/health", timeout=2)
+                if r.status_code == 200:
+                    return
+                last_error = f"/health answered {r.status_code}"
+            except requests.RequestException as e:
+                last_error = repr(e)
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"{self.target} server not healthy after {STARTUP_TIMEOUT_S}s ({last_error})."
+            f"\n--- server log ---\n{self.log_tail()}"
+        )
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def log_tail(self, max_bytes: int = 20000) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return "(no log)"
+        return data[-max_bytes:].decode("utf-8", "replace")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_SERVER_KEY = pytest.StashKey[Server]()
+
+
+@pytest.fixture(scope="session")
+def server(request) -> Server:
+    base = Path(tempfile.mkdtemp(prefix=f"mlship-e2e-{TARGET}-"))
+    srv = Server(TARGET, base)
+    request.config.stash[_SERVER_KEY] = srv
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if request.session.testsfailed == 0 and not os.environ.get("MLSHIP_TEST_KEEP_DIR"):
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    srv = config.stash.get(_SERVER_KEY, None)
+    if srv is None:
+        return
+    if terminalreporter.stats.get("failed") or terminalreporter.stats.get("error"):
+        terminalreporter.section(f"{srv.target} server log (tail of {srv.log_path})")
+        terminalreporter.write_line(srv.log_tail())
+
+
+@pytest.fixture(scope="session")
+def base_url(server) -> str:
+    return server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tracking_uri(request):
+    # Autouse but lazy: only tests that talk to the server start it. All of them do.
+    srv = request.getfixturevalue("server")
+    os.environ["MLFLOW_TRACKING_URI"] = srv.url
+    mlflow.set_tracking_uri(srv.url)
+    yield
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def client(base_url) -> MlflowClient:
+    return MlflowClient(tracking_uri=base_url)
+
+
+@pytest.fixture
+def experiment_id(client, request) -> str:
+    """A fresh experiment for the calling test, so tests never see each other's runs."""
+    name = unique_name(re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:60])
+    return client.create_experiment(name)
+
+
+@pytest.fixture(autouse=True)
+def _reset_fluent_state():
+    """The fluent API keeps process-wide state (active runs, the experiment chosen by
+    set_experiment, which it also exports as MLFLOW_EXPERIMENT_ID). Reset it after each test."""
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent = mlflow.tracking.fluent
+    if hasattr(fluent, "_active_experiment_id"):
+        fluent._active_experiment_id = None
+    for var in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        os.environ.pop(var, None)
