@@ -281,6 +281,23 @@ def test_multipart_enabled_client_round_trip(client, run, tmp_path, monkeypatch)
     assert Path(out).read_bytes() == data
 
 
+@pytest.mark.mlship_only
+def test_server_info_turns_on_multipart_for_large_files(base_url, client, run, tmp_path, monkeypatch):
+    """mlship advertises multipart uploads in /api/3.0/mlflow/server-info, so the client moves
+    a file above the size threshold in parallel parts with no client setting."""
+    info = requests.get(f"{base_url}/api/3.0/mlflow/server-info").json()
+    assert info["multipart_uploads_enabled"] is True
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(1024 * 1024))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(5 * 1024 * 1024))
+    data = os.urandom(11 * 1024 * 1024 + 7)
+    f = tmp_path / "auto.bin"
+    f.write_bytes(data)
+    client.log_artifact(run.info.run_id, str(f), "auto-mpu")
+    out = client.download_artifacts(run.info.run_id, "auto-mpu/auto.bin", str(tmp_path / "down"))
+    assert Path(out).read_bytes() == data
+
+
 def _raw_multipart_upload(base_url, dir_path, name, data, part_size):
     """Drive mpu/create, part PUTs and mpu/complete the way the MLflow client does."""
     num_parts = -(-len(data) // part_size)

@@ -95,6 +95,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		mux.Handle(p, httpx.Handle(a.logger, a.endpointNotFound))
 	}
+	for _, p := range []string{"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"} {
+		mux.Handle("GET "+p, httpx.Handle(a.logger, a.serverInfo))
+	}
 }
 
 // endpointNotFound answers a path no route matched: 405 when the path exists with
@@ -119,6 +122,21 @@ func (a *API) endpointNotFound(w http.ResponseWriter, r *http.Request) (any, err
 
 func (a *API) serverFeatures(w http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]bool{"workspaces_enabled": false}, nil
+}
+
+// serverInfo tells clients what this server supports. Clients read it before moving a
+// large file: with multipart uploads on, they upload its parts in parallel.
+func (a *API) serverInfo(w http.ResponseWriter, r *http.Request) (any, error) {
+	return map[string]any{
+		"store_type":                          "SqlStore",
+		"workspaces_enabled":                  false,
+		"trace_archival_enabled":              false,
+		"multipart_uploads_enabled":           a.opts.ServeArtifacts,
+		"multipart_downloads_enabled":         false,
+		"presigned_upload_run_id_supported":   false,
+		"presigned_upload_model_id_supported": false,
+		"features_enabled":                    map[string]bool{"gateway": false},
+	}, nil
 }
 
 // runStatus is the RunStatus enum, by name or number.
