@@ -23,6 +23,10 @@ import (
 	"github.com/mlship/mlship/internal/version"
 )
 
+// runCacheSize is how many runs the tracking service keeps in memory (a few KiB each),
+// so that repeated searches, such as a dashboard's, skip the database.
+const runCacheSize = 10000
+
 // Server is a running mlship server's parts.
 type Server struct {
 	cfg     config.Server
@@ -44,8 +48,12 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open artifact store %s: %w", cfg.ArtifactsDestination, err)
 	}
 	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs}
-	tr := tracking.New(db, tracking.Options{ArtifactRoot: cfg.DefaultArtifactRoot,
-		TruncateLongValues: true, ArtifactSchemes: cfg.ArtifactSchemes})
+	opts := tracking.Options{ArtifactRoot: cfg.DefaultArtifactRoot,
+		TruncateLongValues: true, ArtifactSchemes: cfg.ArtifactSchemes}
+	if db.Exclusive() {
+		opts.RunCacheSize = runCacheSize
+	}
+	tr := tracking.New(db, opts)
 	if err := tr.Init(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("initialise tracking: %w", err)

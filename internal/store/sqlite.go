@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -41,22 +42,44 @@ func (sqliteDriver) open(ctx context.Context, u *url.URL, logger *slog.Logger) (
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
 	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
 	write, err := sqliteOpen(path, false, 1)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	// Create the file and switch it to WAL before readers open it.
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
+		lock.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	read, err := sqliteOpen(path, true, 8)
 	if err != nil {
 		write.Close()
+		lock.Close()
 		return nil, err
 	}
 	d := sqliteDialect{}
-	return &DB{read: read, dialect: d, writer: newGroupWriter(write, d, logger), logger: logger}, nil
+	return &DB{read: read, dialect: d, writer: newGroupWriter(write, d, logger), logger: logger,
+		exclusive: true, lock: lock}, nil
+}
+
+// lockFile takes an exclusive lock that lasts while this process holds the database:
+// a second server on the same file would write behind this one's back.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("store: open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: %s is in use by another process (is another mlship server running on this data directory?)", path)
+	}
+	return f, nil
 }
 
 func sqliteOpen(path string, readOnly bool, conns int) (*sql.DB, error) {

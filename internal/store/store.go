@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -49,10 +50,12 @@ var drivers = map[string]driver{}
 
 // DB is an open metadata database.
 type DB struct {
-	read    *sql.DB
-	dialect Dialect
-	writer  writer
-	logger  *slog.Logger
+	read      *sql.DB
+	dialect   Dialect
+	writer    writer
+	logger    *slog.Logger
+	exclusive bool     // this process is the database's only writer
+	lock      *os.File // held while open, for exclusive engines
 }
 
 // writer runs write functions transactionally and durably.
@@ -99,9 +102,17 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
 
-// Close stops the writer and closes all connections.
+// Exclusive reports whether this process is the database's only writer, so that
+// caches of its contents stay true.
+func (db *DB) Exclusive() bool { return db.exclusive }
+
+// Close stops the writer, closes all connections and releases the lock.
 func (db *DB) Close() error {
-	return errors.Join(db.writer.close(), db.read.Close())
+	err := errors.Join(db.writer.close(), db.read.Close())
+	if db.lock != nil {
+		err = errors.Join(err, db.lock.Close())
+	}
+	return err
 }
 
 // Tx is a write transaction. Its methods accept ? placeholders.

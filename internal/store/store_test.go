@@ -176,3 +176,26 @@ func TestWriteAfterCloseFails(t *testing.T) {
 		t.Fatal("write after close succeeded")
 	}
 }
+
+func TestSecondOpenOfSameFileIsRefused(t *testing.T) {
+	uri := "sqlite://" + filepath.Join(t.TempDir(), "m.db")
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	db, err := store.Open(ctx, uri, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !db.Exclusive() {
+		t.Fatal("an SQLite database should be exclusive to its process")
+	}
+	if db2, err := store.Open(ctx, uri, log); err == nil {
+		db2.Close()
+		t.Fatal("a second Open of the same file succeeded while the first was open")
+	}
+	db.Close()
+	db, err = store.Open(ctx, uri, log)
+	if err != nil {
+		t.Fatalf("reopen after Close: %v", err)
+	}
+	db.Close()
+}

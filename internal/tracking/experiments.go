@@ -217,7 +217,7 @@ func (s *Service) setExperimentStage(ctx context.Context, id, stage string) erro
 	if err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.writeRuns(ctx, nil, func(tx *store.Tx) error {
 		cur, err := experimentStage(ctx, tx, n)
 		if err != nil {
 			return err

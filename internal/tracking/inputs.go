@@ -31,7 +31,7 @@ func (s *Service) LogInputs(ctx context.Context, runID string, datasets []Datase
 			return fault.Invalidf("Missing value for required parameter 'model_id'. See the API docs for more information about request parameters.")
 		}
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.writeRuns(ctx, []string{runID}, func(tx *store.Tx) error {
 		st, err := activeRun(ctx, tx, runID)
 		if err != nil {
 			return err

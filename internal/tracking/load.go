@@ -15,12 +15,34 @@ const runColumns = `run_uuid, experiment_id, name, user_id, status, start_time, 
 
 // loadRuns returns the runs with the given ids, in that order, with their latest
 // metrics, params, tags and inputs; ids that do not exist are skipped.
+//
+// Runs may come from the cache, so callers must not change them.
 func (s *Service) loadRuns(ctx context.Context, ids []string) ([]*Run, error) {
 	byID := make(map[string]*Run, len(ids))
-	for start := 0; start < len(ids); start += loadChunk {
-		chunk := ids[start:min(start+loadChunk, len(ids))]
+	missing := ids
+	var since uint64
+	if s.cache != nil {
+		since = s.cache.snapshot()
+		missing = make([]string, 0, len(ids))
+		for _, id := range ids {
+			if r := s.cache.get(id); r != nil {
+				byID[id] = r
+			} else {
+				missing = append(missing, id)
+			}
+		}
+	}
+	for start := 0; start < len(missing); start += loadChunk {
+		chunk := missing[start:min(start+loadChunk, len(missing))]
 		if err := s.loadChunk(ctx, chunk, byID); err != nil {
 			return nil, err
+		}
+	}
+	if s.cache != nil {
+		for _, id := range missing {
+			if r, ok := byID[id]; ok {
+				s.cache.put(r, since)
+			}
 		}
 	}
 	runs := make([]*Run, 0, len(ids))

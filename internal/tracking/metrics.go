@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -38,7 +39,7 @@ func (s *Service) LogBatch(ctx context.Context, runID string, b Batch) error {
 	if err := s.validateBatch(&b); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.writeRuns(ctx, []string{runID}, func(tx *store.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
@@ -215,8 +216,10 @@ func (s *Service) GetMetricHistory(ctx context.Context, runID, key string, maxRe
 	if err != nil {
 		return nil, "", err
 	}
-	limit := -1
-	if maxResults > 0 {
+	// No limit is the largest one: a negative LIMIT means none to SQLite but is an error
+	// to PostgreSQL, and maxResults+1 must not overflow into one.
+	limit := math.MaxInt
+	if maxResults > 0 && maxResults < math.MaxInt {
 		limit = maxResults + 1
 	}
 	var out []Metric

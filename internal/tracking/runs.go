@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/store"
@@ -150,7 +152,10 @@ func (s *Service) UpdateRun(ctx context.Context, in UpdateRunInput) (*RunInfo, e
 	if err := ValidateRunID(in.RunID); err != nil {
 		return nil, err
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	if in.Status != "" && !slices.Contains(RunStatuses, in.Status) {
+		return nil, fault.Invalidf("Invalid run status '%s': it must be one of %s", abbreviate(in.Status), strings.Join(RunStatuses, ", "))
+	}
+	err := s.writeRuns(ctx, []string{in.RunID}, func(tx *store.Tx) error {
 		if _, err := activeRun(ctx, tx, in.RunID); err != nil {
 			return err
 		}
@@ -200,7 +205,7 @@ func (s *Service) setRunStage(ctx context.Context, id, stage string) error {
 	if err := ValidateRunID(id); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.writeRuns(ctx, []string{id}, func(tx *store.Tx) error {
 		if _, err := lockRun(ctx, tx, id); err != nil {
 			return err
 		}
@@ -221,7 +226,7 @@ func (s *Service) SetTag(ctx context.Context, runID string, t Tag) error {
 	if err := s.normalizeTag(&t); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.writeRuns(ctx, []string{runID}, func(tx *store.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
@@ -240,7 +245,7 @@ func (s *Service) DeleteTag(ctx context.Context, runID, key string) error {
 	if err := Required("key", key); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.writeRuns(ctx, []string{runID}, func(tx *store.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}

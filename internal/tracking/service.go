@@ -25,13 +25,17 @@ type Options struct {
 	// ArtifactSchemes lists the URI schemes, besides mlflow-artifacts, that an
 	// experiment's artifact location may use.
 	ArtifactSchemes []string
+	// RunCacheSize is how many loaded runs to keep in memory; 0 turns the cache off.
+	// Only a process that is its database's only writer may cache.
+	RunCacheSize int
 }
 
 // Service is the tracking domain over a metadata store.
 type Service struct {
-	db   *store.DB
-	opts Options
-	now  func() time.Time
+	db    *store.DB
+	opts  Options
+	now   func() time.Time
+	cache *runCache // nil when off
 }
 
 // New returns a tracking service. Call Init before serving.
@@ -39,7 +43,25 @@ func New(db *store.DB, opts Options) *Service {
 	if opts.ArtifactRoot == "" {
 		opts.ArtifactRoot = "mlflow-artifacts:/"
 	}
-	return &Service{db: db, opts: opts, now: time.Now}
+	s := &Service{db: db, opts: opts, now: time.Now}
+	if opts.RunCacheSize > 0 {
+		s.cache = newRunCache(opts.RunCacheSize)
+	}
+	return s
+}
+
+// writeRuns runs a write that changes the given runs (every run when ids is nil), and
+// then drops them from the cache.
+func (s *Service) writeRuns(ctx context.Context, ids []string, fn func(tx *store.Tx) error) error {
+	err := s.db.Write(ctx, fn)
+	switch {
+	case s.cache == nil:
+	case ids == nil:
+		s.cache.invalidateAll()
+	default:
+		s.cache.invalidate(ids...)
+	}
+	return err
 }
 
 // Init creates the Default experiment if it does not exist.
