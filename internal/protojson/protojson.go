@@ -68,7 +68,7 @@ func (n *Int64) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v != math.Trunc(v) || math.Abs(v) > 1<<63 {
+	if err != nil || v != math.Trunc(v) || math.Abs(v) >= 1<<63 {
 		return fmt.Errorf("%s is not an integer", b)
 	}
 	*n = Int64(v)

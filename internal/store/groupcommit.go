@@ -31,13 +31,14 @@ type groupWriter struct {
 	ops     chan *writeOp
 	quit    chan struct{}
 	wg      sync.WaitGroup
+	stmts   *stmtCache
 
 	mu     sync.RWMutex // held for reading while queuing, for writing while closing
 	closed bool
 }
 
 func newGroupWriter(db *sql.DB, d Dialect, logger *slog.Logger) *groupWriter {
-	w := &groupWriter{db: db, dialect: d, logger: logger,
+	w := &groupWriter{db: db, dialect: d, logger: logger, stmts: newStmtCache(db, 512),
 		ops: make(chan *writeOp, maxGroup), quit: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
@@ -80,6 +81,7 @@ func (w *groupWriter) close() error {
 	}
 	close(w.quit)
 	w.wg.Wait()
+	w.stmts.close()
 	return w.db.Close()
 }
 
@@ -127,6 +129,7 @@ func (w *groupWriter) drain() {
 func (w *groupWriter) commit(group []*writeOp) {
 	results := make([]error, len(group))
 	err := w.runGroup(group, results)
+	w.stmts.prepareNoted(context.Background())
 	for i, op := range group {
 		if err != nil && results[i] == nil {
 			results[i] = err
@@ -141,7 +144,7 @@ func (w *groupWriter) runGroup(group []*writeOp, results []error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: w.dialect}
+	tx := &Tx{tx: sqlTx, dialect: w.dialect, stmts: w.stmts}
 	if len(group) == 1 {
 		if results[0] = group[0].ctx.Err(); results[0] == nil {
 			results[0] = w.call(tx, group[0])
@@ -172,15 +175,15 @@ func (w *groupWriter) runGroup(group []*writeOp, results []error) error {
 // inSavepoint runs one write of a group inside a savepoint, so that its failure undoes
 // only its own changes. fatal reports that the transaction itself is no longer usable.
 func (w *groupWriter) inSavepoint(ctx context.Context, tx *Tx, op *writeOp) (err, fatal error) {
-	if _, fatal = tx.tx.ExecContext(ctx, "SAVEPOINT w"); fatal != nil {
+	if _, fatal = tx.ExecContext(ctx, "SAVEPOINT w"); fatal != nil {
 		return nil, fatal
 	}
 	if err = w.call(tx, op); err != nil {
-		if _, fatal = tx.tx.ExecContext(ctx, "ROLLBACK TO w"); fatal != nil {
+		if _, fatal = tx.ExecContext(ctx, "ROLLBACK TO w"); fatal != nil {
 			return err, fatal
 		}
 	}
-	_, fatal = tx.tx.ExecContext(ctx, "RELEASE w")
+	_, fatal = tx.ExecContext(ctx, "RELEASE w")
 	return err, fatal
 }
 

@@ -119,21 +119,47 @@ func (db *DB) Close() error {
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	stmts   *stmtCache // nil: statements are prepared on every call
+}
+
+// stmt returns q prepared for this transaction, from the statement cache when there is
+// one.
+func (t *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	q = t.dialect.Rebind(q)
+	if t.stmts != nil {
+		if s := t.stmts.get(q); s != nil {
+			return t.tx.StmtContext(ctx, s), nil
+		}
+	}
+	return t.tx.PrepareContext(ctx, q)
 }
 
 // ExecContext executes a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.dialect.Rebind(q), args...)
+	s, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
 }
 
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.dialect.Rebind(q), args...)
+	s, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
 }
 
 // QueryRowContext runs a query that returns at most one row.
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.dialect.Rebind(q), args...)
+	s, err := t.stmt(ctx, q)
+	if err != nil {
+		// Let the error surface from Scan, as database/sql does.
+		return t.tx.QueryRowContext(ctx, t.dialect.Rebind(q), args...)
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 // Dialect returns the engine's dialect.

@@ -167,8 +167,10 @@ func runOrder(q *query, i int, o search.OrderBy) {
 		q.order = append(q.order, orderTerm(runAttrColumns[o.Key], o.Desc, ""))
 	case search.Metric:
 		join("latest_metrics")
+		// As MLflow orders: numbers, then NaN, then runs without the metric, whatever the
+		// direction and however the engine orders NULLs.
 		v := alias + ".value"
-		q.order = append(q.order, orderTerm(v, o.Desc, v+" IS NULL OR "+alias+".is_nan = 1"))
+		q.order = append(q.order, orderTerm(v, o.Desc, "CASE WHEN "+alias+".is_nan = 1 THEN 1 WHEN "+v+" IS NULL THEN 2 ELSE 0 END"))
 	case search.Param:
 		join("params")
 		q.order = append(q.order, orderTerm(alias+".value", o.Desc, ""))

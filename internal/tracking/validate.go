@@ -37,7 +37,9 @@ const (
 )
 
 var (
-	keyPattern          = regexp.MustCompile(`^[/\w.\- :]*$`)
+	// keyPattern is MLflow's ^[/\w.\- :]*$ with Python's \w, which matches Unicode
+	// letters and digits, not only ASCII ones as Go's does.
+	keyPattern          = regexp.MustCompile(`^[/\p{L}\p{N}_.\- :]*$`)
 	runIDPattern        = regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,255}$`)
 	experimentIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,63}$`)
 )

@@ -1,0 +1,92 @@
+package mlflowapi
+
+import (
+	"errors"
+	"math"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/protojson"
+)
+
+// queryMessage has a field of every kind decodeQuery tells apart.
+type queryMessage struct {
+	Flag  bool             `json:"flag"`
+	N     protojson.Int64  `json:"n"`
+	Opt   *protojson.Int64 `json:"opt"`
+	IDs   []string         `json:"ids"`
+	Name  string           `json:"name"`
+	View  viewType         `json:"view"`
+	Float protojson.Float  `json:"float"`
+}
+
+func TestDecodeQuery(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  queryMessage
+		fails bool
+	}{
+		{query: "", want: queryMessage{}},
+		{query: "flag=true&n=42&ids=a&ids=b&name=x&name=ignored", want: queryMessage{Flag: true, N: 42, IDs: []string{"a", "b"}, Name: "x"}},
+		{query: "flag=TRUE", want: queryMessage{Flag: true}},
+		{query: "flag=False", want: queryMessage{}},
+		{query: "ids=only", want: queryMessage{IDs: []string{"only"}}},
+		{query: "n=-7&opt=0", want: queryMessage{N: -7, Opt: ptr(protojson.Int64(0))}},
+		{query: "view=2", want: queryMessage{View: "DELETED_ONLY"}},
+		{query: "view=ALL", want: queryMessage{View: "ALL"}},
+		{query: "float=-Infinity&name=%C3%A9%20x", want: queryMessage{Name: "é x", Float: protojson.Float(math.Inf(-1))}},
+		{query: "float=2.5", want: queryMessage{Float: 2.5}},
+		{query: "unknown=1&flag=true", want: queryMessage{Flag: true}},
+		{query: "flag=yes", fails: true},
+		{query: "flag=", fails: true},
+		{query: "n=4.5", fails: true},
+		{query: "n=abc", fails: true},
+		{query: "view=9", fails: true},
+		{query: "n=1;name=x", fails: true},
+		{query: "name=%zz", fails: true},
+		{query: "float=true", fails: true},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/x", nil)
+			r.URL.RawQuery = tc.query
+			var got queryMessage
+			err := decode(r, &got)
+			if tc.fails {
+				if !errors.Is(err, fault.Invalid) {
+					t.Fatalf("err = %v, want an invalid-parameter error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalMessages(got, tc.want) {
+				t.Errorf("decoded %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func equalMessages(a, b queryMessage) bool {
+	sameOpt := (a.Opt == nil) == (b.Opt == nil) && (a.Opt == nil || *a.Opt == *b.Opt)
+	return a.Flag == b.Flag && a.N == b.N && a.Float == b.Float && sameOpt && slices.Equal(a.IDs, b.IDs) && a.Name == b.Name && a.View == b.View
+}
+
+func TestDecodeEnum(t *testing.T) {
+	names := []string{"A", "B", "C"}
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{`"A"`, "A"}, {`"c"`, "C"}, {`2`, "B"}, {`"3"`, "C"},
+		{`0`, ""}, {`4`, ""}, {`-1`, ""}, {`"D"`, ""}, {`true`, ""}, {`1.5`, ""}, {`null`, ""}, {`"0"`, ""},
+	} {
+		got, err := decodeEnum([]byte(tc.in), names, "letter")
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("decodeEnum(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,96 @@
+// Package search parses the filter strings and order_by clauses of MLflow's search
+// endpoints (runs, experiments, registered models, model versions, logged models) and
+// encodes their page tokens.
+//
+// It accepts what MLflow's server accepts and means what it means. MLflow parses a filter
+// with sqlparse (mlflow/utils/search_utils.py), so this package reproduces sqlparse's
+// lexer and the way MLflow reads its output, quirks included: comparisons are joined by
+// AND and nothing else, string values are taken verbatim between their quotes, keys may
+// be quoted with backticks or double quotes, an IN list is read as a Python tuple. A
+// Schema says what each endpoint allows. Where MLflow would accept nonsense (a list
+// compared with "=", a key with a space after its dot) this package refuses instead.
+//
+// The package knows nothing about SQL: it returns Comparisons and OrderBys for a store to
+// translate. Every error it returns is a fault.Invalid error with a message close to
+// MLflow's.
+package search
+
+import (
+	"unicode/utf8"
+
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// Entity is what a key in a filter names.
+type Entity string
+
+// The entities. Their aliases in filters (metrics, params, attr, ...) are resolved.
+const (
+	Attribute Entity = "attribute"
+	Metric    Entity = "metric"
+	Param     Entity = "param"
+	Tag       Entity = "tag"
+	Dataset   Entity = "dataset"
+)
+
+// Op is a comparison operator, upper-cased.
+type Op string
+
+// The operators. Which ones an entity allows depends on the Schema.
+const (
+	Eq    Op = "="
+	Ne    Op = "!="
+	Gt    Op = ">"
+	Ge    Op = ">="
+	Lt    Op = "<"
+	Le    Op = "<="
+	Like  Op = "LIKE"  // case-sensitive; % and _ are wildcards
+	ILike Op = "ILIKE" // case-insensitive LIKE
+	In    Op = "IN"
+	NotIn Op = "NOT IN"
+)
+
+// Comparison is one condition of a filter.
+type Comparison struct {
+	Entity Entity
+	// Key is, for attributes, the canonical name ("created" and "Created" give
+	// "start_time", "run name" gives "run_name"); for other entities, the key as written
+	// without its quotes.
+	Key     string
+	Op      Op
+	Numeric bool     // the value is Num; otherwise it is Str, or List for IN and NOT IN
+	Num     float64  // may be ±Inf: MLflow reads 1e999 as infinity
+	Str     string   // verbatim between the quotes: MLflow does not unescape '' or \'
+	List    []string // the values of IN and NOT IN, never empty
+}
+
+// OrderBy is one key of an order_by list.
+type OrderBy struct {
+	Entity Entity
+	Key    string // canonical for attributes, as for Comparison.Key
+	Desc   bool
+}
+
+// ParseFilter parses an MLflow search filter for the endpoint s describes. An empty or
+// all-whitespace filter gives no comparisons.
+func ParseFilter(filter string, s *Schema) ([]Comparison, error) {
+	if pyStrip(filter) == "" {
+		return nil, nil
+	}
+	if !utf8.ValidString(filter) {
+		return nil, fault.Invalidf("Invalid filter: it is not valid UTF-8")
+	}
+	clauses, err := parseClauses(filter)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Comparison, 0, len(clauses))
+	for _, c := range clauses {
+		cmp, err := s.resolve(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cmp)
+	}
+	return out, nil
+}
