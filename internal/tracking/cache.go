@@ -13,8 +13,10 @@ import (
 // invalidate it, and the reader may only then try to cache what it fetched. Every
 // invalidation therefore gets a version number and leaves a tombstone; a reader notes
 // the version before it loads and may cache a run only if no invalidation of that run
-// came after. Tombstones are bounded: when one is dropped, floor rises to its version,
-// and readers that started before floor cache nothing.
+// came after; an entry keeps the version of its last invalidation even once a fresher
+// load has filled it again. Entries are bounded: when one that was ever invalidated is
+// dropped, floor rises to its version, and readers that started before floor cache
+// nothing.
 type runCache struct {
 	mu      sync.Mutex
 	max     int
@@ -25,9 +27,9 @@ type runCache struct {
 }
 
 type cacheItem struct {
-	id        string
-	run       *Run   // nil for a tombstone
-	tombstone uint64 // version of the invalidation, for tombstones
+	id          string
+	run         *Run   // nil after an invalidation, until a load fills it again
+	invalidated uint64 // version of the last invalidation, 0 if none
 }
 
 func newRunCache(max int) *runCache {
@@ -67,10 +69,10 @@ func (c *runCache) put(r *Run, since uint64) {
 	id := r.Info.RunID
 	if e, ok := c.items[id]; ok {
 		it := e.Value.(*cacheItem)
-		if it.run == nil && it.tombstone > since {
+		if it.invalidated > since {
 			return
 		}
-		it.run, it.tombstone = r, 0
+		it.run = r
 		c.order.MoveToFront(e)
 		return
 	}
@@ -86,11 +88,11 @@ func (c *runCache) invalidate(ids ...string) {
 	for _, id := range ids {
 		if e, ok := c.items[id]; ok {
 			it := e.Value.(*cacheItem)
-			it.run, it.tombstone = nil, c.version
+			it.run, it.invalidated = nil, c.version
 			c.order.MoveToFront(e)
 			continue
 		}
-		c.items[id] = c.order.PushFront(&cacheItem{id: id, tombstone: c.version})
+		c.items[id] = c.order.PushFront(&cacheItem{id: id, invalidated: c.version})
 	}
 	c.evict()
 }
@@ -109,8 +111,8 @@ func (c *runCache) evict() {
 	for c.order.Len() > c.max {
 		e := c.order.Back()
 		it := e.Value.(*cacheItem)
-		if it.run == nil && it.tombstone > c.floor {
-			c.floor = it.tombstone
+		if it.invalidated > c.floor {
+			c.floor = it.invalidated
 		}
 		c.order.Remove(e)
 		delete(c.items, it.id)

@@ -27,6 +27,13 @@ func TestRunCacheRefusesStaleLoads(t *testing.T) {
 		{"write before snapshot", func(c *runCache) uint64 { c.invalidate("a"); return c.snapshot() }, true},
 		{"write after snapshot", func(c *runCache) uint64 { v := c.snapshot(); c.invalidate("a"); return v }, false},
 		{"other run written", func(c *runCache) uint64 { v := c.snapshot(); c.invalidate("b"); return v }, true},
+		{"fresher load cached in between", func(c *runCache) uint64 {
+			v := c.snapshot()
+			c.invalidate("a")
+			fresh := cachedRun("a")
+			c.put(fresh, c.snapshot())
+			return v
+		}, true}, // the fresher run stays; checked below that it was not replaced
 		{"all invalidated after snapshot", func(c *runCache) uint64 { v := c.snapshot(); c.invalidateAll(); return v }, false},
 		{"tombstone evicted after snapshot", func(c *runCache) uint64 {
 			v := c.snapshot()
@@ -41,9 +48,15 @@ func TestRunCacheRefusesStaleLoads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newRunCache(4)
 			since := tc.steps(c)
-			c.put(cachedRun("a"), since)
-			if got := c.get("a") != nil; got != tc.want {
-				t.Fatalf("cached = %v, want %v", got, tc.want)
+			before := c.get("a")
+			stale := cachedRun("a")
+			c.put(stale, since)
+			got := c.get("a")
+			if (got != nil) != tc.want {
+				t.Fatalf("cached = %v, want %v", got != nil, tc.want)
+			}
+			if before != nil && got != before && since < c.snapshot() {
+				t.Fatal("a load older than the cached run replaced it")
 			}
 		})
 	}
