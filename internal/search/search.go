@@ -10,6 +10,10 @@
 // Schema says what each endpoint allows. Where MLflow would accept nonsense (a list
 // compared with "=", a key with a space after its dot) this package refuses instead.
 //
+// testdata/mlflow holds MLflow's own answers for about a thousand filters and order_by
+// lists, and the script that produced them; TestConformanceWithMLflow holds this package
+// to them.
+//
 // The package knows nothing about SQL: it returns Comparisons and OrderBys for a store to
 // translate. Every error it returns is a fault.Invalid error with a message close to
 // MLflow's.
@@ -55,7 +59,8 @@ type Comparison struct {
 	Entity Entity
 	// Key is, for attributes, the canonical name ("created" and "Created" give
 	// "start_time", "run name" gives "run_name"); for other entities, the key as written
-	// without its quotes.
+	// without its quotes. For runs MLflow applies those aliases to every key, so
+	// tags.created names the tag "start_time".
 	Key     string
 	Op      Op
 	Numeric bool     // the value is Num; otherwise it is Str, or List for IN and NOT IN
