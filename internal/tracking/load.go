@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/mlship/mlship/internal/protojson"
+	"github.com/mlship/mlship/internal/store"
 )
 
 // loadChunk bounds the ids in one IN list, well under every engine's parameter limit.
@@ -87,33 +88,33 @@ func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*
 	}); err != nil {
 		return err
 	}
-	if err := scanEach(ctx, q, `SELECT run_uuid, key, value FROM params WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`, args, func(rows *sql.Rows) error {
-		var id string
-		var p Param
-		if err := rows.Scan(&id, &p.Key, &p.Value); err != nil {
-			return err
-		}
-		if r := byID[id]; r != nil {
-			r.Data.Params = append(r.Data.Params, p)
-		}
-		return nil
-	}); err != nil {
+	if err := loadKeyValues(ctx, q, "params", in, args, func(r *Run, k, v string) {
+		r.Data.Params = append(r.Data.Params, Param{Key: k, Value: v})
+	}, byID); err != nil {
 		return err
 	}
-	if err := scanEach(ctx, q, `SELECT run_uuid, key, value FROM tags WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`, args, func(rows *sql.Rows) error {
-		var id string
-		var t Tag
-		if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
-			return err
-		}
-		if r := byID[id]; r != nil {
-			r.Data.Tags = append(r.Data.Tags, t)
-		}
-		return nil
-	}); err != nil {
+	if err := loadKeyValues(ctx, q, "tags", in, args, func(r *Run, k, v string) {
+		r.Data.Tags = append(r.Data.Tags, Tag{Key: k, Value: v})
+	}, byID); err != nil {
 		return err
 	}
 	return s.loadInputs(ctx, in, args, byID)
+}
+
+// loadKeyValues reads a run key/value table (params, tags) for the runs in byID and
+// hands each row to add, in key order.
+func loadKeyValues(ctx context.Context, q store.Querier, table, in string, args []any, add func(r *Run, k, v string), byID map[string]*Run) error {
+	return scanEach(ctx, q, `SELECT run_uuid, key, value FROM `+table+` WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`,
+		args, func(rows *sql.Rows) error {
+			var id, k, v string
+			if err := rows.Scan(&id, &k, &v); err != nil {
+				return err
+			}
+			if r := byID[id]; r != nil {
+				add(r, k, v)
+			}
+			return nil
+		})
 }
 
 func scanRunInfo(rows *sql.Rows) (*Run, error) {

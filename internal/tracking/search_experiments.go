@@ -27,22 +27,11 @@ var experimentAttrColumns = map[string]string{
 // SearchExperiments returns a page of experiments matching the query, newest first
 // unless ordered otherwise, and the token of the next page.
 func (s *Service) SearchExperiments(ctx context.Context, sq SearchExperimentsQuery) ([]*Experiment, string, error) {
-	limit, err := pageSize(sq.MaxResults, MaxSearchExpResults)
+	p, err := parseSearch(search.Experiments, sq.Filter, sq.OrderBy, sq.PageToken, sq.MaxResults, MaxSearchExpResults)
 	if err != nil {
 		return nil, "", err
 	}
-	filter, err := search.ParseFilter(sq.Filter, search.Experiments)
-	if err != nil {
-		return nil, "", err
-	}
-	orders, err := search.ParseOrderBy(sq.OrderBy, search.Experiments)
-	if err != nil {
-		return nil, "", err
-	}
-	offset, err := search.DecodePageToken(sq.PageToken)
-	if err != nil {
-		return nil, "", err
-	}
+	limit, offset, filter, orders := p.limit, p.offset, p.filter, p.orders
 	var q query
 	if err := stageScope(&q, "e.lifecycle_stage", sq.ViewType); err != nil {
 		return nil, "", err

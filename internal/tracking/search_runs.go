@@ -29,30 +29,19 @@ var runAttrColumns = map[string]string{
 
 // SearchRuns returns a page of runs matching the query, and the token of the next page.
 func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, string, error) {
-	limit, err := pageSize(sq.MaxResults, MaxSearchRunsResults)
+	p, err := parseSearch(search.Runs, sq.Filter, sq.OrderBy, sq.PageToken, sq.MaxResults, MaxSearchRunsResults)
 	if err != nil {
 		return nil, "", err
 	}
-	filter, err := search.ParseFilter(sq.Filter, search.Runs)
-	if err != nil {
-		return nil, "", err
-	}
-	orders, err := search.ParseOrderBy(sq.OrderBy, search.Runs)
-	if err != nil {
-		return nil, "", err
-	}
-	offset, err := search.DecodePageToken(sq.PageToken)
-	if err != nil {
-		return nil, "", err
-	}
+	limit, offset := p.limit, p.offset
 	var q query
 	if err := runScope(&q, sq.ExperimentIDs, sq.ViewType); err != nil {
 		return nil, "", err
 	}
-	for _, c := range filter {
+	for _, c := range p.filter {
 		runCondition(&q, c)
 	}
-	for i, o := range orders {
+	for i, o := range p.orders {
 		runOrder(&q, i, o)
 	}
 	q.order = append(q.order, "r.start_time DESC", "r.run_uuid ASC")
@@ -73,6 +62,30 @@ func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, s
 	}
 	runs, err := s.loadRuns(ctx, ids)
 	return runs, next, err
+}
+
+// parsedSearch is a search request's parsed common parts.
+type parsedSearch struct {
+	filter        []search.Comparison
+	orders        []search.OrderBy
+	limit, offset int
+}
+
+// parseSearch parses and checks what every search request carries.
+func parseSearch(schema *search.Schema, filter string, orderBy []string, token string, maxResults, max int) (parsedSearch, error) {
+	var p parsedSearch
+	var err error
+	if p.limit, err = pageSize(maxResults, max); err != nil {
+		return p, err
+	}
+	if p.filter, err = search.ParseFilter(filter, schema); err != nil {
+		return p, err
+	}
+	if p.orders, err = search.ParseOrderBy(orderBy, schema); err != nil {
+		return p, err
+	}
+	p.offset, err = search.DecodePageToken(token)
+	return p, err
 }
 
 // pageSize checks a search's page size.
