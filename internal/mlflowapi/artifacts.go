@@ -191,7 +191,12 @@ func (a *API) listRunArtifacts(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	root := run.Info.ArtifactURI
+	return a.listUnder(r, run.Info.ArtifactURI, rel)
+}
+
+// listUnder lists the entries under rel of an artifact root URI, named relative to the
+// root. A root this server does not store lists as empty.
+func (a *API) listUnder(r *http.Request, root, rel string) (any, error) {
 	resp := struct {
 		RootURI string     `json:"root_uri"`
 		Files   []fileInfo `json:"files,omitempty"`

@@ -98,6 +98,23 @@ func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*
 	}, byID); err != nil {
 		return err
 	}
+	if err := scanEach(ctx, q, `SELECT run_uuid, model_id, step FROM run_outputs WHERE run_uuid IN `+in+` ORDER BY run_uuid, step, model_id`,
+		args, func(rows *sql.Rows) error {
+			var id string
+			var o ModelOutput
+			if err := rows.Scan(&id, &o.ModelID, &o.Step); err != nil {
+				return err
+			}
+			if r := byID[id]; r != nil {
+				if r.Outputs == nil {
+					r.Outputs = &RunOutputs{}
+				}
+				r.Outputs.ModelOutputs = append(r.Outputs.ModelOutputs, o)
+			}
+			return nil
+		}); err != nil {
+		return err
+	}
 	return s.loadInputs(ctx, in, args, byID)
 }
 

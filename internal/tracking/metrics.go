@@ -148,6 +148,9 @@ func logMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []Metri
 	if err != nil {
 		return err
 	}
+	if err := logModelMetrics(ctx, tx, runID, metrics); err != nil {
+		return err
+	}
 	args = args[:0]
 	for _, m := range latest {
 		v, nan := storedValue(float64(m.Value))
@@ -159,6 +162,25 @@ func logMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []Metri
 			timestamp = excluded.timestamp, step = excluded.step
 		WHERE (excluded.step, excluded.timestamp, excluded.value) >
 			(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)`, args...)
+	return err
+}
+
+// logModelMetrics also files the points that carry a model id under that logged model.
+func logModelMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []Metric) error {
+	var args []any
+	for _, m := range metrics {
+		if m.ModelID == "" {
+			continue
+		}
+		v, nan := storedValue(float64(m.Value))
+		args = append(args, m.ModelID, m.Key, m.Timestamp, m.Step, v, nan, runID, nullable(m.DatasetName), nullable(m.DatasetDigest))
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO logged_model_metrics (model_id, key, timestamp, step, value, is_nan,
+		run_uuid, dataset_name, dataset_digest) SELECT v.* FROM (VALUES `+rowsOf(9, len(args)/9)+`) v
+		JOIN logged_models m ON m.model_id = v.column1 ON CONFLICT DO NOTHING`, args...)
 	return err
 }
 

@@ -12,9 +12,10 @@ import (
 type query struct {
 	joins    []string
 	joinArgs []any
-	where    []string
-	args     []any
-	order    []string
+	where     []string
+	args      []any
+	order     []string
+	orderArgs []any
 }
 
 func (q *query) cond(sql string, args ...any) { q.add(sql, args) }
@@ -39,7 +40,7 @@ func (q *query) build(selectFrom string, limit, offset int) (string, []any) {
 		b.WriteString(" ORDER BY " + strings.Join(q.order, ", "))
 	}
 	b.WriteString(" LIMIT ? OFFSET ?")
-	args := append(append(append([]any{}, q.joinArgs...), q.args...), limit, offset)
+	args := append(append(append(append([]any{}, q.joinArgs...), q.args...), q.orderArgs...), limit, offset)
 	return b.String(), args
 }
 

@@ -119,9 +119,15 @@ type RunInputs struct {
 	ModelInputs   []ModelInput   `json:"model_inputs,omitempty"`
 }
 
+// RunOutputs is what a run produced.
+type RunOutputs struct {
+	ModelOutputs []ModelOutput `json:"model_outputs,omitempty"`
+}
+
 // Run is a run with everything it logged.
 type Run struct {
-	Info   RunInfo   `json:"info"`
-	Data   RunData   `json:"data"`
-	Inputs RunInputs `json:"inputs"`
+	Info    RunInfo     `json:"info"`
+	Data    RunData     `json:"data"`
+	Inputs  RunInputs   `json:"inputs"`
+	Outputs *RunOutputs `json:"outputs,omitempty"`
 }

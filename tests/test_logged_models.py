@@ -1,0 +1,88 @@
+"""MLflow 3 logged models: created, finalized, tagged, searched and listed through the client."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from mlflow.entities import LoggedModelStatus
+from mlflow.exceptions import MlflowException
+
+from helpers import api_url
+
+
+def test_logged_model_lifecycle(client, experiment_id, tmp_path):
+    run = client.create_run(experiment_id)
+    run_id = run.info.run_id
+    m = client.create_logged_model(
+        experiment_id, name="model", source_run_id=run_id, params={"alpha": "0.1"}, tags={"team": "fraud"}
+    )
+    assert m.model_id.startswith("m-") and len(m.model_id) == 34
+    assert m.status == LoggedModelStatus.PENDING
+    assert m.artifact_location.endswith(f"/models/{m.model_id}/artifacts")
+    assert m.params == {"alpha": "0.1"} and m.tags["team"] == "fraud"
+
+    client.log_batch(run_id, metrics=[])  # no-op batch is accepted
+    client.log_metric(run_id, "acc", 0.93, model_id=m.model_id)
+    client.set_logged_model_tags(m.model_id, {"stage": "dev"})
+    client.log_model_params(m.model_id, {"beta": "2"})
+    done = client.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
+    assert done.status == LoggedModelStatus.READY
+
+    got = client.get_logged_model(m.model_id)
+    assert got.source_run_id == run_id
+    assert got.params == {"alpha": "0.1", "beta": "2"}
+    assert got.tags["stage"] == "dev"
+    assert [(x.key, x.value, x.run_id) for x in got.metrics] == [("acc", 0.93, run_id)]
+
+    client.delete_logged_model_tag(m.model_id, "stage")
+    assert "stage" not in client.get_logged_model(m.model_id).tags
+
+    client.delete_logged_model(m.model_id)
+    with pytest.raises(MlflowException) as e:
+        client.get_logged_model(m.model_id)
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_search_logged_models(client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    ids = {}
+    for i, name in enumerate(["a", "b", "c"]):
+        m = client.create_logged_model(experiment_id, name=name, source_run_id=run_id)
+        client.log_metric(run_id, "acc", 0.5 + 0.1 * i, model_id=m.model_id)
+        ids[name] = m.model_id
+    found = client.search_logged_models([experiment_id], filter_string="name = 'b'")
+    assert [m.model_id for m in found] == [ids["b"]]
+    ordered = client.search_logged_models(
+        [experiment_id], filter_string="metrics.acc > 0.55", order_by=[{"field_name": "metrics.acc", "ascending": False}]
+    )
+    assert [m.name for m in ordered] == ["c", "b"]
+    page = client.search_logged_models([experiment_id], max_results=2)
+    assert len(page) == 2 and page.token
+    rest = client.search_logged_models([experiment_id], max_results=2, page_token=page.token)
+    assert len(rest) == 1 and not rest.token
+
+
+def test_run_outputs_and_model_artifacts(base_url, client, experiment_id, tmp_path):
+    run_id = client.create_run(experiment_id).info.run_id
+    m = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
+    r = requests.post(
+        api_url(base_url, "runs/outputs"), json={"run_id": run_id, "models": [{"model_id": m.model_id, "step": 2}]}
+    )
+    assert r.status_code == 200, r.text
+    outputs = client.get_run(run_id).outputs.model_outputs
+    assert [(o.model_id, o.step) for o in outputs] == [(m.model_id, 2)]
+
+    f = tmp_path / "MLmodel"
+    f.write_text("flavors: {}\n")
+    client.log_model_artifact(m.model_id, str(f))
+    r = requests.get(api_url(base_url, f"logged-models/{m.model_id}/artifacts/directories"))
+    assert r.status_code == 200, r.text
+    assert [x["path"] for x in r.json()["files"]] == ["MLmodel"]
+
+
+def test_bad_logged_model_calls(base_url, client, experiment_id):
+    with pytest.raises(MlflowException) as e:
+        client.create_logged_model(experiment_id, name="a/b")
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE"
+    r = requests.get(api_url(base_url, "logged-models/m-00000000000000000000000000000000"))
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
