@@ -8,12 +8,12 @@ package mlflowapi
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
-	"github.com/mlship/mlship/internal/protojson"
 	"github.com/mlship/mlship/internal/tracking"
 )
 
@@ -50,6 +50,10 @@ type route struct {
 }
 
 func (a *API) routes() []route {
+	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes())
+}
+
+func (a *API) trackingRoutes() []route {
 	return []route{
 		{"POST", "experiments/create", a.createExperiment},
 		{"GET", "experiments/get", a.getExperiment},
@@ -80,7 +84,6 @@ func (a *API) routes() []route {
 
 		{"GET", "artifacts/list", a.listRunArtifacts},
 		{"GET", "server-features", a.serverFeatures},
-		{"POST", "logged-models/search", a.searchLoggedModels},
 	}
 }
 
@@ -155,24 +158,4 @@ func (v *viewType) UnmarshalJSON(b []byte) error {
 	s, err := decodeEnum(b, tracking.ViewTypes, "view type")
 	*v = viewType(s)
 	return err
-}
-
-// searchLoggedModels answers logged-models/search, which clients call when they list a
-// run's artifacts. Logged models are created through the model registry's API; a
-// server without it has none, so every search is empty once its request is valid.
-func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req struct {
-		ExperimentIDs []idString      `json:"experiment_ids"`
-		MaxResults    protojson.Int64 `json:"max_results"`
-		PageToken     string          `json:"page_token"`
-	}
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	for _, id := range req.ExperimentIDs {
-		if err := tracking.ValidateExperimentID(string(id)); err != nil {
-			return nil, err
-		}
-	}
-	return httpx.Empty, nil
 }

@@ -10,8 +10,8 @@ import (
 // query assembles one search statement: joins for ordering, conditions, ordering, and
 // the arguments of each part in the order they appear in the text.
 type query struct {
-	joins    []string
-	joinArgs []any
+	joins     []string
+	joinArgs  []any
 	where     []string
 	args      []any
 	order     []string
