@@ -12,14 +12,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/version"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the command ran and failed
-	exitUsage   = 2 // the command line was wrong
+	exitOK          = 0
+	exitFailure     = 1 // the command ran and failed
+	exitUsage       = 2 // the command line was wrong
+	exitNotFound    = 3 // the named model, version, alias or run does not exist
+	exitUnavailable = 4 // the server could not be reached or is not ready
 )
 
 // usageError marks an error in how the command was called.
@@ -40,9 +43,14 @@ func run(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "mlship:", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "Run 'mlship --help' for usage.")
 		return exitUsage
+	case errors.Is(err, fault.NotFound):
+		return exitNotFound
+	case errors.Is(err, fault.Unavailable):
+		return exitUnavailable
 	}
 	return exitFailure
 }
@@ -58,7 +66,7 @@ Point any MLflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serverCommand(), versionCommand())
+	root.AddCommand(serverCommand(), modelsCommand(), versionCommand())
 	return root
 }
 

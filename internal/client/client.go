@@ -1,0 +1,144 @@
+// Package client is the HTTP client of an mlship server's APIs, used by the command
+// line. It speaks the same wire as MLflow's clients and turns error bodies back into
+// fault errors, so that a command can tell a missing model from a broken server.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// DefaultServer is the server a client talks to when none is named.
+const DefaultServer = "http://127.0.0.1:5000"
+
+// ServerFromEnv returns the server named by MLSHIP_SERVER, else MLFLOW_TRACKING_URI when
+// it is an http(s) URI, else DefaultServer.
+func ServerFromEnv() string {
+	if s := os.Getenv("MLSHIP_SERVER"); s != "" {
+		return s
+	}
+	if s := os.Getenv("MLFLOW_TRACKING_URI"); strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		return s
+	}
+	return DefaultServer
+}
+
+// Client calls one server.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// New returns a client of the server at base ("http://host:port").
+func New(base string) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fault.Invalidf("--server %q must be an http:// or https:// URL", base)
+	}
+	return &Client{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}, nil
+}
+
+// Base is the server's URL.
+func (c *Client) Base() string { return c.base }
+
+// Get calls a GET endpoint with query parameters and decodes the answer into out.
+func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	return c.do(req, out)
+}
+
+// Send calls an endpoint with a JSON body and decodes the answer into out.
+func (c *Client) Send(ctx context.Context, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, out)
+}
+
+// Download streams a GET endpoint's body into w.
+func (c *Client) Download(ctx context.Context, path string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, decodeError(resp)
+	}
+	return io.Copy(w, resp.Body)
+}
+
+func (c *Client) do(req *http.Request, out any) error {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s answered something that is not JSON: %w", c.base, err)
+	}
+	return nil
+}
+
+func (c *Client) unreachable(err error) error {
+	return fault.Wrap(fault.Unavailable, err, "cannot reach the mlship server at %s (start one with 'mlship server', or name another with --server or MLSHIP_SERVER)", c.base)
+}
+
+// codeKinds maps MLflow error codes back to fault kinds.
+var codeKinds = map[string]fault.Kind{
+	"INVALID_PARAMETER_VALUE": fault.Invalid, "BAD_REQUEST": fault.Invalid,
+	"RESOURCE_DOES_NOT_EXIST": fault.NotFound, "ENDPOINT_NOT_FOUND": fault.NotImplemented,
+	"RESOURCE_ALREADY_EXISTS": fault.AlreadyExists, "RESOURCE_CONFLICT": fault.Conflict,
+	"REQUEST_LIMIT_EXCEEDED": fault.TooLarge, "UNAUTHENTICATED": fault.Unauthenticated,
+	"PERMISSION_DENIED": fault.PermissionDenied, "TEMPORARILY_UNAVAILABLE": fault.Unavailable,
+	"NOT_IMPLEMENTED": fault.NotImplemented,
+}
+
+func decodeError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.ErrorCode == "" {
+		return fault.New(fault.Internal, "server answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	kind, ok := codeKinds[e.ErrorCode]
+	if !ok {
+		kind = fault.Internal
+	}
+	return fault.New(kind, "%s", e.Message)
+}
