@@ -208,7 +208,8 @@ func (l *Local) readDir(dir string) ([]Info, error) {
 	}
 	defer f.Close()
 	entries, err := f.ReadDir(-1)
-	if errors.Is(err, syscall.ENOTDIR) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		// A concurrent Delete pruned the directory after it was opened: it is empty.
 		return nil, nil
 	}
 	if err != nil {
