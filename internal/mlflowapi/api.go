@@ -1,5 +1,5 @@
 // Package mlflowapi serves MLflow's REST API over mlship's domains: the tracking service
-// under /api/2.0/mlflow and /ajax-api/2.0/mlflow, and the artifact proxy under
+// and the model registry under /api/2.0/mlflow and /ajax-api/2.0/mlflow, and the artifact proxy under
 // /api/2.0/mlflow-artifacts. It owns the wire rules (how requests are decoded, which
 // fields are required, MLflow's enum and id quirks) and nothing else: every rule about
 // the data lives in the domain packages.
@@ -14,6 +14,7 @@ import (
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/tracking"
 )
 
@@ -28,17 +29,19 @@ type Options struct {
 // API is MLflow's REST API.
 type API struct {
 	tracking *tracking.Service
+	registry *registry.Service
 	blobs    blob.Store
 	logger   *slog.Logger
 	opts     Options
 }
 
-// New returns the API over a tracking service and the artifact blob store.
-func New(t *tracking.Service, blobs blob.Store, logger *slog.Logger, opts Options) *API {
+// New returns the API over the tracking service, the model registry and the artifact
+// blob store.
+func New(t *tracking.Service, reg *registry.Service, blobs blob.Store, logger *slog.Logger, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
 	}
-	return &API{tracking: t, blobs: blobs, logger: logger, opts: opts}
+	return &API{tracking: t, registry: reg, blobs: blobs, logger: logger, opts: opts}
 }
 
 // prefixes are where MLflow serves every endpoint: the REST path and the UI's path.

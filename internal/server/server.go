@@ -18,6 +18,7 @@ import (
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
+	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
 	"github.com/mlship/mlship/internal/version"
@@ -58,10 +59,22 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, fmt.Errorf("initialise tracking: %w", err)
 	}
-	api := mlflowapi.New(tr, blobs, logger, mlflowapi.Options{
+	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr)})
+	api := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
 		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts})
 	s.handler = s.routes(api)
 	return s, nil
+}
+
+// loggedModels lets the registry resolve models:/<id> sources through tracking.
+func loggedModels(tr *tracking.Service) registry.LoggedModels {
+	return registry.LoggedModelsFunc(func(ctx context.Context, id string) (registry.LoggedModel, error) {
+		m, err := tr.GetLoggedModel(ctx, id)
+		if err != nil {
+			return registry.LoggedModel{}, err
+		}
+		return registry.LoggedModel{ArtifactURI: m.Info.ArtifactURI, SourceRunID: m.Info.SourceRunID}, nil
+	})
 }
 
 // Handler is the server's root handler.

@@ -1,0 +1,97 @@
+// Package registry owns the model registry: registered models, their numbered versions,
+// tags, aliases and stages, and where each version's artifacts are. It enforces MLflow's
+// rules (OSS SQL store semantics: names, alias grammar, stage transitions, version
+// numbering) and refuses model version sources that could make the server or a client
+// read outside the artifacts it serves. It knows nothing of HTTP.
+//
+// Entities carry MLflow's JSON field names, since MLflow's data model is the product's.
+//
+// Ownership is recorded as plain registered model tags: TagOwner names the owning team
+// or person, TagContact how to reach them.
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/store"
+)
+
+// LoggedModel is what the registry needs to know of a logged model: where its artifacts
+// are and which run produced it.
+type LoggedModel struct {
+	ArtifactURI string
+	SourceRunID string
+}
+
+// LoggedModels finds logged models by id. A missing model is a fault.NotFound error.
+type LoggedModels interface {
+	LookupLoggedModel(ctx context.Context, id string) (LoggedModel, error)
+}
+
+// LoggedModelsFunc adapts a function to LoggedModels.
+type LoggedModelsFunc func(ctx context.Context, id string) (LoggedModel, error)
+
+// LookupLoggedModel calls f.
+func (f LoggedModelsFunc) LookupLoggedModel(ctx context.Context, id string) (LoggedModel, error) {
+	return f(ctx, id)
+}
+
+// Options configure a Service.
+type Options struct {
+	// SourceSchemes lists the URI schemes, besides mlflow-artifacts, runs and models, that
+	// a model version's source may use (s3, gs, https, ...). Local paths and file: URIs
+	// are never accepted.
+	SourceSchemes []string
+	// LoggedModels resolves models:/<model id> sources; without it they are refused.
+	LoggedModels LoggedModels
+}
+
+// Service is the model registry over a metadata store.
+type Service struct {
+	db   *store.DB
+	opts Options
+	now  func() time.Time
+}
+
+// New returns a registry service.
+func New(db *store.DB, opts Options) *Service {
+	schemes := make([]string, len(opts.SourceSchemes))
+	for i, sc := range opts.SourceSchemes {
+		schemes[i] = strings.ToLower(sc)
+	}
+	opts.SourceSchemes = schemes
+	return &Service{db: db, opts: opts, now: time.Now}
+}
+
+func (s *Service) nowMillis() int64 { return s.now().UnixMilli() }
+
+// reader returns the read pool.
+func (s *Service) reader() store.Querier { return s.db.Reader() }
+
+// notFound turns sql.ErrNoRows into a not-found fault with msg.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fault.NotFoundf(format, args...)
+	}
+	return err
+}
+
+// scanEach runs a query and calls fn for each row.
+func scanEach(ctx context.Context, q store.Querier, text string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
