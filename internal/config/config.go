@@ -23,6 +23,9 @@ type Server struct {
 	BackendStoreURI string
 	// ArtifactsDestination is where served artifacts are stored; default <DataDir>/artifacts.
 	ArtifactsDestination string
+	// ContentDestination is where immutable copies of model versions are kept, by
+	// content hash; default <DataDir>/content.
+	ContentDestination string
 	// DefaultArtifactRoot is the root of new experiments' artifact locations.
 	DefaultArtifactRoot string
 	// ServeArtifacts enables the artifact proxy.
@@ -73,6 +76,9 @@ func (c *Server) Resolve() error {
 	}
 	if c.ArtifactsDestination == "" {
 		c.ArtifactsDestination = filepath.Join(dir, "artifacts")
+	}
+	if c.ContentDestination == "" {
+		c.ContentDestination = filepath.Join(dir, "content")
 	}
 	if c.MaxRequestBody < 1<<20 {
 		return fmt.Errorf("--max-request-body must be at least 1 MiB, got %d bytes", c.MaxRequestBody)

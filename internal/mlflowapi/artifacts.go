@@ -4,13 +4,13 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/tracking"
 )
 
 // ArtifactsPrefix is where the artifact proxy lives.
@@ -201,7 +201,7 @@ func (a *API) listUnder(r *http.Request, root, rel string) (any, error) {
 		RootURI string     `json:"root_uri"`
 		Files   []fileInfo `json:"files,omitempty"`
 	}{RootURI: root}
-	base, ok := proxiedKey(root)
+	base, ok := tracking.ArtifactKey(root)
 	if !ok || !a.opts.ServeArtifacts {
 		return resp, nil
 	}
@@ -213,27 +213,6 @@ func (a *API) listUnder(r *http.Request, root, rel string) (any, error) {
 		resp.Files = append(resp.Files, toFileInfo(strings.TrimPrefix(i.Key, base+"/"), i))
 	}
 	return resp, nil
-}
-
-// proxiedKey maps an mlflow-artifacts: URI to its key in the blob store.
-func proxiedKey(uri string) (string, bool) {
-	rest, ok := strings.CutPrefix(uri, proxyScheme)
-	if !ok {
-		return "", false
-	}
-	if strings.HasPrefix(rest, "//") {
-		// mlflow-artifacts://host:port/path names a server; the path is ours.
-		u, err := url.Parse(uri)
-		if err != nil {
-			return "", false
-		}
-		rest = u.Path
-	}
-	key := strings.Trim(rest, "/")
-	if key != "" && blob.CheckKey(key) != nil {
-		return "", false
-	}
-	return key, true
 }
 
 func joinKey(base, rel string) string {

@@ -16,7 +16,7 @@ const modelColumns = `m.id, m.name, m.creation_time, m.last_updated_time, m.desc
 
 const versionColumns = `v.rm_id, m.name, v.version, v.creation_time, v.last_updated_time, v.description,
 	v.user_id, v.current_stage, v.source, v.storage_location, v.run_id, v.run_link, v.logged_model_id,
-	v.status, v.status_message`
+	v.status, v.status_message, v.manifest_digest`
 
 // versionsFrom joins each version to its registered model, for the name.
 const versionsFrom = ` FROM model_versions v JOIN registered_models m ON m.id = v.rm_id`
@@ -33,7 +33,7 @@ func scanVersion(row scanner) (*ModelVersion, error) {
 	var v ModelVersion
 	err := row.Scan(&v.rmID, &v.Name, &v.num, &v.CreationTimestamp, &v.LastUpdatedTimestamp, &v.Description,
 		&v.UserID, &v.CurrentStage, &v.Source, &v.StorageLocation, &v.RunID, &v.RunLink, &v.ModelID,
-		&v.Status, &v.StatusMessage)
+		&v.Status, &v.StatusMessage, &v.ManifestDigest)
 	v.Version = strconv.FormatInt(v.num, 10)
 	return &v, err
 }

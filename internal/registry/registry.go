@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/store"
 )
@@ -49,6 +50,20 @@ type Options struct {
 	SourceSchemes []string
 	// LoggedModels resolves models:/<model id> sources; without it they are refused.
 	LoggedModels LoggedModels
+	// Content, when set, keeps an immutable copy of each new version's files.
+	Content Content
+}
+
+// Content copies a new version's files into a content-addressed store and verifies them
+// later. The server backs it with internal/cas over the artifact blob store.
+type Content interface {
+	// Snapshot copies the files under an artifact URI and returns the digest of their
+	// manifest; "" when the URI is not stored by this server or holds no files.
+	Snapshot(ctx context.Context, artifactURI string) (string, error)
+	// RunArtifactURI returns the artifact root of a run, to resolve runs:/ sources.
+	RunArtifactURI(ctx context.Context, runID string) (string, error)
+	// Verify re-reads every file of a manifest and reports what is missing or corrupt.
+	Verify(ctx context.Context, digest string) ([]cas.Problem, error)
 }
 
 // Service is the model registry over a metadata store.

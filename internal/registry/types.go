@@ -73,6 +73,9 @@ type ModelVersion struct {
 	// ModelID is the logged model the version was registered from, if any. MLflow's
 	// open-source server does not send it.
 	ModelID string `json:"-"`
+	// ManifestDigest names the content-addressed manifest of the files the version was
+	// created with ("sha256:..."), or is empty when they are not stored here.
+	ManifestDigest string `json:"-"`
 
 	rmID int64
 	num  int64

@@ -25,6 +25,7 @@ type newVersion struct {
 	in      CreateVersionInput
 	src     source
 	storage string
+	digest  string // the content-addressed manifest of its files, if stored here
 }
 
 // CreateModelVersion registers a new version of a registered model. Its number is one
@@ -41,6 +42,10 @@ func (s *Service) CreateModelVersion(ctx context.Context, in CreateVersionInput)
 	}
 	nv := &newVersion{in: in, src: src, storage: src.canonical}
 	if err := s.resolveSource(ctx, nv); err != nil {
+		return nil, err
+	}
+	// The files are copied and durable before the version that names them is written.
+	if err := s.snapshot(ctx, nv); err != nil {
 		return nil, err
 	}
 	var v *ModelVersion
@@ -151,9 +156,9 @@ func (s *Service) insertVersion(ctx context.Context, tx *store.Tx, nv *newVersio
 	}
 	in := nv.in
 	_, err = tx.ExecContext(ctx, `INSERT INTO model_versions (rm_id, version, creation_time, last_updated_time,
-		description, current_stage, source, storage_location, run_id, run_link, logged_model_id, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rmID, num, now, now, in.Description, StageNone,
-		nv.src.canonical, nv.storage, in.RunID, in.RunLink, in.ModelID, StatusReady)
+		description, current_stage, source, storage_location, run_id, run_link, logged_model_id, status,
+		manifest_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rmID, num, now, now, in.Description, StageNone,
+		nv.src.canonical, nv.storage, in.RunID, in.RunLink, in.ModelID, StatusReady, nv.digest)
 	if err != nil {
 		return nil, err
 	}
@@ -166,9 +171,9 @@ func (s *Service) insertVersion(ctx context.Context, tx *store.Tx, nv *newVersio
 // resolveCopy resolves a models:/<name>/<version> source to the artifacts of the version
 // it names, whose run and logged model the copy inherits.
 func resolveCopy(ctx context.Context, tx *store.Tx, nv *newVersion) error {
-	var storage, runID, modelID string
-	err := tx.QueryRowContext(ctx, `SELECT v.storage_location, v.run_id, v.logged_model_id`+versionsFrom+`
-		WHERE m.name = ? AND v.version = ?`, nv.src.name, nv.src.version).Scan(&storage, &runID, &modelID)
+	var storage, runID, modelID, digest string
+	err := tx.QueryRowContext(ctx, `SELECT v.storage_location, v.run_id, v.logged_model_id, v.manifest_digest`+versionsFrom+`
+		WHERE m.name = ? AND v.version = ?`, nv.src.name, nv.src.version).Scan(&storage, &runID, &modelID, &digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return badSource(nv.in.Source, "the model version it names does not exist")
 	}
@@ -179,7 +184,7 @@ func resolveCopy(ctx context.Context, tx *store.Tx, nv *newVersion) error {
 	if (in.RunID != "" && in.RunID != runID) || (in.ModelID != "" && in.ModelID != modelID) {
 		return badSource(in.Source, "the run_id and model_id request parameters must match the version it names")
 	}
-	nv.storage, in.RunID, in.ModelID = storage, runID, modelID
+	nv.storage, in.RunID, in.ModelID, nv.digest = storage, runID, modelID, digest
 	return nil
 }
 

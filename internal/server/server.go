@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mlship/mlship/internal/blob"
+	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
@@ -34,6 +35,7 @@ type Server struct {
 	logger  *slog.Logger
 	db      *store.DB
 	blobs   blob.Store
+	content blob.Store // the content-addressed copies of model versions
 	handler http.Handler
 }
 
@@ -48,7 +50,13 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		db.Close()
 		return nil, fmt.Errorf("open artifact store %s: %w", cfg.ArtifactsDestination, err)
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs}
+	contentBlobs, err := blob.Open(ctx, cfg.ContentDestination)
+	if err != nil {
+		db.Close()
+		blobs.Close()
+		return nil, fmt.Errorf("open content store %s: %w", cfg.ContentDestination, err)
+	}
+	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs, content: contentBlobs}
 	opts := tracking.Options{ArtifactRoot: cfg.DefaultArtifactRoot,
 		TruncateLongValues: true, ArtifactSchemes: cfg.ArtifactSchemes}
 	if db.Exclusive() {
@@ -59,7 +67,8 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, fmt.Errorf("initialise tracking: %w", err)
 	}
-	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr)})
+	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr),
+		Content: content{cas: cas.New(contentBlobs, "cas"), blobs: blobs, tracking: tr}})
 	api := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
 		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts})
 	s.handler = s.routes(api)
@@ -158,5 +167,5 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 
 // Close releases the stores.
 func (s *Server) Close() error {
-	return errors.Join(s.blobs.Close(), s.db.Close())
+	return errors.Join(s.blobs.Close(), s.content.Close(), s.db.Close())
 }

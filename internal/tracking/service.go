@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/store"
 )
@@ -92,4 +94,25 @@ func notFound(err error, format string, args ...any) error {
 		return fault.NotFoundf(format, args...)
 	}
 	return err
+}
+
+// ArtifactKey maps an artifact URI that this server stores (mlflow-artifacts:/<path>, or
+// mlflow-artifacts://host/<path>) to its key in the artifact blob store.
+func ArtifactKey(uri string) (string, bool) {
+	rest, ok := strings.CutPrefix(uri, "mlflow-artifacts:")
+	if !ok {
+		return "", false
+	}
+	if strings.HasPrefix(rest, "//") {
+		u, err := url.Parse(uri)
+		if err != nil {
+			return "", false
+		}
+		rest = u.Path
+	}
+	key := strings.Trim(rest, "/")
+	if key != "" && blob.CheckKey(key) != nil {
+		return "", false
+	}
+	return key, true
 }
