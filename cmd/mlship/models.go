@@ -117,7 +117,8 @@ func modelsCommand() *cobra.Command {
 alias points at, and who owns a model.`,
 	}
 	c.AddCommand(modelsListCommand(), modelsShowCommand(), modelsVersionsCommand(),
-		modelsAliasCommand(), modelsOwnerCommand())
+		modelsAliasCommand(), modelsOwnerCommand(), modelsLineageCommand(), modelsReproduceCommand(),
+		modelsVerifyCommand())
 	return c
 }
 

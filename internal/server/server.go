@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlship/mlship/internal/api"
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/config"
@@ -67,11 +68,12 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, fmt.Errorf("initialise tracking: %w", err)
 	}
+	contentStore := cas.New(contentBlobs, "cas") // shared by the registry and the native API
 	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr),
-		Content: content{cas: cas.New(contentBlobs, "cas"), blobs: blobs, tracking: tr}})
-	api := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
+		Content: content{cas: contentStore, blobs: blobs, tracking: tr}})
+	mlflow := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
 		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts})
-	s.handler = s.routes(api)
+	s.handler = s.routes(mlflow, api.New(reg, tr, contentStore, logger))
 	return s, nil
 }
 
@@ -89,14 +91,15 @@ func loggedModels(tr *tracking.Service) registry.LoggedModels {
 // Handler is the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) routes(api *mlflowapi.API) http.Handler {
+func (s *Server) routes(mlflow *mlflowapi.API, native *api.API) http.Handler {
 	mux := http.NewServeMux()
-	api.Register(mux)
+	mlflow.Register(mux)
+	native.Register(mux)
 	mux.HandleFunc("GET /health", plain("OK"))
 	mux.HandleFunc("GET /version", plain(version.Version))
 	mux.HandleFunc("GET /healthz", plain("ok"))
 	mux.HandleFunc("GET /readyz", s.ready)
-	artifacts := api.ArtifactHandler()
+	artifacts := mlflow.ArtifactHandler()
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The artifact proxy validates raw client paths itself; the mux would clean
 		// and redirect them first.

@@ -1,0 +1,77 @@
+// Package api is mlship's native REST API under /api/v1: what MLflow's API has no room
+// for, such as a model version's lineage and the verification of its stored files. The
+// routes are listed in one table (routeTable) and described by the checked-in OpenAPI
+// document openapi.json, which a test holds to the table.
+package api
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+
+	"github.com/mlship/mlship/internal/cas"
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/tracking"
+)
+
+// Prefix is where the native API is served.
+const Prefix = "/api/v1/"
+
+// maxBodyBytes caps request bodies: no route of this API reads one yet.
+const maxBodyBytes = 1 << 20
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// API is the native REST API.
+type API struct {
+	registry *registry.Service
+	tracking *tracking.Service
+	content  *cas.Store
+	logger   *slog.Logger
+}
+
+// New returns the API over the registry, tracking and the content store that holds the
+// registry's copies of model versions.
+func New(reg *registry.Service, tr *tracking.Service, content *cas.Store, logger *slog.Logger) *API {
+	return &API{registry: reg, tracking: tr, content: content, logger: logger}
+}
+
+// route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
+// OpenAPI's path template syntax.
+type route struct {
+	method, path string
+	fn           httpx.HandlerFunc
+}
+
+// routeTable is every route of the API, the one list that Register mounts and the OpenAPI
+// test compares with the document.
+func (a *API) routeTable() []route {
+	return []route{
+		{"GET", "/api/v1/openapi.json", a.openAPI},
+		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage},
+		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify},
+	}
+}
+
+// Register adds the API's routes to mux, and a catch-all that answers unknown paths
+// under Prefix with a JSON error.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range a.routeTable() {
+		mux.Handle(rt.method+" "+rt.path, httpx.LimitBody(maxBodyBytes, httpx.Handle(a.logger, rt.fn)))
+	}
+	mux.Handle(Prefix, httpx.Handle(a.logger, a.endpointNotFound))
+}
+
+func (a *API) endpointNotFound(w http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND",
+		Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
+}
+
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) (any, error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDocument)
+	return nil, nil
+}

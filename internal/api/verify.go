@@ -1,0 +1,40 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/mlship/mlship/internal/cas"
+)
+
+// Verification is what checking a version's stored files found.
+type Verification struct {
+	Name           string    `json:"name"`
+	Version        string    `json:"version"`
+	ManifestDigest string    `json:"manifest_digest"`
+	OK             bool      `json:"ok"`
+	Problems       []Problem `json:"problems"`
+}
+
+// Problem is a stored file that is missing or corrupt; Path is "" for the manifest itself.
+type Problem struct {
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+	Kind   string `json:"kind"` // missing, size or corrupt
+}
+
+func (a *API) verify(w http.ResponseWriter, r *http.Request) (any, error) {
+	v, problems, err := a.registry.VerifyModelVersion(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return nil, err
+	}
+	return &Verification{Name: v.Name, Version: v.Version, ManifestDigest: v.ManifestDigest,
+		OK: len(problems) == 0, Problems: wireProblems(problems)}, nil
+}
+
+func wireProblems(problems []cas.Problem) []Problem {
+	out := make([]Problem, len(problems))
+	for i, p := range problems {
+		out[i] = Problem{Path: p.Path, Digest: p.Digest, Kind: string(p.Kind)}
+	}
+	return out
+}
