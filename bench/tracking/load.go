@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// step sends one request on behalf of one client and returns nil only for a 200.
+type step func(ctx context.Context) error
+
+// workloadResult is what one workload measured against one server.
+type workloadResult struct {
+	Name             string    `json:"name"`
+	Requests         int       `json:"requests"`
+	Successes        int       `json:"successes"`
+	Errors           int       `json:"errors"`
+	ErrorRate        float64   `json:"error_rate"`
+	Seconds          float64   `json:"seconds"`
+	ReqPerSec        float64   `json:"req_per_sec"`
+	LatencyMs        latencyMs `json:"latency_ms"`
+	ErrorSamples     []string  `json:"error_samples,omitempty"`
+	InlineRunCreates int       `json:"inline_run_creates,omitempty"`
+}
+
+// latencyMs summarises the latencies of successful requests, in milliseconds.
+type latencyMs struct {
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+}
+
+// tally is one client's count; each client owns its own, so no locking is needed.
+type tally struct {
+	successes int
+	errors    int
+	latencies []time.Duration
+	samples   []string
+}
+
+const maxErrorSamples = 3
+
+// measure runs one goroutine per step until d has passed. A request started before
+// the deadline is waited for and counted, and the rate is taken over the time until
+// the last one ended, so slow requests are neither dropped nor flattered.
+func measure(ctx context.Context, steps []step, d time.Duration) workloadResult {
+	start := time.Now()
+	deadline := start.Add(d)
+	tallies := make([]tally, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Go(func() { tallies[i] = drive(ctx, s, deadline) })
+	}
+	wg.Wait()
+	return summarize(tallies, time.Since(start))
+}
+
+func drive(ctx context.Context, s step, deadline time.Time) tally {
+	var t tally
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		begin := time.Now()
+		if err := s(ctx); err != nil {
+			t.errors++
+			if len(t.samples) < maxErrorSamples {
+				t.samples = append(t.samples, err.Error())
+			}
+			// A refused connection fails in microseconds; don't spin on it.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		t.successes++
+		t.latencies = append(t.latencies, time.Since(begin))
+	}
+	return t
+}
+
+func summarize(tallies []tally, elapsed time.Duration) workloadResult {
+	var r workloadResult
+	var all []time.Duration
+	for _, t := range tallies {
+		r.Successes += t.successes
+		r.Errors += t.errors
+		all = append(all, t.latencies...)
+		for _, s := range t.samples {
+			if len(r.ErrorSamples) < maxErrorSamples && !slices.Contains(r.ErrorSamples, s) {
+				r.ErrorSamples = append(r.ErrorSamples, s)
+			}
+		}
+	}
+	r.Requests = r.Successes + r.Errors
+	r.Seconds = elapsed.Seconds()
+	r.ReqPerSec = float64(r.Successes) / r.Seconds
+	if r.Requests > 0 {
+		r.ErrorRate = float64(r.Errors) / float64(r.Requests)
+	}
+	r.LatencyMs = summarizeLatency(all)
+	return r
+}
+
+func summarizeLatency(d []time.Duration) latencyMs {
+	if len(d) == 0 {
+		return latencyMs{}
+	}
+	slices.Sort(d)
+	var sum time.Duration
+	for _, v := range d {
+		sum += v
+	}
+	return latencyMs{
+		Mean: ms(sum / time.Duration(len(d))),
+		P50:  ms(percentile(d, 50)),
+		P95:  ms(percentile(d, 95)),
+		P99:  ms(percentile(d, 99)),
+		Max:  ms(d[len(d)-1]),
+	}
+}
+
+// percentile is the nearest-rank percentile of sorted durations.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
+	return sorted[max(rank-1, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

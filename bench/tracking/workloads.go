@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"math"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// targetResult is everything measured against one server.
+type targetResult struct {
+	Name      string           `json:"name"`
+	Seed      *seedResult      `json:"seed,omitempty"`
+	Workloads []workloadResult `json:"workloads"`
+}
+
+// targetBench drives the workloads against one running server.
+type targetBench struct {
+	cfg       config
+	name      string
+	api       *api
+	log       *log.Logger
+	searchExp string // experiment holding cfg.runs seeded runs
+}
+
+// benchTarget starts one server, seeds it, runs every selected workload and stops it.
+func benchTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (targetResult, error) {
+	logger.Printf("%s: starting server", name)
+	srv, err := startServer(ctx, cfg, name, client, logger)
+	if err != nil {
+		return targetResult{}, err
+	}
+	defer srv.cleanup(cfg.keepData, logger)
+	logger.Printf("%s: healthy at %s (data in %s)", name, srv.baseURL, srv.dir)
+
+	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.baseURL, client: client}, log: logger}
+	res := targetResult{Name: name}
+	if cfg.wants("search_runs") {
+		seed, err := tb.seed(ctx)
+		if err != nil {
+			return res, fmt.Errorf("seeding: %w", err)
+		}
+		res.Seed = &seed
+	}
+	for _, w := range cfg.workloads {
+		r, err := tb.run(ctx, w)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", w, err)
+		}
+		logger.Printf("%s %s: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms",
+			name, w, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99)
+		res.Workloads = append(res.Workloads, r)
+	}
+	return res, nil
+}
+
+// run warms up and then measures one workload.
+func (tb *targetBench) run(ctx context.Context, workload string) (workloadResult, error) {
+	if workload == "log_batch" {
+		return tb.runLogBatch(ctx)
+	}
+	steps, err := tb.steps(ctx, workload)
+	if err != nil {
+		return workloadResult{}, err
+	}
+	tb.log.Printf("%s %s: warm-up %s, then %s with %d clients", tb.name, workload, tb.cfg.warmup, tb.cfg.duration, tb.cfg.clients)
+	measure(ctx, steps, tb.cfg.warmup)
+	r := measure(ctx, steps, tb.cfg.duration)
+	r.Name = workload
+	return r, ctx.Err()
+}
+
+// steps builds one step per client for runs_create or search_runs.
+func (tb *targetBench) steps(ctx context.Context, workload string) ([]step, error) {
+	var s step
+	switch workload {
+	case "runs_create":
+		exp, err := tb.newExperiment(ctx, "bench-runs-create")
+		if err != nil {
+			return nil, err
+		}
+		s = func(ctx context.Context) error { _, err := tb.api.createRun(ctx, exp); return err }
+	case "search_runs":
+		s = func(ctx context.Context) error { return tb.api.searchRuns(ctx, tb.searchExp) }
+	default:
+		return nil, fmt.Errorf("unknown workload %q", workload)
+	}
+	steps := make([]step, tb.cfg.clients)
+	for i := range steps {
+		steps[i] = s
+	}
+	return steps, nil
+}
+
+// runLogBatch measures log_batch. Each client logs to runs of its own and moves to a
+// fresh run every cfg.batchesPerRun requests, so that a run's params stay few (MLflow
+// reads all of a run's params on each log-batch). Runs are created outside the timed
+// windows: one per client before the warm-up, and as many as the measured window needs
+// at the warm-up's rate after it; runs created inside the window anyway are reported as
+// inline_run_creates.
+func (tb *targetBench) runLogBatch(ctx context.Context) (workloadResult, error) {
+	exp, err := tb.newExperiment(ctx, "bench-log-batch")
+	if err != nil {
+		return workloadResult{}, err
+	}
+	clients := make([]*logBatchClient, tb.cfg.clients)
+	steps := make([]step, len(clients))
+	for i := range clients {
+		clients[i] = &logBatchClient{api: tb.api, exp: exp, perRun: tb.cfg.batchesPerRun}
+		steps[i] = clients[i].step
+	}
+	if err := tb.fillRunPools(ctx, clients, 1); err != nil {
+		return workloadResult{}, err
+	}
+	tb.log.Printf("%s log_batch: warm-up %s, then %s with %d clients", tb.name, tb.cfg.warmup, tb.cfg.duration, tb.cfg.clients)
+	warm := measure(ctx, steps, tb.cfg.warmup)
+	if err := tb.fillRunPools(ctx, clients, tb.runsPerClient(warm.ReqPerSec)); err != nil {
+		return workloadResult{}, err
+	}
+	for _, c := range clients {
+		c.inline = 0
+	}
+	r := measure(ctx, steps, tb.cfg.duration)
+	r.Name = "log_batch"
+	for _, c := range clients {
+		r.InlineRunCreates += c.inline
+	}
+	return r, ctx.Err()
+}
+
+// runsPerClient is how many runs a client needs for a measured window at 1.5 times
+// the given rate of log_batch requests per second, over all clients.
+func (tb *targetBench) runsPerClient(rate float64) int {
+	batches := rate * tb.cfg.duration.Seconds() * 1.5 / float64(tb.cfg.clients)
+	return int(math.Ceil(batches/float64(tb.cfg.batchesPerRun))) + 1
+}
+
+// fillRunPools creates perClient fresh runs for each client, replacing its pool.
+func (tb *targetBench) fillRunPools(ctx context.Context, clients []*logBatchClient, perClient int) error {
+	runs := make([]string, perClient*len(clients))
+	start := time.Now()
+	var retries atomic.Int64
+	err := parallel(ctx, len(runs), tb.cfg.clients, func(ctx context.Context, i int) error {
+		return retry(ctx, &retries, func() (err error) {
+			runs[i], err = tb.api.createRun(ctx, clients[0].exp)
+			return err
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("creating runs for log_batch: %w", err)
+	}
+	for i, c := range clients {
+		c.pool = runs[i*perClient : (i+1)*perClient]
+	}
+	tb.log.Printf("%s log_batch: created %d runs (%d per client) in %.1fs with %d retries, not measured",
+		tb.name, len(runs), perClient, time.Since(start).Seconds(), retries.Load())
+	return nil
+}
+
+// logBatchClient is one client's state; only its own goroutine touches it.
+type logBatchClient struct {
+	api    *api
+	exp    string
+	perRun int
+	pool   []string // runs created ahead of time
+	run    string
+	sent   int // batches sent to run
+	inline int // runs created inside a measured window
+}
+
+func (c *logBatchClient) step(ctx context.Context) error {
+	if c.run == "" || c.sent == c.perRun {
+		if err := c.nextRun(ctx); err != nil {
+			return err
+		}
+	}
+	c.sent++
+	return c.api.logBatch(ctx, c.run, "_"+strconv.Itoa(c.sent))
+}
+
+func (c *logBatchClient) nextRun(ctx context.Context) error {
+	c.sent = 0
+	if n := len(c.pool); n > 0 {
+		c.run, c.pool = c.pool[n-1], c.pool[:n-1]
+		return nil
+	}
+	c.inline++
+	var err error
+	c.run, err = c.api.createRun(ctx, c.exp)
+	return err
+}
+
+// newExperiment creates an experiment for a workload. Like all set-up requests it is
+// retried, since MLflow can fail a request with 400 when overloaded.
+func (tb *targetBench) newExperiment(ctx context.Context, name string) (id string, err error) {
+	err = retry(ctx, new(atomic.Int64), func() error {
+		id, err = tb.api.createExperiment(ctx, name)
+		return err
+	})
+	return id, err
+}
