@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
-	"strings"
 
 	"github.com/mlship/mlship/internal/store"
 )
@@ -68,8 +67,8 @@ func fillModels(ctx context.Context, q store.Querier, models []*RegisteredModel)
 		byID[m.id] = m
 		ids[i] = m.id
 	}
-	in := "(" + placeholders(len(ids)) + ")"
-	err := scanEach(ctx, q, `SELECT rm_id, key, value FROM registered_model_tags WHERE rm_id IN `+in+` ORDER BY rm_id, key`, ids,
+	in := "(" + store.Placeholders(len(ids)) + ")"
+	err := store.ScanEach(ctx, q, `SELECT rm_id, key, value FROM registered_model_tags WHERE rm_id IN `+in+` ORDER BY rm_id, key`, ids,
 		func(rows *sql.Rows) error {
 			var id int64
 			var t Tag
@@ -82,7 +81,7 @@ func fillModels(ctx context.Context, q store.Querier, models []*RegisteredModel)
 	if err != nil {
 		return err
 	}
-	err = scanEach(ctx, q, `SELECT rm_id, alias, version FROM registered_model_aliases WHERE rm_id IN `+in+` ORDER BY rm_id, alias`, ids,
+	err = store.ScanEach(ctx, q, `SELECT rm_id, alias, version FROM registered_model_aliases WHERE rm_id IN `+in+` ORDER BY rm_id, alias`, ids,
 		func(rows *sql.Rows) error {
 			var id int64
 			var a Alias
@@ -101,7 +100,7 @@ func fillModels(ctx context.Context, q store.Querier, models []*RegisteredModel)
 // fillLatestVersions loads, for each model, the newest version in each stage.
 func fillLatestVersions(ctx context.Context, q store.Querier, byID map[int64]*RegisteredModel, ids []any, in string) error {
 	var versions []*ModelVersion
-	err := scanEach(ctx, q, `SELECT `+versionColumns+versionsFrom+` WHERE v.rm_id IN `+in+`
+	err := store.ScanEach(ctx, q, `SELECT `+versionColumns+versionsFrom+` WHERE v.rm_id IN `+in+`
 		AND v.version = (SELECT MAX(w.version) FROM model_versions w WHERE w.rm_id = v.rm_id AND w.current_stage = v.current_stage)
 		ORDER BY v.rm_id, v.version`, ids,
 		func(rows *sql.Rows) error {
@@ -138,8 +137,8 @@ func fillVersionChunk(ctx context.Context, q store.Querier, versions []*ModelVer
 		byKey[versionKey{v.rmID, v.num}] = v
 		args = append(args, v.rmID, v.num)
 	}
-	keys := `(rm_id, version) IN (VALUES ` + rowsOf(2, len(versions)) + `)`
-	err := scanEach(ctx, q, `SELECT rm_id, version, key, value FROM model_version_tags WHERE `+keys+` ORDER BY rm_id, version, key`, args,
+	keys := `(rm_id, version) IN (VALUES ` + store.RowsOf(2, len(versions)) + `)`
+	err := store.ScanEach(ctx, q, `SELECT rm_id, version, key, value FROM model_version_tags WHERE `+keys+` ORDER BY rm_id, version, key`, args,
 		func(rows *sql.Rows) error {
 			var k versionKey
 			var t Tag
@@ -152,7 +151,7 @@ func fillVersionChunk(ctx context.Context, q store.Querier, versions []*ModelVer
 	if err != nil {
 		return err
 	}
-	return scanEach(ctx, q, `SELECT rm_id, version, alias FROM registered_model_aliases WHERE `+keys+` ORDER BY rm_id, version, alias`, args,
+	return store.ScanEach(ctx, q, `SELECT rm_id, version, alias FROM registered_model_aliases WHERE `+keys+` ORDER BY rm_id, version, alias`, args,
 		func(rows *sql.Rows) error {
 			var k versionKey
 			var alias string
@@ -162,18 +161,4 @@ func fillVersionChunk(ctx context.Context, q store.Querier, versions []*ModelVer
 			byKey[k].Aliases = append(byKey[k].Aliases, alias)
 			return nil
 		})
-}
-
-// placeholders returns "?, ?, ..." with n marks.
-func placeholders(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
-}
-
-// rowsOf returns n value tuples of width placeholders: "(?, ?), (?, ?)".
-func rowsOf(width, n int) string {
-	tuple := "(" + placeholders(width) + ")"
-	return strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
 }

@@ -87,7 +87,7 @@ func upsertModelTags(ctx context.Context, tx *store.Tx, id int64, tags []Tag) er
 	for _, t := range tags {
 		args = append(args, id, t.Key, t.Value)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO registered_model_tags (rm_id, key, value) VALUES `+rowsOf(3, len(tags))+`
+	_, err := tx.ExecContext(ctx, `INSERT INTO registered_model_tags (rm_id, key, value) VALUES `+store.RowsOf(3, len(tags))+`
 		ON CONFLICT (rm_id, key) DO UPDATE SET value = excluded.value`, args...)
 	return err
 }

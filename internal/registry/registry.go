@@ -95,18 +95,3 @@ func notFound(err error, format string, args ...any) error {
 	}
 	return err
 }
-
-// scanEach runs a query and calls fn for each row.
-func scanEach(ctx context.Context, q store.Querier, text string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, text, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}

@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"database/sql"
+	"github.com/mlship/mlship/internal/search/sqlsearch"
+	"github.com/mlship/mlship/internal/store"
 	"slices"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -35,17 +37,17 @@ func (s *Service) SearchRegisteredModels(ctx context.Context, sq SearchQuery) ([
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
+	var q sqlsearch.Query
 	for _, c := range p.filter {
 		if c.Entity == search.Attribute {
-			q.add(compare("m.name", c))
+			q.Add(sqlsearch.Compare("m.name", c))
 		}
 	}
-	tagConditions(&q, p.filter, "registered_model_tags", "t.rm_id = m.id", "t.rm_id = m.id")
-	q.order = orderTerms(p.orders, modelOrderColumns, "name", "m.name ASC")
-	text, args := q.build("SELECT "+modelColumns+" FROM registered_models m", p.limit+1, p.offset)
+	tagConditions(&q, p.filter, "registered_model_tags", "x.rm_id = m.id", "x.rm_id = m.id")
+	q.Order = orderTerms(p.orders, modelOrderColumns, "name", "m.name ASC")
+	text, args := q.Build("SELECT "+modelColumns+" FROM registered_models m", p.limit+1, p.offset)
 	var models []*RegisteredModel
-	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+	err = store.ScanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
 		m, err := scanModel(rows)
 		models = append(models, m)
 		return err
@@ -66,24 +68,24 @@ func (s *Service) SearchModelVersions(ctx context.Context, sq SearchQuery) ([]*M
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
+	var q sqlsearch.Query
 	for _, c := range p.filter {
 		if c.Entity == search.Attribute {
-			q.add(compare(versionAttrColumns[c.Key], c))
+			q.Add(sqlsearch.Compare(versionAttrColumns[c.Key], c))
 		}
 	}
-	tagConditions(&q, p.filter, "model_version_tags", "t.rm_id = v.rm_id AND t.version = v.version", "t.rm_id = v.rm_id")
+	tagConditions(&q, p.filter, "model_version_tags", "x.rm_id = v.rm_id AND x.version = v.version", "x.rm_id = v.rm_id")
 	orders := p.orders
 	if len(orders) == 0 {
 		orders = defaultVersionOrder
 	}
-	q.order = orderTerms(orders, versionOrderColumns, "name", "m.name ASC")
+	q.Order = orderTerms(orders, versionOrderColumns, "name", "m.name ASC")
 	if !hasOrder(orders, "version_number") {
-		q.order = append(q.order, "v.version DESC")
+		q.Order = append(q.Order, "v.version DESC")
 	}
-	text, args := q.build("SELECT "+versionColumns+versionsFrom, p.limit+1, p.offset)
+	text, args := q.Build("SELECT "+versionColumns+versionsFrom, p.limit+1, p.offset)
 	var versions []*ModelVersion
-	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+	err = store.ScanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
 		v, err := scanVersion(rows)
 		versions = append(versions, v)
 		return err
@@ -126,7 +128,7 @@ func parseSearch(schema *search.Schema, sq SearchQuery, max int) (parsedSearch, 
 func orderTerms(orders []search.OrderBy, cols map[string]string, key, tiebreak string) []string {
 	terms := make([]string, 0, len(orders)+2)
 	for _, o := range orders {
-		terms = append(terms, orderTerm(cols[o.Key], o.Desc))
+		terms = append(terms, sqlsearch.OrderTerm(cols[o.Key], o.Desc, ""))
 	}
 	if !hasOrder(orders, key) {
 		terms = append(terms, tiebreak)

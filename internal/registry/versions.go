@@ -196,7 +196,7 @@ func upsertVersionTags(ctx context.Context, tx *store.Tx, rmID, num int64, tags 
 	for _, t := range tags {
 		args = append(args, rmID, num, t.Key, t.Value)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO model_version_tags (rm_id, version, key, value) VALUES `+rowsOf(4, len(tags))+`
+	_, err := tx.ExecContext(ctx, `INSERT INTO model_version_tags (rm_id, version, key, value) VALUES `+store.RowsOf(4, len(tags))+`
 		ON CONFLICT (rm_id, version, key) DO UPDATE SET value = excluded.value`, args...)
 	return err
 }

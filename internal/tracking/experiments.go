@@ -175,7 +175,7 @@ func (s *Service) loadExperimentTags(ctx context.Context, exps []*Experiment) er
 		ids = append(ids, e.ExperimentID)
 	}
 	rows, err := s.reader().QueryContext(ctx, `SELECT experiment_id, key, value FROM experiment_tags
-		WHERE experiment_id IN (`+placeholders(len(ids))+`) ORDER BY experiment_id, key`, ids...)
+		WHERE experiment_id IN (`+store.Placeholders(len(ids))+`) ORDER BY experiment_id, key`, ids...)
 	if err != nil {
 		return err
 	}
@@ -317,12 +317,4 @@ func requireActiveExperiment(ctx context.Context, tx *store.Tx, id int64) error 
 		return fault.Invalidf("The experiment %d must be in the 'active' state. Current state is %s.", id, stage)
 	}
 	return nil
-}
-
-// placeholders returns "?, ?, ..." with n marks.
-func placeholders(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return strings.Repeat("?, ", n-1) + "?"
 }

@@ -103,7 +103,7 @@ func (s *Service) loadInputs(ctx context.Context, in string, args []any, byID ma
 	inputs := map[string]*DatasetInput{}
 	runOf := map[string]string{}
 	var order []string
-	err := scanEach(ctx, s.reader(), `SELECT i.input_uuid, i.destination_id, i.source_type, i.source_id,
+	err := store.ScanEach(ctx, s.reader(), `SELECT i.input_uuid, i.destination_id, i.source_type, i.source_id,
 		COALESCE(d.name, ''), COALESCE(d.digest, ''), COALESCE(d.source_type, ''), COALESCE(d.source, ''),
 		COALESCE(d.schema, ''), COALESCE(d.profile, '')
 		FROM inputs i LEFT JOIN datasets d ON i.source_type = 'DATASET' AND d.dataset_uuid = i.source_id
@@ -145,8 +145,8 @@ func (s *Service) loadInputTags(ctx context.Context, ids []string, inputs map[st
 	for i, id := range ids {
 		args[i] = id
 	}
-	return scanEach(ctx, s.reader(), `SELECT input_uuid, key, value FROM input_tags WHERE input_uuid IN (`+
-		placeholders(len(ids))+`) ORDER BY input_uuid, key`, args, func(rows *sql.Rows) error {
+	return store.ScanEach(ctx, s.reader(), `SELECT input_uuid, key, value FROM input_tags WHERE input_uuid IN (`+
+		store.Placeholders(len(ids))+`) ORDER BY input_uuid, key`, args, func(rows *sql.Rows) error {
 		var id string
 		var t Tag
 		if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {

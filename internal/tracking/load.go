@@ -60,9 +60,9 @@ func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*
 	for i, id := range ids {
 		args[i] = id
 	}
-	in := `(` + placeholders(len(ids)) + `)`
+	in := `(` + store.Placeholders(len(ids)) + `)`
 	q := s.reader()
-	if err := scanEach(ctx, q, `SELECT `+runColumns+` FROM runs WHERE run_uuid IN `+in, args, func(rows *sql.Rows) error {
+	if err := store.ScanEach(ctx, q, `SELECT `+runColumns+` FROM runs WHERE run_uuid IN `+in, args, func(rows *sql.Rows) error {
 		r, err := scanRunInfo(rows)
 		if err == nil {
 			byID[r.Info.RunID] = r
@@ -71,7 +71,7 @@ func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*
 	}); err != nil {
 		return err
 	}
-	if err := scanEach(ctx, q, `SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics
+	if err := store.ScanEach(ctx, q, `SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics
 		WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`, args, func(rows *sql.Rows) error {
 		var id string
 		var m Metric
@@ -98,7 +98,7 @@ func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*
 	}, byID); err != nil {
 		return err
 	}
-	if err := scanEach(ctx, q, `SELECT run_uuid, model_id, step FROM run_outputs WHERE run_uuid IN `+in+` ORDER BY run_uuid, step, model_id`,
+	if err := store.ScanEach(ctx, q, `SELECT run_uuid, model_id, step FROM run_outputs WHERE run_uuid IN `+in+` ORDER BY run_uuid, step, model_id`,
 		args, func(rows *sql.Rows) error {
 			var id string
 			var o ModelOutput
@@ -121,7 +121,7 @@ func (s *Service) loadChunk(ctx context.Context, ids []string, byID map[string]*
 // loadKeyValues reads a run key/value table (params, tags) for the runs in byID and
 // hands each row to add, in key order.
 func loadKeyValues(ctx context.Context, q store.Querier, table, in string, args []any, add func(r *Run, k, v string), byID map[string]*Run) error {
-	return scanEach(ctx, q, `SELECT run_uuid, key, value FROM `+table+` WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`,
+	return store.ScanEach(ctx, q, `SELECT run_uuid, key, value FROM `+table+` WHERE run_uuid IN `+in+` ORDER BY run_uuid, key`,
 		args, func(rows *sql.Rows) error {
 			var id, k, v string
 			if err := rows.Scan(&id, &k, &v); err != nil {
@@ -151,23 +151,6 @@ func scanRunInfo(rows *sql.Rows) (*Run, error) {
 		i.EndTime = &end.Int64
 	}
 	return &r, nil
-}
-
-// scanEach runs a query and calls fn for every row.
-func scanEach(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // metricValue rebuilds a stored value: NaN is stored as 0 with a flag, because SQL

@@ -181,7 +181,7 @@ func (s *Service) GetLoggedModel(ctx context.Context, id string) (*LoggedModel, 
 func (s *Service) loadLoggedModelData(ctx context.Context, models []*LoggedModel) error {
 	for _, m := range models {
 		id := m.Info.ModelID
-		err := scanEach(ctx, s.reader(), `SELECT key, value FROM logged_model_tags WHERE model_id = ? ORDER BY key`, []any{id},
+		err := store.ScanEach(ctx, s.reader(), `SELECT key, value FROM logged_model_tags WHERE model_id = ? ORDER BY key`, []any{id},
 			func(rows *sql.Rows) error {
 				var t Tag
 				err := rows.Scan(&t.Key, &t.Value)
@@ -191,7 +191,7 @@ func (s *Service) loadLoggedModelData(ctx context.Context, models []*LoggedModel
 		if err != nil {
 			return err
 		}
-		err = scanEach(ctx, s.reader(), `SELECT key, value FROM logged_model_params WHERE model_id = ? ORDER BY key`, []any{id},
+		err = store.ScanEach(ctx, s.reader(), `SELECT key, value FROM logged_model_params WHERE model_id = ? ORDER BY key`, []any{id},
 			func(rows *sql.Rows) error {
 				var p Param
 				err := rows.Scan(&p.Key, &p.Value)
@@ -201,7 +201,7 @@ func (s *Service) loadLoggedModelData(ctx context.Context, models []*LoggedModel
 		if err != nil {
 			return err
 		}
-		err = scanEach(ctx, s.reader(), `SELECT key, value, is_nan, timestamp, step, model_id, COALESCE(dataset_name, ''),
+		err = store.ScanEach(ctx, s.reader(), `SELECT key, value, is_nan, timestamp, step, model_id, COALESCE(dataset_name, ''),
 			COALESCE(dataset_digest, ''), run_uuid FROM logged_model_metrics WHERE model_id = ?
 			ORDER BY key, timestamp, step`, []any{id}, func(rows *sql.Rows) error {
 			var mt Metric

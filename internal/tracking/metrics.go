@@ -95,7 +95,7 @@ func logParams(ctx context.Context, tx *store.Tx, runID string, params []Param) 
 		args = append(args, p.Key)
 	}
 	existing := map[string]string{}
-	err := scanEach(ctx, tx, `SELECT key, value FROM params WHERE run_uuid = ? AND key IN (`+placeholders(len(params))+`)`,
+	err := store.ScanEach(ctx, tx, `SELECT key, value FROM params WHERE run_uuid = ? AND key IN (`+store.Placeholders(len(params))+`)`,
 		args, func(rows *sql.Rows) error {
 			var k, v string
 			err := rows.Scan(&k, &v)
@@ -123,7 +123,7 @@ func logParams(ctx context.Context, tx *store.Tx, runID string, params []Param) 
 	if len(args) == 0 {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO params (run_uuid, key, value) VALUES `+rowsOf(3, len(args)/3), args...)
+	_, err = tx.ExecContext(ctx, `INSERT INTO params (run_uuid, key, value) VALUES `+store.RowsOf(3, len(args)/3), args...)
 	return err
 }
 
@@ -144,7 +144,7 @@ func logMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []Metri
 		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan,
-		model_id, dataset_name, dataset_digest) VALUES `+rowsOf(9, len(metrics))+` ON CONFLICT DO NOTHING`, args...)
+		model_id, dataset_name, dataset_digest) VALUES `+store.RowsOf(9, len(metrics))+` ON CONFLICT DO NOTHING`, args...)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func logMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []Metri
 		args = append(args, runID, m.Key, v, nan, m.Timestamp, m.Step)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step)
-		VALUES `+rowsOf(6, len(latest))+`
+		VALUES `+store.RowsOf(6, len(latest))+`
 		ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
 			timestamp = excluded.timestamp, step = excluded.step
 		WHERE (excluded.step, excluded.timestamp, excluded.value) >
@@ -179,7 +179,7 @@ func logModelMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO logged_model_metrics (model_id, key, timestamp, step, value, is_nan,
-		run_uuid, dataset_name, dataset_digest) SELECT v.* FROM (VALUES `+rowsOf(9, len(args)/9)+`) v
+		run_uuid, dataset_name, dataset_digest) SELECT v.* FROM (VALUES `+store.RowsOf(9, len(args)/9)+`) v
 		JOIN logged_models m ON m.model_id = v.column1 ON CONFLICT DO NOTHING`, args...)
 	return err
 }
@@ -245,7 +245,7 @@ func (s *Service) GetMetricHistory(ctx context.Context, runID, key string, maxRe
 		limit = maxResults + 1
 	}
 	var out []Metric
-	err = scanEach(ctx, s.reader(), `SELECT `+metricColumns+` FROM metrics WHERE run_uuid = ? AND key = ?
+	err = store.ScanEach(ctx, s.reader(), `SELECT `+metricColumns+` FROM metrics WHERE run_uuid = ? AND key = ?
 		ORDER BY timestamp, step, value LIMIT ? OFFSET ?`, []any{runID, key, limit, offset}, func(rows *sql.Rows) error {
 		m, err := scanMetric(rows)
 		out = append(out, m)
@@ -319,7 +319,7 @@ func (s *Service) sampledHistory(ctx context.Context, runID string, q BulkInterv
 		args = append(args, *q.StartStep, *q.EndStep)
 	}
 	var steps []int64
-	err := scanEach(ctx, s.reader(), `SELECT DISTINCT step FROM metrics WHERE run_uuid = ? AND key = ?`+rng+` ORDER BY step`,
+	err := store.ScanEach(ctx, s.reader(), `SELECT DISTINCT step FROM metrics WHERE run_uuid = ? AND key = ?`+rng+` ORDER BY step`,
 		args, func(rows *sql.Rows) error {
 			var st int64
 			err := rows.Scan(&st)
@@ -335,8 +335,8 @@ func (s *Service) sampledHistory(ctx context.Context, runID string, q BulkInterv
 		stepArgs = append(stepArgs, st)
 	}
 	var out []Metric
-	err = scanEach(ctx, s.reader(), `SELECT `+metricColumns+` FROM metrics WHERE run_uuid = ? AND key = ? AND step IN (`+
-		placeholders(len(steps))+`) ORDER BY step, timestamp, value`, stepArgs, func(rows *sql.Rows) error {
+	err = store.ScanEach(ctx, s.reader(), `SELECT `+metricColumns+` FROM metrics WHERE run_uuid = ? AND key = ? AND step IN (`+
+		store.Placeholders(len(steps))+`) ORDER BY step, timestamp, value`, stepArgs, func(rows *sql.Rows) error {
 		m, err := scanMetric(rows)
 		m.RunID = runID
 		out = append(out, m)

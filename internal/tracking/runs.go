@@ -275,22 +275,9 @@ func upsertTags(ctx context.Context, tx *store.Tx, runID string, tags []Tag) err
 			args = append(args, runID, t.Key, t.Value)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tags (run_uuid, key, value) VALUES `+rowsOf(3, len(args)/3)+`
+	_, err := tx.ExecContext(ctx, `INSERT INTO tags (run_uuid, key, value) VALUES `+store.RowsOf(3, len(args)/3)+`
 		ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value`, args...)
 	return err
-}
-
-// rowsOf returns n value tuples of width placeholders: "(?, ?), (?, ?)".
-func rowsOf(width, n int) string {
-	tuple := "(" + placeholders(width) + ")"
-	b := make([]byte, 0, n*(len(tuple)+2))
-	for i := range n {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, tuple...)
-	}
-	return string(b)
 }
 
 func formatID(n int64) string { return strconv.FormatInt(n, 10) }

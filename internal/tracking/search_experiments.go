@@ -3,6 +3,8 @@ package tracking
 import (
 	"context"
 	"database/sql"
+	"github.com/mlship/mlship/internal/search/sqlsearch"
+	"github.com/mlship/mlship/internal/store"
 
 	"github.com/mlship/mlship/internal/search"
 )
@@ -32,27 +34,27 @@ func (s *Service) SearchExperiments(ctx context.Context, sq SearchExperimentsQue
 		return nil, "", err
 	}
 	limit, offset, filter, orders := p.limit, p.offset, p.filter, p.orders
-	var q query
+	var q sqlsearch.Query
 	if err := stageScope(&q, "e.lifecycle_stage", sq.ViewType); err != nil {
 		return nil, "", err
 	}
 	for _, c := range filter {
 		if c.Entity == search.Tag {
-			q.add(keyedExists("experiment_tags", "experiment_id", "e.experiment_id", c))
+			q.Add(sqlsearch.KeyedExists("experiment_tags", "x.experiment_id = e.experiment_id", c))
 		} else {
-			q.add(compare(experimentAttrColumns[c.Key], c))
+			q.Add(sqlsearch.Compare(experimentAttrColumns[c.Key], c))
 		}
 	}
 	for _, o := range orders {
-		q.order = append(q.order, orderTerm(experimentAttrColumns[o.Key], o.Desc, ""))
+		q.Order = append(q.Order, sqlsearch.OrderTerm(experimentAttrColumns[o.Key], o.Desc, ""))
 	}
 	if len(orders) == 0 {
-		q.order = append(q.order, "e.creation_time DESC")
+		q.Order = append(q.Order, "e.creation_time DESC")
 	}
-	q.order = append(q.order, "e.experiment_id ASC")
-	text, args := q.build("SELECT "+experimentColumns+" FROM experiments e", limit+1, offset)
+	q.Order = append(q.Order, "e.experiment_id ASC")
+	text, args := q.Build("SELECT "+experimentColumns+" FROM experiments e", limit+1, offset)
 	var exps []*Experiment
-	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+	err = store.ScanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
 		e, err := scanExperiment(rows)
 		exps = append(exps, e)
 		return err

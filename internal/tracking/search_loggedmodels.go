@@ -3,6 +3,8 @@ package tracking
 import (
 	"context"
 	"database/sql"
+	"github.com/mlship/mlship/internal/search/sqlsearch"
+	"github.com/mlship/mlship/internal/store"
 
 	"github.com/mlship/mlship/internal/search"
 )
@@ -48,26 +50,26 @@ func (s *Service) SearchLoggedModels(ctx context.Context, sq SearchLoggedModelsQ
 	if err != nil {
 		return nil, "", err
 	}
-	var q query
+	var q sqlsearch.Query
 	if err := modelScope(&q, sq.ExperimentIDs); err != nil {
 		return nil, "", err
 	}
 	for _, c := range p.filter {
-		q.add(loggedModelCondition(c))
+		q.Add(loggedModelCondition(c))
 	}
 	for i, o := range p.orders {
 		desc := !sq.OrderBy[i].Ascending
 		if o.Entity == search.Metric {
-			q.order = append(q.order, orderTerm(latestModelMetric, desc, ""))
-			q.orderArgs = append(q.orderArgs, o.Key, o.Key) // the term names the metric twice
+			q.Order = append(q.Order, sqlsearch.OrderTerm(latestModelMetric, desc, ""))
+			q.OrderArgs = append(q.OrderArgs, o.Key, o.Key) // the term names the metric twice
 			continue
 		}
-		q.order = append(q.order, orderTerm(loggedModelAttrColumns[o.Key], desc, ""))
+		q.Order = append(q.Order, sqlsearch.OrderTerm(loggedModelAttrColumns[o.Key], desc, ""))
 	}
-	q.order = append(q.order, "m.creation_timestamp_ms DESC", "m.model_id ASC")
-	text, args := q.build("SELECT "+loggedModelColumns+" FROM logged_models m", p.limit+1, p.offset)
+	q.Order = append(q.Order, "m.creation_timestamp_ms DESC", "m.model_id ASC")
+	text, args := q.Build("SELECT "+loggedModelColumns+" FROM logged_models m", p.limit+1, p.offset)
 	var models []*LoggedModel
-	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+	err = store.ScanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
 		m, err := scanLoggedModel(rows)
 		models = append(models, m)
 		return err
@@ -82,7 +84,7 @@ func (s *Service) SearchLoggedModels(ctx context.Context, sq SearchLoggedModelsQ
 	return models, next, s.loadLoggedModelData(ctx, models)
 }
 
-func modelScope(q *query, expIDs []string) error {
+func modelScope(q *sqlsearch.Query, expIDs []string) error {
 	if len(expIDs) == 0 {
 		return Required("experiment_ids", "")
 	}
@@ -94,21 +96,21 @@ func modelScope(q *query, expIDs []string) error {
 		}
 		args[i] = n
 	}
-	q.cond("m.experiment_id IN ("+placeholders(len(args))+")", args...)
-	q.cond("m.lifecycle_stage = ?", StageActive)
+	q.Cond("m.experiment_id IN ("+store.Placeholders(len(args))+")", args...)
+	q.Cond("m.lifecycle_stage = ?", StageActive)
 	return nil
 }
 
 func loggedModelCondition(c search.Comparison) (string, []any) {
 	switch c.Entity {
 	case search.Metric:
-		cmp, args := compare("x.value", c)
+		cmp, args := sqlsearch.Compare("x.value", c)
 		return "EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = m.model_id AND x.key = ? AND x.is_nan = 0 AND " + cmp + ")",
 			append([]any{c.Key}, args...)
 	case search.Param:
-		return keyedExists("logged_model_params", "model_id", "m.model_id", c)
+		return sqlsearch.KeyedExists("logged_model_params", "x.model_id = m.model_id", c)
 	case search.Tag:
-		return keyedExists("logged_model_tags", "model_id", "m.model_id", c)
+		return sqlsearch.KeyedExists("logged_model_tags", "x.model_id = m.model_id", c)
 	}
-	return compare(loggedModelAttrColumns[c.Key], c)
+	return sqlsearch.Compare(loggedModelAttrColumns[c.Key], c)
 }

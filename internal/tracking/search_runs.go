@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/mlship/mlship/internal/search/sqlsearch"
+	"github.com/mlship/mlship/internal/store"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/search"
@@ -34,7 +36,7 @@ func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, s
 		return nil, "", err
 	}
 	limit, offset := p.limit, p.offset
-	var q query
+	var q sqlsearch.Query
 	if err := runScope(&q, sq.ExperimentIDs, sq.ViewType); err != nil {
 		return nil, "", err
 	}
@@ -44,10 +46,10 @@ func (s *Service) SearchRuns(ctx context.Context, sq SearchRunsQuery) ([]*Run, s
 	for i, o := range p.orders {
 		runOrder(&q, i, o)
 	}
-	q.order = append(q.order, "r.start_time DESC", "r.run_uuid ASC")
-	text, args := q.build("SELECT r.run_uuid FROM runs r", limit+1, offset)
+	q.Order = append(q.Order, "r.start_time DESC", "r.run_uuid ASC")
+	text, args := q.Build("SELECT r.run_uuid FROM runs r", limit+1, offset)
 	var ids []string
-	err = scanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
+	err = store.ScanEach(ctx, s.reader(), text, args, func(rows *sql.Rows) error {
 		var id string
 		err := rows.Scan(&id)
 		ids = append(ids, id)
@@ -97,9 +99,9 @@ func pageSize(n, max int) (int, error) {
 }
 
 // runScope restricts a run search to experiments and a view type.
-func runScope(q *query, expIDs []string, view string) error {
+func runScope(q *sqlsearch.Query, expIDs []string, view string) error {
 	if len(expIDs) == 0 {
-		q.cond("1 = 0")
+		q.Cond("1 = 0")
 		return nil
 	}
 	args := make([]any, len(expIDs))
@@ -110,17 +112,17 @@ func runScope(q *query, expIDs []string, view string) error {
 		}
 		args[i] = n
 	}
-	q.cond("r.experiment_id IN ("+placeholders(len(args))+")", args...)
+	q.Cond("r.experiment_id IN ("+store.Placeholders(len(args))+")", args...)
 	return stageScope(q, "r.lifecycle_stage", view)
 }
 
 // stageScope restricts a search to the lifecycle stages of a view type.
-func stageScope(q *query, col, view string) error {
+func stageScope(q *sqlsearch.Query, col, view string) error {
 	switch view {
 	case "", ViewActiveOnly:
-		q.cond(col+" = ?", StageActive)
+		q.Cond(col+" = ?", StageActive)
 	case ViewDeletedOnly:
-		q.cond(col+" = ?", StageDeleted)
+		q.Cond(col+" = ?", StageDeleted)
 	case ViewAll:
 	default:
 		return fault.Invalidf("Invalid view type '%s'", view)
@@ -128,25 +130,25 @@ func stageScope(q *query, col, view string) error {
 	return nil
 }
 
-func runCondition(q *query, c search.Comparison) {
+func runCondition(q *sqlsearch.Query, c search.Comparison) {
 	switch c.Entity {
 	case search.Attribute:
-		q.add(compare(runAttrColumns[c.Key], c))
+		q.Add(sqlsearch.Compare(runAttrColumns[c.Key], c))
 	case search.Metric:
-		q.add(metricCondition(c))
+		q.Add(metricCondition(c))
 	case search.Param:
-		q.add(keyedExists("params", "run_uuid", "r.run_uuid", c))
+		q.Add(sqlsearch.KeyedExists("params", "x.run_uuid = r.run_uuid", c))
 	case search.Tag:
-		q.add(keyedExists("tags", "run_uuid", "r.run_uuid", c))
+		q.Add(sqlsearch.KeyedExists("tags", "x.run_uuid = r.run_uuid", c))
 	case search.Dataset:
-		q.add(datasetCondition(c))
+		q.Add(datasetCondition(c))
 	}
 }
 
 // metricCondition compares a run's latest value of a metric. A NaN, stored as 0 with a
 // flag, is unequal to everything and compares false otherwise.
 func metricCondition(c search.Comparison) (string, []any) {
-	cmp, args := compare("m.value", c)
+	cmp, args := sqlsearch.Compare("m.value", c)
 	nan := "m.is_nan = 0 AND " + cmp
 	if c.Op == search.Ne {
 		nan = "(m.is_nan = 1 OR " + cmp + ")"
@@ -161,34 +163,34 @@ func datasetCondition(c search.Comparison) (string, []any) {
 	const from = `EXISTS (SELECT 1 FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id `
 	const where = `WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = r.run_uuid AND `
 	if c.Key == "context" {
-		cmp, args := compare("t.value", c)
+		cmp, args := sqlsearch.Compare("t.value", c)
 		return from + `JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.key = 'mlflow.data.context' ` + where + cmp + ")", args
 	}
-	cmp, args := compare("d."+c.Key, c)
+	cmp, args := sqlsearch.Compare("d."+c.Key, c)
 	return from + where + cmp + ")", args
 }
 
 // runOrder adds the i-th order_by key, joining the ordered metric, param or tag.
-func runOrder(q *query, i int, o search.OrderBy) {
+func runOrder(q *sqlsearch.Query, i int, o search.OrderBy) {
 	alias := fmt.Sprintf("o%d", i)
 	join := func(table string) {
-		q.joins = append(q.joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.run_uuid = r.run_uuid AND %s.key = ?", table, alias, alias, alias))
-		q.joinArgs = append(q.joinArgs, o.Key)
+		q.Joins = append(q.Joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.run_uuid = r.run_uuid AND %s.key = ?", table, alias, alias, alias))
+		q.JoinArgs = append(q.JoinArgs, o.Key)
 	}
 	switch o.Entity {
 	case search.Attribute:
-		q.order = append(q.order, orderTerm(runAttrColumns[o.Key], o.Desc, ""))
+		q.Order = append(q.Order, sqlsearch.OrderTerm(runAttrColumns[o.Key], o.Desc, ""))
 	case search.Metric:
 		join("latest_metrics")
 		// As MLflow orders: numbers, then NaN, then runs without the metric, whatever the
 		// direction and however the engine orders NULLs.
 		v := alias + ".value"
-		q.order = append(q.order, orderTerm(v, o.Desc, "CASE WHEN "+alias+".is_nan = 1 THEN 1 WHEN "+v+" IS NULL THEN 2 ELSE 0 END"))
+		q.Order = append(q.Order, sqlsearch.OrderTerm(v, o.Desc, "CASE WHEN "+alias+".is_nan = 1 THEN 1 WHEN "+v+" IS NULL THEN 2 ELSE 0 END"))
 	case search.Param:
 		join("params")
-		q.order = append(q.order, orderTerm(alias+".value", o.Desc, ""))
+		q.Order = append(q.Order, sqlsearch.OrderTerm(alias+".value", o.Desc, ""))
 	case search.Tag:
 		join("tags")
-		q.order = append(q.order, orderTerm(alias+".value", o.Desc, ""))
+		q.Order = append(q.Order, sqlsearch.OrderTerm(alias+".value", o.Desc, ""))
 	}
 }
