@@ -118,7 +118,7 @@ alias points at, and who owns a model.`,
 	}
 	c.AddCommand(modelsListCommand(), modelsShowCommand(), modelsVersionsCommand(),
 		modelsAliasCommand(), modelsOwnerCommand(), modelsLineageCommand(), modelsReproduceCommand(),
-		modelsVerifyCommand())
+		modelsVerifyCommand(), modelsGCCommand())
 	return c
 }
 
@@ -364,5 +364,37 @@ the MLflow tags mlship.owner and mlship.contact, so MLflow clients can set and r
 	}
 	f.add(c)
 	c.Flags().StringVar(&contact, "contact", "", "whom to ask about the model (default: unchanged)")
+	return c
+}
+
+func modelsGCCommand() *cobra.Command {
+	var f clientFlags
+	c := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove stored model files that no model version references",
+		Long: `Remove stored model files and manifests that no model version references any more,
+such as those of deleted versions. Files younger than an hour are kept, so versions being
+created are never robbed of their files.`,
+		Example: "  mlship models gc\n  mlship models gc -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Removed    int   `json:"removed"`
+				FreedBytes int64 `json:"freed_bytes"`
+			}
+			if err := cl.Send(cmd.Context(), "POST", "/api/v1/content/gc", struct{}{}, &out); err != nil {
+				return err
+			}
+			return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) {
+				row(t, "Removed:", out.Removed)
+				row(t, "Freed bytes:", out.FreedBytes)
+			})
+		},
+	}
+	f.add(c)
 	return c
 }

@@ -253,3 +253,20 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("openapi.json = %v", doc)
 	}
 }
+
+// Garbage collection keeps what versions reference: content of a live version survives,
+// and young files are kept for the grace period.
+func TestContentGC(t *testing.T) {
+	s := newServer(t)
+	register(t, s)
+	var c api.Collection
+	s.ok(t, "POST", "/api/v1/content/gc", nil, &c)
+	if c.Removed != 0 || c.FreedBytes != 0 {
+		t.Fatalf("gc right after registering removed %+v", c)
+	}
+	var v api.Verification
+	s.ok(t, "POST", "/api/v1/models/fraud/versions/1/verify", nil, &v)
+	if !v.OK {
+		t.Fatalf("version 1 after gc: %+v", v)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/mlship/mlship/internal/cas"
 )
@@ -37,4 +38,24 @@ func wireProblems(problems []cas.Problem) []Problem {
 		out[i] = Problem{Path: p.Path, Digest: p.Digest, Kind: string(p.Kind)}
 	}
 	return out
+}
+
+// Collection is what a garbage collection of the content store removed.
+type Collection struct {
+	Removed    int   `json:"removed"`
+	FreedBytes int64 `json:"freed_bytes"`
+}
+
+// collectGarbage removes stored files and manifests that no model version references
+// (and that are older than the store's grace period, so uploads in flight are kept).
+func (a *API) collectGarbage(w http.ResponseWriter, r *http.Request) (any, error) {
+	live, err := a.registry.LiveManifests(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	removed, freed, err := a.content.GC(r.Context(), slices.Values(live))
+	if err != nil {
+		return nil, err
+	}
+	return &Collection{Removed: removed, FreedBytes: freed}, nil
 }

@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/store"
 )
 
 // snapshot copies a new version's files into the content store, when there is one and
@@ -52,4 +54,18 @@ func (s *Service) VerifyModelVersion(ctx context.Context, name, version string) 
 	}
 	problems, err := s.opts.Content.Verify(ctx, v.ManifestDigest)
 	return v, problems, err
+}
+
+// LiveManifests returns the manifests that model versions reference: everything the
+// content store must keep.
+func (s *Service) LiveManifests(ctx context.Context) ([]string, error) {
+	var out []string
+	err := store.ScanEach(ctx, s.reader(), `SELECT DISTINCT manifest_digest FROM model_versions WHERE manifest_digest != ''`,
+		nil, func(rows *sql.Rows) error {
+			var d string
+			err := rows.Scan(&d)
+			out = append(out, d)
+			return err
+		})
+	return out, err
 }
