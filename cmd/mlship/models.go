@@ -118,7 +118,7 @@ alias points at, and who owns a model.`,
 	}
 	c.AddCommand(modelsListCommand(), modelsShowCommand(), modelsVersionsCommand(),
 		modelsAliasCommand(), modelsOwnerCommand(), modelsLineageCommand(), modelsReproduceCommand(),
-		modelsVerifyCommand(), modelsGCCommand())
+		modelsVerifyCommand(), modelsDownloadCommand(), modelsGCCommand())
 	return c
 }
 

@@ -54,6 +54,7 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage},
 		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify},
 		{"POST", "/api/v1/content/gc", a.collectGarbage},
+		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile},
 	}
 }
 

@@ -270,3 +270,36 @@ func TestContentGC(t *testing.T) {
 		t.Fatalf("version 1 after gc: %+v", v)
 	}
 }
+
+// A version's files come back from the content store byte for byte; a corrupt one is
+// cut off rather than served whole.
+func TestVersionFiles(t *testing.T) {
+	s := newServer(t)
+	register(t, s)
+	const files = "/api/v1/models/fraud/versions/1/files/"
+	for _, tc := range []struct {
+		path, want string
+		status     int
+	}{
+		{"model.pkl", pickle, 200},
+		{"requirements.txt", requirements, 200},
+		{"nope.bin", "", 404},
+		{"..%2fmodel.pkl", "", 400},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			status, body := s.do(t, "GET", files+tc.path, nil, nil)
+			if status != tc.status || (status == 200 && string(body) != tc.want) {
+				t.Fatalf("GET %s = %d %q, want %d %q", tc.path, status, body, tc.status, tc.want)
+			}
+		})
+	}
+	corruptObject(t, s.content, digest(pickle))
+	resp, err := http.Get(s.URL + files + "model.pkl")
+	if err != nil {
+		return // cut off before the headers: small files are sent in one piece
+	}
+	defer resp.Body.Close()
+	if b, err := io.ReadAll(resp.Body); err == nil && string(b) == strings.Repeat("x", len(pickle)) {
+		t.Fatal("a corrupt file was served whole")
+	}
+}
