@@ -1,0 +1,198 @@
+// Command registry benchmarks mlship's model registry side by side with MLflow's own
+// server.
+//
+// It starts each server itself as a subprocess on a free loopback port with a fresh
+// temporary data directory, one server at a time, and measures:
+//
+//	create_version  --clients concurrent POST /api/2.0/mlflow/model-versions/create for one
+//	                registered model, for --duration after --warmup; versions must come
+//	                out distinct and gap-free
+//	big_model       a --files x --file-size model (1 GiB by default) uploaded through the
+//	                artifact proxy into a run, registered as a version, and downloaded
+//	                back through get-download-uri + the artifact proxy with sha256 checks;
+//	                the server's peak memory growth during register + download is reported
+//
+// All traffic goes to 127.0.0.1. The run exits non-zero when a check fails.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	targetMLflow = "mlflow"
+	targetMlship = "mlship"
+)
+
+var allTargets = []string{targetMLflow, targetMlship}
+
+type config struct {
+	mlshipBin      string
+	mlflowPython   string
+	targets        []string
+	clients        int
+	duration       time.Duration
+	warmup         time.Duration
+	files          int
+	fileSize       int64
+	parallel       int
+	skipBig        bool
+	startupTimeout time.Duration
+	output         string
+	keepData       bool
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, log.New(os.Stderr, "bench: ", log.Ltime)); err != nil {
+		fmt.Fprintln(os.Stderr, "registry: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+// byteSize is a flag holding a size such as 16MiB, 1GiB, 512KiB or 1048576.
+type byteSize struct{ n *int64 }
+
+func (b byteSize) String() string {
+	if b.n == nil {
+		return ""
+	}
+	return formatSize(*b.n)
+}
+
+func (b byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+			if err != nil || v <= 0 {
+				return fmt.Errorf("want a positive size such as 16MiB, got %q", s)
+			}
+			*b.n = v * u.mult
+			return nil
+		}
+	}
+	return fmt.Errorf("bad size %q", s)
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := config{fileSize: 16 << 20}
+	var targets string
+	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.mlshipBin, "mlship-bin", "bin/mlship", "mlship `binary`, started as: BIN server --host 127.0.0.1 --port P --data-dir DIR")
+	fs.StringVar(&cfg.mlflowPython, "mlflow-python", ".venv-bench/bin/python", "`python` with mlflow installed (see bench/setup.sh), started as: PYTHON -m mlflow server ...")
+	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated servers to benchmark: "+strings.Join(allTargets, ","))
+	fs.IntVar(&cfg.clients, "clients", 20, "concurrent clients creating model versions")
+	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured duration of create_version")
+	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured warm-up before create_version")
+	fs.IntVar(&cfg.files, "files", 64, "files in the big model version")
+	fs.Var(byteSize{&cfg.fileSize}, "file-size", "size of each file of the big model version (B, KiB, MiB, GiB)")
+	fs.IntVar(&cfg.parallel, "parallel", 4, "files uploaded / downloaded at once (MLflow's client downloads 4 at once)")
+	fs.BoolVar(&cfg.skipBig, "skip-big", false, "skip the big model version, run create_version only")
+	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for a server's /health")
+	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	fs.BoolVar(&cfg.keepData, "keep-data", false, "keep the servers' temporary data directories and logs")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: go run ./bench/registry [flags]\n\n"+
+			"Starts mlship and MLflow's `mlflow server` (default workers, SQLite) one after the other on\n"+
+			"free loopback ports and measures model-version creation under concurrent clients, then\n"+
+			"uploads, registers and downloads a big model version (default 64 x 16MiB = 1GiB),\n"+
+			"reporting times and the server's peak memory growth. See bench/README.md.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for name := range strings.SplitSeq(targets, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(allTargets, name) {
+			return cfg, fmt.Errorf("--targets: unknown name %q (known: %s)", name, strings.Join(allTargets, ","))
+		}
+		if !slices.Contains(cfg.targets, name) {
+			cfg.targets = append(cfg.targets, name)
+		}
+	}
+	switch {
+	case len(cfg.targets) == 0:
+		return cfg, errors.New("--targets: nothing selected")
+	case cfg.clients < 1 || cfg.parallel < 1 || cfg.files < 1:
+		return cfg, errors.New("--clients, --parallel and --files must be at least 1")
+	case cfg.duration <= 0 || cfg.warmup < 0:
+		return cfg, errors.New("--duration must be positive and --warmup not negative")
+	case cfg.output != "table" && cfg.output != "json":
+		return cfg, fmt.Errorf("-o %q: want table or json", cfg.output)
+	}
+	var err error
+	if cfg.mlshipBin, err = filepath.Abs(cfg.mlshipBin); err != nil {
+		return cfg, err
+	}
+	cfg.mlflowPython, err = filepath.Abs(cfg.mlflowPython)
+	return cfg, err
+}
+
+// run benchmarks every selected target in turn and prints the report.
+func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) error {
+	client := newHTTPClient(max(cfg.clients, cfg.parallel))
+	rep := newReport(ctx, cfg)
+	logger.Printf("machine: %s", rep.Machine.summary())
+	var failures []error
+	for _, name := range cfg.targets {
+		res, err := benchTarget(ctx, cfg, name, client, logger)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, p := range res.Problems {
+			failures = append(failures, fmt.Errorf("%s: %s", name, p))
+		}
+		rep.Targets = append(rep.Targets, res)
+	}
+	rep.Machine.LoadAvgEnd = loadAvg()
+	if err := rep.write(stdout, cfg.output); err != nil {
+		return err
+	}
+	return errors.Join(failures...)
+}

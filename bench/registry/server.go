@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Copied from bench/tracking/server.go (a main package cannot be imported); keep in step.
+
+// server is one tracking server running as a subprocess in its own process group, so
+// that stopping it also stops MLflow's uvicorn workers and job runner.
+type server struct {
+	name    string
+	baseURL string
+	dir     string
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+// startServer launches the named target on a free loopback port with a fresh data
+// directory and waits for its /health to answer 200. On failure nothing is left
+// running, and the directory is removed unless cfg.keepData.
+func startServer(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "mlship-bench-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		name:    name,
+		baseURL: "http://127.0.0.1:" + strconv.Itoa(port),
+		dir:     dir,
+		logPath: filepath.Join(dir, "server.log"),
+		exited:  make(chan struct{}),
+		cmd:     serverCommand(cfg, name, dir, port),
+	}
+	if err := s.launch(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.waitHealthy(ctx, client, cfg.startupTimeout); err != nil {
+		err = fmt.Errorf("%w\n--- tail of %s ---\n%s", err, s.logPath, tail(s.logPath, 3000))
+		s.cleanup(cfg.keepData, logger)
+		return nil, err
+	}
+	return s, nil
+}
+
+func serverCommand(cfg config, name, dir string, port int) *exec.Cmd {
+	p := strconv.Itoa(port)
+	if name == targetMlship {
+		return exec.Command(cfg.mlshipBin, "server", "--host", "127.0.0.1", "--port", p, "--data-dir", dir)
+	}
+	// MLflow's defaults are kept: uvicorn with its default worker count, security
+	// middleware on (its default allowed hosts include 127.0.0.1:*), job runner on.
+	return exec.Command(cfg.mlflowPython, "-m", "mlflow", "server",
+		"--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"),
+		"--artifacts-destination", filepath.Join(dir, "artifacts"),
+		"--host", "127.0.0.1", "--port", p)
+}
+
+func (s *server) launch() error {
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		return err
+	}
+	s.cmd.Dir = s.dir
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("start %s: %w", s.cmd.Path, err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		logFile.Close()
+		close(s.exited)
+	}()
+	return nil
+}
+
+func (s *server) waitHealthy(ctx context.Context, client *http.Client, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.healthy(ctx, client) {
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited before it was healthy: %v", s.name, s.waitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no 200 from %s/health within %s", s.name, s.baseURL, timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *server) healthy(ctx context.Context, client *http.Client) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+"/health", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// stop sends SIGTERM to the server's process group and SIGKILL if it lingers.
+func (s *server) stop() {
+	pgid := -s.cmd.Process.Pid
+	_ = syscall.Kill(pgid, syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		<-s.exited
+	}
+	// Children that ignored SIGTERM (e.g. a job runner) go with the group.
+	_ = syscall.Kill(pgid, syscall.SIGKILL)
+}
+
+// cleanup stops the server and removes its data directory unless asked to keep it.
+func (s *server) cleanup(keep bool, logger *log.Logger) {
+	s.stop()
+	if keep {
+		logger.Printf("%s: kept data and log in %s", s.name, s.dir)
+		return
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		logger.Printf("%s: remove %s: %v", s.name, s.dir, err)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, errors.New("listener address is not TCP")
+	}
+	return addr.Port, nil
+}
+
+// tail returns the last n bytes of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(bytes.TrimSpace(b))
+}
