@@ -236,9 +236,17 @@ func (a *API) createModelVersion(w http.ResponseWriter, r *http.Request) (any, e
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return versionResult(a.registry.CreateModelVersion(r.Context(), registry.CreateVersionInput{
+	v, err := a.registry.CreateModelVersion(r.Context(), registry.CreateVersionInput{
 		Name: req.Name, Source: req.Source, RunID: req.RunID, Tags: req.Tags, RunLink: req.RunLink,
-		Description: req.Description, ModelID: req.ModelID}))
+		Description: req.Description, ModelID: req.ModelID})
+	if err == nil && v.ModelID != "" {
+		// As MLflow does, the logged model records where it is registered. The version
+		// exists either way, so a failure here is logged, not returned.
+		if terr := a.tracking.RecordRegistration(r.Context(), v.ModelID, v.Name, v.Version); terr != nil {
+			a.logger.Warn("could not tag the logged model with its registration", "model_id", v.ModelID, "err", terr)
+		}
+	}
+	return versionResult(v, err)
 }
 
 func (a *API) getModelVersion(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -3,6 +3,9 @@ package tracking
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -317,5 +320,50 @@ func (s *Service) LogOutputs(ctx context.Context, runID string, outputs []ModelO
 			}
 		}
 		return nil
+	})
+}
+
+// TagModelVersions is the logged-model tag that lists the model versions registered
+// from it, as JSON [{"name": ..., "version": ...}].
+const TagModelVersions = "mlflow.modelVersions"
+
+// pyJSON encodes registrations as Python's json.dumps does (", " and ": "), since
+// clients read and extend the tag themselves.
+func pyJSON[T any](v []T) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range v {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		j, _ := json.Marshal(x)
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(string(j), `","`, `", "`), `":"`, `": "`))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// RecordRegistration adds a model version to a logged model's mlflow.modelVersions tag.
+func (s *Service) RecordRegistration(ctx context.Context, modelID, name, version string) error {
+	return s.writeLoggedModel(ctx, modelID, func(tx *store.Tx) error {
+		var raw string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM logged_model_tags WHERE model_id = ? AND key = ?`,
+			modelID, TagModelVersions).Scan(&raw)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		type registration struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		}
+		var regs []registration
+		if raw != "" && json.Unmarshal([]byte(raw), &regs) != nil {
+			regs = nil // a client wrote something else there: start again
+		}
+		if slices.Contains(regs, registration{name, version}) {
+			return nil
+		}
+		regs = append(regs, registration{name, version})
+		return upsertModelKVs(ctx, tx, "logged_model_tags", modelID, [][2]string{{TagModelVersions, pyJSON(regs)}})
 	})
 }

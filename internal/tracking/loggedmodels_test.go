@@ -154,3 +154,28 @@ func TestSearchLoggedModels(t *testing.T) {
 }
 
 func fmtList(s []string) string { return strings.Join(s, ",") }
+
+func TestRecordRegistration(t *testing.T) {
+	conform(t, func(t *testing.T, s *tracking.Service) {
+		ctx := t.Context()
+		exp := mustExperiment(t, s, "reg")
+		m, err := s.CreateLoggedModel(ctx, tracking.CreateLoggedModelInput{ExperimentID: exp, Name: "model"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"1", "2", "2"} {
+			if err := s.RecordRegistration(ctx, m.Info.ModelID, "fraud", v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.GetLoggedModel(ctx, m.Info.ModelID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `[{"name": "fraud", "version": "1"}, {"name": "fraud", "version": "2"}]`
+		if len(got.Info.Tags) != 1 || got.Info.Tags[0] != (tracking.Tag{Key: tracking.TagModelVersions, Value: want}) {
+			t.Fatalf("tags = %+v, want %s", got.Info.Tags, want)
+		}
+		wantKind(t, s.RecordRegistration(ctx, "m-00000000000000000000000000000000", "fraud", "1"), fault.NotFound)
+	})
+}
