@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
 	"math/rand/v2"
@@ -55,13 +56,13 @@ type bigResult struct {
 // benchTarget starts one server, runs both measurements and stops it.
 func benchTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (targetResult, error) {
 	logger.Printf("%s: starting server", name)
-	srv, err := startServer(ctx, cfg, name, client, logger)
+	srv, err := benchkit.StartServer(ctx, cfg.server(), name, client, logger)
 	if err != nil {
 		return targetResult{}, err
 	}
-	defer srv.cleanup(cfg.keepData, logger)
-	logger.Printf("%s: healthy at %s (data in %s)", name, srv.baseURL, srv.dir)
-	a := &api{base: srv.baseURL, client: client}
+	defer srv.Cleanup(cfg.keepData, logger)
+	logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
+	a := &api{base: srv.BaseURL, client: client}
 	res := targetResult{Name: name}
 
 	cr, err := createVersions(ctx, cfg, a, logger)
@@ -80,7 +81,7 @@ func benchTarget(ctx context.Context, cfg config, name string, client *http.Clie
 	if cfg.skipBig {
 		return res, nil
 	}
-	br, err := bigModel(ctx, cfg, a, srv.cmd.Process.Pid, logger)
+	br, err := bigModel(ctx, cfg, a, srv.PID(), logger)
 	res.BigModel = &br
 	if err != nil {
 		// Reported beside the figures rather than aborting the other target.

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
 	"os"
@@ -195,4 +196,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 		return err
 	}
 	return errors.Join(failures...)
+}
+
+// server is what benchkit needs to start the servers.
+func (c config) server() benchkit.ServerConfig {
+	return benchkit.ServerConfig{MlshipBin: c.mlshipBin, MlflowPython: c.mlflowPython,
+		StartupTimeout: c.startupTimeout, KeepData: c.keepData}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
 	"os"
@@ -183,4 +184,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 		return err
 	}
 	return rep.checkErrorRates(cfg.maxErrorRate)
+}
+
+// server is what benchkit needs to start the servers.
+func (c config) server() benchkit.ServerConfig {
+	return benchkit.ServerConfig{MlshipBin: c.mlshipBin, MlflowPython: c.mlflowPython,
+		StartupTimeout: c.startupTimeout, KeepData: c.keepData}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/mlship/mlship/bench/internal/benchkit"
 	"log"
 	"math"
 	"net/http"
@@ -30,14 +31,14 @@ type targetBench struct {
 // benchTarget starts one server, seeds it, runs every selected workload and stops it.
 func benchTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (targetResult, error) {
 	logger.Printf("%s: starting server", name)
-	srv, err := startServer(ctx, cfg, name, client, logger)
+	srv, err := benchkit.StartServer(ctx, cfg.server(), name, client, logger)
 	if err != nil {
 		return targetResult{}, err
 	}
-	defer srv.cleanup(cfg.keepData, logger)
-	logger.Printf("%s: healthy at %s (data in %s)", name, srv.baseURL, srv.dir)
+	defer srv.Cleanup(cfg.keepData, logger)
+	logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
 
-	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.baseURL, client: client}, log: logger}
+	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger}
 	res := targetResult{Name: name}
 	if cfg.wants("search_runs") {
 		seed, err := tb.seed(ctx)

@@ -1,4 +1,7 @@
-package main
+// Package benchkit starts the servers that the side-by-side benchmarks measure: mlship
+// and MLflow's own server, each as a subprocess on a free loopback port with a fresh
+// data directory.
+package benchkit
 
 import (
 	"bytes"
@@ -16,24 +19,22 @@ import (
 	"time"
 )
 
-// Copied from bench/tracking/server.go (a main package cannot be imported); keep in step.
-
-// server is one tracking server running as a subprocess in its own process group, so
+// Server is one tracking server running as a subprocess in its own process group, so
 // that stopping it also stops MLflow's uvicorn workers and job runner.
-type server struct {
-	name    string
-	baseURL string
-	dir     string
+type Server struct {
+	Name    string
+	BaseURL string
+	Dir     string
 	logPath string
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the process has exited
 	waitErr error
 }
 
-// startServer launches the named target on a free loopback port with a fresh data
+// StartServer launches the named target on a free loopback port with a fresh data
 // directory and waits for its /health to answer 200. On failure nothing is left
-// running, and the directory is removed unless cfg.keepData.
-func startServer(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (*server, error) {
+// running, and the directory is removed unless cfg.KeepData.
+func StartServer(ctx context.Context, cfg ServerConfig, name string, client *http.Client, logger *log.Logger) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -42,10 +43,10 @@ func startServer(ctx context.Context, cfg config, name string, client *http.Clie
 	if err != nil {
 		return nil, err
 	}
-	s := &server{
-		name:    name,
-		baseURL: "http://127.0.0.1:" + strconv.Itoa(port),
-		dir:     dir,
+	s := &Server{
+		Name:    name,
+		BaseURL: "http://127.0.0.1:" + strconv.Itoa(port),
+		Dir:     dir,
 		logPath: filepath.Join(dir, "server.log"),
 		exited:  make(chan struct{}),
 		cmd:     serverCommand(cfg, name, dir, port),
@@ -54,33 +55,33 @@ func startServer(ctx context.Context, cfg config, name string, client *http.Clie
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := s.waitHealthy(ctx, client, cfg.startupTimeout); err != nil {
+	if err := s.waitHealthy(ctx, client, cfg.StartupTimeout); err != nil {
 		err = fmt.Errorf("%w\n--- tail of %s ---\n%s", err, s.logPath, tail(s.logPath, 3000))
-		s.cleanup(cfg.keepData, logger)
+		s.Cleanup(cfg.KeepData, logger)
 		return nil, err
 	}
 	return s, nil
 }
 
-func serverCommand(cfg config, name, dir string, port int) *exec.Cmd {
+func serverCommand(cfg ServerConfig, name, dir string, port int) *exec.Cmd {
 	p := strconv.Itoa(port)
-	if name == targetMlship {
-		return exec.Command(cfg.mlshipBin, "server", "--host", "127.0.0.1", "--port", p, "--data-dir", dir)
+	if name == Mlship {
+		return exec.Command(cfg.MlshipBin, "server", "--host", "127.0.0.1", "--port", p, "--data-dir", dir)
 	}
 	// MLflow's defaults are kept: uvicorn with its default worker count, security
 	// middleware on (its default allowed hosts include 127.0.0.1:*), job runner on.
-	return exec.Command(cfg.mlflowPython, "-m", "mlflow", "server",
+	return exec.Command(cfg.MlflowPython, "-m", "mlflow", "server",
 		"--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"),
 		"--artifacts-destination", filepath.Join(dir, "artifacts"),
 		"--host", "127.0.0.1", "--port", p)
 }
 
-func (s *server) launch() error {
+func (s *Server) launch() error {
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		return err
 	}
-	s.cmd.Dir = s.dir
+	s.cmd.Dir = s.Dir
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -95,7 +96,7 @@ func (s *server) launch() error {
 	return nil
 }
 
-func (s *server) waitHealthy(ctx context.Context, client *http.Client, timeout time.Duration) error {
+func (s *Server) waitHealthy(ctx context.Context, client *http.Client, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -106,16 +107,16 @@ func (s *server) waitHealthy(ctx context.Context, client *http.Client, timeout t
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("%s exited before it was healthy: %v", s.name, s.waitErr)
+			return fmt.Errorf("%s exited before it was healthy: %v", s.Name, s.waitErr)
 		case <-ctx.Done():
-			return fmt.Errorf("%s: no 200 from %s/health within %s", s.name, s.baseURL, timeout)
+			return fmt.Errorf("%s: no 200 from %s/health within %s", s.Name, s.BaseURL, timeout)
 		case <-tick.C:
 		}
 	}
 }
 
-func (s *server) healthy(ctx context.Context, client *http.Client) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.baseURL+"/health", nil)
+func (s *Server) healthy(ctx context.Context, client *http.Client) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL+"/health", nil)
 	if err != nil {
 		return false
 	}
@@ -128,7 +129,7 @@ func (s *server) healthy(ctx context.Context, client *http.Client) bool {
 }
 
 // stop sends SIGTERM to the server's process group and SIGKILL if it lingers.
-func (s *server) stop() {
+func (s *Server) Stop() {
 	pgid := -s.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
@@ -142,14 +143,14 @@ func (s *server) stop() {
 }
 
 // cleanup stops the server and removes its data directory unless asked to keep it.
-func (s *server) cleanup(keep bool, logger *log.Logger) {
-	s.stop()
+func (s *Server) Cleanup(keep bool, logger *log.Logger) {
+	s.Stop()
 	if keep {
-		logger.Printf("%s: kept data and log in %s", s.name, s.dir)
+		logger.Printf("%s: kept data and log in %s", s.Name, s.Dir)
 		return
 	}
-	if err := os.RemoveAll(s.dir); err != nil {
-		logger.Printf("%s: remove %s: %v", s.name, s.dir, err)
+	if err := os.RemoveAll(s.Dir); err != nil {
+		logger.Printf("%s: remove %s: %v", s.Name, s.Dir, err)
 	}
 }
 
@@ -177,3 +178,20 @@ func tail(path string, n int) string {
 	}
 	return string(bytes.TrimSpace(b))
 }
+
+// ServerConfig says how to start the servers.
+type ServerConfig struct {
+	MlshipBin      string        // the mlship binary
+	MlflowPython   string        // a Python with the pinned mlflow installed
+	StartupTimeout time.Duration // how long a server may take to answer /health
+	KeepData       bool          // keep the data directories afterwards
+}
+
+// PID is the server process's id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// The targets a benchmark can start.
+const (
+	MLflow = "mlflow"
+	Mlship = "mlship"
+)
