@@ -179,7 +179,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) error {
 	client := newHTTPClient(max(cfg.clients, cfg.parallel))
 	rep := newReport(ctx, cfg)
-	logger.Printf("machine: %s", rep.Machine.summary())
+	logger.Printf("machine: %s", rep.Machine.Summary())
 	var failures []error
 	for _, name := range cfg.targets {
 		res, err := benchTarget(ctx, cfg, name, client, logger)
@@ -191,7 +191,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 		}
 		rep.Targets = append(rep.Targets, res)
 	}
-	rep.Machine.LoadAvgEnd = loadAvg()
+	rep.Machine.LoadAvgEnd = benchkit.LoadAvg()
 	if err := rep.write(stdout, cfg.output); err != nil {
 		return err
 	}

@@ -1,39 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
-	"os"
-	"os/exec"
-	"regexp"
-	"runtime"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
 
 // report is the whole output of a run; -o json prints it as is.
 type report struct {
-	Machine  machine        `json:"machine"`
-	Settings settings       `json:"settings"`
-	Targets  []targetResult `json:"targets"`
-}
-
-type machine struct {
-	CPUs          int    `json:"cpus"`
-	CPUModel      string `json:"cpu_model,omitempty"`
-	OSArch        string `json:"os_arch"`
-	GoVersion     string `json:"go_version"`
-	MLflowVersion string `json:"mlflow_version,omitempty"`
-	MLflowWorkers string `json:"mlflow_workers,omitempty"`
-	MlshipBin     string `json:"mlship_bin,omitempty"`
-	MlshipVersion string `json:"mlship_version,omitempty"`
-	LoadAvgStart  string `json:"loadavg_start"`
-	LoadAvgEnd    string `json:"loadavg_end,omitempty"`
+	Machine  benchkit.Machine `json:"machine"`
+	Settings settings         `json:"settings"`
+	Targets  []targetResult   `json:"targets"`
 }
 
 type settings struct {
@@ -47,20 +28,7 @@ type settings struct {
 }
 
 func newReport(ctx context.Context, cfg config) *report {
-	m := machine{
-		CPUs:         runtime.NumCPU(),
-		CPUModel:     cpuModel(),
-		OSArch:       runtime.GOOS + "/" + runtime.GOARCH,
-		GoVersion:    runtime.Version(),
-		LoadAvgStart: loadAvg(),
-	}
-	if slices.Contains(cfg.targets, targetMLflow) {
-		m.MLflowVersion, m.MLflowWorkers = mlflowFacts(ctx, cfg.mlflowPython)
-	}
-	if slices.Contains(cfg.targets, targetMlship) {
-		m.MlshipBin = cfg.mlshipBin
-		m.MlshipVersion = mlshipVersion(ctx, cfg.mlshipBin)
-	}
+	m := benchkit.NewMachine(ctx, cfg.server(), cfg.targets)
 	files := cfg.files
 	if cfg.skipBig {
 		files = 0
@@ -74,69 +42,6 @@ func newReport(ctx context.Context, cfg config) *report {
 		Parallel:  cfg.parallel,
 		Started:   time.Now().UTC().Format(time.RFC3339),
 	}}
-}
-
-// The machine facts below are copied from bench/tracking/report.go.
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-var workersDefault = regexp.MustCompile(`--workers TEXT Number of worker processes to handle requests \(default: (\d+)\)`)
-
-func mlflowFacts(ctx context.Context, python string) (version, workers string) {
-	out, err := exec.CommandContext(ctx, python, "-c", "import mlflow; print(mlflow.__version__)").Output()
-	if err != nil {
-		return "unknown (" + err.Error() + ")", ""
-	}
-	version = strings.TrimSpace(string(out))
-	help, err := exec.CommandContext(ctx, python, "-m", "mlflow", "server", "--help").Output()
-	if err != nil {
-		return version, "unknown"
-	}
-	if m := workersDefault.FindStringSubmatch(strings.Join(strings.Fields(string(help)), " ")); m != nil {
-		return version, m[1] + " (uvicorn, default of `mlflow server --workers`)"
-	}
-	return version, "unknown"
-}
-
-func mlshipVersion(ctx context.Context, bin string) string {
-	out, err := exec.CommandContext(ctx, bin, "version").Output()
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func (m machine) summary() string {
-	s := fmt.Sprintf("%d CPUs (%s), %s, %s", m.CPUs, m.CPUModel, m.OSArch, m.GoVersion)
-	if m.MLflowVersion != "" {
-		s += fmt.Sprintf("; mlflow %s, workers %s, SQLite backend", m.MLflowVersion, m.MLflowWorkers)
-	}
-	if m.MlshipBin != "" {
-		s += fmt.Sprintf("; mlship %s (%s)", m.MlshipVersion, m.MlshipBin)
-	}
-	return s
 }
 
 func (r *report) target(name string) *targetResult {
@@ -155,7 +60,7 @@ func (r *report) write(w io.Writer, format string) error {
 		return enc.Encode(r)
 	}
 	s := r.Settings
-	fmt.Fprintf(w, "\nmachine:  %s\n", r.Machine.summary())
+	fmt.Fprintf(w, "\nmachine:  %s\n", r.Machine.Summary())
 	fmt.Fprintf(w, "load:     %s at start, %s at end (1/5/15 min; above %d CPUs means other work competed)\n",
 		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
 	fmt.Fprintf(w, "settings: create_version with %d clients, %gs after %gs warm-up", s.Clients, s.DurationS, s.WarmupS)

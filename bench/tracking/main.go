@@ -170,7 +170,7 @@ func (c *config) wants(workload string) bool { return slices.Contains(c.workload
 func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) error {
 	client := newHTTPClient(max(cfg.clients, cfg.seedClients))
 	rep := newReport(ctx, cfg)
-	logger.Printf("machine: %s", rep.Machine.summary())
+	logger.Printf("machine: %s", rep.Machine.Summary())
 	for _, name := range cfg.targets {
 		res, err := benchTarget(ctx, cfg, name, client, logger)
 		if err != nil {
@@ -178,7 +178,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 		}
 		rep.Targets = append(rep.Targets, res)
 	}
-	rep.Machine.LoadAvgEnd = loadAvg()
+	rep.Machine.LoadAvgEnd = benchkit.LoadAvg()
 	rep.computeRatios()
 	if err := rep.write(stdout, cfg.output); err != nil {
 		return err
