@@ -33,11 +33,7 @@ created; a file that does not match is not kept, and the command fails.`,
 		Example: "  mlship models download fraud@champion --dest ./fraud\n  mlship models download fraud/3 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			l, err := fetchLineage(cmd.Context(), cl, args[0])
+			cl, l, err := f.lineage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -57,17 +57,23 @@ func versionPath(name, version, action string) string {
 	return api.Prefix + "models/" + url.PathEscape(name) + "/versions/" + url.PathEscape(version) + "/" + action
 }
 
-func fetchLineage(ctx context.Context, cl *client.Client, arg string) (*api.Lineage, error) {
+// lineage connects to the server and fetches the lineage of the version arg names
+// (NAME/VERSION or NAME@ALIAS).
+func (f *clientFlags) lineage(ctx context.Context, arg string) (*client.Client, *api.Lineage, error) {
 	ref, err := parseVersionRef(arg, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	cl, err := f.client()
+	if err != nil {
+		return nil, nil, err
 	}
 	v, err := ref.resolve(ctx, cl)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var l api.Lineage
-	return &l, cl.Get(ctx, versionPath(ref.name, v, "lineage"), nil, &l)
+	return cl, &l, cl.Get(ctx, versionPath(ref.name, v, "lineage"), nil, &l)
 }
 
 func modelsLineageCommand() *cobra.Command {
@@ -79,11 +85,7 @@ func modelsLineageCommand() *cobra.Command {
   mlship models lineage fraud/3 -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			l, err := fetchLineage(cmd.Context(), cl, args[0])
+			_, l, err := f.lineage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -341,11 +343,7 @@ the command that re-runs training with the run's parameters. Nothing is run.`,
   mlship models reproduce fraud/3 -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			l, err := fetchLineage(cmd.Context(), cl, args[0])
+			_, l, err := f.lineage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

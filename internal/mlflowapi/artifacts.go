@@ -16,9 +16,6 @@ import (
 // ArtifactsPrefix is where the artifact proxy lives.
 const ArtifactsPrefix = "/api/2.0/mlflow-artifacts/"
 
-// proxyScheme is the URI scheme of artifacts that this server stores and serves.
-const proxyScheme = "mlflow-artifacts:"
-
 // fileInfo is MLflow's FileInfo: file_size is absent for directories and, as MLflow
 // answers, for empty files.
 type fileInfo struct {

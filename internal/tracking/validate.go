@@ -1,7 +1,6 @@
 package tracking
 
 import (
-	"math"
 	"path"
 	"regexp"
 	"strings"
@@ -205,6 +204,3 @@ func validateDatasetInput(in DatasetInput) error {
 	}
 	return nil
 }
-
-// isNaN reports whether a metric value is NaN, which is stored as 0 with a flag.
-func isNaN(v float64) bool { return math.IsNaN(v) }
