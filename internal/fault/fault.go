@@ -24,6 +24,8 @@ const (
 	Unauthenticated                  // no valid credentials
 	PermissionDenied                 // valid credentials, not allowed
 	Unavailable                      // temporarily unable to serve: retry later
+	Exhausted                        // a queue or quota is full: retry after a pause
+	DeadlineExceeded                 // the work did not finish within its deadline
 	NotImplemented                   // the server does not support this
 	Internal                         // the server's fault
 )
@@ -32,6 +34,7 @@ var kindNames = map[Kind]string{
 	Invalid: "invalid", NotFound: "not found", AlreadyExists: "already exists",
 	Conflict: "conflict", TooLarge: "too large", Unauthenticated: "unauthenticated",
 	PermissionDenied: "permission denied", Unavailable: "unavailable",
+	Exhausted: "exhausted", DeadlineExceeded: "deadline exceeded",
 	NotImplemented: "not implemented", Internal: "internal",
 }
 

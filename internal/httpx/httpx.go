@@ -56,9 +56,25 @@ type errorBody struct {
 
 // WriteError maps err to a status and an error body, and logs it.
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	p := Describe(w, r, logger, err)
+	WriteJSON(w, p.Status, errorBody{ErrorCode: p.Code, Message: p.Message})
+}
+
+// Problem is how an error is shown to a client: the status, the MLflow error code and
+// the client-facing message.
+type Problem struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+// Describe maps err through the error table, logs it, and sets Retry-After where the
+// kind asks for one. Protocols with their own error bodies (the inference protocols)
+// write p themselves; everything else uses WriteError.
+func Describe(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) Problem {
 	m := mapError(err)
 	msg := fault.Message(err)
-	if msg == "" || m.status >= 500 {
+	if msg == "" || m.status == http.StatusInternalServerError {
 		msg = m.fallback
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -74,7 +90,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if m.retryAfter != "" {
 		w.Header().Set("Retry-After", m.retryAfter)
 	}
-	WriteJSON(w, m.status, errorBody{ErrorCode: m.code, Message: msg})
+	return Problem{Status: m.status, Code: m.code, Message: msg}
 }
 
 type mapping struct {
@@ -96,6 +112,8 @@ var errorTable = map[fault.Kind]mapping{
 	fault.Unauthenticated:  {http.StatusUnauthorized, "UNAUTHENTICATED", "authentication required", ""},
 	fault.PermissionDenied: {http.StatusForbidden, "PERMISSION_DENIED", "permission denied", ""},
 	fault.Unavailable:      {http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "temporarily unavailable, retry later", "1"},
+	fault.Exhausted:        {http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "too many requests, retry later", "1"},
+	fault.DeadlineExceeded: {http.StatusGatewayTimeout, "DEADLINE_EXCEEDED", "deadline exceeded", ""},
 	fault.NotImplemented:   {http.StatusNotImplemented, "NOT_IMPLEMENTED", "not implemented", ""},
 	fault.Internal:         {http.StatusInternalServerError, "INTERNAL_ERROR", "internal error; see the server log", ""},
 }
