@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"strings"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/serving"
+)
+
+// modelSource resolves deployment references through the registry and brings the
+// versions' files out of the content store into a local cache, one directory per
+// manifest.
+type modelSource struct {
+	registry *registry.Service
+	content  content
+	cacheDir string
+}
+
+var _ serving.Source = modelSource{}
+
+func (s modelSource) Resolve(ctx context.Context, ref string) (serving.Version, error) {
+	switch {
+	case strings.HasPrefix(ref, "models:/"):
+		return s.resolveModel(ctx, strings.TrimPrefix(ref, "models:/"))
+	case strings.HasPrefix(ref, "runs:/"):
+		return s.resolveRun(ctx, strings.TrimPrefix(ref, "runs:/"))
+	}
+	return serving.Version{}, fault.Invalidf("cannot serve %q: name a registered model (models:/NAME@ALIAS or models:/NAME/VERSION) or a run's model (runs:/RUN_ID/PATH)", ref)
+}
+
+func (s modelSource) resolveModel(ctx context.Context, rest string) (serving.Version, error) {
+	var v *registry.ModelVersion
+	var err error
+	if name, alias, ok := strings.Cut(rest, "@"); ok {
+		v, err = s.registry.GetVersionByAlias(ctx, name, alias)
+	} else if i := strings.LastIndexByte(rest, '/'); i > 0 {
+		name, version := rest[:i], rest[i+1:]
+		if strings.EqualFold(version, "latest") {
+			v, err = s.registry.GetVersionByAlias(ctx, name, "latest")
+		} else {
+			v, err = s.registry.GetModelVersion(ctx, name, version)
+		}
+	} else {
+		return serving.Version{}, fault.Invalidf("models:/%s names no version: use models:/NAME@ALIAS or models:/NAME/VERSION", rest)
+	}
+	if err != nil {
+		return serving.Version{}, err
+	}
+	if v.ManifestDigest == "" {
+		return serving.Version{}, fault.Invalidf("model version %s/%s has no files stored by this server (its source is %s), so it cannot be served", v.Name, v.Version, v.Source)
+	}
+	return serving.Version{Model: v.Name, Version: v.Version, Key: v.ManifestDigest}, nil
+}
+
+func (s modelSource) resolveRun(ctx context.Context, rest string) (serving.Version, error) {
+	runID, path, _ := strings.Cut(rest, "/")
+	root, err := s.content.RunArtifactURI(ctx, runID)
+	if err != nil {
+		return serving.Version{}, err
+	}
+	uri := root
+	if path = strings.Trim(path, "/"); path != "" {
+		uri += "/" + path
+	}
+	digest, err := s.content.Snapshot(ctx, uri)
+	if err != nil {
+		return serving.Version{}, err
+	}
+	if digest == "" {
+		return serving.Version{}, fault.NotFoundf("run %s has no files under %q stored by this server", runID, path)
+	}
+	return serving.Version{Model: runID, Version: path, Key: digest}, nil
+}
+
+func (s modelSource) Fetch(ctx context.Context, v serving.Version) (string, error) {
+	return s.content.cas.Materialize(ctx, v.Key, s.cacheDir)
+}
+

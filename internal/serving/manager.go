@@ -1,0 +1,239 @@
+// Package serving runs deployments: each follows a model reference (a registry alias,
+// a version, a run's model or a local directory), loads the version it names through
+// a runtime, hot-swaps it when the reference moves, batches and queues requests,
+// splits traffic between a primary, a canary and a shadow, samples payloads, and
+// answers the inference protocols (Open Inference Protocol v2 with Triton's binary
+// extension, MLflow's /invocations and KServe v1).
+package serving
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/runtime"
+)
+
+// Source resolves model references and brings their files to local disk.
+type Source interface {
+	// Resolve returns the exact version a reference names now.
+	Resolve(ctx context.Context, ref string) (Version, error)
+	// Fetch returns a local directory holding the version's files.
+	Fetch(ctx context.Context, v Version) (dir string, err error)
+}
+
+// RuntimeFactory returns the runtime named name, set up for spec (its workers, its
+// command).
+type RuntimeFactory func(name string, spec Spec) (runtime.Runtime, error)
+
+// Store keeps deployment specs across restarts.
+type Store interface {
+	ListDeployments(ctx context.Context) ([]Spec, error)
+	PutDeployment(ctx context.Context, spec Spec, create bool) error
+	DeleteDeployment(ctx context.Context, name string) error
+}
+
+// PayloadRecord is one sampled request and its answer.
+type PayloadRecord struct {
+	Deployment, Model, Version, Role string
+	RequestID                        string
+	Time                             time.Time
+	Latency                          time.Duration
+	Request                          *runtime.Request
+	Response                         *runtime.Response
+	Error                            string
+}
+
+// PayloadSink takes sampled payloads. Record must not block: it returns false when it
+// dropped the record.
+type PayloadSink interface {
+	Record(PayloadRecord) bool
+}
+
+// Options configure a Manager.
+type Options struct {
+	Source   Source
+	Runtimes RuntimeFactory
+	Metrics  *Metrics
+	Store    Store       // nil: deployments live in memory only (mlship serve)
+	Payloads PayloadSink // nil: no payload log
+	Logger   *slog.Logger
+	// PollInterval is how often references are resolved again to follow aliases.
+	PollInterval time.Duration
+}
+
+// Manager owns the deployments of one process.
+type Manager struct {
+	opts        Options
+	logger      *slog.Logger
+	ctx         context.Context
+	shadowSlots chan struct{}
+
+	mu          sync.RWMutex
+	deployments map[string]*Deployment
+}
+
+// maxShadowInFlight caps mirrored requests in flight across deployments.
+const maxShadowInFlight = 256
+
+// NewManager returns a manager; Start loads the stored deployments.
+func NewManager(opts Options) *Manager {
+	if opts.PollInterval == 0 {
+		opts.PollInterval = time.Second
+	}
+	return &Manager{opts: opts, logger: opts.Logger, deployments: map[string]*Deployment{},
+		shadowSlots: make(chan struct{}, maxShadowInFlight)}
+}
+
+// Start loads the stored deployments and starts serving them. Models load in the
+// background; a deployment is ready when its model has warmed up.
+func (m *Manager) Start(ctx context.Context) error {
+	m.ctx = ctx
+	if m.opts.Store == nil {
+		return nil
+	}
+	specs, err := m.opts.Store.ListDeployments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range specs {
+		m.run(s)
+	}
+	return nil
+}
+
+func (m *Manager) run(spec Spec) *Deployment {
+	d := newDeployment(m, spec.withDefaults())
+	m.mu.Lock()
+	m.deployments[spec.Name] = d
+	m.mu.Unlock()
+	d.start(m.ctx)
+	return d
+}
+
+// Create validates, stores and starts a deployment.
+func (m *Manager) Create(ctx context.Context, spec Spec) (*Deployment, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if _, ok := m.Get(spec.Name); ok {
+		return nil, fault.New(fault.AlreadyExists, "deployment %q already exists; update it or choose another name", spec.Name)
+	}
+	if m.opts.Store != nil {
+		if err := m.opts.Store.PutDeployment(ctx, spec, true); err != nil {
+			return nil, err
+		}
+	}
+	return m.run(spec), nil
+}
+
+// Update replaces a deployment's spec. What changed loads beside what serves, and
+// traffic moves once it is ready.
+func (m *Manager) Update(ctx context.Context, spec Spec) (*Deployment, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	d, ok := m.Get(spec.Name)
+	if !ok {
+		return nil, fault.NotFoundf("deployment %q does not exist", spec.Name)
+	}
+	if m.opts.Store != nil {
+		if err := m.opts.Store.PutDeployment(ctx, spec, false); err != nil {
+			return nil, err
+		}
+	}
+	d.update(spec.withDefaults())
+	return d, nil
+}
+
+// Delete stops a deployment, unloads its models and forgets it.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	d, ok := m.Get(name)
+	if !ok {
+		return fault.NotFoundf("deployment %q does not exist", name)
+	}
+	if m.opts.Store != nil {
+		if err := m.opts.Store.DeleteDeployment(ctx, name); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	delete(m.deployments, name)
+	m.mu.Unlock()
+	d.stop()
+	return nil
+}
+
+// Get returns the deployment named name.
+func (m *Manager) Get(name string) (*Deployment, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d, ok := m.deployments[name]
+	return d, ok
+}
+
+// Lookup returns the deployment named name, or a not-found error that says so.
+func (m *Manager) Lookup(name string) (*Deployment, error) {
+	if d, ok := m.Get(name); ok {
+		return d, nil
+	}
+	return nil, fault.NotFoundf("no deployment named %q", name)
+}
+
+// List returns the deployments sorted by name.
+func (m *Manager) List() []*Deployment {
+	m.mu.RLock()
+	out := make([]*Deployment, 0, len(m.deployments))
+	for _, d := range m.deployments {
+		out = append(out, d)
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *Deployment) int { return strings.Compare(a.Name(), b.Name()) })
+	return out
+}
+
+// Ready reports whether every deployment has a model serving.
+func (m *Manager) Ready() bool {
+	for _, d := range m.List() {
+		if !d.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// Poke makes every deployment resolve its references now (after an alias moved).
+func (m *Manager) Poke() {
+	for _, d := range m.List() {
+		d.poke()
+	}
+}
+
+// Close stops every deployment and unloads its models.
+func (m *Manager) Close() {
+	for _, d := range m.List() {
+		d.stop()
+	}
+}
+
+// record samples one answered request into the payload log.
+func (m *Manager) record(spec Spec, s *served, requestID string, req *runtime.Request, resp *runtime.Response, err error, start time.Time) {
+	if m.opts.Payloads == nil || spec.PayloadLog == nil || spec.PayloadLog.SampleRate <= 0 || rand.Float64() >= spec.PayloadLog.SampleRate {
+		return
+	}
+	rec := PayloadRecord{Deployment: spec.Name, Model: s.version.Model, Version: s.version.Version, Role: s.role,
+		RequestID: requestID, Time: start, Latency: time.Since(start), Request: req, Response: resp}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	outcome := "written"
+	if !m.opts.Payloads.Record(rec) {
+		outcome = "dropped"
+	}
+	m.opts.Metrics.payloads.WithLabelValues(spec.Name, outcome).Inc()
+}

@@ -1,0 +1,165 @@
+package serving
+
+import (
+	"encoding/json"
+	"regexp"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// Spec is what a user asks of a deployment. It is stored as given; defaults apply
+// when it is loaded (see withDefaults).
+type Spec struct {
+	Name string `json:"name"`
+	// Model names what to serve: models:/NAME@ALIAS (followed as the alias moves),
+	// models:/NAME/VERSION, runs:/RUN_ID/PATH, or, for mlship serve, a local directory.
+	Model string `json:"model"`
+	// Runtime is auto (chosen from the model's format), python, r, onnx or command.
+	Runtime string `json:"runtime,omitempty"`
+	// Command is the worker command for the command runtime: any program that speaks
+	// the worker protocol (docs/worker-protocol.md).
+	Command []string `json:"command,omitempty"`
+	// Workers is the number of worker processes per model version.
+	Workers  int      `json:"workers,omitempty"`
+	Batching Batching `json:"batching"`
+	// Timeout is the deadline of one request, unless the request asks for less.
+	Timeout    Duration    `json:"timeout,omitempty"`
+	Canary     *Canary     `json:"canary,omitempty"`
+	Shadow     *Shadow     `json:"shadow,omitempty"`
+	PayloadLog *PayloadLog `json:"payload_log,omitempty"`
+}
+
+// Canary sends a share of the traffic to a second model.
+type Canary struct {
+	Model  string  `json:"model"`
+	Weight float64 `json:"weight"` // the share of requests, in [0, 1]
+}
+
+// Shadow mirrors a share of the requests to a candidate whose answers are recorded
+// and discarded.
+type Shadow struct {
+	Model string  `json:"model"`
+	Share float64 `json:"share"` // the share of requests mirrored, in [0, 1]
+}
+
+// PayloadLog samples requests and responses into the payload log.
+type PayloadLog struct {
+	SampleRate float64 `json:"sample_rate"` // in [0, 1]
+}
+
+// Defaults.
+const (
+	DefaultMaxBatchSize = 32
+	DefaultMaxQueue     = 1024
+	DefaultTimeout      = Duration(30 * time.Second)
+	DefaultSampleRate   = 0.1
+	maxWorkers          = 256
+	maxBatchSize        = 1 << 16
+	maxQueue            = 1 << 20
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// CheckName checks a deployment name: it appears in URL paths, so it is a plain token.
+func CheckName(name string) error {
+	if !namePattern.MatchString(name) || strings.Contains(name, "..") {
+		return fault.Invalidf("invalid deployment name %q: use letters, digits, '_', '.' and '-' (at most 128, starting with a letter or digit, no '..')", name)
+	}
+	return nil
+}
+
+// Validate checks a spec as a user gave it.
+func (s *Spec) Validate() error {
+	if err := CheckName(s.Name); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s.Model) == "" {
+		return fault.Invalidf("deployment %q names no model: set model to models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/PATH", s.Name)
+	}
+	switch s.Runtime {
+	case "", "auto", "python", "r", "onnx":
+		if len(s.Command) > 0 {
+			return fault.Invalidf("command is only for the command runtime; set runtime to \"command\"")
+		}
+	case "command":
+		if len(s.Command) == 0 {
+			return fault.Invalidf("the command runtime needs a command: the worker program and its arguments")
+		}
+	default:
+		return fault.Invalidf("unknown runtime %q: use auto, python, r, onnx or command", s.Runtime)
+	}
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{s.Workers >= 0 && s.Workers <= maxWorkers, "workers must be between 1 and " + strconv.Itoa(maxWorkers)},
+		{s.Batching.MaxBatchSize >= 0 && s.Batching.MaxBatchSize <= maxBatchSize, "batching.max_batch_size must be between 1 and " + strconv.Itoa(maxBatchSize)},
+		{s.Batching.MaxQueue >= 0 && s.Batching.MaxQueue <= maxQueue, "batching.max_queue must be between 1 and " + strconv.Itoa(maxQueue)},
+		{s.Batching.Concurrency >= 0 && s.Batching.Concurrency <= maxWorkers, "batching.concurrency must be between 1 and " + strconv.Itoa(maxWorkers)},
+		{s.Batching.MaxDelay >= 0 && s.Batching.MaxDelay <= Duration(10*time.Second), "batching.max_delay must be between 0 and 10s"},
+		{s.Timeout >= 0 && s.Timeout <= Duration(time.Hour), "timeout must be between 0 and 1h"},
+		{s.Canary == nil || (s.Canary.Model != "" && s.Canary.Weight >= 0 && s.Canary.Weight <= 1), "canary needs a model and a weight between 0 and 1"},
+		{s.Shadow == nil || (s.Shadow.Model != "" && s.Shadow.Share >= 0 && s.Shadow.Share <= 1), "shadow needs a model and a share between 0 and 1"},
+		{s.PayloadLog == nil || (s.PayloadLog.SampleRate >= 0 && s.PayloadLog.SampleRate <= 1), "payload_log.sample_rate must be between 0 and 1"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return fault.Invalidf("deployment %q: %s", s.Name, c.msg)
+		}
+	}
+	return nil
+}
+
+// withDefaults fills what the user left out.
+func (s Spec) withDefaults() Spec {
+	if s.Runtime == "" {
+		s.Runtime = "auto"
+	}
+	if s.Workers == 0 {
+		s.Workers = min(goruntime.NumCPU(), 8)
+	}
+	if s.Batching.MaxBatchSize == 0 {
+		s.Batching.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if s.Batching.MaxQueue == 0 {
+		s.Batching.MaxQueue = DefaultMaxQueue
+	}
+	if s.Batching.Concurrency == 0 {
+		s.Batching.Concurrency = s.Workers
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.PayloadLog == nil {
+		s.PayloadLog = &PayloadLog{SampleRate: DefaultSampleRate}
+	}
+	return s
+}
+
+// Duration is a time.Duration that JSON reads from "250ms"-style strings or from a
+// number of milliseconds, and writes as a string.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var ms float64
+		if err := json.Unmarshal(b, &ms); err != nil {
+			return fault.Invalidf("a duration is a string such as \"250ms\" or \"30s\", or a number of milliseconds")
+		}
+		*d = Duration(ms * float64(time.Millisecond))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fault.Invalidf("invalid duration %q: use a string such as \"250ms\" or \"30s\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
