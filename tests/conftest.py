@@ -123,6 +123,11 @@ class Server:
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # Deployments' Python workers run in the interpreter that runs the tests, which
+        # has the packages the test models need.
+        env.setdefault("MLSHIP_PYTHON", sys.executable)
+        # mlflow.sklearn loads pickled models only when the operator allows it.
+        env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             self.command(),

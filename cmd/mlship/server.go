@@ -14,7 +14,7 @@ func serverCommand() *cobra.Command {
 	cfg := config.DefaultServer()
 	c := &cobra.Command{
 		Use:   "server",
-		Short: "Run the mlship server (MLflow-compatible tracking API and artifact proxy)",
+		Short: "Run the mlship server: MLflow-compatible tracking and registry, deployments",
 		Long: `Run the mlship server.
 
 With no flags it keeps everything in ./mlship-data: metadata in SQLite
@@ -53,6 +53,8 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.BoolVar(&cfg.ServeArtifacts, "serve-artifacts", cfg.ServeArtifacts, "serve the artifact proxy (--serve-artifacts=false to turn it off)")
 	f.StringSliceVar(&cfg.ArtifactSchemes, "artifact-schemes", nil, "URI schemes, besides mlflow-artifacts, allowed as experiment artifact locations (e.g. s3,gs)")
 	f.Int64Var(&cfg.MaxRequestBody, "max-request-body", cfg.MaxRequestBody, "largest JSON request body accepted, in bytes (artifact uploads are not limited)")
+	f.StringVar(&cfg.Python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3)")
+	f.StringVar(&cfg.Rscript, "rscript", "", "Rscript of the r runtime (default $MLSHIP_RSCRIPT, else Rscript)")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	return c

@@ -13,13 +13,14 @@ import (
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/tracking"
 )
 
 // Prefix is where the native API is served.
 const Prefix = "/api/v1/"
 
-// maxBodyBytes caps request bodies: no route of this API reads one yet.
+// maxBodyBytes caps request bodies: deployment specs are small.
 const maxBodyBytes = 1 << 20
 
 //go:embed openapi.json
@@ -27,16 +28,18 @@ var openAPIDocument []byte
 
 // API is the native REST API.
 type API struct {
-	registry *registry.Service
-	tracking *tracking.Service
-	content  *cas.Store
-	logger   *slog.Logger
+	registry    *registry.Service
+	tracking    *tracking.Service
+	content     *cas.Store
+	deployments *serving.Manager // nil: this process hosts no deployments
+	logger      *slog.Logger
 }
 
 // New returns the API over the registry, tracking and the content store that holds the
 // registry's copies of model versions.
-func New(reg *registry.Service, tr *tracking.Service, content *cas.Store, logger *slog.Logger) *API {
-	return &API{registry: reg, tracking: tr, content: content, logger: logger}
+// Deployments, if not nil, are managed under /api/v1/deployments.
+func New(reg *registry.Service, tr *tracking.Service, content *cas.Store, deployments *serving.Manager, logger *slog.Logger) *API {
+	return &API{registry: reg, tracking: tr, content: content, deployments: deployments, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
@@ -55,6 +58,12 @@ func (a *API) routeTable() []route {
 		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify},
 		{"POST", "/api/v1/content/gc", a.collectGarbage},
 		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile},
+		{"GET", "/api/v1/deployments", a.listDeployments},
+		{"POST", "/api/v1/deployments", a.createDeployment},
+		{"GET", "/api/v1/deployments/{name}", a.getDeployment},
+		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment},
+		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment},
+		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads},
 	}
 }
 

@@ -37,6 +37,12 @@ type Server struct {
 	MaxRequestBody int64
 	LogLevel       string
 	LogFormat      string
+	// ServingDir holds the model versions that deployments serve, unpacked from the
+	// content store; default <DataDir>/serving.
+	ServingDir string
+	// Python and Rscript run the embedded workers of the python and r runtimes;
+	// empty means $MLSHIP_PYTHON or python3, $MLSHIP_RSCRIPT or Rscript.
+	Python, Rscript string
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
@@ -79,6 +85,9 @@ func (c *Server) Resolve() error {
 	}
 	if c.ContentDestination == "" {
 		c.ContentDestination = filepath.Join(dir, "content")
+	}
+	if c.ServingDir == "" {
+		c.ServingDir = filepath.Join(dir, "serving")
 	}
 	if c.MaxRequestBody < 1<<20 {
 		return fmt.Errorf("--max-request-body must be at least 1 MiB, got %d bytes", c.MaxRequestBody)

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/mlship/mlship/internal/api"
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/cas"
@@ -21,6 +24,7 @@ import (
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
 	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
 	"github.com/mlship/mlship/internal/version"
@@ -38,6 +42,10 @@ type Server struct {
 	blobs   blob.Store
 	content blob.Store // the content-addressed copies of model versions
 	handler http.Handler
+
+	deployments *serving.Manager
+	payloads    *serving.PayloadStore
+	metrics     *prometheus.Registry
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -73,7 +81,19 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Content: content{cas: contentStore, blobs: blobs, tracking: tr}})
 	mlflow := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
 		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts})
-	s.handler = s.routes(mlflow, api.New(reg, tr, contentStore, logger))
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.payloads = serving.NewPayloadStore(db, 0, logger)
+	s.deployments = serving.NewManager(serving.Options{
+		Source:   modelSource{registry: reg, content: content{cas: contentStore, blobs: blobs, tracking: tr}, cacheDir: cfg.ServingDir},
+		Runtimes: serving.RuntimeConfig{Python: cfg.Python, Rscript: cfg.Rscript, Logger: logger}.Factory(),
+		Metrics:  serving.NewMetrics(s.metrics),
+		Store:    serving.NewSQLStore(db),
+		Payloads: s.payloads,
+		Logger:   logger,
+	})
+	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
+	s.handler = s.routes(mlflow, api.New(reg, tr, contentStore, s.deployments, logger), inference)
 	return s, nil
 }
 
@@ -91,10 +111,11 @@ func loggedModels(tr *tracking.Service) registry.LoggedModels {
 // Handler is the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) routes(mlflow *mlflowapi.API, native *api.API) http.Handler {
+func (s *Server) routes(mlflow *mlflowapi.API, native *api.API, inference *serving.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mlflow.Register(mux)
 	native.Register(mux)
+	inference.Register(mux)
 	mux.HandleFunc("GET /health", plain("OK"))
 	mux.HandleFunc("GET /version", plain(version.Version))
 	mux.HandleFunc("GET /healthz", plain("ok"))
@@ -141,8 +162,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	return s.ServeListener(ctx, ln)
 }
 
-// ServeListener serves on ln until ctx ends.
+// ServeListener serves on ln until ctx ends. Deployments start loading their models
+// as it starts, and are unloaded when it returns.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	if err := s.deployments.Start(ctx); err != nil {
+		return fmt.Errorf("start deployments: %w", err)
+	}
+	defer s.deployments.Close()
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -170,5 +196,8 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 
 // Close releases the stores.
 func (s *Server) Close() error {
+	if s.payloads != nil {
+		s.payloads.Close()
+	}
 	return errors.Join(s.blobs.Close(), s.content.Close(), s.db.Close())
 }

@@ -77,4 +77,3 @@ func (s modelSource) resolveRun(ctx context.Context, rest string) (serving.Versi
 func (s modelSource) Fetch(ctx context.Context, v serving.Version) (string, error) {
 	return s.content.cas.Materialize(ctx, v.Key, s.cacheDir)
 }
-

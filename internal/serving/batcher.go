@@ -56,9 +56,9 @@ var errQueueFull = fault.New(fault.Exhausted, "the model's queue is full; retry 
 func newBatcher(model runtime.Model, cfg Batching, mm *modelMetrics) *batcher {
 	b := &batcher{
 		model: model, cfg: cfg, metrics: mm,
-		queue:    make(chan *call, cfg.MaxQueue),
-		slots:    make(chan struct{}, cfg.Concurrency),
-		stop:     make(chan struct{}), stopped: make(chan struct{}),
+		queue: make(chan *call, cfg.MaxQueue),
+		slots: make(chan struct{}, cfg.Concurrency),
+		stop:  make(chan struct{}), stopped: make(chan struct{}),
 	}
 	b.batching.Store(cfg.MaxBatchSize > 1 && model.Metadata().Batchable)
 	go b.run()

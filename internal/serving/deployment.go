@@ -419,3 +419,34 @@ func (d *Deployment) mirror(s *served, req *runtime.Request, requestID string) {
 		d.m.record(spec, s, requestID, req, resp, err, start)
 	}()
 }
+
+// View is a deployment as the API shows it.
+type View struct {
+	Name   string `json:"name"`
+	Spec   Spec   `json:"spec"`
+	Status Status `json:"status"`
+	// Endpoints are the paths that serve the deployment, by protocol.
+	Endpoints map[string]string `json:"endpoints"`
+}
+
+// View returns the deployment as the API shows it.
+func (d *Deployment) View() View {
+	name := d.Name()
+	return View{Name: name, Spec: d.Spec(), Status: d.Status(), Endpoints: map[string]string{
+		"v2":          "/v2/models/" + name + "/infer",
+		"invocations": "/deployments/" + name + "/invocations",
+		"v1":          "/v1/models/" + name + ":predict",
+	}}
+}
+
+// predictOn runs a request on one named version, outside the traffic split (the Open
+// Inference Protocol's /versions/{v} paths).
+func (d *Deployment) predictOn(ctx context.Context, s *served, req *runtime.Request, requestID string) (Answer, error) {
+	start := time.Now()
+	resp, err := s.predict(ctx, req)
+	if errors.Is(err, errRetired) {
+		return Answer{}, fault.New(fault.Unavailable, "version %s of deployment %q was just unloaded; retry", s.version.Version, d.Name())
+	}
+	d.m.record(d.routes.Load().spec, s, requestID, req, resp, err, start)
+	return Answer{Response: resp, Model: s.version.Model, Version: s.version.Version, Role: s.role}, err
+}

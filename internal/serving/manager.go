@@ -86,7 +86,7 @@ func NewManager(opts Options) *Manager {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Second
 	}
-	return &Manager{opts: opts, logger: opts.Logger, deployments: map[string]*Deployment{},
+	return &Manager{opts: opts, logger: opts.Logger, ctx: context.Background(), deployments: map[string]*Deployment{},
 		shadowSlots: make(chan struct{}, maxShadowInFlight)}
 }
 
@@ -236,4 +236,22 @@ func (m *Manager) record(spec Spec, s *served, requestID string, req *runtime.Re
 		outcome = "dropped"
 	}
 	m.opts.Metrics.payloads.WithLabelValues(spec.Name, outcome).Inc()
+}
+
+// payloadLister is a payload sink that can list what it kept.
+type payloadLister interface {
+	List(ctx context.Context, deployment string, sinceMs, afterID int64, limit int) ([]StoredPayload, error)
+}
+
+// ListPayloads returns a deployment's payload log from sinceMs on, after the record
+// afterID, oldest first.
+func (m *Manager) ListPayloads(ctx context.Context, name string, sinceMs, afterID int64, limit int) ([]StoredPayload, error) {
+	if _, err := m.Lookup(name); err != nil {
+		return nil, err
+	}
+	l, ok := m.opts.Payloads.(payloadLister)
+	if !ok {
+		return nil, fault.New(fault.NotImplemented, "this process keeps no payload log")
+	}
+	return l.List(ctx, name, sinceMs, afterID, limit)
 }

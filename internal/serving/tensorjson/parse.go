@@ -118,13 +118,18 @@ func (p *parser) skipSpace() {
 }
 
 // document parses one value and then requires the end of the input. It loops instead
-// of recursing: after each value it closes the containers that end there and moves on
-// to the next element or member of the innermost one still open.
+// of recursing: each turn parses a scalar or opens a container; after a scalar or an
+// empty container, afterValue closes the containers that end there and moves to the
+// next element or member of the innermost one still open.
 func (p *parser) document() error {
 	for {
 		p.skipSpace()
-		if err := p.value(); err != nil {
+		descend, err := p.value()
+		if err != nil {
 			return err
+		}
+		if descend {
+			continue
 		}
 		more, err := p.afterValue()
 		if err != nil || !more {
@@ -133,40 +138,44 @@ func (p *parser) document() error {
 	}
 }
 
-// value parses the value at p.pos. A container is opened and left for the loop in
-// document to fill, unless it is empty.
-func (p *parser) value() error {
+// value parses the scalar at p.pos, or opens the container there; descend reports that
+// an element or member value of a non-empty container comes next.
+func (p *parser) value() (descend bool, err error) {
 	if p.pos >= len(p.src) {
-		return p.unexpected()
+		return false, p.unexpected()
 	}
 	switch c := p.src[p.pos]; {
 	case c == '{' || c == '[':
 		return p.openContainer(c)
 	case c == '"':
-		return p.str()
+		return false, p.str()
 	case c == 't':
-		return p.literal("true", True, 0)
+		return false, p.literal("true", True, 0)
 	case c == 'f':
-		return p.literal("false", False, 0)
+		return false, p.literal("false", False, 0)
 	case c == 'n':
-		return p.literal("null", Null, 0)
+		return false, p.literal("null", Null, 0)
 	case c == 'N':
-		return p.literal("NaN", Number, flagFloat)
+		return false, p.literal("NaN", Number, flagFloat)
 	case c == 'I':
-		return p.literal("Infinity", Number, flagFloat)
+		return false, p.literal("Infinity", Number, flagFloat)
 	case c == '-' && p.pos+1 < len(p.src) && p.src[p.pos+1] == 'I':
-		return p.literal("-Infinity", Number, flagFloat)
+		return false, p.literal("-Infinity", Number, flagFloat)
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number()
+		return false, p.number()
 	}
-	return p.unexpected()
+	return false, p.unexpected()
 }
 
+// add appends a node, counting it as an element if it is in an array. An object's
+// members are counted by key.
 func (p *parser) add(n node) {
 	n.next = int32(len(p.nodes)) + 1
 	p.nodes = append(p.nodes, n)
 	if p.depth > 0 {
-		p.nodes[p.open[p.depth-1]].aux++
+		if parent := &p.nodes[p.open[p.depth-1]]; parent.kind == Array {
+			parent.aux++
+		}
 	}
 }
 
@@ -180,9 +189,9 @@ func (p *parser) literal(text string, k Kind, flags uint8) error {
 	return nil
 }
 
-func (p *parser) openContainer(c byte) error {
+func (p *parser) openContainer(c byte) (descend bool, err error) {
 	if p.depth == MaxDepth {
-		return p.errorf("nesting deeper than %d levels", MaxDepth)
+		return false, p.errorf("nesting deeper than %d levels", MaxDepth)
 	}
 	k := Array
 	if c == '{' {
@@ -194,12 +203,12 @@ func (p *parser) openContainer(c byte) error {
 	p.pos++
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == closerOf(k) {
-		return nil // afterValue closes it
+		return false, nil // afterValue closes it
 	}
 	if k == Object {
-		return p.key()
+		return true, p.key()
 	}
-	return p.value()
+	return true, nil
 }
 
 func closerOf(k Kind) byte {
@@ -209,30 +218,30 @@ func closerOf(k Kind) byte {
 	return ']'
 }
 
-// key parses an object member's key and colon, and then its value.
+// key parses an object member's key and the colon after it.
 func (p *parser) key() error {
-	if p.pos >= len(p.src) || p.src[p.pos] != '"' {
-		if p.pos < len(p.src) {
-			return p.errorf("expected a string key, found %q", p.src[p.pos])
-		}
+	if p.pos >= len(p.src) {
 		return p.unexpected()
+	}
+	if p.src[p.pos] != '"' {
+		return p.errorf("expected a string key, found %q", p.src[p.pos])
 	}
 	if err := p.str(); err != nil {
 		return err
 	}
+	p.nodes[p.open[p.depth-1]].aux++
 	p.skipSpace()
 	if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 		return p.errorf("expected ':' after an object key")
 	}
 	p.pos++
-	p.skipSpace()
-	return p.value()
+	return nil
 }
 
 // afterValue closes the containers that end after the value just parsed and, if one is
-// still open, parses the next element or member up to its value. It reports whether
-// the document continues.
-func (p *parser) afterValue() (bool, error) {
+// still open, moves past the comma (and, in an object, the next key) to the next value.
+// It reports whether the document continues.
+func (p *parser) afterValue() (more bool, err error) {
 	for {
 		p.skipSpace()
 		if p.depth == 0 {
@@ -254,11 +263,11 @@ func (p *parser) afterValue() (bool, error) {
 			continue
 		case ',':
 			p.pos++
-			p.skipSpace()
 			if k == Object {
+				p.skipSpace()
 				return true, p.key()
 			}
-			return true, p.value()
+			return true, nil
 		}
 		return false, p.errorf("expected ',' or '%c'", closerOf(k))
 	}

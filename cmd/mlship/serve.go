@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/mlship/mlship/internal/api"
+	"github.com/mlship/mlship/internal/client"
+	"github.com/mlship/mlship/internal/config"
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/serving"
+	"github.com/mlship/mlship/internal/version"
+)
+
+type serveFlags struct {
+	host, name, cacheDir string
+	port                 int
+	python, rscript      string
+	poll                 time.Duration
+	maxBody              int64
+	logLevel, logFormat  string
+	server               string
+	spec                 specFlags
+}
+
+func serveCommand() *cobra.Command {
+	var f serveFlags
+	c := &cobra.Command{
+		Use:   "serve MODEL_URI",
+		Short: "Serve one model over the standard inference protocols",
+		Long: `Serve one model, standalone and stateless, over the Open Inference Protocol v2
+(/v2/models/NAME/infer, with Triton's binary tensor extension), MLflow's scoring
+protocol (/invocations, /ping, /health, /version) and KServe v1
+(/v1/models/NAME:predict), with Prometheus metrics at /metrics.
+
+MODEL_URI is a local model directory (an MLflow model, an .onnx or an .rds file), or
+models:/NAME@ALIAS, models:/NAME/VERSION on an mlship server (--server, default
+$MLSHIP_SERVER or $MLFLOW_TRACKING_URI). An alias is followed: when it moves, the new
+version loads beside the old one and traffic switches once it is ready.
+
+Every flag can also be set with an MLSHIP_* environment variable: --port is
+MLSHIP_PORT.`,
+		Example: `  mlship serve ./model
+  mlship serve models:/fraud@production --server http://mlship:5000 --port 8080
+  mlship serve ./model --workers 4 --max-batch-size 64 --max-batch-delay 2ms`,
+		Args: cobra.ExactArgs(1),
+		PreRunE: func(c *cobra.Command, _ []string) error {
+			if err := config.ApplyEnv(c.Flags(), "MLSHIP"); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error { return f.run(c.Context(), args[0]) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.host, "host", "127.0.0.1", "address to listen on (0.0.0.0 for every interface)")
+	fl.IntVarP(&f.port, "port", "p", 8080, "port to listen on")
+	fl.StringVar(&f.name, "name", "", "the model's name in the protocols' paths (default: the registered model's name, or the file's)")
+	fl.StringVar(&f.server, "server", "", "mlship server that models:/ URIs name (default $MLSHIP_SERVER, else $MLFLOW_TRACKING_URI)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "where downloaded model versions are kept (default: the user's cache directory)")
+	fl.StringVar(&f.python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3)")
+	fl.StringVar(&f.rscript, "rscript", "", "Rscript of the r runtime (default $MLSHIP_RSCRIPT, else Rscript)")
+	fl.DurationVar(&f.poll, "poll-interval", 2*time.Second, "how often an alias is checked for a new version")
+	fl.Int64Var(&f.maxBody, "max-request-body", serving.DefaultMaxBody, "largest request body accepted, in bytes")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	f.spec.addServe(c)
+	return c
+}
+
+// addServe adds the spec flags that make sense for a single model.
+func (s *specFlags) addServe(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&s.runtime, "runtime", "auto", "runtime: auto, python, r, onnx or command")
+	f.StringVar(&s.command, "command", "", "worker command for --runtime command (a program that speaks the worker protocol)")
+	f.IntVar(&s.workers, "workers", 0, "worker processes (default: CPUs, at most 8)")
+	f.IntVar(&s.maxBatch, "max-batch-size", 0, "most rows per batch; 1 turns batching off (default 32)")
+	f.DurationVar(&s.maxDelay, "max-batch-delay", 0, "how long a batch may wait for more requests (default 0: take what is queued)")
+	f.IntVar(&s.maxQ, "max-queue", 0, "requests that may wait before new ones get 429 (default 1024)")
+	f.DurationVar(&s.timeout, "timeout", 0, "deadline of one request (default 30s)")
+}
+
+func (f *serveFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if f.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}
+
+func (f *serveFlags) run(ctx context.Context, uri string) error {
+	logger, err := f.logger()
+	if err != nil {
+		return err
+	}
+	source, name, err := f.source(ctx, uri)
+	if err != nil {
+		return err
+	}
+	if f.name != "" {
+		name = f.name
+	}
+	spec := f.spec.spec(name, uri)
+	spec.PayloadLog = &serving.PayloadLog{}
+	if err := spec.Validate(); err != nil {
+		return usageError{err}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := serving.NewManager(serving.Options{Source: source, Metrics: serving.NewMetrics(reg), Logger: logger,
+		PollInterval: f.poll, Runtimes: serving.RuntimeConfig{Python: f.python, Rscript: f.rscript, Logger: logger}.Factory()})
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	if _, err := m.Create(ctx, spec); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	serving.NewHandler(m, serving.HTTPOptions{Single: name, MaxBody: f.maxBody, Gatherer: reg, Logger: logger}).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !m.Ready() {
+			http.Error(w, "model loading", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	handler := httpx.WithRequestID(httpx.Recover(logger, httpx.AccessLog(logger, mux)))
+	addr := net.JoinHostPort(f.host, strconv.Itoa(f.port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is something else serving there? choose another --port)", addr, err)
+	}
+	logger.Info("mlship serve listening", "addr", "http://"+ln.Addr().String(), "model", uri, "name", name, "version", version.Version)
+	return serveUntilDone(ctx, ln, handler, logger)
+}
+
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxHeaderBytes: 1 << 20, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdown)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// source returns where the model comes from, and the name it is served under.
+func (f *serveFlags) source(ctx context.Context, uri string) (serving.Source, string, error) {
+	if serving.IsLocalRef(uri) {
+		src := serving.LocalSource{}
+		v, err := src.Resolve(ctx, uri)
+		if err != nil {
+			return nil, "", err
+		}
+		return src, v.Model, nil
+	}
+	rest, ok := strings.CutPrefix(uri, "models:/")
+	if !ok {
+		return nil, "", usageError{fmt.Errorf("%s: mlship serve takes a local path or models:/NAME@ALIAS or models:/NAME/VERSION; serve runs:/ URIs through `mlship deploy create` on the server", uri)}
+	}
+	ref, err := parseVersionRef(rest, false)
+	if err != nil {
+		return nil, "", err
+	}
+	server := f.server
+	if server == "" {
+		server = client.ServerFromEnv()
+	}
+	cl, err := client.New(server)
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	dir := f.cacheDir
+	if dir == "" {
+		if base, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(base, "mlship", "models")
+		} else {
+			dir = filepath.Join(os.TempDir(), "mlship-models")
+		}
+	}
+	return &remoteSource{client: cl, cacheDir: dir, lineages: map[string]*api.Lineage{}}, ref.name, nil
+}
+
+// remoteSource resolves models:/ references on an mlship server and downloads the
+// versions' files, checked against their hashes, into a cache keyed by manifest.
+type remoteSource struct {
+	client   *client.Client
+	cacheDir string
+
+	mu       sync.Mutex
+	lineages map[string]*api.Lineage // by manifest digest
+}
+
+func (s *remoteSource) Resolve(ctx context.Context, uri string) (serving.Version, error) {
+	ref, err := parseVersionRef(strings.TrimPrefix(uri, "models:/"), false)
+	if err != nil {
+		return serving.Version{}, err
+	}
+	v, err := ref.resolve(ctx, s.client)
+	if err != nil {
+		return serving.Version{}, err
+	}
+	var l api.Lineage
+	if err := s.client.Get(ctx, versionPath(ref.name, v, "lineage"), nil, &l); err != nil {
+		return serving.Version{}, err
+	}
+	if l.Version.ManifestDigest == "" {
+		return serving.Version{}, fault.Invalidf("model version %s/%s has no files stored by the server, so it cannot be served", ref.name, v)
+	}
+	s.mu.Lock()
+	s.lineages[l.Version.ManifestDigest] = &l
+	s.mu.Unlock()
+	return serving.Version{Model: ref.name, Version: v, Key: l.Version.ManifestDigest}, nil
+}
+
+func (s *remoteSource) Fetch(ctx context.Context, v serving.Version) (string, error) {
+	dir := filepath.Join(s.cacheDir, strings.TrimPrefix(v.Key, "sha256:"))
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	s.mu.Lock()
+	l := s.lineages[v.Key]
+	s.mu.Unlock()
+	if err := os.MkdirAll(s.cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(s.cacheDir, ".download-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := downloadVersion(ctx, s.client, l, tmp, io.Discard); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(dir); statErr == nil {
+			return dir, nil
+		}
+		return "", err
+	}
+	return dir, nil
+}

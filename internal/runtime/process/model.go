@@ -1,0 +1,586 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/runtime"
+)
+
+const (
+	// The backoff between attempts to start a replacement worker after a failed
+	// start, doubling from minBackoff.
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+	// earlyExit: a worker that dies this soon after reporting ready counts as a failed
+	// start, so that a worker that crashes at once is not restarted in a tight loop.
+	earlyExit = time.Second
+)
+
+// model is a loaded model: a fixed number of worker slots, each holding a running
+// worker or a replacement being started. A worker is owned by exactly one party at a
+// time (the idle channel, a caller, a drain, or the goroutine that noticed its exit),
+// and only its owner retires or releases it.
+type model struct {
+	opts  Options
+	spec  runtime.Spec
+	label string
+	argv  []string
+	env   []string
+	log   *slog.Logger
+	meta  runtime.Metadata
+
+	idle   chan *worker
+	ctx    context.Context // canceled by Close: aborts starts and backoffs
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the model starts
+	// unloaded is closed when Close has stopped every worker.
+	unloaded chan struct{}
+
+	mu       sync.Mutex
+	closed   bool
+	workers  map[*worker]bool // every started process; true once it is ready
+	ready    int              // the workers that have reported ready and not been retired
+	lastErr  error            // why the last start failed
+
+	// failures counts the failed starts since a worker last proved sound, for the
+	// backoff. It is atomic so that every reply can check it without the lock.
+	failures atomic.Int32
+}
+
+var _ runtime.Model = (*model)(nil)
+
+func newModel(opts Options, spec runtime.Spec, argv []string) (*model, error) {
+	dir, err := filepath.Abs(spec.Dir)
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "model directory %q", spec.Dir)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fault.Invalidf("model directory %q does not exist or is not a directory", spec.Dir)
+	}
+	spec.Dir = dir
+	log := spec.Logger
+	if log == nil {
+		log = opts.Logger
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &model{
+		opts: opts, spec: spec, label: label(spec), argv: argv,
+		env:  append(append(os.Environ(), opts.Env...), "MLSHIP_MODEL_DIR="+dir),
+		log:  log.With("runtime", opts.Name, "model", spec.Name, "version", spec.Version),
+		idle: make(chan *worker, opts.Workers), ctx: ctx, cancel: cancel, unloaded: make(chan struct{}),
+		workers: make(map[*worker]bool),
+	}
+	return m, nil
+}
+
+// start starts every worker at once and waits until all are ready.
+func (m *model) start(ctx context.Context) error {
+	ws := make([]*worker, m.opts.Workers)
+	frames := make([]*readyFrame, len(ws))
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i := range ws {
+		wg.Go(func() { ws[i], frames[i], errs[i] = m.spawn(ctx) })
+	}
+	wg.Wait()
+	if err := firstError(errs); err != nil {
+		return err
+	}
+	m.meta = frames[0].metadata()
+	m.log.Info("model loaded", "workers", len(ws), "platform", m.meta.Platform)
+	for _, w := range ws {
+		m.release(w)
+	}
+	return nil
+}
+
+// firstError returns the first error a worker reported in its own words, else the
+// first error.
+func firstError(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if fault.KindOf(err) == fault.Invalid {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// spawn starts one worker and waits for its ready frame.
+func (m *model) spawn(ctx context.Context) (*worker, *readyFrame, error) {
+	w, err := m.exec()
+	if err != nil {
+		return nil, nil, err
+	}
+	ready, err := m.awaitReady(ctx, w)
+	if err != nil {
+		m.discard(w)
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, nil, errClosed // Close stops it: it is in m.workers
+	}
+	m.workers[w] = true
+	m.ready++
+	w.readyAt = time.Now()
+	return w, ready, nil
+}
+
+// errClosed is the error of every prediction made on, or cut short by, a closed model.
+var errClosed = fault.New(fault.Unavailable, "the model is being unloaded")
+
+// exec starts a worker process and the goroutines that log its stderr and reap it.
+func (m *model) exec() (*worker, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errClosed
+	}
+	w, err := startWorker(m.argv, m.env, m.spec.Dir, m.log)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, err, "cannot start the %s worker %q: %v", m.opts.Name, m.argv[0], err)
+	}
+	m.workers[w] = false
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		w.readStderr()
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.watch(w)
+	}()
+	return w, nil
+}
+
+// awaitReady reads a new worker's ready frame within the start timeout.
+func (m *model) awaitReady(ctx context.Context, w *worker) (*readyFrame, error) {
+	gen, err := w.arm(time.Now().Add(m.opts.StartTimeout))
+	if err != nil {
+		return nil, errClosed
+	}
+	stop := context.AfterFunc(ctx, func() { w.expire(gen) })
+	ready, err := w.conn.readReady()
+	stop()
+	switch {
+	case err == nil && !ready.OK:
+		return nil, fault.New(fault.Invalid, "the %s worker could not load model %s: %s", m.opts.Name, m.label, ready.Error)
+	case err == nil && ready.Protocol != protocolVersion:
+		return nil, fault.New(fault.Invalid, "the %s worker speaks protocol version %d; mlship speaks version %d", m.opts.Name, ready.Protocol, protocolVersion)
+	case err == nil:
+		return ready, nil
+	case m.isClosed():
+		return nil, errClosed
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		return nil, fault.Wrap(fault.DeadlineExceeded, ctx.Err(), "loading model %s was canceled", m.label)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.kill()
+		return nil, fault.New(fault.DeadlineExceeded, "the %s worker did not load model %s within %s: %s", m.opts.Name, m.label, m.opts.StartTimeout, w.lastWords())
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fault.New(fault.Invalid, "the %s worker exited before it loaded model %s: %s", m.opts.Name, m.label, w.lastWords())
+	}
+	w.kill()
+	return nil, fault.Wrap(fault.Invalid, err, "the %s worker failed to start model %s: %v; %s", m.opts.Name, m.label, err, w.lastWords())
+}
+
+// watch waits for a worker's process to exit. A worker that dies while idle is taken
+// out of the idle channel here and replaced at once.
+func (m *model) watch(w *worker) {
+	w.reap()
+	if !w.stopping.Load() {
+		m.log.Warn("worker exited", "pid", w.pid, "status", exitStatus(w.exitErr))
+	}
+	m.reclaim(w)
+}
+
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// reclaim takes w out of the idle channel, if it is there, and retires it.
+func (m *model) reclaim(w *worker) {
+	for range len(m.idle) {
+		select {
+		case x := <-m.idle:
+			if x == w {
+				m.retire(w)
+				return
+			}
+			m.idle <- x // never blocks: the channel holds one slot per worker
+		default:
+			return
+		}
+	}
+}
+
+// Metadata describes the model as its workers reported it.
+func (m *model) Metadata() runtime.Metadata { return m.meta }
+
+// Predict runs req on an idle worker, waiting for one until ctx ends. A request whose
+// worker crashes is retried once on another: predictions are idempotent.
+func (m *model) Predict(ctx context.Context, req *runtime.Request) (*runtime.Response, error) {
+	params, err := encodeRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	for retried := false; ; retried = true {
+		w, err := m.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := m.call(ctx, w, req, params)
+		var crash *crashError
+		if !errors.As(err, &crash) {
+			return resp, err
+		}
+		if retried {
+			return nil, fault.Wrap(fault.Unavailable, crash, "the model's workers crashed twice on this request; they are being replaced")
+		}
+		m.log.Warn("worker crashed during a prediction; retrying on another worker", "pid", crash.pid, "cause", crash.cause)
+	}
+}
+
+// encodeRequest checks the request's tensors and encodes its params.
+func encodeRequest(req *runtime.Request) ([]byte, error) {
+	for i := range req.Inputs {
+		if err := req.Inputs[i].Check(); err != nil {
+			return nil, err
+		}
+	}
+	if len(req.Params) == 0 {
+		return nil, nil
+	}
+	params, err := json.Marshal(req.Params)
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "params cannot be encoded as JSON")
+	}
+	return params, nil
+}
+
+// crashError says a worker died, or broke the protocol, during a request.
+type crashError struct {
+	pid   int
+	cause error
+}
+
+func (e *crashError) Error() string {
+	return fmt.Sprintf("worker %d crashed: %v", e.pid, e.cause)
+}
+
+func (e *crashError) Unwrap() error { return e.cause }
+
+// acquire takes an idle, live worker.
+func (m *model) acquire(ctx context.Context) (*worker, error) {
+	for {
+		if m.ctx.Err() != nil {
+			return nil, errClosed
+		}
+		var w *worker
+		select {
+		case w = <-m.idle:
+		default:
+			select {
+			case w = <-m.idle:
+			case <-ctx.Done():
+				return nil, m.waitError(ctx)
+			case <-m.ctx.Done():
+				return nil, errClosed
+			}
+		}
+		if !w.hasExited() {
+			return w, nil
+		}
+		m.retire(w)
+	}
+}
+
+// waitError says why a caller stopped waiting for a worker.
+func (m *model) waitError(ctx context.Context) error {
+	m.mu.Lock()
+	ready, lastErr := m.ready, m.lastErr
+	m.mu.Unlock()
+	if ready == 0 && lastErr != nil {
+		return fault.New(fault.Unavailable, "the model has no running worker; the last attempt to start one failed: %s", fault.Message(lastErr))
+	}
+	if ready == 0 {
+		return fault.New(fault.Unavailable, "the model has no running worker; one is being started")
+	}
+	return contextError(ctx)
+}
+
+func contextError(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fault.Wrap(fault.DeadlineExceeded, ctx.Err(), "the prediction was canceled")
+	}
+	return fault.Wrap(fault.DeadlineExceeded, ctx.Err(), "the prediction did not finish before its deadline")
+}
+
+// call runs one exchange with w, which the caller owns, and settles w's fate.
+func (m *model) call(ctx context.Context, w *worker, req *runtime.Request, params []byte) (*runtime.Response, error) {
+	if ctx.Err() != nil {
+		m.release(w)
+		return nil, contextError(ctx)
+	}
+	deadline := time.Now().Add(m.opts.RequestTimeout)
+	gen, err := w.arm(deadline)
+	if err != nil { // only Close stops a worker that a caller owns
+		m.retire(w)
+		return nil, errClosed
+	}
+	stop := context.AfterFunc(ctx, func() { w.expire(gen) })
+	var resp *runtime.Response
+	err = w.conn.writeRequest(req, params)
+	sent := err == nil
+	if sent {
+		resp, err = w.conn.readReply()
+	}
+	stop()
+	return m.settle(ctx, w, resp, err, sent, deadline)
+}
+
+// settle releases, drains or retires w after an exchange, and maps its outcome.
+func (m *model) settle(ctx context.Context, w *worker, resp *runtime.Response, err error, sent bool, deadline time.Time) (*runtime.Response, error) {
+	var werr *workerError
+	switch {
+	case err == nil:
+		m.recovered()
+		m.release(w)
+		return resp, nil
+	case errors.As(err, &werr):
+		m.recovered()
+		m.release(w)
+		return nil, m.modelError(w, werr)
+	case m.isClosed():
+		m.retire(w)
+		return nil, errClosed
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		if sent {
+			m.drain(w, deadline)
+		} else {
+			m.retire(w)
+		}
+		return nil, contextError(ctx)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		m.log.Error("worker did not answer in time; replacing it", "pid", w.pid, "timeout", m.opts.RequestTimeout)
+		m.retire(w)
+		return nil, fault.New(fault.DeadlineExceeded, "the model did not answer within %s; its worker was restarted", m.opts.RequestTimeout)
+	}
+	m.retire(w)
+	return nil, &crashError{pid: w.pid, cause: err}
+}
+
+// modelError maps an error the model raised: the client's mistakes are shown to it,
+// anything else is logged.
+func (m *model) modelError(w *worker, werr *workerError) error {
+	if werr.client {
+		return fault.New(fault.Invalid, "%s", werr.msg)
+	}
+	m.log.Error("model failed to predict", "pid", w.pid, "error", werr.msg)
+	return fault.Wrap(fault.Internal, werr, "the model failed to predict")
+}
+
+// drain waits, until deadline, for the reply to a request whose caller has gone, so
+// that a worker that is merely slow goes back to work instead of being restarted.
+func (m *model) drain(w *worker, deadline time.Time) {
+	if !m.goTracked(func() {
+		if _, err := w.arm(deadline); err == nil {
+			if _, err = w.conn.readReply(); err == nil || isWorkerError(err) {
+				m.release(w)
+				return
+			}
+		}
+		m.log.Warn("worker did not finish an abandoned request in time; replacing it", "pid", w.pid)
+		m.retire(w)
+	}) {
+		m.retire(w)
+	}
+}
+
+func isWorkerError(err error) bool {
+	var werr *workerError
+	return errors.As(err, &werr)
+}
+
+// goTracked runs f in a goroutine that Close waits for, unless the model is closed.
+func (m *model) goTracked(f func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.wg.Go(f)
+	return true
+}
+
+// release returns w to the idle workers, or retires it if it has died.
+func (m *model) release(w *worker) {
+	if w.hasExited() || m.isClosed() {
+		m.retire(w)
+		return
+	}
+	m.idle <- w // never blocks: the channel holds one slot per worker
+}
+
+// retire ends a worker that is dead, hung or out of step with the protocol, and
+// starts its replacement. Once the model is closed, Close stops the workers instead.
+func (m *model) retire(w *worker) {
+	m.mu.Lock()
+	ready, ok := m.workers[w]
+	if m.closed || !ok {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.workers, w)
+	if ready {
+		m.ready--
+	}
+	early := time.Since(w.readyAt) < earlyExit
+	m.mu.Unlock()
+	w.interrupt()
+	w.kill()
+	w.closePipes()
+	if early {
+		m.failed(fault.New(fault.Unavailable, "a worker stopped within %s of starting: %s", earlyExit, w.stderr.String()))
+	} else {
+		m.recovered()
+	}
+	m.replace()
+}
+
+// discard ends a worker that failed to start, without replacing it.
+func (m *model) discard(w *worker) {
+	m.mu.Lock()
+	delete(m.workers, w)
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return // Close stops it
+	}
+	w.interrupt()
+	w.kill()
+	w.closePipes()
+}
+
+// replace starts a worker to take a retired one's slot, retrying with backoff until
+// one starts or the model is closed.
+func (m *model) replace() {
+	m.goTracked(func() {
+		for {
+			if !m.sleep(m.backoff()) {
+				return
+			}
+			w, _, err := m.spawn(m.ctx)
+			if err == nil {
+				m.release(w)
+				return
+			}
+			if m.isClosed() {
+				return
+			}
+			m.failed(err)
+			m.log.Error("cannot start a replacement worker", "error", err)
+		}
+	})
+}
+
+// failed records a failed start, for the backoff and for callers left waiting.
+func (m *model) failed(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failures.Add(1)
+	m.lastErr = err
+}
+
+// recovered forgets past failed starts, once a worker has answered or lived long.
+func (m *model) recovered() {
+	if m.failures.Load() == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failures.Store(0)
+	m.lastErr = nil
+}
+
+// backoff is how long to wait before the next start: none while starts succeed,
+// then doubling from minBackoff for each failure.
+func (m *model) backoff() time.Duration {
+	n := m.failures.Load()
+	if n == 0 {
+		return 0
+	}
+	return min(minBackoff<<min(n-1, 16), maxBackoff)
+}
+
+// sleep waits d, or until the model is closed; it reports whether the model is open.
+func (m *model) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return !m.isClosed()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-m.ctx.Done():
+		return false
+	}
+}
+
+func (m *model) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Close stops every worker and waits for them to exit. Predictions in flight fail with
+// fault.Unavailable.
+func (m *model) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		<-m.unloaded
+		return nil
+	}
+	m.closed = true
+	ws := slices.Collect(maps.Keys(m.workers))
+	m.mu.Unlock()
+	m.cancel()
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		w.interrupt()
+		wg.Go(func() { w.stop(m.opts.StopGrace) })
+	}
+	wg.Wait()
+	m.wg.Wait()
+	for _, w := range ws {
+		w.closePipes()
+	}
+	close(m.unloaded)
+	m.log.Info("model unloaded")
+	return nil
+}

@@ -1,0 +1,11 @@
+//go:build unix && !linux
+
+package process
+
+import "syscall"
+
+// sysProcAttr puts a worker in its own process group, so that a terminal's Ctrl-C
+// reaches the server, which stops its workers in order, and not the workers directly.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}

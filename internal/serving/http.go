@@ -1,0 +1,407 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/runtime"
+	"github.com/mlship/mlship/internal/serving/oip"
+	"github.com/mlship/mlship/internal/serving/scoring"
+	"github.com/mlship/mlship/internal/version"
+)
+
+// DefaultMaxBody caps inference request bodies.
+const DefaultMaxBody = 64 << 20
+
+// HTTPOptions configure the inference endpoints.
+type HTTPOptions struct {
+	// Single, if set, is the deployment that answers MLflow's root endpoints
+	// (/invocations, /ping, /health, /version), as `mlship serve` does.
+	Single string
+	// MaxBody caps request bodies; 0 means DefaultMaxBody.
+	MaxBody int64
+	// Gatherer serves /metrics; nil serves no /metrics.
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+}
+
+// Handler answers the inference protocols for a Manager's deployments: the Open
+// Inference Protocol v2 under /v2, KServe v1 under /v1, and MLflow's scoring protocol
+// at /deployments/{name}/invocations (and at /invocations for a single deployment).
+type Handler struct {
+	m    *Manager
+	opts HTTPOptions
+}
+
+// NewHandler returns the inference endpoints of m.
+func NewHandler(m *Manager, opts HTTPOptions) *Handler {
+	if opts.MaxBody == 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	return &Handler{m: m, opts: opts}
+}
+
+// Register adds the endpoints to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	v2 := map[string]http.HandlerFunc{
+		"GET /v2":                                         h.serverMetadata,
+		"GET /v2/health/live":                             h.live,
+		"GET /v2/health/ready":                            h.ready,
+		"GET /v2/models/{name}":                           h.modelMetadata,
+		"GET /v2/models/{name}/versions/{version}":        h.modelMetadata,
+		"GET /v2/models/{name}/ready":                     h.modelReady,
+		"GET /v2/models/{name}/versions/{version}/ready":  h.modelReady,
+		"GET /v2/models/{name}/config":                    h.modelConfig,
+		"GET /v2/models/{name}/versions/{version}/config": h.modelConfig,
+		"POST /v2/models/{name}/infer":                    h.infer,
+		"POST /v2/models/{name}/versions/{version}/infer": h.infer,
+		"POST /v2/repository/index":                       h.repositoryIndex,
+		"GET /v1/models":                                  h.v1List,
+		"GET /v1/models/{target}":                         h.v1Ready,
+		"POST /v1/models/{target}":                        h.v1Predict,
+		"POST /deployments/{name}/invocations":            h.invocations,
+		"GET /deployments/{name}/ping":                    h.ping,
+		"GET /deployments/{name}/health":                  h.ping,
+	}
+	for pattern, fn := range v2 {
+		mux.Handle(pattern, http.MaxBytesHandler(fn, h.opts.MaxBody))
+	}
+	if h.opts.Single != "" {
+		mux.Handle("POST /invocations", http.MaxBytesHandler(http.HandlerFunc(h.invocations), h.opts.MaxBody))
+		mux.HandleFunc("GET /ping", h.ping)
+		mux.HandleFunc("GET /health", h.ping)
+		mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, version.Version)
+		})
+	}
+	if h.opts.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+}
+
+// deployment finds the deployment a request names ({name}, or the single one).
+func (h *Handler) deployment(r *http.Request) (*Deployment, error) {
+	name := r.PathValue("name")
+	if name == "" {
+		name = h.opts.Single
+	}
+	return h.m.Lookup(name)
+}
+
+// requestContext bounds a request by the deployment's timeout.
+func requestContext(r *http.Request, d *Deployment, limit time.Duration) (context.Context, context.CancelFunc) {
+	t := time.Duration(d.Spec().Timeout)
+	if limit > 0 && limit < t {
+		t = limit
+	}
+	return context.WithTimeout(r.Context(), t)
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, fault.New(fault.TooLarge, "the request body is over the limit of %d bytes", tooBig.Limit)
+	}
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "could not read the request body")
+	}
+	return body, nil
+}
+
+// ---- Open Inference Protocol v2 ----
+
+// oipError writes the protocol's error body, {"error": "..."}.
+func (h *Handler) oipError(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpx.Describe(w, r, h.opts.Logger, err)
+	httpx.WriteJSON(w, p.Status, oip.ErrorBody{Error: p.Message})
+}
+
+func (h *Handler) serverMetadata(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteJSON(w, http.StatusOK, oip.ServerMetadata{Name: "mlship", Version: version.Version,
+		Extensions: []string{"binary_tensor_data", "model_repository"}})
+}
+
+func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteJSON(w, http.StatusOK, map[string]bool{"live": true})
+}
+
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusOK
+	ready := h.m.Ready()
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	httpx.WriteJSON(w, status, map[string]bool{"ready": ready})
+}
+
+// served picks the model version a v2 path names: the deployment's primary, or, with
+// /versions/{v}, the role serving that version.
+func (h *Handler) served(r *http.Request) (*Deployment, *served, error) {
+	d, err := h.deployment(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt := d.routes.Load()
+	want := r.PathValue("version")
+	for _, s := range []*served{rt.primary, rt.canary, rt.shadow} {
+		if s != nil && (want == "" || s.version.Version == want) {
+			return d, s, nil
+		}
+	}
+	if want != "" {
+		return nil, nil, fault.NotFoundf("deployment %q serves no version %q", d.Name(), want)
+	}
+	return nil, nil, d.notReady()
+}
+
+func (h *Handler) modelMetadata(w http.ResponseWriter, r *http.Request) {
+	d, s, err := h.served(r)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, oip.NewModelMetadata(d.Name(), h.versions(d), s.meta))
+}
+
+func (h *Handler) versions(d *Deployment) []string {
+	var out []string
+	rt := d.routes.Load()
+	for _, s := range []*served{rt.primary, rt.canary, rt.shadow} {
+		if s != nil {
+			out = append(out, s.version.Version)
+		}
+	}
+	return out
+}
+
+func (h *Handler) modelReady(w http.ResponseWriter, r *http.Request) {
+	d, _, err := h.served(r)
+	if err != nil && fault.KindOf(err) != fault.Unavailable {
+		h.oipError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusServiceUnavailable
+	}
+	name := r.PathValue("name")
+	if d != nil {
+		name = d.Name()
+	}
+	httpx.WriteJSON(w, status, map[string]any{"name": name, "ready": err == nil})
+}
+
+func (h *Handler) modelConfig(w http.ResponseWriter, r *http.Request) {
+	d, s, err := h.served(r)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	maxBatch := 0
+	if s.batcher.batching.Load() {
+		maxBatch = d.Spec().Batching.MaxBatchSize
+	}
+	httpx.WriteJSON(w, http.StatusOK, oip.NewModelConfig(d.Name(), s.meta, maxBatch))
+}
+
+func (h *Handler) repositoryIndex(w http.ResponseWriter, r *http.Request) {
+	type entry struct {
+		Name    string `json:"name"`
+		Version string `json:"version,omitempty"`
+		State   string `json:"state"`
+		Reason  string `json:"reason,omitempty"`
+	}
+	out := []entry{}
+	for _, d := range h.m.List() {
+		st := d.Status()
+		e := entry{Name: d.Name(), State: "READY"}
+		if _, v, ok := d.Metadata(); ok {
+			e.Version = v.Version
+		} else {
+			e.State, e.Reason = "LOADING", st.Error
+			if st.State == "failed" {
+				e.State = "UNAVAILABLE"
+			}
+		}
+		out = append(out, e)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) infer(w http.ResponseWriter, r *http.Request) {
+	d, s, err := h.served(r)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	jsonLen := -1
+	if v := r.Header.Get("Inference-Header-Content-Length"); v != "" {
+		if jsonLen, err = strconv.Atoi(v); err != nil || jsonLen < 0 {
+			h.oipError(w, r, fault.Invalidf("Inference-Header-Content-Length must be a non-negative integer, got %q", v))
+			return
+		}
+	}
+	req, err := oip.DecodeInferRequest(body, jsonLen)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	ctx, cancel := requestContext(r, d, req.Timeout())
+	defer cancel()
+	var a Answer
+	if r.PathValue("version") != "" {
+		a, err = d.predictOn(ctx, s, &req.Request, httpx.RequestID(r.Context()))
+	} else {
+		a, err = d.Predict(ctx, &req.Request, httpx.RequestID(r.Context()))
+	}
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	out, jsonLength, err := oip.EncodeInferResponse(req, d.Name(), a.Version, a.Response)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	hd := w.Header()
+	if jsonLength < len(out) {
+		hd.Set("Content-Type", "application/octet-stream")
+		hd.Set("Inference-Header-Content-Length", strconv.Itoa(jsonLength))
+	} else {
+		hd.Set("Content-Type", "application/json")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(out)))
+	w.Write(out)
+}
+
+// ---- MLflow scoring protocol ----
+
+// mlflowError writes MLflow's error body; the scoring protocol's client mistakes are
+// BAD_REQUEST.
+func (h *Handler) mlflowError(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpx.Describe(w, r, h.opts.Logger, err)
+	code := p.Code
+	if p.Status == http.StatusBadRequest && code == "INVALID_PARAMETER_VALUE" {
+		code = "BAD_REQUEST"
+	}
+	httpx.WriteJSON(w, p.Status, map[string]string{"error_code": code, "message": p.Message})
+}
+
+func (h *Handler) ping(w http.ResponseWriter, r *http.Request) {
+	d, err := h.deployment(r)
+	if err != nil || !d.Ready() {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, "\n")
+}
+
+func (h *Handler) invocations(w http.ResponseWriter, r *http.Request) {
+	d, err := h.deployment(r)
+	if err != nil {
+		h.mlflowError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		h.mlflowError(w, r, err)
+		return
+	}
+	req, err := scoring.DecodeInvocation(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		h.mlflowError(w, r, err)
+		return
+	}
+	ctx, cancel := requestContext(r, d, 0)
+	defer cancel()
+	a, err := d.Predict(ctx, req, httpx.RequestID(r.Context()))
+	if err != nil {
+		h.mlflowError(w, r, err)
+		return
+	}
+	out, err := scoring.EncodePredictions(a.Response)
+	if err != nil {
+		h.mlflowError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
+
+// ---- KServe v1 ----
+
+func (h *Handler) v1List(w http.ResponseWriter, r *http.Request) {
+	names := []string{}
+	for _, d := range h.m.List() {
+		names = append(names, d.Name())
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"models": names})
+}
+
+func (h *Handler) v1Ready(w http.ResponseWriter, r *http.Request) {
+	d, err := h.m.Lookup(r.PathValue("target"))
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": d.Name(), "ready": d.Ready()})
+}
+
+func (h *Handler) v1Predict(w http.ResponseWriter, r *http.Request) {
+	name, verb, ok := strings.Cut(r.PathValue("target"), ":")
+	if !ok || verb != "predict" {
+		h.oipError(w, r, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND",
+			Err: fault.NotFoundf("no endpoint POST %s: use /v1/models/NAME:predict", r.URL.Path)})
+		return
+	}
+	d, err := h.m.Lookup(name)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	req, err := scoring.DecodeV1(body)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	ctx, cancel := requestContext(r, d, 0)
+	defer cancel()
+	a, err := d.Predict(ctx, req, httpx.RequestID(r.Context()))
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	out, err := scoring.EncodeV1(a.Response)
+	if err != nil {
+		h.oipError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
+
+var _ = runtime.LayoutTensors

@@ -1,0 +1,58 @@
+package serving
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// LocalSource serves model directories (or single model files) from local disk. A
+// path is its own version: it is not followed.
+type LocalSource struct {
+	// TempDir holds the directories made for single model files.
+	TempDir string
+}
+
+var _ Source = LocalSource{}
+
+// IsLocalRef reports whether ref names a local path rather than a models:/ or runs:/
+// reference.
+func IsLocalRef(ref string) bool {
+	return !strings.HasPrefix(ref, "models:/") && !strings.HasPrefix(ref, "runs:/")
+}
+
+func (s LocalSource) Resolve(ctx context.Context, ref string) (Version, error) {
+	path, err := filepath.Abs(strings.TrimPrefix(ref, "file://"))
+	if err != nil {
+		return Version{}, fault.Invalidf("invalid model path %q: %v", ref, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Version{}, fault.Wrap(fault.NotFound, err, "no model at %s", path)
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return Version{}, fault.Invalidf("%s is neither a model directory nor a model file", path)
+	}
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return Version{Model: name, Version: "1", Key: path}, nil
+}
+
+// Fetch returns the directory itself; a single file gets a directory of its own that
+// links to it, so that runtimes always see a directory.
+func (s LocalSource) Fetch(ctx context.Context, v Version) (string, error) {
+	fi, err := os.Stat(v.Key)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return v.Key, nil
+	}
+	dir, err := os.MkdirTemp(s.TempDir, "model-")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Symlink(v.Key, filepath.Join(dir, filepath.Base(v.Key)))
+}
