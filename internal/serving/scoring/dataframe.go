@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,7 +61,7 @@ func decodeSplit(v tensorjson.Value) (*runtime.Request, error) {
 	valid := true
 	for k, val := range v.Members() {
 		name := k.Str()
-		if !contains(keys, name) {
+		if !slices.Contains(keys, name) {
 			keys = append(keys, name)
 		}
 		switch name {

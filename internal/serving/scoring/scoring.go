@@ -14,6 +14,7 @@ package scoring
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -77,7 +78,8 @@ func unsupportedMediaType(format string, args ...any) error {
 //
 // Errors carry MLflow's error code BAD_REQUEST (an httpx.CodedError around a
 // fault.Invalid) and, where MLflow's fit, MLflow's messages; a content type other than
-// JSON or CSV, or a charset other than UTF-8, has status 415.
+// JSON or CSV, or a charset other than UTF-8, has status 415. Strings in the request's
+// tensors may alias body, which the caller must leave untouched while it is in use.
 func DecodeInvocation(contentType string, body []byte) (*runtime.Request, error) {
 	mime, err := parseContentType(contentType)
 	if err != nil {
@@ -139,7 +141,7 @@ func decodeInvocationJSON(body []byte) (*runtime.Request, error) {
 	for k, v := range root.Members() {
 		switch name := k.Str(); name {
 		case formatSplit, formatRecords, formatInstances, formatInputs:
-			if !contains(formats, name) {
+			if !slices.Contains(formats, name) {
 				formats = append(formats, name)
 			}
 			data = v
@@ -182,15 +184,6 @@ func decodeParams(v tensorjson.Value) (map[string]any, error) {
 		return v.Interface().(map[string]any), nil
 	}
 	return nil, invalidInput("params must be a dictionary, not %s", pythonType(v))
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // pythonType is the name of the Python type json.loads gives a value.

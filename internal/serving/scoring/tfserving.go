@@ -97,7 +97,8 @@ func instanceRecords(v tensorjson.Value) (*runtime.Request, error) {
 
 // DecodeV1 decodes the body of KServe v1's POST /v1/models/{name}:predict:
 // {"instances": [...]} or {"inputs": ...}, read as TF Serving reads them (see
-// decodeTFServing). Errors are of kind fault.Invalid.
+// decodeTFServing). Errors are of kind fault.Invalid. Strings in the request's tensors
+// may alias body, which the caller must leave untouched while it is in use.
 func DecodeV1(body []byte) (*runtime.Request, error) {
 	doc, err := tensorjson.Parse(body)
 	if err != nil {

@@ -167,16 +167,11 @@ func (p *parser) value() (descend bool, err error) {
 	return false, p.unexpected()
 }
 
-// add appends a node, counting it as an element if it is in an array. An object's
-// members are counted by key.
+// add appends a node. A container's elements or members are counted as its first one
+// and its commas are met.
 func (p *parser) add(n node) {
 	n.next = int32(len(p.nodes)) + 1
 	p.nodes = append(p.nodes, n)
-	if p.depth > 0 {
-		if parent := &p.nodes[p.open[p.depth-1]]; parent.kind == Array {
-			parent.aux++
-		}
-	}
 }
 
 func (p *parser) literal(text string, k Kind, flags uint8) error {
@@ -205,6 +200,7 @@ func (p *parser) openContainer(c byte) (descend bool, err error) {
 	if p.pos < len(p.src) && p.src[p.pos] == closerOf(k) {
 		return false, nil // afterValue closes it
 	}
+	p.nodes[len(p.nodes)-1].aux = 1
 	if k == Object {
 		return true, p.key()
 	}
@@ -229,7 +225,6 @@ func (p *parser) key() error {
 	if err := p.str(); err != nil {
 		return err
 	}
-	p.nodes[p.open[p.depth-1]].aux++
 	p.skipSpace()
 	if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 		return p.errorf("expected ':' after an object key")
@@ -263,6 +258,7 @@ func (p *parser) afterValue() (more bool, err error) {
 			continue
 		case ',':
 			p.pos++
+			p.nodes[top].aux++
 			if k == Object {
 				p.skipSpace()
 				return true, p.key()
