@@ -6,6 +6,7 @@ import (
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/runtime"
+	"github.com/mlship/mlship/internal/runtime/native"
 	"github.com/mlship/mlship/internal/runtime/process"
 )
 
@@ -22,8 +23,9 @@ type RuntimeConfig struct {
 	Logger       *slog.Logger
 }
 
-// Factory returns the runtime factory of a Manager: the process runtimes (python, r,
-// command) set up with each deployment's workers, command and timeout.
+// Factory returns the runtime factory of a Manager: the native ONNX engine, and the
+// process runtimes (python, r, command) set up with each deployment's workers, command
+// and timeout.
 func (c RuntimeConfig) Factory() RuntimeFactory {
 	return func(name string, spec Spec) (runtime.Runtime, error) {
 		opts := process.Options{Name: name, Workers: spec.Workers, RequestTimeout: time.Duration(spec.Timeout),
@@ -38,7 +40,9 @@ func (c RuntimeConfig) Factory() RuntimeFactory {
 		case "command":
 			opts.Command = spec.Command
 			return process.New(opts), nil
+		case "onnx":
+			return native.Runtime{}, nil
 		}
-		return nil, fault.Invalidf("the %s runtime is not available in this build: use python, r or command", name)
+		return nil, fault.Invalidf("unknown runtime %q: use python, r, onnx or command", name)
 	}
 }

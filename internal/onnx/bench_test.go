@@ -1,0 +1,32 @@
+package onnx
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkTrees runs the benchmark models of bench/onnx at batch 1 and 1000:
+//
+//	go test ./internal/onnx -run X -bench Trees -cpuprofile cpu.prof
+func BenchmarkTrees(b *testing.B) {
+	for _, name := range []string{"bench_gradient_boosting", "bench_random_forest", "bench_xgboost"} {
+		m := loadCorpus(b, name)
+		for _, rows := range []int{1, 1000} {
+			rng := rand.New(rand.NewPCG(7, 11))
+			x := make([]float32, rows*20)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 2)
+			}
+			in := map[string]Value{"X": NewTensor([]int64{int64(rows), 20}, x)}
+			b.Run(fmt.Sprintf("%s/batch%d", name, rows), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := m.Run(in); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
+	}
+}
