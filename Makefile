@@ -8,7 +8,7 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build run test test-go test-e2e vet deps fuzz bench-tracking bench-registry clean
+.PHONY: all build run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry clean
 
 all: build
 
@@ -18,8 +18,17 @@ build:
 run: build
 	./$(BIN) server --host 127.0.0.1 --port 5000 --data-dir ./mlship-data
 
-deps: $(VENV)/.installed
+deps: $(VENV)/.installed system-deps
 	$(GO) mod download
+
+# R and jsonlite serve R models (runtimes/r); the tests skip R models where R is absent,
+# so a machine without apt-get still runs everything else.
+system-deps:
+	@if ! command -v Rscript >/dev/null || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends r-base-core r-cran-jsonlite >/dev/null; \
+		else echo "R is not installed and cannot be installed here: the R worker's tests will be skipped"; fi; \
+	fi
 
 # The test virtualenv is rebuilt whenever the pinned requirements change.
 $(VENV)/.installed: tests/requirements.txt

@@ -54,6 +54,19 @@ def column_type(t):
     return t.name if isinstance(t, enum.Enum) else None
 
 
+def fit(arr, shape):
+    """arr reshaped to a signature's shape (-1 for any size) when it holds the right
+    number of elements in another shape, as a flattened image does; else arr."""
+    if shape is None or arr.shape == shape or list(shape).count(-1) > 1:
+        return arr
+    known = 1
+    for d in shape:
+        known *= d if d != -1 else 1
+    if known and arr.size % known == 0 and (-1 in shape or arr.size == known):
+        return arr.reshape(shape)
+    return arr
+
+
 class ClientError(Exception):
     """The request cannot be turned into the model's input."""
 
@@ -160,14 +173,17 @@ class Worker:
         schema = self.info.get_input_schema()
         self.columns = None  # the signature's column names, for a column-based signature
         self.binary = set()  # its binary columns, which stay bytes
+        self.shapes = {}  # a tensor-based signature's shapes, by input name
         if schema is not None and not schema.is_tensor_spec():
             self.columns = [c.name if c.name is not None else str(i) for i, c in enumerate(schema.inputs)]
             self.binary = {c.name for c in schema.inputs if column_type(c.type) == "binary"}
+        elif schema is not None:
+            self.shapes = {s.name: tuple(s.shape) for s in schema.inputs}
         self.dtypes = {k: numpy.dtype(v) for k, v in _DTYPES.items()}
 
     def ready(self):
         inputs, columns = self.specs(self.info.get_input_schema())
-        outputs, _ = self.specs(self.info.get_output_schema())
+        outputs, _ = self.specs(self.info.get_output_schema(), unnamed="predictions")
         if inputs is None:
             inputs = [{"name": "input", "datatype": "FP64", "shape": [-1, -1]}]
         return {
@@ -176,13 +192,21 @@ class Worker:
             "batchable": self.batchable(),
         }
 
-    def specs(self, schema):
-        """The tensor specs of a signature's schema, and whether it is column-based."""
+    def specs(self, schema, unnamed="input"):
+        """The tensor specs of a signature's schema, and whether it is column-based.
+        Unnamed tensors are named as predict answers with them: an output is
+        "predictions", inputs "input-0", "input-1"..."""
         if schema is None:
             return None, False
         if schema.is_tensor_spec():
+            def name(s, i):
+                if s.name is not None:
+                    return s.name
+                if unnamed == "predictions" and len(schema.inputs) == 1:
+                    return unnamed
+                return "%s-%d" % (unnamed, i)
             return [{
-                "name": s.name if s.name is not None else "input-%d" % i,
+                "name": name(s, i),
                 "datatype": _DATATYPES.get((s.type.kind, s.type.itemsize), "BYTES"),
                 "shape": [int(d) for d in s.shape],
             } for i, s in enumerate(schema.inputs)], False
@@ -283,8 +307,10 @@ class Worker:
                 return self.pd.DataFrame({self.columns[0]: arr})
             return arr
         if len(tensors) == 1:
-            return tensors[0][1]
-        return {name: arr for name, arr in tensors}
+            name, arr = tensors[0]
+            shape = next(iter(self.shapes.values())) if len(self.shapes) == 1 else None
+            return fit(arr, shape)
+        return {name: fit(arr, self.shapes.get(name)) for name, arr in tensors}
 
     def frame(self, tensors):
         cols = [self.column(arr) for _, arr in tensors]

@@ -10,7 +10,8 @@ import (
 )
 
 // inputs converts a request to the engine's inputs. Tensors are matched by name, or by
-// position when the request names none of the model's inputs. In the columns layout a
+// position when the request's tensors carry no names (MLflow's "inputs" and
+// "instances" lists): a named tensor the model does not take is the client's mistake. In the columns layout a
 // model with one [rows, n] input takes the n columns stacked, and a model with one
 // [rows, 1] input per column takes each column as it is.
 func (m *Model) inputs(req *runtime.Request) (map[string]onnx.Value, error) {
@@ -30,7 +31,7 @@ func (m *Model) inputs(req *runtime.Request) (map[string]onnx.Value, error) {
 	out := map[string]onnx.Value{}
 	for i, info := range infos {
 		t, ok := byName[info.Name]
-		if !ok && len(ts) == len(infos) && !m.namesAny(byName) {
+		if !ok && len(ts) == len(infos) && unnamed(ts) {
 			t, ok = &ts[i], true
 		}
 		if !ok {
@@ -48,13 +49,13 @@ func (m *Model) inputs(req *runtime.Request) (map[string]onnx.Value, error) {
 	return out, nil
 }
 
-func (m *Model) namesAny(byName map[string]*runtime.Tensor) bool {
-	for _, info := range m.engine.Inputs() {
-		if _, ok := byName[info.Name]; ok {
-			return true
+func unnamed(ts []runtime.Tensor) bool {
+	for i := range ts {
+		if ts[i].Name != "" {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func inputNames(infos []onnx.ValueInfo) string {
@@ -72,7 +73,7 @@ func inputNames(infos []onnx.ValueInfo) string {
 func stackColumns(cols []runtime.Tensor) (runtime.Tensor, error) {
 	rows := cols[0].Rows()
 	strs := cols[0].Datatype == runtime.Bytes
-	out := runtime.Tensor{Name: "columns", Shape: []int64{rows, int64(len(cols))}, Datatype: runtime.FP64}
+	out := runtime.Tensor{Shape: []int64{rows, int64(len(cols))}, Datatype: runtime.FP64}
 	if strs {
 		out.Datatype, out.Strings = runtime.Bytes, make([][]byte, 0, int(rows)*len(cols))
 	}

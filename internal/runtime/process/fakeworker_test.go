@@ -31,11 +31,11 @@ type fakeParams struct {
 
 // fakeWorker serves the protocol on stdin and stdout. mode picks how it starts:
 //
-//	echo          ready, then echo every request
-//	loadfail      report a load error
-//	exitearly     write a traceback to stderr and exit 1
-//	silent        never answer
-//	failif:PATH   report a load error while PATH exists; else echo
+//	echo            ready, then echo every request
+//	loadfail        report a load error
+//	exitearly       write a traceback to stderr and exit 1
+//	silent          never answer
+//	failif:PATH     report a load error while PATH exists; else echo
 //	exitafterready  exit as soon as it is ready
 func fakeWorker(mode string) int {
 	in := bufio.NewReader(os.Stdin)

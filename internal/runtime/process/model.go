@@ -49,11 +49,15 @@ type model struct {
 	// unloaded is closed when Close has stopped every worker.
 	unloaded chan struct{}
 
-	mu       sync.Mutex
-	closed   bool
-	workers  map[*worker]bool // every started process; true once it is ready
-	ready    int              // the workers that have reported ready and not been retired
-	lastErr  error            // why the last start failed
+	// closing is set by Close before it stops anything; the request path reads it
+	// without the lock.
+	closing atomic.Bool
+
+	mu      sync.Mutex
+	closed  bool             // set with closing; under mu, it guards wg.Add
+	workers map[*worker]bool // every started process; true once it is ready
+	ready   int              // the workers that have reported ready and not been retired
+	lastErr error            // why the last start failed
 
 	// failures counts the failed starts since a worker last proved sound, for the
 	// backoff. It is atomic so that every reply can check it without the lock.
@@ -296,7 +300,7 @@ func (e *crashError) Unwrap() error { return e.cause }
 // acquire takes an idle, live worker.
 func (m *model) acquire(ctx context.Context) (*worker, error) {
 	for {
-		if m.ctx.Err() != nil {
+		if m.closing.Load() {
 			return nil, errClosed
 		}
 		var w *worker
@@ -411,9 +415,10 @@ func (m *model) drain(w *worker, deadline time.Time) {
 			if _, err = w.conn.readReply(); err == nil || isWorkerError(err) {
 				m.release(w)
 				return
+			} else if !m.isClosed() {
+				m.log.Warn("worker failed to finish an abandoned request; replacing it", "pid", w.pid, "error", err)
 			}
 		}
-		m.log.Warn("worker did not finish an abandoned request in time; replacing it", "pid", w.pid)
 		m.retire(w)
 	}) {
 		m.retire(w)
@@ -464,7 +469,11 @@ func (m *model) retire(w *worker) {
 	w.kill()
 	w.closePipes()
 	if early {
-		m.failed(fault.New(fault.Unavailable, "a worker stopped within %s of starting: %s", earlyExit, w.stderr.String()))
+		last := w.stderr.String()
+		if last == "" {
+			last = "it wrote nothing to stderr"
+		}
+		m.failed(fault.New(fault.Unavailable, "a worker stopped within %s of starting: %s", earlyExit, last))
 	} else {
 		m.recovered()
 	}
@@ -551,11 +560,7 @@ func (m *model) sleep(d time.Duration) bool {
 	}
 }
 
-func (m *model) isClosed() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed
-}
+func (m *model) isClosed() bool { return m.closing.Load() }
 
 // Close stops every worker and waits for them to exit. Predictions in flight fail with
 // fault.Unavailable.
@@ -567,6 +572,7 @@ func (m *model) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.closing.Store(true)
 	ws := slices.Collect(maps.Keys(m.workers))
 	m.mu.Unlock()
 	m.cancel()
@@ -581,6 +587,6 @@ func (m *model) Close() error {
 		w.closePipes()
 	}
 	close(m.unloaded)
-	m.log.Info("model unloaded")
+	m.log.Info("workers stopped")
 	return nil
 }

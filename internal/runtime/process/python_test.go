@@ -22,6 +22,9 @@ import (
 // skips the test when it or the packages the Python worker needs are missing.
 func venvPython(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("the Python worker tests start Python processes: skipped in -short mode")
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +211,31 @@ func TestPythonCustomModel(t *testing.T) {
 	}
 	if g := resp.Outputs[1]; g.Name != "greeting" || string(g.Strings[1]) != "hello żółw" {
 		t.Errorf("greeting = %q", g.Strings)
+	}
+}
+
+func TestPythonTensorModel(t *testing.T) {
+	python := venvPython(t)
+	dir := pythonModels(t, python)
+	m := loadPython(t, python, filepath.Join(dir, "tensor"), 1)
+	want := runtime.TensorSpec{Name: "image", Datatype: runtime.FP32, Shape: []int64{-1, 2, 2}}
+	if md := m.Metadata(); md.Columns || len(md.Inputs) != 1 || fmt.Sprint(md.Inputs[0]) != fmt.Sprint(want) {
+		t.Fatalf("metadata = %+v, want one input %+v", md, want)
+	}
+	// Two flattened images: the worker reshapes them to the signature's (-1, 2, 2).
+	data := make([]byte, 0, 32)
+	for _, v := range []float32{1, 2, 3, 4, 10, 20, 30, 40} {
+		data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
+	}
+	req := &runtime.Request{Inputs: []runtime.Tensor{{Name: "image", Datatype: runtime.FP32, Shape: []int64{2, 4}, Data: data}}}
+	resp, err := m.Predict(testContext(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := resp.Outputs[0]
+	sums, _ := out.Float64s()
+	if out.Datatype != runtime.FP32 || fmt.Sprint(out.Shape) != "[2 2]" || !slices.Equal(sums, []float64{3, 7, 30, 70}) {
+		t.Fatalf("output %s%v = %v, want FP32[2 2] [3 7 30 70]", out.Datatype, out.Shape, sums)
 	}
 }
 

@@ -19,6 +19,9 @@ import (
 // rscript returns Rscript, or skips the test when it or jsonlite is missing.
 func rscript(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("the R worker tests start R processes: skipped in -short mode")
+	}
 	path, err := exec.LookPath("Rscript")
 	if err != nil {
 		t.Skip("no Rscript on PATH")

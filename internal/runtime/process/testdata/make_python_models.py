@@ -8,6 +8,8 @@ OUT_DIR/classifier  scikit-learn LogisticRegression with string labels, no signa
                     saved with cloudpickle
 OUT_DIR/custom      a pyfunc model from code (custom_model.py) that returns a DataFrame,
                     takes a "scale" param and prints to stdout while predicting
+OUT_DIR/tensor      a pyfunc model from code (tensor_model.py) with a tensor signature:
+                    float32 images of shape (-1, 2, 2), whose rows it sums
 OUT_DIR/X.f64       the test rows, 5 x 4 float64, little-endian
 OUT_DIR/regressor.f64   the regressor's predictions for X
 OUT_DIR/classifier.txt  the classifier's labels for X, one per line
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.models.signature import ModelSignature
-from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 out = sys.argv[1]
@@ -51,6 +53,13 @@ mlflow.pyfunc.save_model(
         inputs=Schema([ColSpec("double", "x"), ColSpec("string", "name")]),
         params=ParamSchema([ParamSpec("scale", "double", 1.0)]),
     ),
+)
+
+mlflow.pyfunc.save_model(
+    os.path.join(out, "tensor"),
+    python_model=os.path.join(here, "tensor_model.py"),
+    pip_requirements=REQUIREMENTS,
+    signature=ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), (-1, 2, 2), "image")])),
 )
 
 X = pd.DataFrame(rng.normal(size=(5, 4)) * 1e3 / 7, columns=columns)
