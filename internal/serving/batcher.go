@@ -167,6 +167,17 @@ func (b *batcher) collect(first *call) (batch []*call, next *call) {
 // execute runs one batch and answers its calls.
 func (b *batcher) execute(batch []*call) {
 	defer func() { <-b.slots }()
+	defer func() {
+		if p := recover(); p != nil { // a runtime's bug must not take the server down
+			err := fault.New(fault.Internal, "the runtime failed: %v", p)
+			for _, c := range batch {
+				select {
+				case c.done <- result{err: err}:
+				default:
+				}
+			}
+		}
+	}()
 	now := time.Now()
 	live := batch[:0]
 	for _, c := range batch {

@@ -1,6 +1,8 @@
 package serving
 
 import (
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +21,12 @@ type Metrics struct {
 	inFlight  *prometheus.GaugeVec
 	ready     *prometheus.GaugeVec
 	payloads  *prometheus.CounterVec
+
+	// users counts the loaded model versions behind each label set: a version
+	// reloaded with new settings shares its series with the copy it replaces, and the
+	// series go when the last of them is unloaded.
+	mu    sync.Mutex
+	users map[string]int
 }
 
 var modelLabels = []string{"deployment", "model", "version", "role"}
@@ -49,6 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 when the deployment has a warmed-up model serving, 0 otherwise."}, []string{"deployment"}),
 		payloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mlship_payload_log_records_total",
 			Help: "Payload log records, by outcome (written, dropped)."}, []string{"deployment", "outcome"}),
+		users: map[string]int{},
 	}
 	reg.MustRegister(m.requests, m.failures, m.request, m.queue, m.compute, m.batchSize, m.inFlight, m.ready, m.payloads)
 	return m
@@ -69,6 +78,9 @@ type modelMetrics struct {
 
 func (m *Metrics) forModel(deployment, model, version, role string) *modelMetrics {
 	l := []string{deployment, model, version, role}
+	m.mu.Lock()
+	m.users[strings.Join(l, "\x00")]++
+	m.mu.Unlock()
 	return &modelMetrics{
 		parent: m, labels: l,
 		requests: m.requests.WithLabelValues(l...), request: m.request.WithLabelValues(l...),
@@ -89,6 +101,17 @@ func (mm *modelMetrics) done(start time.Time) {
 // forget drops the series of a model version that no longer serves.
 func (mm *modelMetrics) forget() {
 	p := mm.parent
+	key := strings.Join(mm.labels, "\x00")
+	p.mu.Lock()
+	p.users[key]--
+	last := p.users[key] <= 0
+	if last {
+		delete(p.users, key)
+	}
+	p.mu.Unlock()
+	if !last {
+		return
+	}
 	for _, v := range []interface{ DeleteLabelValues(...string) bool }{p.requests, p.request, p.queue, p.compute, p.batchSize, p.inFlight} {
 		v.DeleteLabelValues(mm.labels...)
 	}
