@@ -8,7 +8,7 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry clean
+.PHONY: all build run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-onnx clean
 
 all: build
 
@@ -56,12 +56,22 @@ fuzz:
 # MLflow's server fails a few percent of requests at 20 clients (see bench/README.md);
 # BENCH_FLAGS=--max-error-rate=0.05 lets the run finish with exit status 0.
 bench-tracking: build
-	bash bench/setup.sh
+	bash bench/setup.sh bench
 	$(GO) run ./bench/tracking $(BENCH_FLAGS)
 
 bench-registry: build
-	bash bench/setup.sh
+	bash bench/setup.sh bench
 	$(GO) run ./bench/registry $(BENCH_FLAGS)
+
+# mlship serve against `mlflow models serve` and MLServer on the same model (bench/README.md).
+bench-serving: build
+	bash bench/setup.sh
+	$(GO) run ./bench/serving $(BENCH_FLAGS)
+
+# The native ONNX engine against onnxruntime's Python API, in process.
+bench-onnx:
+	bash bench/setup.sh bench
+	$(GO) run ./bench/onnx $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin $(VENV)

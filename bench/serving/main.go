@@ -1,0 +1,229 @@
+// Command serving benchmarks model serving: `mlship serve` side by side with MLflow's
+// scoring server (`mlflow models serve`) and MLServer (`mlserver` with `mlserver-mlflow`),
+// all serving the same scikit-learn model in the same run.
+//
+// It builds the model with make_model.py (a GradientBoostingClassifier with 100 trees on
+// 20 features, saved with mlflow.sklearn, and the same fit exported to ONNX), starts each
+// server in turn as a subprocess on free loopback ports, checks that it answers what
+// scikit-learn predicts, and then drives it with a closed loop of concurrent clients, each
+// sending one-row requests back to back over keep-alive connections: a warm-up, then a
+// measured window. Every server is measured on each protocol it speaks of the two that
+// mlship serves: MLflow's /invocations and Open Inference Protocol v2 JSON.
+//
+// The servers listen on 127.0.0.1 only, run one at a time, and are stopped with their
+// whole process group when the run ends, fails or is interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The servers a run can start, in the order they run.
+const (
+	serverMLflow   = "mlflow"
+	serverMLServer = "mlserver"
+	serverMlship   = "mlship"
+)
+
+var allServers = []string{serverMLflow, serverMLServer, serverMlship}
+
+type config struct {
+	only           []string
+	onnx           bool
+	concurrency    int
+	duration       time.Duration
+	warmup         time.Duration
+	timeout        time.Duration
+	workers        int
+	mlshipBin      string
+	mlshipArgs     []string
+	benchPython    string
+	mlserverPython string
+	modelName      string
+	modelDir       string
+	startupTimeout time.Duration
+	maxErrorRate   float64
+	output         string
+	keep           bool
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serving:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = run(ctx, cfg, os.Stdout, log.New(os.Stderr, "bench: ", log.Ltime))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintln(os.Stderr, "serving: interrupted; the servers were stopped")
+		os.Exit(130)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "serving: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	var only, mlshipArgs string
+	fs := flag.NewFlagSet("serving", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&only, "only", strings.Join(allServers, ","), "comma-separated servers to benchmark: "+strings.Join(allServers, ","))
+	fs.BoolVar(&cfg.onnx, "onnx", false, "also serve the ONNX export of the model with mlship's native runtime (serve --runtime onnx)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent clients, each sending its next request when the last one is answered")
+	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured window per server and protocol")
+	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each measured window")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "timeout of one request")
+	fs.IntVar(&cfg.workers, "workers", 0, "workers of the Python servers: mlflow models serve --workers, MLServer parallel_workers (0: each server's own default, 1 for both)")
+	fs.StringVar(&cfg.mlshipBin, "mlship-bin", "bin/mlship", "mlship `binary`, started as: BIN serve MODEL_DIR --host 127.0.0.1 --port P --runtime python|onnx [ARGS]")
+	fs.StringVar(&mlshipArgs, "mlship-args", "", "extra `args` for mlship serve, split on spaces (e.g. \"--workers 2 --max-batch-size 32 --max-batch-delay 2ms\")")
+	fs.StringVar(&cfg.benchPython, "bench-python", ".venv-bench/bin/python", "`python` with mlflow, scikit-learn and skl2onnx (bench/setup.sh): builds the model, runs `mlflow models serve` and mlship's Python workers")
+	fs.StringVar(&cfg.mlserverPython, "mlserver-python", ".venv-mlserver/bin/python", "`python` with mlserver and mlserver-mlflow (bench/setup.sh)")
+	fs.StringVar(&cfg.modelName, "model-name", "", "model name over OIP v2 (default: the model directory's base name, gbc)")
+	fs.StringVar(&cfg.modelDir, "model-dir", "", "use the models and expected.json that make_model.py wrote to this `dir` instead of building them")
+	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 3*time.Minute, "how long a server may take to become ready")
+	fs.Float64Var(&cfg.maxErrorRate, "max-error-rate", 0.01, "exit non-zero when a measurement's share of failed requests is above this")
+	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (model, server logs) afterwards")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: go run ./bench/serving [flags]\n\n"+
+			"Serves one scikit-learn model with mlflow models serve, MLServer and mlship serve, one after\n"+
+			"the other on free loopback ports, and measures requests/s and latency of one-row requests\n"+
+			"under concurrent clients. See bench/README.md.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if cfg.only, err = parseList("only", only, allServers); err != nil {
+		return cfg, err
+	}
+	cfg.mlshipArgs = strings.Fields(mlshipArgs)
+	return cfg, cfg.validate()
+}
+
+// parseList splits a comma-separated list and returns its names in the canonical order.
+func parseList(flagName, value string, known []string) ([]string, error) {
+	var picked []string
+	for name := range strings.SplitSeq(value, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("--%s: unknown name %q (known: %s)", flagName, name, strings.Join(known, ","))
+		}
+		picked = append(picked, name)
+	}
+	if len(picked) == 0 {
+		return nil, fmt.Errorf("--%s: nothing selected", flagName)
+	}
+	return slices.DeleteFunc(slices.Clone(known), func(n string) bool { return !slices.Contains(picked, n) }), nil
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.concurrency < 1:
+		return errors.New("--concurrency must be at least 1")
+	case c.duration <= 0 || c.warmup < 0 || c.timeout <= 0:
+		return errors.New("--duration and --timeout must be positive and --warmup not negative")
+	case c.workers < 0:
+		return errors.New("--workers must not be negative")
+	case c.onnx && !c.wants(serverMlship):
+		return errors.New("--onnx measures mlship's native runtime: keep mlship in --only")
+	case c.output != "table" && c.output != "json":
+		return fmt.Errorf("-o %q: want table or json", c.output)
+	}
+	// Abs, not EvalSymlinks: a venv's python is a symlink that must stay inside the venv.
+	for _, p := range []*string{&c.mlshipBin, &c.benchPython, &c.mlserverPython, &c.modelDir} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
+}
+
+func (c *config) wants(server string) bool { return slices.Contains(c.only, server) }
+
+// run prepares the model, measures every selected server in turn and prints the report.
+// It fails, after printing, when a measurement saw too many errors or a wrong answer,
+// or a server could not be measured.
+func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) error {
+	if err := checkTools(ctx, cfg); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "mlship-bench-serving-")
+	if err != nil {
+		return err
+	}
+	defer removeWork(work, cfg.keep, logger)
+	m, err := prepareModel(ctx, cfg, work, logger)
+	if err != nil {
+		return err
+	}
+	rep := newReport(ctx, cfg, m)
+	logger.Printf("machine: %s; load %s", rep.Machine.Summary(), rep.Machine.LoadAvgStart)
+	// A server that fails to start or answers wrongly is not timed, and fails the run;
+	// the others are still measured and reported.
+	var failed []error
+	for _, t := range targets(cfg, m) {
+		rows, err := benchTarget(ctx, cfg, t, work, logger)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			logger.Printf("%s FAILED: %v", t.label(), err)
+			failed = append(failed, fmt.Errorf("%s: %w", t.label(), err))
+			rep.Failures = append(rep.Failures, t.label()+": "+firstLine(err.Error()))
+			continue
+		}
+		rep.addTarget(t, rows)
+	}
+	rep.finish()
+	if err := rep.write(stdout, cfg.output); err != nil {
+		return err
+	}
+	return errors.Join(append(failed, rep.checkErrorRates(cfg.maxErrorRate))...)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func removeWork(dir string, keep bool, logger *log.Logger) {
+	if keep {
+		logger.Printf("kept the model and server logs in %s", dir)
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		logger.Printf("remove %s: %v", dir, err)
+	}
+}
