@@ -3,6 +3,7 @@ package serving
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,18 +38,18 @@ type result struct {
 	err  error
 }
 
-// batcher queues the requests to one model and runs them in batches, at most
-// Concurrency at a time. While every slot is busy requests queue up, so the next batch
-// takes all of them: batches adapt to the load with no delay added when idle.
+// batcher queues the requests to one model and runs them in batches on Concurrency
+// long-lived executors. Each executor takes the first waiting request and every queued
+// request that can join it, so while all executors are busy requests pile up and the
+// next batch takes them all: batches adapt to the load, with no delay added at idle.
 type batcher struct {
 	model    runtime.Model
 	cfg      Batching
 	batching atomic.Bool // off for good once a model turns out not to predict row by row
 	queue    chan *call
-	slots    chan struct{}
 	metrics  *modelMetrics
 	stop     chan struct{}
-	stopped  chan struct{}
+	stopped  sync.WaitGroup
 }
 
 var errQueueFull = fault.New(fault.Exhausted, "the model's queue is full; retry later")
@@ -57,11 +58,13 @@ func newBatcher(model runtime.Model, cfg Batching, mm *modelMetrics) *batcher {
 	b := &batcher{
 		model: model, cfg: cfg, metrics: mm,
 		queue: make(chan *call, cfg.MaxQueue),
-		slots: make(chan struct{}, cfg.Concurrency),
-		stop:  make(chan struct{}), stopped: make(chan struct{}),
+		stop:  make(chan struct{}),
 	}
 	b.batching.Store(cfg.MaxBatchSize > 1 && model.Metadata().Batchable)
-	go b.run()
+	for range max(cfg.Concurrency, 1) {
+		b.stopped.Add(1)
+		go b.executor()
+	}
 	return b
 }
 
@@ -88,10 +91,10 @@ func ctxFault(err error) error {
 	return err
 }
 
-// close stops taking batches and fails what is queued. Batches already running finish.
+// close stops the executors once their batches are done, and fails what is queued.
 func (b *batcher) close() {
 	close(b.stop)
-	<-b.stopped
+	b.stopped.Wait()
 	for {
 		select {
 		case c := <-b.queue:
@@ -102,28 +105,23 @@ func (b *batcher) close() {
 	}
 }
 
-func (b *batcher) run() {
-	defer close(b.stopped)
+// executor runs batches until the batcher stops. A queued call that could not join
+// a batch starts the executor's next one.
+func (b *batcher) executor() {
+	defer b.stopped.Done()
+	var next *call
 	for {
-		select {
-		case b.slots <- struct{}{}:
-		case <-b.stop:
-			return
+		first := next
+		if first == nil {
+			select {
+			case first = <-b.queue:
+			case <-b.stop:
+				return
+			}
 		}
-		var first *call
-		select {
-		case first = <-b.queue:
-		case <-b.stop:
-			<-b.slots
-			return
-		}
-		batch, next := b.collect(first)
-		go b.execute(batch)
-		for next != nil { // a request that could not join runs in a batch of its own
-			b.slots <- struct{}{}
-			batch, next = b.collect(next)
-			go b.execute(batch)
-		}
+		var batch []*call
+		batch, next = b.collect(first)
+		b.execute(batch)
 	}
 }
 
@@ -166,7 +164,6 @@ func (b *batcher) collect(first *call) (batch []*call, next *call) {
 
 // execute runs one batch and answers its calls.
 func (b *batcher) execute(batch []*call) {
-	defer func() { <-b.slots }()
 	defer func() {
 		if p := recover(); p != nil { // a runtime's bug must not take the server down
 			err := fault.New(fault.Internal, "the runtime failed: %v", p)
@@ -238,8 +235,12 @@ func (b *batcher) timed(ctx context.Context, req *runtime.Request) (*runtime.Res
 }
 
 // batchContext lasts as long as the latest deadline among the calls: each caller
-// stops waiting at its own deadline, and the batch does not cut the others short.
+// stops waiting at its own deadline, and the batch does not cut the others short. A
+// batch of one runs under its caller's own context.
 func batchContext(calls []*call) (context.Context, context.CancelFunc) {
+	if len(calls) == 1 {
+		return calls[0].ctx, func() {}
+	}
 	var latest time.Time
 	for _, c := range calls {
 		d, ok := c.ctx.Deadline()

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,8 +41,9 @@ func (s LocalSource) Resolve(ctx context.Context, ref string) (Version, error) {
 	return Version{Model: name, Version: "1", Key: path}, nil
 }
 
-// Fetch returns the directory itself; a single file gets a directory of its own that
-// links to it, so that runtimes always see a directory.
+// Fetch returns the directory itself; a single file gets a directory of its own with a
+// link to it (or a copy, across file systems), so that runtimes always see a directory.
+// Runtimes read model files inside their directory only, so the link is a hard one.
 func (s LocalSource) Fetch(ctx context.Context, v Version) (string, error) {
 	fi, err := os.Stat(v.Key)
 	if err != nil {
@@ -54,5 +56,26 @@ func (s LocalSource) Fetch(ctx context.Context, v Version) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return dir, os.Symlink(v.Key, filepath.Join(dir, filepath.Base(v.Key)))
+	dst := filepath.Join(dir, filepath.Base(v.Key))
+	if err := os.Link(v.Key, dst); err == nil {
+		return dir, nil
+	}
+	return dir, copyFile(v.Key, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
