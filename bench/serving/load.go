@@ -119,14 +119,14 @@ const checkEvery = 16
 // the end of the last of them, so slow requests are neither dropped nor flattered.
 // The CPU used by the server (leader and its processes) and by the load tool is read
 // over the window.
-func measure(ctx context.Context, client *http.Client, ep endpoint, baseURL string, cfg config, leader int) rowResult {
+func measure(ctx context.Context, ep endpoint, baseURL string, cfg config, leader int) rowResult {
 	loadBefore := benchkit.LoadAvg()
 	windowStart := time.Now().Add(cfg.warmup)
 	windowEnd := windowStart.Add(cfg.duration)
 	tallies := make([]tally, cfg.concurrency)
 	var wg sync.WaitGroup
 	for i := range tallies {
-		wg.Go(func() { tallies[i] = drive(ctx, client, baseURL, ep, windowStart, windowEnd) })
+		wg.Go(func() { tallies[i] = drive(ctx, cfg.timeout, baseURL, ep, windowStart, windowEnd) })
 	}
 	select {
 	case <-time.After(time.Until(windowStart)):
@@ -146,16 +146,23 @@ func measure(ctx context.Context, client *http.Client, ep endpoint, baseURL stri
 	return r
 }
 
-func drive(ctx context.Context, client *http.Client, baseURL string, ep endpoint, windowStart, windowEnd time.Time) tally {
+func drive(ctx context.Context, timeout time.Duration, baseURL string, ep endpoint, windowStart, windowEnd time.Time) tally {
 	var t tally
 	var answer bytes.Buffer
+	client, err := newRawClient(baseURL, ep.Path, ep.Body, timeout)
+	if err != nil {
+		t.transport++
+		t.sample(err.Error())
+		return t
+	}
+	defer client.close()
 	for n := 0; ctx.Err() == nil; n++ {
 		begin := time.Now()
 		if !begin.Before(windowEnd) {
 			break
 		}
 		answer.Reset()
-		status, err := send(ctx, client, baseURL+ep.Path, ep.Body, &answer)
+		status, err := client.do(ctx, &answer)
 		end := time.Now()
 		if begin.Before(windowStart) {
 			t.warmup++

@@ -90,7 +90,7 @@ func benchTarget(ctx context.Context, cfg config, t *target, work string, logger
 	var rows []rowResult
 	for _, ep := range t.endpoints {
 		logger.Printf("%s %s: %d clients, %s warm-up + %s", t.label(), ep.Path, cfg.concurrency, cfg.warmup, cfg.duration)
-		r := measure(ctx, client, ep, srv.baseURL, cfg, srv.cmd.Process.Pid)
+		r := measure(ctx, ep, srv.baseURL, cfg, srv.cmd.Process.Pid)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

@@ -218,7 +218,7 @@ func TestVerifyAndMeasure(t *testing.T) {
 	if err := verify(ctx, client, srv.URL, ep); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	r := measure(ctx, client, ep, srv.URL, cfg, os.Getpid())
+	r := measure(ctx, ep, srv.URL, cfg, os.Getpid())
 	if r.OK == 0 || r.Non2xx+r.TransportErrors+r.WrongAnswers != 0 || r.Checked == 0 || r.WarmupRequests == 0 {
 		t.Errorf("right answers: %+v", r)
 	}
@@ -228,7 +228,7 @@ func TestVerifyAndMeasure(t *testing.T) {
 	if err := verify(ctx, client, srv.URL, ep); err == nil {
 		t.Error("verify accepted a wrong prediction")
 	}
-	r = measure(ctx, client, ep, srv.URL, cfg, os.Getpid())
+	r = measure(ctx, ep, srv.URL, cfg, os.Getpid())
 	if r.WrongAnswers == 0 || r.WrongAnswers != r.Checked {
 		t.Errorf("wrong answers: %d of %d checked", r.WrongAnswers, r.Checked)
 	}
