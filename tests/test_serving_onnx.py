@@ -118,3 +118,41 @@ def test_wrong_input_name_and_shape_are_400(server, deployed_onnx):
         r = requests.post(f"{server.url}/v2/models/{deployed_onnx}/infer", json={"inputs": [inp]}, timeout=30)
         assert r.status_code == 400, r.text
         assert "error" in r.json()
+
+
+def test_mlship_serve_a_bare_onnx_file(onnx_model, reference, tmp_path):
+    import os
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    onx, X = onnx_model
+    path = tmp_path / "gb.onnx"
+    path.write_bytes(onx.SerializeToString())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    binary = os.environ.get("MLSHIP_BIN") or str(Path(__file__).resolve().parent.parent / "bin" / "mlship")
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([binary, "serve", str(path), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if requests.get(url + "/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        rows = X[:5]
+        label, proba = reference.run(None, {"X": rows})
+        body = {"inputs": [{"name": "X", "shape": [5, N_FEATURES], "datatype": "FP32", "data": rows.ravel().tolist()}]}
+        r = requests.post(url + "/v2/models/gb/infer", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        _check(r.json()["outputs"], label, proba)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
