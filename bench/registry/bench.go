@@ -191,8 +191,8 @@ func createVersions(ctx context.Context, cfg config, a *api, logger *log.Logger)
 	r.ReqPerSec = float64(r.Successes) / r.Seconds
 	slices.Sort(all)
 	if len(all) > 0 {
-		r.P50Ms = ms(percentile(all, 50))
-		r.P99Ms = ms(percentile(all, 99))
+		r.P50Ms = benchkit.Millis(benchkit.Percentile(all, 50))
+		r.P99Ms = benchkit.Millis(benchkit.Percentile(all, 99))
 	}
 	stored, err := a.searchVersions(ctx, model)
 	if err != nil {
@@ -414,13 +414,5 @@ func downloadVersion(ctx context.Context, cfg config, a *api, model, version str
 		return nil
 	})
 }
-
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100
-	return sorted[max(rank-1, 0)]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

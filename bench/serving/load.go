@@ -16,35 +16,26 @@ import (
 
 // rowResult is one protocol of one server under load: a row of the report.
 type rowResult struct {
-	Server          string    `json:"server"`
-	Runtime         string    `json:"runtime,omitempty"`
-	Protocol        string    `json:"protocol"`
-	Path            string    `json:"path"`
-	Requests        int       `json:"requests"` // started inside the measured window
-	OK              int       `json:"ok"`       // 2xx
-	Non2xx          int       `json:"non_2xx"`
-	TransportErrors int       `json:"transport_errors"`
-	WrongAnswers    int       `json:"wrong_answers"` // 2xx whose labels were wrong, of those checked
-	Checked         int       `json:"answers_checked"`
-	ErrorRate       float64   `json:"error_rate"`
-	Seconds         float64   `json:"seconds"`
-	ReqPerSec       float64   `json:"req_per_sec"` // 2xx per second
-	LatencyMs       latencyMs `json:"latency_ms"`
-	WarmupRequests  int       `json:"warmup_requests"`
-	ServerCPU       float64   `json:"server_cpu_cores"` // CPU the server's process group used, in cores
-	CPUPerRequestMs float64   `json:"server_cpu_ms_per_request"`
-	ClientCPU       float64   `json:"load_tool_cpu_cores"` // CPU the load tool itself used, in cores
-	LoadAvg         string    `json:"loadavg_before"`
-	ErrorSamples    []string  `json:"error_samples,omitempty"`
-}
-
-// latencyMs summarises the latencies of 2xx responses, in milliseconds.
-type latencyMs struct {
-	Mean float64 `json:"mean"`
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P99  float64 `json:"p99"`
-	Max  float64 `json:"max"`
+	Server          string           `json:"server"`
+	Runtime         string           `json:"runtime,omitempty"`
+	Protocol        string           `json:"protocol"`
+	Path            string           `json:"path"`
+	Requests        int              `json:"requests"` // started inside the measured window
+	OK              int              `json:"ok"`       // 2xx
+	Non2xx          int              `json:"non_2xx"`
+	TransportErrors int              `json:"transport_errors"`
+	WrongAnswers    int              `json:"wrong_answers"` // 2xx whose labels were wrong, of those checked
+	Checked         int              `json:"answers_checked"`
+	ErrorRate       float64          `json:"error_rate"`
+	Seconds         float64          `json:"seconds"`
+	ReqPerSec       float64          `json:"req_per_sec"` // 2xx per second
+	LatencyMs       benchkit.Latency `json:"latency_ms"`
+	WarmupRequests  int              `json:"warmup_requests"`
+	ServerCPU       float64          `json:"server_cpu_cores"` // CPU the server's process group used, in cores
+	CPUPerRequestMs float64          `json:"server_cpu_ms_per_request"`
+	ClientCPU       float64          `json:"load_tool_cpu_cores"` // CPU the load tool itself used, in cores
+	LoadAvg         string           `json:"loadavg_before"`
+	ErrorSamples    []string         `json:"error_samples,omitempty"`
 }
 
 func (r *rowResult) label() string {
@@ -256,35 +247,9 @@ func summarize(tallies []tally, windowStart time.Time) rowResult {
 	if r.Requests > 0 {
 		r.ErrorRate = float64(r.Non2xx+r.TransportErrors) / float64(r.Requests)
 	}
-	r.LatencyMs = summarizeLatency(all)
+	r.LatencyMs = benchkit.SummarizeLatency(all)
 	return r
 }
-
-func summarizeLatency(d []time.Duration) latencyMs {
-	if len(d) == 0 {
-		return latencyMs{}
-	}
-	slices.Sort(d)
-	var sum time.Duration
-	for _, v := range d {
-		sum += v
-	}
-	return latencyMs{
-		Mean: ms(sum / time.Duration(len(d))),
-		P50:  ms(percentile(d, 50)),
-		P90:  ms(percentile(d, 90)),
-		P99:  ms(percentile(d, 99)),
-		Max:  ms(d[len(d)-1]),
-	}
-}
-
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
-	return sorted[max(rank-1, 0)]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // processCPU is the CPU time, user and system, that this process has used, in seconds.
 func processCPU() float64 {

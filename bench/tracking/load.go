@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 // step sends one request on behalf of one client and returns nil only for a 200.
@@ -12,25 +14,16 @@ type step func(ctx context.Context) error
 
 // workloadResult is what one workload measured against one server.
 type workloadResult struct {
-	Name             string    `json:"name"`
-	Requests         int       `json:"requests"`
-	Successes        int       `json:"successes"`
-	Errors           int       `json:"errors"`
-	ErrorRate        float64   `json:"error_rate"`
-	Seconds          float64   `json:"seconds"`
-	ReqPerSec        float64   `json:"req_per_sec"`
-	LatencyMs        latencyMs `json:"latency_ms"`
-	ErrorSamples     []string  `json:"error_samples,omitempty"`
-	InlineRunCreates int       `json:"inline_run_creates,omitempty"`
-}
-
-// latencyMs summarises the latencies of successful requests, in milliseconds.
-type latencyMs struct {
-	Mean float64 `json:"mean"`
-	P50  float64 `json:"p50"`
-	P95  float64 `json:"p95"`
-	P99  float64 `json:"p99"`
-	Max  float64 `json:"max"`
+	Name             string           `json:"name"`
+	Requests         int              `json:"requests"`
+	Successes        int              `json:"successes"`
+	Errors           int              `json:"errors"`
+	ErrorRate        float64          `json:"error_rate"`
+	Seconds          float64          `json:"seconds"`
+	ReqPerSec        float64          `json:"req_per_sec"`
+	LatencyMs        benchkit.Latency `json:"latency_ms"`
+	ErrorSamples     []string         `json:"error_samples,omitempty"`
+	InlineRunCreates int              `json:"inline_run_creates,omitempty"`
 }
 
 // tally is one client's count; each client owns its own, so no locking is needed.
@@ -96,32 +89,6 @@ func summarize(tallies []tally, elapsed time.Duration) workloadResult {
 	if r.Requests > 0 {
 		r.ErrorRate = float64(r.Errors) / float64(r.Requests)
 	}
-	r.LatencyMs = summarizeLatency(all)
+	r.LatencyMs = benchkit.SummarizeLatency(all)
 	return r
 }
-
-func summarizeLatency(d []time.Duration) latencyMs {
-	if len(d) == 0 {
-		return latencyMs{}
-	}
-	slices.Sort(d)
-	var sum time.Duration
-	for _, v := range d {
-		sum += v
-	}
-	return latencyMs{
-		Mean: ms(sum / time.Duration(len(d))),
-		P50:  ms(percentile(d, 50)),
-		P95:  ms(percentile(d, 95)),
-		P99:  ms(percentile(d, 99)),
-		Max:  ms(d[len(d)-1]),
-	}
-}
-
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
-	return sorted[max(rank-1, 0)]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/mlship/mlship/bench/internal/benchkit"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,11 +44,11 @@ func TestPercentile(t *testing.T) {
 		d[i] = time.Duration(i+1) * time.Millisecond
 	}
 	for _, tt := range []struct{ p, wantMs int }{{50, 50}, {95, 95}, {99, 99}, {100, 100}, {0, 1}} {
-		if got := percentile(d, tt.p); got != time.Duration(tt.wantMs)*time.Millisecond {
+		if got := benchkit.Percentile(d, tt.p); got != time.Duration(tt.wantMs)*time.Millisecond {
 			t.Errorf("percentile(1..100ms, %d) = %v, want %dms", tt.p, got, tt.wantMs)
 		}
 	}
-	if got := percentile([]time.Duration{7}, 99); got != 7 {
+	if got := benchkit.Percentile([]time.Duration{7}, 99); got != 7 {
 		t.Errorf("percentile of one value = %v, want 7", got)
 	}
 }

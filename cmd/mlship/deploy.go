@@ -44,20 +44,27 @@ type specFlags struct {
 }
 
 func (s *specFlags) add(c *cobra.Command) {
+	s.addRuntime(c, "worker processes per model version (default: CPUs, at most 8)")
 	f := c.Flags()
-	f.StringVar(&s.runtime, "runtime", "auto", "runtime: auto, python, r, onnx or command")
-	f.StringVar(&s.command, "command", "", "worker command for --runtime command (a program that speaks the worker protocol)")
-	f.IntVar(&s.workers, "workers", 0, "worker processes per model version (default: CPUs, at most 8)")
-	f.IntVar(&s.maxBatch, "max-batch-size", 0, "most rows per batch; 1 turns batching off (default 32)")
-	f.DurationVar(&s.maxDelay, "max-batch-delay", 0, "how long a batch may wait for more requests (default 0: take what is queued)")
-	f.IntVar(&s.maxQ, "max-queue", 0, "requests that may wait before new ones get 429 (default 1024)")
-	f.DurationVar(&s.timeout, "timeout", 0, "deadline of one request (default 30s)")
 	f.StringVar(&s.canary, "canary", "", "a second model that takes --canary-weight of the traffic")
 	f.Float64Var(&s.canaryWeight, "canary-weight", 0.1, "share of requests for the canary, 0 to 1")
 	f.StringVar(&s.shadow, "shadow", "", "a candidate model that receives a copy of --shadow-share of the requests")
 	f.Float64Var(&s.shadowPct, "shadow-share", 1, "share of requests mirrored to the shadow, 0 to 1")
 	f.Float64Var(&s.sampleRate, "payload-sample-rate", serving.DefaultSampleRate, "share of requests kept in the payload log, 0 to 1")
 	f.DurationVar(&s.wait, "wait", 0, "wait up to this long for the deployment to be ready")
+}
+
+// addRuntime adds the flags of how a model version is loaded and fed, which
+// `mlship serve` and `mlship deploy` share.
+func (s *specFlags) addRuntime(c *cobra.Command, workersHelp string) {
+	f := c.Flags()
+	f.StringVar(&s.runtime, "runtime", "auto", "runtime: auto, python, r, onnx or command")
+	f.StringVar(&s.command, "command", "", "worker command for --runtime command (a program that speaks the worker protocol)")
+	f.IntVar(&s.workers, "workers", 0, workersHelp)
+	f.IntVar(&s.maxBatch, "max-batch-size", 0, "most rows per batch; 1 turns batching off (default 32)")
+	f.DurationVar(&s.maxDelay, "max-batch-delay", 0, "how long a batch may wait for more requests (default 0: take what is queued)")
+	f.IntVar(&s.maxQ, "max-queue", 0, "requests that may wait before new ones get 429 (default 1024)")
+	f.DurationVar(&s.timeout, "timeout", 0, "deadline of one request (default 30s)")
 }
 
 func (s *specFlags) spec(name, model string) serving.Spec {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -86,14 +85,7 @@ MLSHIP_PORT.`,
 
 // addServe adds the spec flags that make sense for a single model.
 func (s *specFlags) addServe(c *cobra.Command) {
-	f := c.Flags()
-	f.StringVar(&s.runtime, "runtime", "auto", "runtime: auto, python, r, onnx or command")
-	f.StringVar(&s.command, "command", "", "worker command for --runtime command (a program that speaks the worker protocol)")
-	f.IntVar(&s.workers, "workers", 0, "worker processes (default: CPUs, at most 8)")
-	f.IntVar(&s.maxBatch, "max-batch-size", 0, "most rows per batch; 1 turns batching off (default 32)")
-	f.DurationVar(&s.maxDelay, "max-batch-delay", 0, "how long a batch may wait for more requests (default 0: take what is queued)")
-	f.IntVar(&s.maxQ, "max-queue", 0, "requests that may wait before new ones get 429 (default 1024)")
-	f.DurationVar(&s.timeout, "timeout", 0, "deadline of one request (default 30s)")
+	s.addRuntime(c, "worker processes (default: CPUs, at most 8)")
 }
 
 func (f *serveFlags) logger() (*slog.Logger, error) {
@@ -153,26 +145,7 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 		return fmt.Errorf("listen on %s: %w (is something else serving there? choose another --port)", addr, err)
 	}
 	logger.Info("mlship serve listening", "addr", "http://"+ln.Addr().String(), "model", uri, "name", name, "version", version.Version)
-	return serveUntilDone(ctx, ln, handler, logger)
-}
-
-func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: 1 << 20, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutdown)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-		err = errors.Join(err, e)
-	}
-	return err
+	return httpx.Serve(ctx, ln, handler, logger)
 }
 
 // source returns where the model comes from, and the name it is served under.

@@ -169,29 +169,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start deployments: %w", err)
 	}
 	defer s.deployments.Close()
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	}
 	s.logger.Info("mlship server listening", "addr", "http://"+ln.Addr().String(), "version", version.Version,
 		"backend_store_uri", s.cfg.BackendStoreURI, "artifacts_destination", s.cfg.ArtifactsDestination)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutdown)
-	if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-		err = errors.Join(err, e)
-	}
-	return err
+	return httpx.Serve(ctx, ln, s.handler, s.logger)
 }
 
 // Close releases the stores.
