@@ -321,26 +321,37 @@ func (h *Handler) invocations(w http.ResponseWriter, r *http.Request) {
 		h.mlflowError(w, r, err)
 		return
 	}
+	decode := func(body []byte) (*runtime.Request, error) {
+		return scoring.DecodeInvocation(r.Header.Get("Content-Type"), body)
+	}
+	h.predictJSON(w, r, d, decode, scoring.EncodePredictions, h.mlflowError)
+}
+
+// predictJSON answers a protocol whose request and answer are each one JSON document:
+// decode, predict, encode, with the protocol's own error body.
+func (h *Handler) predictJSON(w http.ResponseWriter, r *http.Request, d *Deployment,
+	decode func([]byte) (*runtime.Request, error), encode func(*runtime.Response) ([]byte, error),
+	fail func(http.ResponseWriter, *http.Request, error)) {
 	body, err := readBody(r)
 	if err != nil {
-		h.mlflowError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	req, err := scoring.DecodeInvocation(r.Header.Get("Content-Type"), body)
+	req, err := decode(body)
 	if err != nil {
-		h.mlflowError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	ctx, cancel := requestContext(r, d, 0)
 	defer cancel()
 	a, err := d.Predict(ctx, req, httpx.RequestID(r.Context()))
 	if err != nil {
-		h.mlflowError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	out, err := scoring.EncodePredictions(a.Response)
+	out, err := encode(a.Response)
 	if err != nil {
-		h.mlflowError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -378,30 +389,5 @@ func (h *Handler) v1Predict(w http.ResponseWriter, r *http.Request) {
 		h.oipError(w, r, err)
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		h.oipError(w, r, err)
-		return
-	}
-	req, err := scoring.DecodeV1(body)
-	if err != nil {
-		h.oipError(w, r, err)
-		return
-	}
-	ctx, cancel := requestContext(r, d, 0)
-	defer cancel()
-	a, err := d.Predict(ctx, req, httpx.RequestID(r.Context()))
-	if err != nil {
-		h.oipError(w, r, err)
-		return
-	}
-	out, err := scoring.EncodeV1(a.Response)
-	if err != nil {
-		h.oipError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(out)
+	h.predictJSON(w, r, d, scoring.DecodeV1, scoring.EncodeV1, h.oipError)
 }
-
-var _ = runtime.LayoutTensors
