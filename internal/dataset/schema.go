@@ -1,0 +1,143 @@
+package dataset
+
+// Type is the storage type inferred for a column.
+type Type string
+
+// Column types, from the narrowest to the widest. A column takes the narrowest
+// type that holds every non-null value it has.
+const (
+	TypeNull    Type = "null"    // every value is missing
+	TypeBoolean Type = "boolean" // true/false (CSV: True, TRUE, true, False, FALSE, false)
+	TypeInteger Type = "integer" // whole numbers that fit in 64 bits
+	TypeFloat   Type = "float"   // any number
+	TypeString  Type = "string"  // anything else, including columns that mix types
+)
+
+// Kind is how drift detection treats a column.
+type Kind string
+
+// Column kinds, as Evidently names them.
+const (
+	KindNumerical   Kind = "numerical"
+	KindCategorical Kind = "categorical"
+	KindText        Kind = "text"
+	KindUnknown     Kind = "unknown"
+)
+
+// IntegerCategoryLimit is the number of distinct values up to which an integer
+// column is categorical rather than numerical (Evidently's
+// INTEGER_CARDINALITY_LIMIT).
+const IntegerCategoryLimit = 10
+
+// InferKind decides a column's kind the way Evidently 0.7 does for a pandas
+// DataFrame read from the same file (evidently.core.datasets.infer_column_type):
+//
+//   - float: numerical;
+//   - integer: categorical when it has at most 10 distinct values, numerical
+//     otherwise; an integer column with missing values is numerical, because
+//     pandas reads it as float;
+//   - boolean: categorical;
+//   - string: text when more than half of its non-null values are distinct,
+//     categorical otherwise;
+//   - a column with no values: unknown.
+//
+// count is the number of non-null values and distinct the number of distinct
+// non-null values.
+func InferKind(t Type, count, nulls, distinct int64) Kind {
+	switch t {
+	case TypeFloat:
+		return KindNumerical
+	case TypeInteger:
+		if nulls > 0 || distinct > IntegerCategoryLimit {
+			return KindNumerical
+		}
+		return KindCategorical
+	case TypeBoolean:
+		return KindCategorical
+	case TypeString:
+		if float64(distinct) > 0.5*float64(count) {
+			return KindText
+		}
+		return KindCategorical
+	}
+	return KindUnknown
+}
+
+// Field describes one column.
+type Field struct {
+	Name     string `json:"name"`
+	Type     Type   `json:"type"`
+	Kind     Kind   `json:"kind"`
+	Nullable bool   `json:"nullable"`
+}
+
+// Schema is the ordered list of a dataset's columns.
+type Schema struct {
+	Fields []Field `json:"fields"`
+}
+
+// Field returns the field named name.
+func (s Schema) Field(name string) (Field, bool) {
+	for _, f := range s.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// typeFlags records which kinds of value a column has held.
+type typeFlags uint8
+
+const (
+	sawBool typeFlags = 1 << iota
+	sawInt
+	sawFloat
+	sawString
+)
+
+func (f typeFlags) see(k CellKind) typeFlags {
+	switch k {
+	case CellBool:
+		return f | sawBool
+	case CellInt:
+		return f | sawInt
+	case CellFloat:
+		return f | sawFloat
+	case CellString:
+		return f | sawString
+	}
+	return f
+}
+
+// Type is the narrowest type holding every kind of value seen. Booleans mixed
+// with numbers make a string column, as in pandas.
+func (f typeFlags) Type() Type {
+	switch {
+	case f == 0:
+		return TypeNull
+	case f&sawString != 0:
+		return TypeString
+	case f == sawBool:
+		return TypeBoolean
+	case f&sawBool != 0:
+		return TypeString
+	case f&sawFloat != 0:
+		return TypeFloat
+	}
+	return TypeInteger
+}
+
+func flagsOf(t Type) typeFlags {
+	switch t {
+	case TypeBoolean:
+		return sawBool
+	case TypeInteger:
+		return sawInt
+	case TypeFloat:
+		return sawFloat
+	case TypeString:
+		return sawString
+	}
+	return 0
+}

@@ -1,0 +1,156 @@
+package dataset
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+)
+
+func TestKLLIsExactWhileSmall(t *testing.T) {
+	s := NewKLL(0)
+	vals := []float64{5, 1, 4, 2, 3}
+	s.UpdateMany(vals)
+	if !s.Exact() || s.N() != 5 {
+		t.Fatalf("exact=%v n=%d", s.Exact(), s.N())
+	}
+	if q := s.Quantiles([]float64{0, 0.2, 0.5, 1}); !slices.Equal(q, []float64{1, 1, 3, 5}) {
+		t.Errorf("quantiles = %v", q)
+	}
+	if c := s.CDF(3); c != 0.6 {
+		t.Errorf("CDF(3) = %v", c)
+	}
+}
+
+// TestKLLRankError measures the sketch's rank error against the exact ranks;
+// docs/drift.md quotes the result.
+func TestKLLRankError(t *testing.T) {
+	n := 200_000
+	if testing.Short() {
+		n = 50_000
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := make([]float64, n)
+	for i := range vals {
+		vals[i] = rng.NormFloat64()
+	}
+	s := NewKLL(DefaultKLLK)
+	s.UpdateMany(vals)
+	sorted := slices.Clone(vals)
+	slices.Sort(sorted)
+	worst := 0.0
+	for i := 1; i < 100; i++ {
+		x := sorted[i*n/100]
+		exact := float64(sort.SearchFloat64s(sorted, math.Nextafter(x, math.Inf(1)))) / float64(n)
+		worst = math.Max(worst, math.Abs(s.CDF(x)-exact))
+	}
+	t.Logf("k=%d, n=%d: %d values held, largest rank error %.4f", DefaultKLLK, n, len(mustSorted(s)), worst)
+	if worst > 0.006 {
+		t.Errorf("rank error %v exceeds 0.6%%", worst)
+	}
+}
+
+func mustSorted(s *KLL) []float64 {
+	v, _ := s.Sorted()
+	return v
+}
+
+func TestKLLIsDeterministicAndRoundTrips(t *testing.T) {
+	build := func() *KLL {
+		s := NewKLL(200)
+		for i := range 100_000 {
+			s.Update(float64((i * 7919) % 100_003))
+		}
+		return s
+	}
+	a, b := build(), build()
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Fatal("the same stream gave two different sketches")
+	}
+	var c KLL
+	if err := json.Unmarshal(ja, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.N() != a.N() || c.Quantile(0.5) != a.Quantile(0.5) {
+		t.Errorf("round trip changed the sketch")
+	}
+	c.Merge(a)
+	if c.N() != 2*a.N() || math.Abs(c.Quantile(0.5)-a.Quantile(0.5)) > 2000 {
+		t.Errorf("merged n=%d median %v vs %v", c.N(), c.Quantile(0.5), a.Quantile(0.5))
+	}
+	var bad KLL
+	if err := json.Unmarshal([]byte(`{"k":200,"n":5,"levels":["AAAAAAAA8D8="]}`), &bad); err == nil {
+		t.Error("accepted a sketch whose weights do not add up")
+	}
+}
+
+func TestHLLEstimates(t *testing.T) {
+	for _, n := range []int{1, 100, 10_000, 200_000} {
+		h := NewHLL()
+		for i := range n {
+			h.Add(NumberValue(float64(i)).Hash())
+		}
+		if rel := math.Abs(h.Estimate()-float64(n)) / float64(n); rel > 0.05 {
+			t.Errorf("n=%d: estimate %v", n, h.Estimate())
+		}
+	}
+	a, b := NewHLL(), NewHLL()
+	for i := range 50_000 {
+		a.Add(StringValue(string(rune(i))).Hash())
+		b.Add(StringValue(string(rune(i + 25_000))).Hash())
+	}
+	a.Merge(b)
+	if rel := math.Abs(a.Estimate()-75_000) / 75_000; rel > 0.05 {
+		t.Errorf("merged estimate %v, want about 75000", a.Estimate())
+	}
+}
+
+func TestTopKFindsHeavyHitters(t *testing.T) {
+	tk := newTopK(64)
+	rng := rand.New(rand.NewPCG(3, 4))
+	truth := map[int]int64{}
+	for range 100_000 {
+		v := rng.IntN(10) // heavy
+		if rng.IntN(2) == 0 {
+			v = 10 + rng.IntN(50_000) // long tail
+		}
+		truth[v]++
+		key := []byte{byte(v), byte(v >> 8), byte(v >> 16)}
+		tk.add(ValueString, 0, key, hashBytes(key), 1)
+	}
+	counts := tk.counts()
+	for i := range 10 {
+		c := counts[i]
+		v := int(c.Value.Str[0]) | int(c.Value.Str[1])<<8 | int(c.Value.Str[2])<<16
+		if v >= 10 || c.Count < truth[v] || c.Count-c.Err > truth[v] {
+			t.Errorf("rank %d: value %d count %d±%d, true %d", i, v, c.Count, c.Err, truth[v])
+		}
+	}
+}
+
+func TestValueCounterSwitchesToSketches(t *testing.T) {
+	c := newValueCounter(100, 32)
+	for i := range 1000 {
+		c.addString([]byte{byte(i % 7)})
+		c.addNumber(float64(i))
+	}
+	if c.exact() || c.top == nil {
+		t.Fatal("still exact past the limit")
+	}
+	if d := c.distinct(); math.Abs(float64(d)-1007) > 50 {
+		t.Errorf("distinct = %d, want about 1007", d)
+	}
+	small := newValueCounter(100, 32)
+	small.addBool(true)
+	small.addBool(true)
+	small.addNumber(-0.0)
+	small.addNumber(0)
+	counts := small.exactCounts()
+	if len(counts) != 2 || counts[0].Value != NumberValue(0) || counts[0].Count != 2 || counts[1].Count != 2 {
+		t.Errorf("counts = %+v", counts)
+	}
+}

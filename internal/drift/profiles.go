@@ -1,0 +1,110 @@
+package drift
+
+import (
+	"context"
+
+	"github.com/mlship/mlship/internal/dataset"
+)
+
+// CompareProfiles tests every column of the ref profile against the same
+// column of cur with the same selection, methods and thresholds as Compare,
+// computing each score from the sketches:
+//
+//   - ks and wasserstein from the two quantile sketches, each read as a
+//     weighted sample of its data (exact while the sketch holds every value,
+//     up to about 1,000 values with the default sketch);
+//   - chisquare, z, and per-value Jensen-Shannon, PSI and KL from the exact
+//     value counts (kept up to 10,000 distinct values; beyond that, the
+//     frequent-items sketch plus one bucket for the rest);
+//   - binned Jensen-Shannon, PSI and KL from the quantile sketches over
+//     numpy's Sturges edges, computed from the exact minimum, maximum and
+//     count;
+//   - the reference's standard deviation and the counts that drive the
+//     default selection are exact, except distinct counts beyond 10,000
+//     values, which are HyperLogLog estimates.
+//
+// Results computed from a compacted sketch are marked Approximate.
+func CompareProfiles(ctx context.Context, ref, cur *dataset.Profile, opts *Options) (*Report, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	jobs, skipped, err := planJobs(o, ref.Schema())
+	if err != nil {
+		return nil, err
+	}
+	build := func(name string, kind dataset.Kind) (*pair, error) {
+		return profilePair(ref.Column(name), cur.Column(name), kind)
+	}
+	r, err := run(ctx, o, jobs, skipped, build)
+	if err != nil {
+		return nil, err
+	}
+	r.Source, r.ReferenceRows, r.CurrentRows = "profiles", ref.Rows, cur.Rows
+	return r, nil
+}
+
+func profilePair(ref, cur *dataset.ColumnProfile, kind dataset.Kind) (*pair, error) {
+	if cur == nil {
+		return nil, errMissingCurrent
+	}
+	p := &pair{name: ref.Name, typ: ref.Type, kind: kind}
+	if kind == dataset.KindNumerical && (!ref.Numeric() || !cur.Numeric()) {
+		return nil, errNotNumeric
+	}
+	p.ref, p.cur = profileSide(ref, kind), profileSide(cur, kind)
+	if p.ref.n == 0 || p.cur.n == 0 {
+		return nil, errEmptyColumn
+	}
+	distinct, exact := dataset.DistinctUnion(ref, cur)
+	p.distinct, p.approx = distinct, !exact
+	p.refDistinct, _ = ref.Distinct()
+	return p, nil
+}
+
+func profileSide(c *dataset.ColumnProfile, kind dataset.Kind) *side {
+	sd := &side{n: c.Count - c.Infinite}
+	sd.counts = func() ([]dataset.ValueCount, int64) { return profileCounts(c, sd.n) }
+	distinct, _ := c.Distinct()
+	sd.summary = Summary{Count: c.Count, Missing: c.Nulls, Distinct: distinct}
+	if kind != dataset.KindNumerical {
+		for _, t := range c.TopValues(summaryTop) {
+			sd.summary.Top = append(sd.summary.Top, TopValue{Value: t.Value.String(), Count: t.Count})
+		}
+		return sd
+	}
+	kll := c.Quantiles()
+	s := sketchSample(kll)
+	sd.n, sd.numbers, sd.approx = c.Finite(), &s, !kll.Exact()
+	sd.min, sd.max, sd.std = c.Min(), c.Max(), c.Std()
+	sd.integer = c.Type == dataset.TypeInteger && c.Nulls == 0
+	sd.summary.Min, sd.summary.Max = num(sd.min), num(sd.max)
+	sd.summary.Mean, sd.summary.Std = num(c.Mean()), num(sd.std)
+	if c.Finite() > 0 {
+		for _, q := range kll.Quantiles(SummaryQuantiles) {
+			sd.summary.Quantiles = append(sd.summary.Quantiles, num(q))
+		}
+	}
+	return sd
+}
+
+// profileCounts returns the exact value counts, or the frequent items and the
+// weight of everything else.
+func profileCounts(c *dataset.ColumnProfile, n int64) ([]dataset.ValueCount, int64) {
+	if counts, ok := c.ValueCounts(); ok {
+		return counts, 0
+	}
+	top := c.TopValues(-1)
+	counts := make([]dataset.ValueCount, 0, len(top))
+	var held int64
+	for _, t := range top {
+		count := min(t.Count, n-held)
+		if count <= 0 {
+			break
+		}
+		counts = append(counts, dataset.ValueCount{Value: t.Value, Count: count})
+		held += count
+	}
+	sortCounts(counts)
+	return counts, n - held
+}
