@@ -8,12 +8,17 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-onnx clean
+.PHONY: all build build-onnxruntime run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-onnx clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
+
+# The same binary with cgo and ONNX Runtime support (--onnxruntime-lib): ONNX models with
+# operators the native engine lacks run through ONNX Runtime's shared library.
+build-onnxruntime:
+	CGO_ENABLED=1 $(GO) build -tags onnxruntime -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
 
 run: build
 	./$(BIN) server --host 127.0.0.1 --port 5000 --data-dir ./mlship-data
@@ -41,6 +46,7 @@ vet:
 
 test-go:
 	$(GO) test -race ./...
+	CGO_ENABLED=1 $(GO) test -tags onnxruntime -race ./internal/runtime/ort/...
 
 test-e2e: build deps
 	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q

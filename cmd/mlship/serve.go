@@ -23,14 +23,18 @@ import (
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/version"
 )
+
+const onnxRuntimeLibHelp = "ONNX Runtime shared library (1.24 or later) for ONNX models with operators the native engine lacks; needs a build from make build-onnxruntime"
 
 type serveFlags struct {
 	host, name, cacheDir string
 	port                 int
 	python, rscript      string
+	onnxruntimeLib       string
 	poll                 time.Duration
 	maxBody              int64
 	logLevel, logFormat  string
@@ -75,6 +79,7 @@ MLSHIP_PORT.`,
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "where downloaded model versions are kept (default: the user's cache directory)")
 	fl.StringVar(&f.python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3)")
 	fl.StringVar(&f.rscript, "rscript", "", "Rscript of the r runtime (default $MLSHIP_RSCRIPT, else Rscript)")
+	fl.StringVar(&f.onnxruntimeLib, "onnxruntime-lib", "", onnxRuntimeLibHelp)
 	fl.DurationVar(&f.poll, "poll-interval", 2*time.Second, "how often an alias is checked for a new version")
 	fl.Int64Var(&f.maxBody, "max-request-body", serving.DefaultMaxBody, "largest request body accepted, in bytes")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -105,6 +110,11 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 	if err != nil {
 		return err
 	}
+	if f.onnxruntimeLib != "" {
+		if _, err := ort.New(f.onnxruntimeLib); err != nil {
+			return usageError{fmt.Errorf("--onnxruntime-lib: %w", err)}
+		}
+	}
 	source, name, err := f.source(ctx, uri)
 	if err != nil {
 		return err
@@ -120,7 +130,7 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := serving.NewManager(serving.Options{Source: source, Metrics: serving.NewMetrics(reg), Logger: logger,
-		PollInterval: f.poll, Runtimes: serving.RuntimeConfig{Python: f.python, Rscript: f.rscript, Logger: logger}.Factory()})
+		PollInterval: f.poll, Runtimes: serving.RuntimeConfig{Python: f.python, Rscript: f.rscript, ONNXRuntimeLib: f.onnxruntimeLib, Logger: logger}.Factory()})
 	if err := m.Start(ctx); err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.Int64Var(&cfg.MaxRequestBody, "max-request-body", cfg.MaxRequestBody, "largest JSON request body accepted, in bytes (artifact uploads are not limited)")
 	f.StringVar(&cfg.Python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3)")
 	f.StringVar(&cfg.Rscript, "rscript", "", "Rscript of the r runtime (default $MLSHIP_RSCRIPT, else Rscript)")
+	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", onnxRuntimeLibHelp)
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	return c

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/mlship/mlship/internal/cas"
+	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/registry"
@@ -32,38 +33,55 @@ type API struct {
 	tracking    *tracking.Service
 	content     *cas.Store
 	deployments *serving.Manager // nil: this process hosts no deployments
+	datasets    *datasets.Service
 	logger      *slog.Logger
+}
+
+// Services are the domains the API serves.
+type Services struct {
+	Registry *registry.Service
+	Tracking *tracking.Service
+	// Content holds the registry's copies of model versions and the datasets' files.
+	Content     *cas.Store
+	Deployments *serving.Manager // nil: this process hosts no deployments
+	Datasets    *datasets.Service
 }
 
 // New returns the API over the registry, tracking and the content store that holds the
 // registry's copies of model versions.
-// Deployments, if not nil, are managed under /api/v1/deployments.
-func New(reg *registry.Service, tr *tracking.Service, content *cas.Store, deployments *serving.Manager, logger *slog.Logger) *API {
-	return &API{registry: reg, tracking: tr, content: content, deployments: deployments, logger: logger}
+func New(s Services, logger *slog.Logger) *API {
+	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
+		datasets: s.Datasets, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
-// OpenAPI's path template syntax.
+// OpenAPI's path template syntax. A streaming route reads a body of any size itself.
 type route struct {
 	method, path string
 	fn           httpx.HandlerFunc
+	streaming    bool
 }
 
 // routeTable is every route of the API, the one list that Register mounts and the OpenAPI
 // test compares with the document.
 func (a *API) routeTable() []route {
 	return []route{
-		{"GET", "/api/v1/openapi.json", a.openAPI},
-		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage},
-		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify},
-		{"POST", "/api/v1/content/gc", a.collectGarbage},
-		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile},
-		{"GET", "/api/v1/deployments", a.listDeployments},
-		{"POST", "/api/v1/deployments", a.createDeployment},
-		{"GET", "/api/v1/deployments/{name}", a.getDeployment},
-		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment},
-		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment},
-		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads},
+		{"GET", "/api/v1/openapi.json", a.openAPI, false},
+		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false},
+		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify, false},
+		{"POST", "/api/v1/content/gc", a.collectGarbage, false},
+		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile, false},
+		{"GET", "/api/v1/deployments", a.listDeployments, false},
+		{"POST", "/api/v1/deployments", a.createDeployment, false},
+		{"GET", "/api/v1/deployments/{name}", a.getDeployment, false},
+		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment, false},
+		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment, false},
+		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads, false},
+		{"GET", "/api/v1/datasets", a.listDatasets, false},
+		{"GET", "/api/v1/datasets/{name}/versions", a.listDatasetVersions, false},
+		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true},
+		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false},
+		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false},
 	}
 }
 
@@ -71,7 +89,11 @@ func (a *API) routeTable() []route {
 // under Prefix with a JSON error.
 func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range a.routeTable() {
-		mux.Handle(rt.method+" "+rt.path, httpx.LimitBody(maxBodyBytes, httpx.Handle(a.logger, rt.fn)))
+		h := httpx.Handle(a.logger, rt.fn)
+		if !rt.streaming {
+			h = httpx.LimitBody(maxBodyBytes, h)
+		}
+		mux.Handle(rt.method+" "+rt.path, h)
 	}
 	mux.Handle(Prefix, httpx.Handle(a.logger, a.endpointNotFound))
 }

@@ -43,6 +43,9 @@ type Server struct {
 	// Python and Rscript run the embedded workers of the python and r runtimes;
 	// empty means $MLSHIP_PYTHON or python3, $MLSHIP_RSCRIPT or Rscript.
 	Python, Rscript string
+	// ONNXRuntimeLib is ONNX Runtime's shared library, for ONNX models with operators
+	// the native engine lacks; empty means none.
+	ONNXRuntimeLib string
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.

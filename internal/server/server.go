@@ -21,9 +21,11 @@ import (
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/config"
+	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
 	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
@@ -50,6 +52,11 @@ type Server struct {
 
 // New opens the stores and builds the handler. Close releases them.
 func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, error) {
+	if cfg.ONNXRuntimeLib != "" {
+		if _, err := ort.New(cfg.ONNXRuntimeLib); err != nil {
+			return nil, fmt.Errorf("--onnxruntime-lib: %w", err)
+		}
+	}
 	db, err := store.Open(ctx, cfg.BackendStoreURI, logger)
 	if err != nil {
 		return nil, err
@@ -86,14 +93,15 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	s.payloads = serving.NewPayloadStore(db, 0, logger)
 	s.deployments = serving.NewManager(serving.Options{
 		Source:   modelSource{registry: reg, content: content{cas: contentStore, blobs: blobs, tracking: tr}, cacheDir: cfg.ServingDir},
-		Runtimes: serving.RuntimeConfig{Python: cfg.Python, Rscript: cfg.Rscript, Logger: logger}.Factory(),
+		Runtimes: serving.RuntimeConfig{Python: cfg.Python, Rscript: cfg.Rscript, ONNXRuntimeLib: cfg.ONNXRuntimeLib, Logger: logger}.Factory(),
 		Metrics:  serving.NewMetrics(s.metrics),
 		Store:    serving.NewSQLStore(db),
 		Payloads: s.payloads,
 		Logger:   logger,
 	})
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
-	s.handler = s.routes(mlflow, api.New(reg, tr, contentStore, s.deployments, logger), inference)
+	s.handler = s.routes(mlflow, api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
+		Deployments: s.deployments, Datasets: datasets.New(db, contentStore, logger)}, logger), inference)
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/runtime"
 	"github.com/mlship/mlship/internal/runtime/native"
+	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/runtime/process"
 )
 
@@ -20,7 +21,10 @@ type RuntimeConfig struct {
 	ScriptDir string
 	// StartTimeout bounds a worker's start, including loading the model.
 	StartTimeout time.Duration
-	Logger       *slog.Logger
+	// ONNXRuntimeLib, if set, is ONNX Runtime's shared library: ONNX models with
+	// operators the native engine lacks run through it.
+	ONNXRuntimeLib string
+	Logger         *slog.Logger
 }
 
 // Factory returns the runtime factory of a Manager: the native ONNX engine, and the
@@ -41,7 +45,7 @@ func (c RuntimeConfig) Factory() RuntimeFactory {
 			opts.Command = spec.Command
 			return process.New(opts), nil
 		case "onnx":
-			return native.Runtime{}, nil
+			return ort.WithFallback(native.Runtime{}, c.ONNXRuntimeLib), nil
 		}
 		return nil, fault.Invalidf("unknown runtime %q: use python, r, onnx or command", name)
 	}

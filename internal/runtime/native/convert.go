@@ -9,13 +9,13 @@ import (
 	"github.com/mlship/mlship/internal/runtime"
 )
 
-// inputs converts a request to the engine's inputs. Tensors are matched by name, or by
-// position when the request's tensors carry no names (MLflow's "inputs" and
-// "instances" lists): a named tensor the model does not take is the client's mistake. In the columns layout a
-// model with one [rows, n] input takes the n columns stacked, and a model with one
-// [rows, 1] input per column takes each column as it is.
-func (m *Model) inputs(req *runtime.Request) (map[string]onnx.Value, error) {
-	infos := m.engine.Inputs()
+// Inputs converts a request to the values of a model's graph inputs, described by
+// infos. Tensors are matched by name, or by position when the request's tensors carry
+// no names (MLflow's "inputs" and "instances" lists): a named tensor the model does not
+// take is the client's mistake. In the columns layout a model with one [rows, n] input
+// takes the n columns stacked, and a model with one [rows, 1] input per column takes
+// each column as it is. Every error is of kind fault.Invalid.
+func Inputs(infos []onnx.ValueInfo, req *runtime.Request) (map[string]onnx.Value, error) {
 	ts := req.Inputs
 	if req.Layout == runtime.LayoutColumns && len(infos) == 1 && len(ts) > 1 {
 		stacked, err := stackColumns(ts)
@@ -115,7 +115,7 @@ func toValue(info onnx.ValueInfo, t *runtime.Tensor) (onnx.Value, error) {
 		return nil, err
 	}
 	if info.Kind != "tensor" {
-		return nil, fault.Invalidf("input %q is a %s, which the native runtime cannot take from a request", info.Name, info.Kind)
+		return nil, fault.Invalidf("input %q is a %s, which cannot be taken from a request", info.Name, info.Kind)
 	}
 	shape := t.Shape
 	if len(info.Shape) == 2 && info.Shape[1] == 1 && len(shape) == 1 {
@@ -161,6 +161,10 @@ func toValue(info onnx.ValueInfo, t *runtime.Tensor) (onnx.Value, error) {
 		return integral[int64](info, t, shape, n)
 	case onnx.Int32:
 		return integral[int32](info, t, shape, n)
+	case onnx.Uint8:
+		return integral[uint8](info, t, shape, n)
+	case onnx.Int8:
+		return integral[int8](info, t, shape, n)
 	case onnx.Bool:
 		out := make([]bool, n)
 		for i := range out {
@@ -179,18 +183,32 @@ func numeric[T float32 | float64](t *runtime.Tensor, shape []int64, n int) onnx.
 	return onnx.NewTensor(shape, out)
 }
 
-// integral converts to an integer input; fractional values are refused rather than
-// truncated.
-func integral[T int64 | int32](info onnx.ValueInfo, t *runtime.Tensor, shape []int64, n int) (onnx.Value, error) {
+// integral converts to an integer input; fractional and out-of-range values are refused
+// rather than truncated.
+func integral[T int64 | int32 | int8 | uint8](info onnx.ValueInfo, t *runtime.Tensor, shape []int64, n int) (onnx.Value, error) {
+	lo, hi := integerRange[T]()
 	out := make([]T, n)
 	for i := range out {
 		v := t.Float64At(i)
-		if v != math.Trunc(v) {
-			return nil, fault.Invalidf("input %q takes integers, got %v", info.Name, v)
+		if v != math.Trunc(v) || v < lo || v >= hi {
+			return nil, fault.Invalidf("input %q takes integers of %s, got %v", info.Name, datatypeOf(info.DType), v)
 		}
 		out[i] = T(v)
 	}
 	return onnx.NewTensor(shape, out), nil
+}
+
+// integerRange is the range of T, from lo up to but not including hi.
+func integerRange[T int64 | int32 | int8 | uint8]() (lo, hi float64) {
+	switch any(T(0)).(type) {
+	case int8:
+		return math.MinInt8, math.MaxInt8 + 1
+	case uint8:
+		return 0, math.MaxUint8 + 1
+	case int32:
+		return math.MinInt32, math.MaxInt32 + 1
+	}
+	return math.MinInt64, math.MaxInt64 + 1
 }
 
 func zeros(d onnx.DType, shape []int64) (*onnx.Tensor, error) {
@@ -215,17 +233,17 @@ func zeros(d onnx.DType, shape []int64) (*onnx.Tensor, error) {
 	return nil, fault.Invalidf("element type %s", d)
 }
 
-// fromValue converts an engine output to a response tensor. A sequence of maps
+// Output converts a model's output value to a response tensor. A sequence of maps
 // (ZipMap's class probabilities) becomes an FP32 [rows, classes] tensor whose columns
 // follow the maps' key order, which is the classifier's class order.
-func fromValue(name string, v onnx.Value) (runtime.Tensor, error) {
+func Output(name string, v onnx.Value) (runtime.Tensor, error) {
 	switch x := v.(type) {
 	case *onnx.Tensor:
 		return fromTensor(name, x)
 	case *onnx.Sequence:
 		return fromMaps(name, x)
 	}
-	return runtime.Tensor{}, fault.New(fault.Internal, "output %q is a %s, which the native runtime cannot return", name, v.Type())
+	return runtime.Tensor{}, fault.New(fault.Internal, "output %q is a %s, which cannot be returned", name, v.Type())
 }
 
 func fromTensor(name string, x *onnx.Tensor) (runtime.Tensor, error) {

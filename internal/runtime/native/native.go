@@ -1,7 +1,8 @@
 // Package native serves ONNX models in process with the pure-Go engine of
 // internal/onnx: it is the "onnx" runtime, behind the runtime interface. It finds the
 // model file in an MLflow onnx-flavor directory or a directory with one .onnx file, and
-// converts between the serving layer's tensors and the engine's values.
+// converts between the serving layer's tensors and the engine's values; the ONNX Runtime
+// backend (runtime/ort) finds and converts with the same exported functions.
 package native
 
 import (
@@ -34,7 +35,7 @@ func (Runtime) Load(ctx context.Context, spec runtime.Spec) (runtime.Model, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fault.Wrap(fault.DeadlineExceeded, err, "loading model %s was canceled", spec.Name)
 	}
-	data, file, err := readModelFile(spec.Dir)
+	data, file, err := ReadModelFile(spec.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func (Runtime) Load(ctx context.Context, spec runtime.Spec) (runtime.Model, erro
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "cannot serve %s with the native ONNX engine: %v", file, err)
 	}
-	model := &Model{engine: m, meta: metadata(m)}
+	model := &Model{engine: m, meta: Metadata(m.Inputs(), m.Outputs())}
 	model.warmUp()
 	if spec.Logger != nil {
 		spec.Logger.Info("onnx model loaded", "model", spec.Name, "version", spec.Version, "file", file,
@@ -51,13 +52,15 @@ func (Runtime) Load(ctx context.Context, spec runtime.Spec) (runtime.Model, erro
 	return model, nil
 }
 
-// maxModelBytes caps the model file: the protobuf limit is 2 GiB and the engine keeps
+// maxModelBytes caps the model file: the protobuf limit is 2 GiB and the engines keep
 // the whole model in memory.
 const maxModelBytes = 1 << 30
 
-// readModelFile finds the model's .onnx file: the one the MLmodel file's onnx flavor
-// names (its "data" key, or "onnx_model"), else the directory's only .onnx file.
-func readModelFile(dir string) ([]byte, string, error) {
+// ReadModelFile reads the model's .onnx file from dir: the one the MLmodel file's
+// onnx flavor names (its "data" key, or "onnx_model"), else the directory's only .onnx
+// file. It returns the file's contents and its name within dir. Every ONNX runtime
+// finds its model this way.
+func ReadModelFile(dir string) ([]byte, string, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, "", fault.Wrap(fault.Invalid, err, "cannot open the model directory %s", dir)
@@ -72,7 +75,7 @@ func readModelFile(dir string) ([]byte, string, error) {
 		return nil, "", fault.Wrap(fault.Invalid, err, "cannot read the model file %s", name)
 	}
 	if fi.Size() > maxModelBytes {
-		return nil, "", fault.Invalidf("the model file %s is %d bytes; the native engine takes at most %d", name, fi.Size(), maxModelBytes)
+		return nil, "", fault.Invalidf("the model file %s is %d bytes; ONNX models of at most %d bytes are served", name, fi.Size(), maxModelBytes)
 	}
 	data, err := root.ReadFile(name)
 	if err != nil {
@@ -157,7 +160,7 @@ func (m *Model) Predict(ctx context.Context, req *runtime.Request) (*runtime.Res
 	if err := ctx.Err(); err != nil {
 		return nil, fault.Wrap(fault.DeadlineExceeded, err, "the request ended before it ran")
 	}
-	inputs, err := m.inputs(req)
+	inputs, err := Inputs(m.engine.Inputs(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +173,7 @@ func (m *Model) Predict(ctx context.Context, req *runtime.Request) (*runtime.Res
 	}
 	resp := &runtime.Response{Kind: runtime.ResultDict}
 	for _, info := range m.engine.Outputs() {
-		t, err := fromValue(info.Name, out[info.Name])
+		t, err := Output(info.Name, out[info.Name])
 		if err != nil {
 			return nil, err
 		}
@@ -200,15 +203,17 @@ func (m *Model) warmUp() {
 	_, _ = m.engine.Run(in)
 }
 
-func metadata(m *onnx.Model) runtime.Metadata {
+// Metadata describes an ONNX model with the given graph inputs and outputs. It is
+// batchable when every input is a tensor whose first dimension may be of any size.
+func Metadata(inputs, outputs []onnx.ValueInfo) runtime.Metadata {
 	meta := runtime.Metadata{Platform: "onnx_onnxv1", Batchable: true}
-	for _, in := range m.Inputs() {
+	for _, in := range inputs {
 		meta.Inputs = append(meta.Inputs, spec(in))
 		if in.Kind != "tensor" || len(in.Shape) == 0 || in.Shape[0] >= 0 {
 			meta.Batchable = false
 		}
 	}
-	for _, out := range m.Outputs() {
+	for _, out := range outputs {
 		meta.Outputs = append(meta.Outputs, spec(out))
 	}
 	return meta
@@ -229,6 +234,12 @@ func spec(info onnx.ValueInfo) runtime.TensorSpec {
 	return s
 }
 
+// otherDatatypes names, by their ONNX element type codes, the types that the engine
+// does not compute with but that other ONNX runtimes may declare.
+var otherDatatypes = map[onnx.DType]runtime.Datatype{
+	4: runtime.Uint16, 5: runtime.Int16, 10: runtime.FP16, 12: runtime.Uint32, 13: runtime.Uint64, 16: runtime.BF16,
+}
+
 func datatypeOf(d onnx.DType) runtime.Datatype {
 	switch d {
 	case onnx.Float32:
@@ -247,6 +258,9 @@ func datatypeOf(d onnx.DType) runtime.Datatype {
 		return runtime.Bool
 	case onnx.String:
 		return runtime.Bytes
+	}
+	if d, ok := otherDatatypes[d]; ok {
+		return d
 	}
 	return runtime.Datatype(fmt.Sprint(d))
 }

@@ -1,0 +1,344 @@
+// Package datasets keeps versions of the datasets models learn from: each version is a
+// file stored by content in the content store, registered under a name with its
+// schema and a statistical profile computed while it is stored. A version's digest
+// identifies its bytes, so MLflow's log_input can carry it and a model version's
+// lineage leads back to the exact data.
+package datasets
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlship/mlship/internal/cas"
+	"github.com/mlship/mlship/internal/dataset"
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/store"
+)
+
+// Version is one registered version of a dataset.
+type Version struct {
+	Name    string `json:"name"`
+	Version int64  `json:"version"`
+	// Digest is the version's identity: the content manifest of its file.
+	Digest      string         `json:"digest"`
+	File        string         `json:"file"`
+	Format      dataset.Format `json:"format"`
+	Size        int64          `json:"size"`
+	Rows        int64          `json:"rows"`
+	Schema      dataset.Schema `json:"schema"`
+	Description string         `json:"description,omitempty"`
+	CreatedAt   int64          `json:"created_at"`
+
+	profileManifest string
+}
+
+// Service registers and finds dataset versions.
+type Service struct {
+	db      *store.DB
+	content *cas.Store
+	logger  *slog.Logger
+}
+
+// New returns the service over the metadata database and the content store.
+func New(db *store.DB, content *cas.Store, logger *slog.Logger) *Service {
+	return &Service{db: db, content: content, logger: logger}
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// CheckName checks a dataset name: a plain token, since it appears in paths.
+func CheckName(name string) error {
+	if !namePattern.MatchString(name) || strings.Contains(name, "..") {
+		return fault.Invalidf("invalid dataset name %q: use letters, digits, '_', '.' and '-' (at most 128, starting with a letter or digit, no '..')", name)
+	}
+	return nil
+}
+
+// Register stores a file as a new version of the named dataset: its bytes go to the
+// content store while the same stream is parsed and profiled. A file that cannot be
+// read as its format is refused with the line at fault, and nothing is registered.
+// Registering bytes the dataset already has returns that version (created false).
+func (s *Service) Register(ctx context.Context, name, file string, format dataset.Format, body io.Reader) (*Version, bool, error) {
+	if err := CheckName(name); err != nil {
+		return nil, false, err
+	}
+	file = path.Base(strings.ReplaceAll(file, "\\", "/"))
+	if file == "." || file == "/" || file == "" {
+		return nil, false, fault.Invalidf("name the file being registered")
+	}
+	if format == "" {
+		f, err := dataset.DetectFormat(file)
+		if err != nil {
+			return nil, false, fault.Invalidf("cannot tell the format of %q from its name: give one of csv, jsonl, parquet", file)
+		}
+		format = f
+	}
+	digest, size, prof, err := s.storeAndProfile(ctx, format, body)
+	if err != nil {
+		return nil, false, err
+	}
+	dataManifest, err := s.content.PutManifest(ctx, cas.Manifest{Entries: []cas.Entry{{Path: file, Size: size, Digest: digest}}})
+	if err != nil {
+		return nil, false, err
+	}
+	profileManifest, err := s.putProfile(ctx, prof)
+	if err != nil {
+		return nil, false, err
+	}
+	v := &Version{Name: name, Digest: dataManifest, File: file, Format: format, Size: size, Rows: prof.Rows,
+		Schema: prof.Schema(), CreatedAt: time.Now().UnixMilli(), profileManifest: profileManifest}
+	created, err := s.insert(ctx, v)
+	return v, created, err
+}
+
+// storeAndProfile streams body into the content store and, through a pipe, into the
+// profiler: one pass over the bytes.
+func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, body io.Reader) (string, int64, *dataset.Profile, error) {
+	if format == dataset.FormatParquet {
+		return s.storeThenProfile(ctx, format, body)
+	}
+	pr, pw := io.Pipe()
+	type profiled struct {
+		p   *dataset.Profile
+		err error
+	}
+	done := make(chan profiled, 1)
+	go func() {
+		p, err := profileStream(ctx, pr, format)
+		pr.CloseWithError(errProfileDone) // unblock the writer if the profiler stopped early
+		done <- profiled{p, err}
+	}()
+	digest, size, err := s.content.PutFile(ctx, io.TeeReader(body, pw))
+	pw.CloseWithError(err)
+	res := <-done
+	if err != nil && !errors.Is(err, errProfileDone) { // the store failed, not the file
+		return "", 0, nil, err
+	}
+	if res.err != nil {
+		return "", 0, nil, res.err
+	}
+	return digest, size, res.p, err
+}
+
+var errProfileDone = errors.New("the profiler stopped reading")
+
+// storeThenProfile stores the file first and profiles the stored copy: Parquet is read
+// by random access.
+func (s *Service) storeThenProfile(ctx context.Context, format dataset.Format, body io.Reader) (string, int64, *dataset.Profile, error) {
+	digest, size, err := s.content.PutFile(ctx, body)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	rc, err := s.content.Open(ctx, digest)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	defer rc.Close()
+	p, err := profileStream(ctx, rc, format)
+	return digest, size, p, err
+}
+
+func profileStream(ctx context.Context, r io.Reader, format dataset.Format) (*dataset.Profile, error) {
+	rd, err := dataset.Open(r, format, nil)
+	if err != nil {
+		return nil, inputFault(err)
+	}
+	defer rd.Close()
+	p, err := dataset.ProfileReader(ctx, rd, nil, nil)
+	if err != nil {
+		return nil, inputFault(err)
+	}
+	if p.Rows == 0 {
+		return nil, fault.Invalidf("the file has no rows: a dataset version needs data")
+	}
+	return p, nil
+}
+
+// inputFault makes a reader's complaint about the file the client's mistake.
+func inputFault(err error) error {
+	var ie *dataset.InputError
+	if errors.As(err, &ie) || errors.Is(err, dataset.ErrUnknownFormat) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fault.Wrap(fault.Invalid, err, "the file cannot be registered: %v", err)
+	}
+	if fault.KindOf(err) != fault.Internal {
+		return err
+	}
+	return fault.Wrap(fault.Invalid, err, "the file cannot be registered: %v", err)
+}
+
+func (s *Service) putProfile(ctx context.Context, p *dataset.Profile) (string, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	digest, size, err := s.content.PutFile(ctx, strings.NewReader(string(data)))
+	if err != nil {
+		return "", err
+	}
+	return s.content.PutManifest(ctx, cas.Manifest{Entries: []cas.Entry{{Path: "profile.json", Size: size, Digest: digest}}})
+}
+
+// insert records v under the next version number, unless the dataset already has its
+// bytes; then v becomes that version.
+func (s *Service) insert(ctx context.Context, v *Version) (bool, error) {
+	schema, err := json.Marshal(v.Schema)
+	if err != nil {
+		return false, err
+	}
+	created := false
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		var existing int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM dataset_versions WHERE name = ? AND digest = ?`, v.Name, v.Digest).Scan(&existing)
+		if err == nil {
+			v.Version = existing
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM dataset_versions WHERE name = ?`, v.Name).Scan(&v.Version); err != nil {
+			return err
+		}
+		created = true
+		_, err = tx.ExecContext(ctx, `INSERT INTO dataset_versions (name, version, digest, file, format, size, rows, schema,
+			profile_manifest, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			v.Name, v.Version, v.Digest, v.File, string(v.Format), v.Size, v.Rows, string(schema), v.profileManifest, v.Description, v.CreatedAt)
+		return err
+	})
+	if err != nil || created {
+		return created, err
+	}
+	got, err := s.Get(ctx, v.Name, strconv.FormatInt(v.Version, 10))
+	if err == nil {
+		*v = *got
+	}
+	return false, err
+}
+
+const versionColumns = `name, version, digest, file, format, size, rows, schema, profile_manifest, description, created_at`
+
+func scanVersion(sc interface{ Scan(...any) error }) (*Version, error) {
+	var v Version
+	var format, schema string
+	if err := sc.Scan(&v.Name, &v.Version, &v.Digest, &v.File, &format, &v.Size, &v.Rows, &schema, &v.profileManifest, &v.Description, &v.CreatedAt); err != nil {
+		return nil, err
+	}
+	v.Format = dataset.Format(format)
+	if err := json.Unmarshal([]byte(schema), &v.Schema); err != nil {
+		return nil, fmt.Errorf("dataset %s version %d: stored schema: %w", v.Name, v.Version, err)
+	}
+	return &v, nil
+}
+
+// Get returns a version: a number, or "latest".
+func (s *Service) Get(ctx context.Context, name, version string) (*Version, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + versionColumns + ` FROM dataset_versions WHERE name = ? ORDER BY version DESC LIMIT 1`
+	args := []any{name}
+	if version != "" && version != "latest" {
+		n, err := strconv.ParseInt(version, 10, 64)
+		if err != nil || n < 1 {
+			return nil, fault.Invalidf("invalid dataset version %q: use a version number or latest", version)
+		}
+		q = `SELECT ` + versionColumns + ` FROM dataset_versions WHERE name = ? AND version = ?`
+		args = append(args, n)
+	}
+	v, err := scanVersion(s.db.Reader().QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.NotFoundf("dataset %q has no version %s", name, cmpOr(version, "latest"))
+	}
+	return v, err
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ByDigest returns the versions whose bytes have the given digest, newest first.
+func (s *Service) ByDigest(ctx context.Context, digest string) ([]*Version, error) {
+	return s.list(ctx, `SELECT `+versionColumns+` FROM dataset_versions WHERE digest = ? ORDER BY created_at DESC`, digest)
+}
+
+// Versions lists a dataset's versions, newest first.
+func (s *Service) Versions(ctx context.Context, name string) ([]*Version, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	return s.list(ctx, `SELECT `+versionColumns+` FROM dataset_versions WHERE name = ? ORDER BY version DESC`, name)
+}
+
+// Latest lists the newest version of every dataset, by name.
+func (s *Service) Latest(ctx context.Context) ([]*Version, error) {
+	return s.list(ctx, `SELECT `+versionColumns+` FROM dataset_versions v WHERE version =
+		(SELECT MAX(version) FROM dataset_versions w WHERE w.name = v.name) ORDER BY name`)
+}
+
+func (s *Service) list(ctx context.Context, q string, args ...any) ([]*Version, error) {
+	out := []*Version{}
+	err := store.ScanEach(ctx, s.db.Reader(), q, args, func(rows *sql.Rows) error {
+		v, err := scanVersion(rows)
+		if err == nil {
+			out = append(out, v)
+		}
+		return err
+	})
+	return out, err
+}
+
+// Profile reads a version's profile from the content store.
+func (s *Service) Profile(ctx context.Context, v *Version) (*dataset.Profile, error) {
+	m, err := s.content.Manifest(ctx, v.profileManifest)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Entries) != 1 {
+		return nil, fmt.Errorf("dataset %s version %d: the profile manifest has %d files", v.Name, v.Version, len(m.Entries))
+	}
+	rc, err := s.content.Open(ctx, m.Entries[0].Digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var p dataset.Profile
+	if err := json.NewDecoder(rc).Decode(&p); err != nil {
+		return nil, fmt.Errorf("dataset %s version %d: stored profile: %w", v.Name, v.Version, err)
+	}
+	return &p, nil
+}
+
+// Open streams a version's file from the content store, verified as it is read.
+func (s *Service) Open(ctx context.Context, v *Version) (io.ReadCloser, error) {
+	m, err := s.content.Manifest(ctx, v.Digest)
+	if err != nil {
+		return nil, err
+	}
+	return s.content.Open(ctx, m.Entries[0].Digest)
+}
+
+// LiveManifests returns the manifests dataset versions reference (their files and
+// profiles): what content garbage collection must keep.
+func (s *Service) LiveManifests(ctx context.Context) ([]string, error) {
+	var out []string
+	err := store.ScanEach(ctx, s.db.Reader(), `SELECT digest, profile_manifest FROM dataset_versions`, nil, func(rows *sql.Rows) error {
+		var a, b string
+		err := rows.Scan(&a, &b)
+		out = append(out, a, b)
+		return err
+	})
+	return out, err
+}
