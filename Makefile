@@ -53,10 +53,22 @@ test-e2e: build deps
 
 test: deps vet test-go test-e2e
 
-# Short fuzzing runs of every parser.
+# Short fuzzing runs of every parser (FUZZTIME each).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	internal/search:FuzzParseFilter internal/search:FuzzParseOrderBy internal/search:FuzzDecodePageToken \
+	internal/blob:FuzzCleanUserPath internal/registry:FuzzCheckSource internal/mlflowapi:FuzzDecode \
+	internal/serving/tensorjson:FuzzParse internal/serving/oip:FuzzDecodeInferRequest \
+	internal/serving/scoring:FuzzDecodeInvocation internal/serving/scoring:FuzzDecodeV1 \
+	internal/runtime/process:FuzzReadReady internal/runtime/process:FuzzReadReply \
+	internal/onnx:FuzzLoad internal/dataset:FuzzReadCSV internal/dataset:FuzzReadJSONLines \
+	internal/dataset:FuzzProfileJSON
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 60s ./internal/search/
-	$(GO) test -run '^$$' -fuzz FuzzCleanUserPath -fuzztime 60s ./internal/blob/
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+	done
 
 # Side-by-side benchmarks against MLflow's own server (not part of make test).
 # MLflow's server fails a few percent of requests at 20 clients (see bench/README.md);
