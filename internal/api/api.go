@@ -82,6 +82,7 @@ func (a *API) routeTable() []route {
 		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true},
 		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false},
 		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false},
+		{"POST", "/api/v1/drift", a.compareDatasets, false},
 	}
 }
 

@@ -95,15 +95,21 @@ func (a *API) manager() (*serving.Manager, error) {
 
 func decodeSpec(r *http.Request) (serving.Spec, error) {
 	var spec serving.Spec
+	err := decodeJSON(r, &spec)
+	return spec, err
+}
+
+// decodeJSON reads a body that must hold one JSON object with only known fields.
+func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return spec, fault.Wrap(fault.Invalid, err, "the body must be a deployment spec in JSON: %v", err)
+	if err := dec.Decode(v); err != nil {
+		return fault.Wrap(fault.Invalid, err, "the body must be a JSON object of this request's fields: %v", err)
 	}
 	if dec.More() {
-		return spec, fault.Invalidf("the body must hold one JSON object")
+		return fault.Invalidf("the body must hold one JSON object")
 	}
-	return spec, nil
+	return nil
 }
 
 // maxPayloadPage caps a page of the payload log.

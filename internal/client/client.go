@@ -95,8 +95,28 @@ func (c *Client) Download(ctx context.Context, path string, w io.Writer) (int64,
 	return io.Copy(w, resp.Body)
 }
 
+// Upload streams body, of size bytes (-1 when unknown), to an endpoint and decodes the
+// JSON answer into out. Only ctx bounds it: a large file takes the time it takes.
+func (c *Client) Upload(ctx context.Context, method, path string, query url.Values, body io.Reader, size int64, out any) error {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return c.doWith(&http.Client{Transport: c.http.Transport}, req, out)
+}
+
 func (c *Client) do(req *http.Request, out any) error {
-	resp, err := c.http.Do(req)
+	return c.doWith(c.http, req, out)
+}
+
+func (c *Client) doWith(hc *http.Client, req *http.Request, out any) error {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return c.unreachable(err)
 	}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+
+	"github.com/mlship/mlship/internal/datasets"
+	"github.com/mlship/mlship/internal/drift"
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// versionRef names a dataset version in a request.
+type versionRef struct {
+	Dataset string `json:"dataset"`
+	Version string `json:"version"` // a number or latest; empty means latest
+}
+
+// driftRequest is the body of POST /api/v1/drift.
+type driftRequest struct {
+	Reference versionRef `json:"reference"`
+	Current   versionRef `json:"current"`
+	// Method, if set, is the test for every column instead of Evidently's choice.
+	Method string `json:"method,omitempty"`
+	// Threshold, if set, replaces the method's default threshold.
+	Threshold *float64 `json:"threshold,omitempty"`
+	// DriftShare is the share of drifted columns that makes the dataset drift.
+	DriftShare float64  `json:"drift_share,omitempty"`
+	Columns    []string `json:"columns,omitempty"`
+}
+
+func (r driftRequest) options() (*drift.Options, error) {
+	o := &drift.Options{Threshold: r.Threshold, DriftShare: r.DriftShare, Columns: r.Columns}
+	if r.Method != "" {
+		m, err := drift.ParseMethod(r.Method)
+		if err != nil {
+			return nil, fault.Invalidf("unknown drift method %q: use one of %v", r.Method, drift.Methods())
+		}
+		o.Method = m
+	}
+	return o, nil
+}
+
+// compareDatasets reports the drift between two dataset versions, as JSON or, with
+// ?format=html, as a self-contained HTML page.
+func (a *API) compareDatasets(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req driftRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return nil, err
+	}
+	opts, err := req.options()
+	if err != nil {
+		return nil, err
+	}
+	ref, err := a.datasetVersion(r, req.Reference)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.datasetVersion(r, req.Current)
+	if err != nil {
+		return nil, err
+	}
+	report, err := a.datasets.Compare(r.Context(), ref, cur, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.URL.Query().Get("format") == "html" {
+		return nil, writeHTML(w, report)
+	}
+	return report, nil
+}
+
+func (a *API) datasetVersion(r *http.Request, ref versionRef) (*datasets.Version, error) {
+	if ref.Dataset == "" {
+		return nil, fault.Invalidf("name the reference and current datasets: {\"dataset\": NAME, \"version\": N}")
+	}
+	return a.datasets.Get(r.Context(), ref.Dataset, ref.Version)
+}
+
+// writeHTML renders a report whole before sending it, so that a failure is still an
+// error answer and not half a page.
+func writeHTML(w http.ResponseWriter, report *drift.Report) error {
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, err := w.Write(buf.Bytes())
+	return err
+}

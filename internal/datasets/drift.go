@@ -1,0 +1,74 @@
+package datasets
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mlship/mlship/internal/dataset"
+	"github.com/mlship/mlship/internal/drift"
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// MaxExactRows is the most rows, both versions together, that Compare reads into
+// memory to compare exactly; larger pairs are compared from their profiles.
+const MaxExactRows = 2_000_000
+
+// Compare reports the drift from one dataset version to another: exactly, on the data,
+// when both fit in memory, else from their stored profiles.
+func (s *Service) Compare(ctx context.Context, ref, cur *Version, opts *drift.Options) (*drift.Report, error) {
+	if ref.Rows+cur.Rows <= MaxExactRows {
+		rt, err := s.table(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		ct, err := s.table(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		return wrapDrift(drift.Compare(ctx, rt, ct, opts))
+	}
+	rp, err := s.Profile(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := s.Profile(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	return wrapDrift(drift.CompareProfiles(ctx, rp, cp, opts))
+}
+
+// CompareProfile reports the drift from a dataset version to a profile of other data,
+// such as a window of a deployment's traffic.
+func (s *Service) CompareProfile(ctx context.Context, ref *Version, cur *dataset.Profile, opts *drift.Options) (*drift.Report, error) {
+	rp, err := s.Profile(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return wrapDrift(drift.CompareProfiles(ctx, rp, cur, opts))
+}
+
+func (s *Service) table(ctx context.Context, v *Version) (*dataset.Table, error) {
+	rc, err := s.Open(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	r, err := dataset.Open(rc, v.Format, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return dataset.ReadTable(ctx, r, int(v.Rows))
+}
+
+// wrapDrift makes a refused comparison (bad options, no common columns) the client's
+// mistake.
+func wrapDrift(r *drift.Report, err error) (*drift.Report, error) {
+	for _, e := range []error{drift.ErrUnknownMethod, drift.ErrMethodKind, drift.ErrBadOptions, drift.ErrUnknownColumn} {
+		if errors.Is(err, e) {
+			return nil, fault.Wrap(fault.Invalid, err, "cannot compare: %v", err)
+		}
+	}
+	return r, err
+}

@@ -1,0 +1,119 @@
+"""Dataset versions and drift reports, through the command line and the REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from helpers import unique_name
+
+pytestmark = pytest.mark.mlship_only
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def mlship(server, *args, check=True):
+    binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
+    p = subprocess.run([binary, *args, "--server", server.url], capture_output=True, text=True, timeout=300)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="module")
+def wine():
+    from sklearn.datasets import load_wine
+
+    return load_wine(as_frame=True).frame
+
+
+SHIFTED = ["alcohol", "magnesium", "proline"]
+
+
+def test_register_show_and_reregister(server, wine, tmp_path):
+    name = unique_name("wine")
+    path = tmp_path / "wine.csv"
+    wine.to_csv(path, index=False)
+    v = json.loads(mlship(server, "data", "add", name, str(path), "-o", "json").stdout)
+    assert v["version"] == 1 and v["created"] is True
+    assert v["rows"] == len(wine)
+    assert v["digest"].startswith("sha256:")
+    fields = {f["name"]: f for f in v["schema"]["fields"]}
+    assert set(fields) == set(wine.columns)
+    assert fields["alcohol"]["kind"] == "numerical"
+    again = json.loads(mlship(server, "data", "add", name, str(path), "-o", "json").stdout)
+    assert again["version"] == 1 and again["created"] is False and again["digest"] == v["digest"]
+    prof = requests.get(f"{server.url}/api/v1/datasets/{name}/versions/1/profile", timeout=30).json()
+    assert prof["rows"] == len(wine)
+    alcohol = next(c for c in prof["columns"] if c["name"] == "alcohol")
+    assert alcohol["count"] == len(wine) and alcohol["nulls"] == 0
+    listed = json.loads(mlship(server, "data", "list", "-o", "json").stdout)["datasets"]
+    assert name in [d["name"] for d in listed]
+
+
+def test_drift_finds_exactly_the_shifted_columns(server, wine, tmp_path):
+    name = unique_name("wine")
+    ref, cur = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    wine.to_csv(ref, index=False)
+    shifted = wine.copy()
+    rng = np.random.default_rng(0)
+    for col in SHIFTED:
+        shifted[col] = shifted[col] + 2 * shifted[col].std() + rng.normal(0, 0.01, len(shifted))
+    shifted.to_csv(cur, index=False)
+    mlship(server, "data", "add", name, str(ref))
+    mlship(server, "data", "add", name, str(cur))
+    html = tmp_path / "report.html"
+    report = json.loads(mlship(server, "drift", "compare", f"{name}/1", f"{name}/2", "--html", str(html), "-o", "json").stdout)
+    drifted = sorted(c["name"] for c in report["columns"] if c["drifted"])
+    assert drifted == sorted(SHIFTED), report
+    assert report["dataset_drift"] is False
+    page = html.read_text()
+    assert "<svg" in page and "<script" not in page
+    r = requests.post(
+        f"{server.url}/api/v1/drift?format=html",
+        json={"reference": {"dataset": name, "version": "1"}, "current": {"dataset": name}},
+        timeout=60,
+    )
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "content,where",
+    [
+        ("a,b\n1,2\n3,4,5\n", "line 3"),
+        ("", None),
+        ("a,b\n1,\"unterminated\n", None),
+    ],
+    ids=["ragged", "empty", "bad-quote"],
+)
+def test_bad_files_are_refused_and_nothing_is_registered(server, tmp_path, content, where):
+    name = unique_name("bad")
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    p = mlship(server, "data", "add", name, str(path), check=False)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    if where:
+        assert where in p.stderr, p.stderr
+    missing = mlship(server, "data", "list", name, check=False)
+    assert missing.returncode == 3, missing.stderr
+
+
+def test_huge_field_is_refused_with_its_line(server, tmp_path):
+    name = unique_name("huge")
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b\n1,2\n3," + "x" * (2 << 20) + "\n")
+    p = mlship(server, "data", "add", name, str(path), check=False)
+    assert p.returncode == 1 and "line 3" in p.stderr, p.stderr
+
+
+def test_unknown_dataset_and_bad_names(server):
+    r = requests.get(f"{server.url}/api/v1/datasets/nope-{unique_name()}/versions/1", timeout=10)
+    assert r.status_code == 404
+    r = requests.post(f"{server.url}/api/v1/datasets/..%2Fx/versions?file=a.csv", data=b"a\n1\n", timeout=10)
+    assert r.status_code in (400, 404)
