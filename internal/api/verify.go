@@ -46,12 +46,20 @@ type Collection struct {
 	FreedBytes int64 `json:"freed_bytes"`
 }
 
-// collectGarbage removes stored files and manifests that no model version references
-// (and that are older than the store's grace period, so uploads in flight are kept).
+// collectGarbage removes stored files and manifests that no model version or dataset
+// version references (and that are older than the store's grace period, so uploads in
+// flight are kept).
 func (a *API) collectGarbage(w http.ResponseWriter, r *http.Request) (any, error) {
 	live, err := a.registry.LiveManifests(r.Context())
 	if err != nil {
 		return nil, err
+	}
+	if a.datasets != nil {
+		data, err := a.datasets.LiveManifests(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		live = append(live, data...)
 	}
 	removed, freed, err := a.content.GC(r.Context(), slices.Values(live))
 	if err != nil {
