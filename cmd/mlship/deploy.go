@@ -41,6 +41,9 @@ type specFlags struct {
 	canaryWeight, shadowPct float64
 	sampleRate              float64
 	wait                    time.Duration
+	driftWindow             time.Duration
+	driftMinRows            int
+	driftReference, webhook string
 }
 
 func (s *specFlags) add(c *cobra.Command) {
@@ -52,6 +55,10 @@ func (s *specFlags) add(c *cobra.Command) {
 	f.Float64Var(&s.shadowPct, "shadow-share", 1, "share of requests mirrored to the shadow, 0 to 1")
 	f.Float64Var(&s.sampleRate, "payload-sample-rate", serving.DefaultSampleRate, "share of requests kept in the payload log, 0 to 1")
 	f.DurationVar(&s.wait, "wait", 0, "wait up to this long for the deployment to be ready")
+	f.DurationVar(&s.driftWindow, "drift-window", 0, "monitor drift: compare the traffic with the training data every window (e.g. 1m)")
+	f.IntVar(&s.driftMinRows, "drift-min-rows", 0, "rows a window needs before it is compared (default 100)")
+	f.StringVar(&s.driftReference, "drift-reference", "", "dataset NAME/VERSION to compare with (default: the served model's training data)")
+	f.StringVar(&s.webhook, "drift-webhook", "", "URL that receives a POST when drift is found")
 }
 
 // addRuntime adds the flags of how a model version is loaded and fed, which
@@ -80,6 +87,10 @@ func (s *specFlags) spec(name, model string) serving.Spec {
 	}
 	if s.shadow != "" {
 		spec.Shadow = &serving.Shadow{Model: s.shadow, Share: s.shadowPct}
+	}
+	if s.driftWindow > 0 || s.driftMinRows > 0 || s.driftReference != "" || s.webhook != "" {
+		spec.Monitoring = &serving.Monitoring{Window: serving.Duration(s.driftWindow), MinRows: s.driftMinRows,
+			Reference: s.driftReference, Webhook: s.webhook}
 	}
 	return spec
 }

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlship/mlship/internal/drift"
+	"github.com/mlship/mlship/internal/monitor"
 )
 
 func driftCommand() *cobra.Command {
@@ -21,9 +24,10 @@ func driftCommand() *cobra.Command {
 thresholds (K-S, chi-squared or Z-test up to 1000 reference rows; normed Wasserstein
 or Jensen-Shannon above), and list the drift found in a deployment's live traffic.`,
 		Example: `  mlship drift compare credit/1 credit/2
-  mlship drift compare credit/1 credit/latest --html report.html`,
+  mlship drift compare credit/1 credit/latest --html report.html
+  mlship drift list fraud`,
 	}
-	c.AddCommand(driftCompareCommand())
+	c.AddCommand(driftCompareCommand(), driftListCommand())
 	return c
 }
 
@@ -105,4 +109,43 @@ func driftTable(t *tabwriter.Writer, r *drift.Report) {
 	for _, s := range r.Skipped {
 		row(t, s.Name, "-", "skipped", "-", "-", s.Reason)
 	}
+}
+
+func driftListCommand() *cobra.Command {
+	var f clientFlags
+	var limit int
+	c := &cobra.Command{
+		Use:   "list DEPLOYMENT",
+		Short: "List the drift found in a deployment's traffic, newest window first",
+		Long: `List the windows of DEPLOYMENT's traffic that monitoring compared with the served
+model's training data, and the columns that drifted in each. A deployment is monitored
+when it is created with --drift-window (or spec.monitoring).`,
+		Example: "  mlship drift list fraud\n  mlship drift list fraud --limit 100 -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Windows []monitor.Summary `json:"windows"`
+			}
+			q := url.Values{"limit": {strconv.Itoa(limit)}}
+			if f.out.format == "json" {
+				q.Set("reports", "true")
+			}
+			if err := cl.Get(cmd.Context(), "/api/v1/deployments/"+url.PathEscape(args[0])+"/drift", q, &out); err != nil {
+				return err
+			}
+			return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) {
+				row(t, "WINDOW END", "ROWS", "MODEL", "REFERENCE", "DATASET DRIFT", "DRIFTED COLUMNS")
+				for _, w := range out.Windows {
+					row(t, millis(w.EndMs), w.Rows, w.Model+"/v"+w.Version, w.Reference, w.DatasetDrift, strings.Join(w.DriftedColumns, ","))
+				}
+			})
+		},
+	}
+	f.add(c)
+	c.Flags().IntVar(&limit, "limit", 20, "at most this many windows")
+	return c
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/monitor"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/tracking"
@@ -34,6 +35,7 @@ type API struct {
 	content     *cas.Store
 	deployments *serving.Manager // nil: this process hosts no deployments
 	datasets    *datasets.Service
+	monitor     *monitor.Monitor
 	logger      *slog.Logger
 }
 
@@ -45,13 +47,14 @@ type Services struct {
 	Content     *cas.Store
 	Deployments *serving.Manager // nil: this process hosts no deployments
 	Datasets    *datasets.Service
+	Monitor     *monitor.Monitor
 }
 
 // New returns the API over the registry, tracking and the content store that holds the
 // registry's copies of model versions.
 func New(s Services, logger *slog.Logger) *API {
 	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
-		datasets: s.Datasets, logger: logger}
+		datasets: s.Datasets, monitor: s.Monitor, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
@@ -77,6 +80,7 @@ func (a *API) routeTable() []route {
 		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment, false},
 		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment, false},
 		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads, false},
+		{"GET", "/api/v1/deployments/{name}/drift", a.listDriftWindows, false},
 		{"GET", "/api/v1/datasets", a.listDatasets, false},
 		{"GET", "/api/v1/datasets/{name}/versions", a.listDatasetVersions, false},
 		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true},

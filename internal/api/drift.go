@@ -8,6 +8,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/drift"
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/monitor"
 )
 
 // versionRef names a dataset version in a request.
@@ -91,4 +92,26 @@ func writeHTML(w http.ResponseWriter, report *drift.Report) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// driftWindows is the answer of GET /api/v1/deployments/{name}/drift.
+type driftWindows struct {
+	Windows []monitor.Summary `json:"windows"`
+}
+
+// listDriftWindows lists the drift found in a deployment's traffic, newest window first.
+func (a *API) listDriftWindows(w http.ResponseWriter, r *http.Request) (any, error) {
+	if a.monitor == nil {
+		return nil, fault.New(fault.NotImplemented, "this server monitors no deployments")
+	}
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), 20)
+	if err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > maxPayloadPage {
+		return nil, fault.Invalidf("limit must be between 1 and %d, got %d", maxPayloadPage, limit)
+	}
+	ws, err := a.monitor.List(r.Context(), r.PathValue("name"), int(limit), q.Get("reports") == "true")
+	return driftWindows{ws}, err
 }

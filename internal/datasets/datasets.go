@@ -30,14 +30,18 @@ type Version struct {
 	Name    string `json:"name"`
 	Version int64  `json:"version"`
 	// Digest is the version's identity: the content manifest of its file.
-	Digest      string         `json:"digest"`
-	File        string         `json:"file"`
-	Format      dataset.Format `json:"format"`
-	Size        int64          `json:"size"`
-	Rows        int64          `json:"rows"`
-	Schema      dataset.Schema `json:"schema"`
-	Description string         `json:"description,omitempty"`
-	CreatedAt   int64          `json:"created_at"`
+	Digest string `json:"digest"`
+	// MLflowDigest is the digest's first 32 hex digits (128 bits), which fits MLflow's
+	// 36-character limit on dataset digests: log it with mlflow.log_input, and
+	// lineage and drift monitoring find this version.
+	MLflowDigest string         `json:"mlflow_digest"`
+	File         string         `json:"file"`
+	Format       dataset.Format `json:"format"`
+	Size         int64          `json:"size"`
+	Rows         int64          `json:"rows"`
+	Schema       dataset.Schema `json:"schema"`
+	Description  string         `json:"description,omitempty"`
+	CreatedAt    int64          `json:"created_at"`
 
 	profileManifest string
 }
@@ -95,7 +99,7 @@ func (s *Service) Register(ctx context.Context, name, file string, format datase
 	if err != nil {
 		return nil, false, err
 	}
-	v := &Version{Name: name, Digest: dataManifest, File: file, Format: format, Size: size, Rows: prof.Rows,
+	v := &Version{Name: name, Digest: dataManifest, MLflowDigest: mlflowDigest(dataManifest), File: file, Format: format, Size: size, Rows: prof.Rows,
 		Schema: prof.Schema(), CreatedAt: time.Now().UnixMilli(), profileManifest: profileManifest}
 	created, err := s.insert(ctx, v)
 	return v, created, err
@@ -234,6 +238,7 @@ func scanVersion(sc interface{ Scan(...any) error }) (*Version, error) {
 		return nil, err
 	}
 	v.Format = dataset.Format(format)
+	v.MLflowDigest = mlflowDigest(v.Digest)
 	if err := json.Unmarshal([]byte(schema), &v.Schema); err != nil {
 		return nil, fmt.Errorf("dataset %s version %d: stored schema: %w", v.Name, v.Version, err)
 	}
@@ -269,9 +274,27 @@ func cmpOr(s, def string) string {
 	return s
 }
 
-// ByDigest returns the versions whose bytes have the given digest, newest first.
+// ByDigest returns the versions whose bytes have the given digest, newest first. The
+// digest may be given whole ("sha256:...") or as the first 8 or more hex digits of its
+// hash, as MLflow's own dataset digests are short.
 func (s *Service) ByDigest(ctx context.Context, digest string) ([]*Version, error) {
-	return s.list(ctx, `SELECT `+versionColumns+` FROM dataset_versions WHERE digest = ? ORDER BY created_at DESC`, digest)
+	hexPart := strings.TrimPrefix(digest, "sha256:")
+	if len(hexPart) < 8 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+		return []*Version{}, nil
+	}
+	return s.list(ctx, `SELECT `+versionColumns+` FROM dataset_versions WHERE digest = ? OR substr(digest, 1, ?) = ?
+		ORDER BY created_at DESC`, digest, len("sha256:")+len(hexPart), "sha256:"+hexPart)
+}
+
+func mlflowDigest(d string) string {
+	h := strings.TrimPrefix(d, "sha256:")
+	return h[:min(32, len(h))]
+}
+
+// ParseRef finds the version NAME/VERSION (or NAME, the newest) names.
+func (s *Service) ParseRef(ctx context.Context, ref string) (*Version, error) {
+	name, version, _ := strings.Cut(ref, "/")
+	return s.Get(ctx, name, version)
 }
 
 // Versions lists a dataset's versions, newest first.

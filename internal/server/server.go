@@ -24,6 +24,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
+	"github.com/mlship/mlship/internal/monitor"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/serving"
@@ -46,6 +47,7 @@ type Server struct {
 	handler http.Handler
 
 	deployments *serving.Manager
+	monitor     *monitor.Monitor
 	payloads    *serving.PayloadStore
 	metrics     *prometheus.Registry
 }
@@ -99,9 +101,12 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Payloads: s.payloads,
 		Logger:   logger,
 	})
+	dsets := datasets.New(db, contentStore, logger)
+	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
+		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger})
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
 	s.handler = s.routes(mlflow, api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
-		Deployments: s.deployments, Datasets: datasets.New(db, contentStore, logger)}, logger), inference)
+		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor}, logger), inference)
 	return s, nil
 }
 
@@ -177,6 +182,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start deployments: %w", err)
 	}
 	defer s.deployments.Close()
+	go s.monitor.Run(ctx)
 	s.logger.Info("mlship server listening", "addr", "http://"+ln.Addr().String(), "version", version.Version,
 		"backend_store_uri", s.cfg.BackendStoreURI, "artifacts_destination", s.cfg.ArtifactsDestination)
 	return httpx.Serve(ctx, ln, s.handler, s.logger)

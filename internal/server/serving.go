@@ -2,7 +2,12 @@ package server
 
 import (
 	"context"
+	"slices"
 	"strings"
+
+	"github.com/mlship/mlship/internal/datasets"
+	"github.com/mlship/mlship/internal/monitor"
+	"github.com/mlship/mlship/internal/tracking"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/registry"
@@ -76,4 +81,50 @@ func (s modelSource) resolveRun(ctx context.Context, rest string) (serving.Versi
 
 func (s modelSource) Fetch(ctx context.Context, v serving.Version) (string, error) {
 	return s.content.cas.Materialize(ctx, v.Key, s.cacheDir)
+}
+
+// trainingData finds the dataset version a model version learned from: a dataset its
+// run logged (mlflow.log_input) whose digest is a registered dataset version's, the
+// one logged with the context "training" first.
+func trainingData(reg *registry.Service, tr *tracking.Service, ds *datasets.Service) monitor.TrainingData {
+	return func(ctx context.Context, model, version string) (*datasets.Version, error) {
+		mv, err := reg.GetModelVersion(ctx, model, version)
+		if err != nil || mv.RunID == "" {
+			return nil, err
+		}
+		run, err := tr.GetRun(ctx, mv.RunID)
+		if err != nil {
+			return nil, err
+		}
+		inputs := slices.Clone(run.Inputs.DatasetInputs)
+		slices.SortStableFunc(inputs, func(a, b tracking.DatasetInput) int {
+			return boolRank(inputContext(b) == "training") - boolRank(inputContext(a) == "training")
+		})
+		for _, in := range inputs {
+			vs, err := ds.ByDigest(ctx, in.Dataset.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if len(vs) > 0 {
+				return vs[0], nil
+			}
+		}
+		return nil, nil
+	}
+}
+
+func inputContext(in tracking.DatasetInput) string {
+	for _, t := range in.Tags {
+		if t.Key == "mlflow.data.context" {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"encoding/json"
+	"net/url"
 	"regexp"
 	goruntime "runtime"
 	"strconv"
@@ -31,6 +32,23 @@ type Spec struct {
 	Canary     *Canary     `json:"canary,omitempty"`
 	Shadow     *Shadow     `json:"shadow,omitempty"`
 	PayloadLog *PayloadLog `json:"payload_log,omitempty"`
+	Monitoring *Monitoring `json:"monitoring,omitempty"`
+}
+
+// Monitoring compares windows of the payload log with the data the served model
+// learned from, and reports drift.
+type Monitoring struct {
+	// Window is the least time a window spans; default 1m.
+	Window Duration `json:"window,omitempty"`
+	// MinRows is the least rows a window needs before it is compared: a window that
+	// has fewer waits for more; default 100.
+	MinRows int `json:"min_rows,omitempty"`
+	// Reference is the dataset version to compare with, NAME/VERSION; by default the
+	// training data in the served model version's lineage.
+	Reference string `json:"reference,omitempty"`
+	// Webhook, if set, receives a POST when drift is found (once, until a window
+	// without drift).
+	Webhook string `json:"webhook,omitempty"`
 }
 
 // Canary sends a share of the traffic to a second model.
@@ -105,6 +123,8 @@ func (s *Spec) Validate() error {
 		{s.Canary == nil || (s.Canary.Model != "" && s.Canary.Weight >= 0 && s.Canary.Weight <= 1), "canary needs a model and a weight between 0 and 1"},
 		{s.Shadow == nil || (s.Shadow.Model != "" && s.Shadow.Share >= 0 && s.Shadow.Share <= 1), "shadow needs a model and a share between 0 and 1"},
 		{s.PayloadLog == nil || (s.PayloadLog.SampleRate >= 0 && s.PayloadLog.SampleRate <= 1), "payload_log.sample_rate must be between 0 and 1"},
+		{s.Monitoring == nil || (s.Monitoring.Window >= 0 && s.Monitoring.MinRows >= 0), "monitoring.window and monitoring.min_rows must not be negative"},
+		{s.Monitoring == nil || validWebhook(s.Monitoring.Webhook), "monitoring.webhook must be an http:// or https:// URL"},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -138,6 +158,14 @@ func (s Spec) withDefaults() Spec {
 		s.PayloadLog = &PayloadLog{SampleRate: DefaultSampleRate}
 	}
 	return s
+}
+
+func validWebhook(u string) bool {
+	if u == "" {
+		return true
+	}
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
 }
 
 // Duration is a time.Duration that JSON reads from "250ms"-style strings or from a
