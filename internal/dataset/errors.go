@@ -22,7 +22,6 @@ var (
 	ErrNotSeekable      = errors.New("parquet needs a seekable input with a known size")
 	ErrTooManyRows      = errors.New("too many rows to load in memory")
 	ErrIncompatible     = errors.New("incompatible profiles")
-	ErrUnknownColumn    = errors.New("unknown column")
 	ErrBadProfileFormat = errors.New("bad profile encoding")
 )
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // ProfileOptions tune the sketches; the zero value gives the defaults.
@@ -160,7 +161,7 @@ func (p *Profiler) addNumbers(name string, values []float64, kind CellKind) {
 func (p *Profiler) AddStrings(name string, values []string) {
 	c := p.column(name)
 	for _, s := range values {
-		c.values.addString([]byte(s))
+		c.values.addString(unsafe.Slice(unsafe.StringData(s), len(s))) // read, never kept
 	}
 	if len(values) > 0 {
 		c.flags = c.flags.see(CellString)
@@ -228,38 +229,16 @@ func ProfileReader(ctx context.Context, r Reader, opts *ProfileOptions, progress
 // readAll reads r to the end, reading the next batch while fn handles the
 // current one.
 func readAll(ctx context.Context, r Reader, fn func(b *Batch, bytesRead int64) error) error {
-	type filled struct {
-		batch     *Batch
-		bytesRead int64
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	free := make(chan *Batch, 2)
 	free <- new(Batch)
 	free <- new(Batch)
-	full := make(chan filled)
+	full := make(chan filledBatch)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(full)
-		for {
-			var b *Batch
-			select {
-			case b = <-free:
-			case <-ctx.Done():
-				errc <- ctx.Err()
-				return
-			}
-			if err := r.Read(ctx, b); err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case full <- filled{b, r.BytesRead()}:
-			case <-ctx.Done():
-				errc <- ctx.Err()
-				return
-			}
-		}
+		errc <- fillBatches(ctx, r, free, full)
 	}()
 	for f := range full {
 		if err := fn(f.batch, f.bytesRead); err != nil {
@@ -274,6 +253,32 @@ func readAll(ctx context.Context, r Reader, fn func(b *Batch, bytesRead int64) e
 		return err
 	}
 	return nil
+}
+
+type filledBatch struct {
+	batch     *Batch
+	bytesRead int64
+}
+
+// fillBatches reads into the free batches and hands them over full, until the
+// reader fails or reaches the end (io.EOF).
+func fillBatches(ctx context.Context, r Reader, free <-chan *Batch, full chan<- filledBatch) error {
+	for {
+		var b *Batch
+		select {
+		case b = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := r.Read(ctx, b); err != nil {
+			return err
+		}
+		select {
+		case full <- filledBatch{b, r.BytesRead()}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // parallelFor calls fn(0..n-1) on up to workers goroutines.

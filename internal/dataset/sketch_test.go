@@ -154,3 +154,26 @@ func TestValueCounterSwitchesToSketches(t *testing.T) {
 		t.Errorf("counts = %+v", counts)
 	}
 }
+
+func TestSortFloats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, n := range []int{0, 5, 127, 128, 1000, 5000} {
+		xs := make([]float64, n)
+		for i := range xs {
+			switch rng.IntN(4) {
+			case 0:
+				xs[i] = rng.NormFloat64() * 1e-300
+			case 1:
+				xs[i] = float64(rng.IntN(5) - 2)
+			default:
+				xs[i] = rng.NormFloat64() * 1e6
+			}
+		}
+		want := slices.Clone(xs)
+		slices.Sort(want)
+		sortFloats(xs, nil)
+		if !slices.Equal(xs, want) {
+			t.Fatalf("n=%d: not sorted", n)
+		}
+	}
+}

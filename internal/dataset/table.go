@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 )
 
@@ -140,6 +141,9 @@ func (c *Column) counts() (count, nulls, distinct int64) {
 // when maxRows <= 0).
 func ReadTable(ctx context.Context, r Reader, maxRows int) (*Table, error) {
 	tb := &tableBuilder{maxRows: maxRows, byName: map[string]int{}}
+	if maxRows > 0 && maxRows <= maxPreallocRows {
+		tb.capacity = maxRows // callers that know the row count pass it: no regrowing
+	}
 	err := readAll(ctx, r, func(b *Batch, _ int64) error { return tb.add(b) })
 	if err != nil {
 		return nil, err
@@ -147,11 +151,15 @@ func ReadTable(ctx context.Context, r Reader, maxRows int) (*Table, error) {
 	return tb.table(), nil
 }
 
+// maxPreallocRows bounds the rows ReadTable reserves room for up front.
+const maxPreallocRows = 1 << 22
+
 type tableBuilder struct {
-	maxRows int
-	rows    int
-	cols    []*columnBuilder
-	byName  map[string]int
+	maxRows  int
+	capacity int // rows to reserve per column
+	rows     int
+	cols     []*columnBuilder
+	byName   map[string]int
 }
 
 type columnBuilder struct {
@@ -167,9 +175,13 @@ func (tb *tableBuilder) add(b *Batch) error {
 	if tb.maxRows > 0 && tb.rows+b.Rows > tb.maxRows {
 		return fmt.Errorf("%w: more than %d rows", ErrTooManyRows, tb.maxRows)
 	}
+	cols := make([]*columnBuilder, len(b.Columns))
 	for j := range b.Columns {
-		tb.column(b.Names[j]).add(&b.Columns[j], b.Rows)
+		cols[j] = tb.column(b.Names[j])
 	}
+	parallelFor(len(cols), runtime.GOMAXPROCS(0), func(j int) {
+		cols[j].add(&b.Columns[j], b.Rows)
+	})
 	tb.rows += b.Rows
 	return nil
 }
@@ -180,7 +192,8 @@ func (tb *tableBuilder) column(name string) *columnBuilder {
 	if i, ok := tb.byName[name]; ok {
 		return tb.cols[i]
 	}
-	c := &columnBuilder{name: name, intern: map[string]string{}}
+	c := &columnBuilder{name: name, intern: map[string]string{},
+		kinds: make([]CellKind, 0, tb.capacity), nums: make([]float64, 0, tb.capacity)}
 	for range tb.rows {
 		c.kinds = append(c.kinds, CellNull)
 		c.nums = append(c.nums, math.NaN())
@@ -222,10 +235,10 @@ func (c *columnBuilder) internText(b []byte) string {
 }
 
 func (tb *tableBuilder) table() *Table {
-	t := &Table{Rows: tb.rows}
-	for _, c := range tb.cols {
-		t.Columns = append(t.Columns, c.column())
-	}
+	t := &Table{Rows: tb.rows, Columns: make([]*Column, len(tb.cols))}
+	parallelFor(len(tb.cols), runtime.GOMAXPROCS(0), func(j int) {
+		t.Columns[j] = tb.cols[j].column()
+	})
 	return t
 }
 

@@ -85,6 +85,7 @@ func tablePair(ref, cur *dataset.Column, kind dataset.Kind) (*pair, error) {
 	if p.ref.n == 0 || p.cur.n == 0 {
 		return nil, errEmptyColumn
 	}
+	matchBooleans(p, ref.Type, cur.Type)
 	rc, _ := p.ref.counts()
 	keys, _, _, _ := p.alignedCounts()
 	p.distinct, p.refDistinct = int64(len(keys)), int64(len(rc))

@@ -205,3 +205,39 @@ func TestReportJSON(t *testing.T) {
 		t.Error("an infinite statistic should encode as null")
 	}
 }
+
+// TestBooleansMeetNumbers: a feature that was true/false in training and
+// arrives as 0/1 is compared value for value.
+func TestBooleansMeetNumbers(t *testing.T) {
+	flags := make([]bool, 300)
+	nums := make([]float64, 300)
+	for i := range flags {
+		flags[i] = i%3 == 0
+		nums[i] = float64(boolInt(i%3 == 0))
+	}
+	ref, cur := table(t, dataset.BoolColumn("f", flags)), table(t, dataset.IntColumn("f", nums))
+	r, err := Compare(context.Background(), ref, cur, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := dataset.NewProfiler(nil)
+	pr.AddBools("f", flags)
+	pc := dataset.NewProfiler(nil)
+	pc.AddFloats("f", nums)
+	rp, err := CompareProfiles(context.Background(), pr.Profile(), pc.Profile(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rep := range []*Report{r, rp} {
+		if f, _ := rep.Result("f"); f.Method != MethodZ || f.Score.V != 1 || f.Drifted {
+			t.Errorf("%s: %s = %v, drifted %v", rep.Source, f.Method, f.Score.V, f.Drifted)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

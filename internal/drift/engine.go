@@ -267,3 +267,31 @@ func topCategories(keys []dataset.Value, ref, cur []float64) Histogram {
 	}
 	return h
 }
+
+// matchBooleans lets a boolean column on one side meet 0/1 numbers on the
+// other (a feature logged as true/false in training and sent as 0/1 in
+// requests): the other side's 0 and 1 count as False and True.
+func matchBooleans(p *pair, refType, curType dataset.Type) {
+	switch {
+	case refType == curType:
+	case refType == dataset.TypeBoolean:
+		p.cur.counts = boolCounts(p.cur.counts)
+	case curType == dataset.TypeBoolean:
+		p.ref.counts = boolCounts(p.ref.counts)
+	}
+}
+
+func boolCounts(inner func() ([]dataset.ValueCount, int64)) func() ([]dataset.ValueCount, int64) {
+	return func() ([]dataset.ValueCount, int64) {
+		counts, other := inner()
+		out := make([]dataset.ValueCount, len(counts))
+		for i, vc := range counts {
+			if vc.Value.Kind == dataset.ValueNumber && (vc.Value.Num == 0 || vc.Value.Num == 1) {
+				vc.Value = dataset.BoolValue(vc.Value.Num == 1)
+			}
+			out[i] = vc
+		}
+		sortCounts(out)
+		return out, other
+	}
+}

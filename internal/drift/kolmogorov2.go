@@ -50,23 +50,22 @@ func pomeranzCDF(n int, d float64) float64 {
 		}
 		convolve(conv, v0, k1-v0s, ln2, pwrs)
 		copy(v1[:j2-j1+1], conv[j1-k1:])
-		if top := maxOf(v1); top > 0 && top < scaleDown {
-			for k := range v1 {
-				v1[k] *= scaleUp
-			}
-			expnt -= scaleExp
-		}
+		expnt += rescaleUp(v1)
 		v1s = v0s + j1 - k1
 	}
-	ans := v1[n-v1s]
+	return clip01(timesFactorial(v1[n-v1s], n, expnt))
+}
+
+// timesFactorial returns x·n!·2^expnt, rescaling as it goes against overflow.
+func timesFactorial(x float64, n, expnt int) float64 {
 	for m := 1; m <= n; m++ {
-		if math.Abs(ans) > scaleUp {
-			ans *= scaleDown
+		if math.Abs(x) > scaleUp {
+			x *= scaleDown
 			expnt += scaleExp
 		}
-		ans *= float64(m)
+		x *= float64(m)
 	}
-	return clip01(math.Ldexp(ans, expnt))
+	return math.Ldexp(x, expnt)
 }
 
 // poissonish returns x^m/m! for m < count.
@@ -97,12 +96,20 @@ func convolve(dst, src []float64, from, ln int, pwrs []float64) {
 	}
 }
 
-func maxOf(xs []float64) float64 {
-	m := math.Inf(-1)
-	for _, x := range xs {
-		m = math.Max(m, x)
+// rescaleUp multiplies a row whose values all underflow towards zero by 2^128
+// and returns the exponent to take back.
+func rescaleUp(row []float64) int {
+	top := math.Inf(-1)
+	for _, x := range row {
+		top = math.Max(top, x)
 	}
-	return m
+	if top <= 0 || top >= scaleDown {
+		return 0
+	}
+	for k := range row {
+		row[k] *= scaleUp
+	}
+	return -scaleExp
 }
 
 // pomeranzBand gives the non-zero band [j1, j2] of row i.

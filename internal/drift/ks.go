@@ -31,14 +31,15 @@ func ksStatistic(a, b sample) float64 {
 	return math.Max(math.Min(-minDiff, 1), maxDiff)
 }
 
+// nextValue is the smallest value of either sample not yet passed.
 func nextValue(a, b sample, i, j int) float64 {
 	switch {
 	case i == len(a.values):
 		return b.values[j]
-	case j == len(b.values):
+	case j == len(b.values) || a.values[i] < b.values[j]:
 		return a.values[i]
 	}
-	return math.Min(a.values[i], b.values[j])
+	return b.values[j]
 }
 
 // ksPValue is ks_2samp's two-sided p-value with method="auto": exact when

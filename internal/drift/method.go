@@ -28,7 +28,6 @@ var (
 	ErrMethodKind     = errors.New("drift method does not apply to the column's kind")
 	ErrBadOptions     = errors.New("bad drift options")
 	ErrUnknownColumn  = errors.New("unknown column")
-	ErrBadReport      = errors.New("bad drift report")
 	errEmptyColumn    = errors.New("no values after dropping missing and infinite ones")
 	errNotNumeric     = errors.New("not numeric in the current data")
 	errMissingCurrent = errors.New("missing from the current data")

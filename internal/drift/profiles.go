@@ -56,7 +56,12 @@ func profilePair(ref, cur *dataset.ColumnProfile, kind dataset.Kind) (*pair, err
 	if p.ref.n == 0 || p.cur.n == 0 {
 		return nil, errEmptyColumn
 	}
+	matchBooleans(p, ref.Type, cur.Type)
 	distinct, exact := dataset.DistinctUnion(ref, cur)
+	if exact && ref.Type != cur.Type {
+		keys, _, _, _ := p.alignedCounts() // booleans may have met 0 and 1
+		distinct = int64(len(keys))
+	}
 	p.distinct, p.approx = distinct, !exact
 	p.refDistinct, _ = ref.Distinct()
 	return p, nil
