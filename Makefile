@@ -23,8 +23,16 @@ build-onnxruntime:
 run: build
 	./$(BIN) server --host 127.0.0.1 --port 5000 --data-dir ./mlship-data
 
-deps: $(VENV)/.installed system-deps
+deps: $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
 	$(GO) mod download
+
+# Evidently, the reference the drift statistics are checked against, needs pandas 2, so it
+# lives in a virtualenv of its own (internal/drift's tests find it).
+DRIFT_VENV := .venv-drift
+$(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt
+	$(PYTHON) -m venv $(DRIFT_VENV)
+	$(DRIFT_VENV)/bin/pip install --quiet --disable-pip-version-check -r internal/drift/testdata/requirements.txt
+	touch $@
 
 # R and jsonlite serve R models (runtimes/r); the tests skip R models where R is absent,
 # so a machine without apt-get still runs everything else.
