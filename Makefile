@@ -55,6 +55,7 @@ vet:
 test-go:
 	$(GO) test -race ./...
 	CGO_ENABLED=1 $(GO) test -tags onnxruntime -race ./internal/runtime/ort/...
+	MLSHIP_DRIFT_REFERENCE_PYTHON=$(CURDIR)/$(DRIFT_VENV)/bin/python $(GO) test -count=1 -run TestMatchesEvidently ./internal/drift/
 
 test-e2e: build deps
 	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q
