@@ -89,8 +89,9 @@ def test_drift_finds_exactly_the_shifted_columns(server, wine, tmp_path):
         ("a,b\n1,2\n3,4,5\n", "line 3"),
         ("", None),
         ("a,b\n1,\"unterminated\n", None),
+        ("a,b\n1,2\n3,4\nfive,6\n", 'line 4, column "a"'),
     ],
-    ids=["ragged", "empty", "bad-quote"],
+    ids=["ragged", "empty", "bad-quote", "mixed-types"],
 )
 def test_bad_files_are_refused_and_nothing_is_registered(server, tmp_path, content, where):
     name = unique_name("bad")
@@ -117,3 +118,12 @@ def test_unknown_dataset_and_bad_names(server):
     assert r.status_code == 404
     r = requests.post(f"{server.url}/api/v1/datasets/..%2Fx/versions?file=a.csv", data=b"a\n1\n", timeout=10)
     assert r.status_code in (400, 404)
+
+
+def test_mixed_types_can_be_kept_as_text(server, tmp_path):
+    name = unique_name("mixed")
+    path = tmp_path / "mixed.csv"
+    path.write_text("a,b\n1,2\n3,4\nfive,6\n")
+    v = json.loads(mlship(server, "data", "add", name, str(path), "--allow-mixed-types", "-o", "json").stdout)
+    fields = {f["name"]: f for f in v["schema"]["fields"]}
+    assert fields["a"]["type"] == "string" and fields["b"]["type"] == "integer"

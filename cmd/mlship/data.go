@@ -39,13 +39,14 @@ type registeredVersion struct {
 func dataAddCommand() *cobra.Command {
 	var f clientFlags
 	var format, file string
-	var quiet bool
+	var quiet, allowMixed bool
 	c := &cobra.Command{
 		Use:   "add NAME PATH",
 		Short: "Register a file (CSV, JSON lines or Parquet) as a new version of a dataset",
 		Long: `Upload PATH and register it as the next version of dataset NAME. The server stores it
 by content and profiles it in the same pass; a file it cannot read (a ragged CSV row,
-a malformed JSON line) is refused with the line at fault, and nothing is registered.
+a malformed JSON line, a word in a column of numbers) is refused with the line at
+fault, and nothing is registered.
 Registering bytes the dataset already has returns that version.`,
 		Example: "  mlship data add credit ./credit.csv\n  mlship data add events ./events.log --format jsonl -o json",
 		Args:    cobra.ExactArgs(2),
@@ -78,6 +79,9 @@ Registering bytes the dataset already has returns that version.`,
 			if format != "" {
 				q.Set("format", format)
 			}
+			if allowMixed {
+				q.Set("allow_mixed", "true")
+			}
 			var v registeredVersion
 			if err := cl.Upload(cmd.Context(), "POST", "/api/v1/datasets/"+url.PathEscape(args[0])+"/versions", q, body, fi.Size(), &v); err != nil {
 				return err
@@ -96,6 +100,7 @@ Registering bytes the dataset already has returns that version.`,
 	c.Flags().StringVar(&format, "format", "", "csv, jsonl or parquet (default: from the file's extension)")
 	c.Flags().StringVar(&file, "file-name", "", "the file's name in the dataset (default: PATH's base name)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	c.Flags().BoolVar(&allowMixed, "allow-mixed-types", false, "keep a column that mixes types (words among numbers) as text instead of refusing the file")
 	return c
 }
 

@@ -42,7 +42,7 @@ func (a *API) registerDataset(w http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fault.Invalidf("unknown format %q: use csv, jsonl or parquet", f)
 		}
 	}
-	v, created, err := a.datasets.Register(r.Context(), r.PathValue("name"), q.Get("file"), format, r.Body)
+	v, created, err := a.datasets.Register(r.Context(), r.PathValue("name"), q.Get("file"), format, q.Get("allow_mixed") == "true", r.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -228,5 +229,23 @@ func TestProfileStreamsInBoundedMemory(t *testing.T) {
 	}
 	if id := p.Column("f"); id.Kind != KindText {
 		t.Errorf("unique ids: kind %v", id.Kind)
+	}
+}
+
+func TestRejectMixedNamesTheLine(t *testing.T) {
+	csv := "a,b\n1,x\n2,y\nthree,z\n"
+	r, err := Open(strings.NewReader(csv), FormatCSV, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ProfileReader(context.Background(), r, &ProfileOptions{RejectMixed: true}, nil)
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Line != 4 || ie.Column != "a" || !errors.Is(err, ErrMixedTypes) {
+		t.Fatalf("err = %v; want line 4, column a, mixed types", err)
+	}
+	r, _ = Open(strings.NewReader(csv), FormatCSV, nil)
+	p, err := ProfileReader(context.Background(), r, nil, nil)
+	if err != nil || p.Column("a").Type != TypeString {
+		t.Fatalf("without RejectMixed: %v, %v; want a string column", p, err)
 	}
 }

@@ -16,6 +16,10 @@ type ProfileOptions struct {
 	ExactDistinct int // distinct values counted exactly; DefaultExactDistinct when 0
 	TopCapacity   int // counters of the frequent-items sketch; DefaultTopCapacity when 0
 	Workers       int // columns profiled in parallel; GOMAXPROCS when 0
+	// RejectMixed makes ProfileReader fail, naming the line, at the first value
+	// whose type disagrees with the values before it in its column (a word among
+	// numbers, a number among words). Without it the column becomes a string column.
+	RejectMixed bool
 }
 
 func (o *ProfileOptions) withDefaults() ProfileOptions {
@@ -58,6 +62,7 @@ func NewProfiler(opts *ProfileOptions) *Profiler {
 type columnProfiler struct {
 	ColumnProfile
 	scratch []float64
+	mixed   *InputError // the first value of another type, under RejectMixed
 }
 
 func (p *Profiler) column(name string) *columnProfiler {
@@ -81,16 +86,33 @@ func (p *Profiler) AddBatch(b *Batch) {
 		cols[i] = p.column(b.Names[i])
 	}
 	parallelFor(len(cols), p.opts.Workers, func(i int) {
-		cols[i].addBatchColumn(&b.Columns[i], b.Rows)
+		cols[i].addBatchColumn(&b.Columns[i], b.Rows, b.FirstLine, p.opts.RejectMixed)
 	})
 	p.rows += int64(b.Rows)
 }
 
-func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int) {
+// mixed returns the first value of another type in a column, under RejectMixed.
+func (p *Profiler) mixed() error {
+	var first *InputError
+	for _, c := range p.cols {
+		if c.mixed != nil && (first == nil || c.mixed.Line < first.Line) {
+			first = c.mixed
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return first
+}
+
+func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int, firstLine int64, rejectMixed bool) {
 	nums := c.scratch[:0]
 	kinds, values := col.Cells()
 	for i := range rows {
 		k := kinds[i]
+		if rejectMixed && c.mixed == nil && k != CellNull && c.flags.conflicts(k) {
+			c.mixed = &InputError{Line: firstLine + int64(i), Column: c.Name, Err: mixedError(c.flags, k, col, i)}
+		}
 		c.flags = c.flags.see(k)
 		switch k {
 		case CellNull:
@@ -215,6 +237,9 @@ func ProfileReader(ctx context.Context, r Reader, opts *ProfileOptions, progress
 	p := NewProfiler(opts)
 	err := readAll(ctx, r, func(b *Batch, bytesRead int64) error {
 		p.AddBatch(b)
+		if err := p.mixed(); err != nil {
+			return err
+		}
 		if progress != nil {
 			progress(bytesRead)
 		}

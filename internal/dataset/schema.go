@@ -1,5 +1,10 @@
 package dataset
 
+import (
+	"errors"
+	"fmt"
+)
+
 // Type is the storage type inferred for a column.
 type Type string
 
@@ -95,6 +100,52 @@ const (
 	sawFloat
 	sawString
 )
+
+// conflicts reports whether a value of kind k disagrees with the values seen so far:
+// a word among numbers or booleans, a number among words or booleans, a boolean among
+// numbers or words. Integers and floats agree.
+func (f typeFlags) conflicts(k CellKind) bool {
+	switch k {
+	case CellBool:
+		return f&(sawInt|sawFloat|sawString) != 0
+	case CellInt, CellFloat:
+		return f&(sawBool|sawString) != 0
+	case CellString:
+		return f&(sawBool|sawInt|sawFloat) != 0
+	}
+	return false
+}
+
+// ErrMixedTypes is a value whose type disagrees with the rest of its column.
+var ErrMixedTypes = errors.New("mixed types in a column")
+
+func mixedError(f typeFlags, k CellKind, col *BatchColumn, i int) error {
+	seen := "numbers"
+	switch {
+	case f&sawString != 0:
+		seen = "text"
+	case f&sawBool != 0:
+		seen = "booleans"
+	}
+	return fmt.Errorf("%w: %q is %s, but the column's earlier values are %s", ErrMixedTypes, truncate(string(col.Text(i)), 40), kindWord(k), seen)
+}
+
+func kindWord(k CellKind) string {
+	switch k {
+	case CellBool:
+		return "a boolean"
+	case CellString:
+		return "text"
+	}
+	return "a number"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
 
 func (f typeFlags) see(k CellKind) typeFlags {
 	switch k {

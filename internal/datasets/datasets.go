@@ -72,7 +72,9 @@ func CheckName(name string) error {
 // content store while the same stream is parsed and profiled. A file that cannot be
 // read as its format is refused with the line at fault, and nothing is registered.
 // Registering bytes the dataset already has returns that version (created false).
-func (s *Service) Register(ctx context.Context, name, file string, format dataset.Format, body io.Reader) (*Version, bool, error) {
+// A value whose type disagrees with the rest of its column (a word among numbers) is
+// refused with its line too, unless allowMixed, which keeps such columns as text.
+func (s *Service) Register(ctx context.Context, name, file string, format dataset.Format, allowMixed bool, body io.Reader) (*Version, bool, error) {
 	if err := CheckName(name); err != nil {
 		return nil, false, err
 	}
@@ -87,11 +89,14 @@ func (s *Service) Register(ctx context.Context, name, file string, format datase
 		}
 		format = f
 	}
-	digest, size, prof, err := s.storeAndProfile(ctx, format, body)
+	opts := &dataset.ProfileOptions{RejectMixed: !allowMixed}
+	digest, size, prof, err := s.storeAndProfile(ctx, format, opts, body)
 	if err != nil {
 		return nil, false, err
 	}
-	dataManifest, err := s.content.PutManifest(ctx, cas.Manifest{Entries: []cas.Entry{{Path: file, Size: size, Digest: digest}}})
+	// The manifest names the file by its format alone, so the digest is the bytes' and
+	// format's: the same data under another file name is the same version.
+	dataManifest, err := s.content.PutManifest(ctx, cas.Manifest{Entries: []cas.Entry{{Path: "data." + string(format), Size: size, Digest: digest}}})
 	if err != nil {
 		return nil, false, err
 	}
@@ -107,9 +112,9 @@ func (s *Service) Register(ctx context.Context, name, file string, format datase
 
 // storeAndProfile streams body into the content store and, through a pipe, into the
 // profiler: one pass over the bytes.
-func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, body io.Reader) (string, int64, *dataset.Profile, error) {
+func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, opts *dataset.ProfileOptions, body io.Reader) (string, int64, *dataset.Profile, error) {
 	if format == dataset.FormatParquet {
-		return s.storeThenProfile(ctx, format, body)
+		return s.storeThenProfile(ctx, format, opts, body)
 	}
 	pr, pw := io.Pipe()
 	type profiled struct {
@@ -118,7 +123,7 @@ func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, bo
 	}
 	done := make(chan profiled, 1)
 	go func() {
-		p, err := profileStream(ctx, pr, format)
+		p, err := profileStream(ctx, pr, format, opts)
 		pr.CloseWithError(errProfileDone) // unblock the writer if the profiler stopped early
 		done <- profiled{p, err}
 	}()
@@ -138,7 +143,7 @@ var errProfileDone = errors.New("the profiler stopped reading")
 
 // storeThenProfile stores the file first and profiles the stored copy: Parquet is read
 // by random access.
-func (s *Service) storeThenProfile(ctx context.Context, format dataset.Format, body io.Reader) (string, int64, *dataset.Profile, error) {
+func (s *Service) storeThenProfile(ctx context.Context, format dataset.Format, opts *dataset.ProfileOptions, body io.Reader) (string, int64, *dataset.Profile, error) {
 	digest, size, err := s.content.PutFile(ctx, body)
 	if err != nil {
 		return "", 0, nil, err
@@ -148,17 +153,17 @@ func (s *Service) storeThenProfile(ctx context.Context, format dataset.Format, b
 		return "", 0, nil, err
 	}
 	defer rc.Close()
-	p, err := profileStream(ctx, rc, format)
+	p, err := profileStream(ctx, rc, format, opts)
 	return digest, size, p, err
 }
 
-func profileStream(ctx context.Context, r io.Reader, format dataset.Format) (*dataset.Profile, error) {
+func profileStream(ctx context.Context, r io.Reader, format dataset.Format, opts *dataset.ProfileOptions) (*dataset.Profile, error) {
 	rd, err := dataset.Open(r, format, nil)
 	if err != nil {
 		return nil, inputFault(err)
 	}
 	defer rd.Close()
-	p, err := dataset.ProfileReader(ctx, rd, nil, nil)
+	p, err := dataset.ProfileReader(ctx, rd, opts, nil)
 	if err != nil {
 		return nil, inputFault(err)
 	}
