@@ -43,6 +43,7 @@ func driftCompareCommand() *cobra.Command {
 	var f clientFlags
 	var method, html string
 	var threshold float64
+	var exact bool
 	c := &cobra.Command{
 		Use:   "compare REFERENCE CURRENT",
 		Short: "Report the drift from one dataset version to another",
@@ -63,6 +64,9 @@ which columns drifted and whether the dataset did (at least half of its columns)
 			if cmd.Flags().Changed("threshold") {
 				body["threshold"] = threshold
 			}
+			if exact {
+				body["exact"] = true
+			}
 			var report drift.Report
 			if err := cl.Send(cmd.Context(), "POST", "/api/v1/drift", body, &report); err != nil {
 				return err
@@ -78,6 +82,7 @@ which columns drifted and whether the dataset did (at least half of its columns)
 	f.add(c)
 	c.Flags().StringVar(&method, "method", "", "one test for every column: ks, chisquare, z, wasserstein, jensenshannon, psi or kl_div (default: Evidently's choice per column)")
 	c.Flags().Float64Var(&threshold, "threshold", 0, "the drift threshold (default: the test's own)")
+	c.Flags().BoolVar(&exact, "exact", false, "compare the data itself even when the versions are large (by default above 200,000 rows together the stored profiles are compared)")
 	c.Flags().StringVar(&html, "html", "", "also write the report as a self-contained HTML page to this file")
 	return c
 }

@@ -28,6 +28,8 @@ type driftRequest struct {
 	// DriftShare is the share of drifted columns that makes the dataset drift.
 	DriftShare float64  `json:"drift_share,omitempty"`
 	Columns    []string `json:"columns,omitempty"`
+	// Exact compares the data itself even when the versions are large.
+	Exact bool `json:"exact,omitempty"`
 }
 
 func (r driftRequest) options() (*drift.Options, error) {
@@ -61,7 +63,7 @@ func (a *API) compareDatasets(w http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	report, err := a.datasets.Compare(r.Context(), ref, cur, opts)
+	report, err := a.datasets.Compare(r.Context(), ref, cur, req.Exact, opts)
 	if err != nil {
 		return nil, err
 	}
