@@ -8,7 +8,7 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build build-onnxruntime run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-onnx clean
+.PHONY: all build build-onnxruntime run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-onnx clean
 
 all: build
 
@@ -94,6 +94,11 @@ bench-registry: build
 bench-serving: build
 	bash bench/setup.sh
 	$(GO) run ./bench/serving $(BENCH_FLAGS)
+
+# Profile and drift report against Evidently, and dataset registration against dvc add.
+bench-drift: build
+	bash bench/setup.sh drift
+	$(GO) run ./bench/drift $(BENCH_FLAGS)
 
 # The native ONNX engine against onnxruntime's Python API, in process.
 bench-onnx:

@@ -6,7 +6,11 @@
 #                   the model that bench/serving serves
 #   .venv-mlserver  bench/requirements-mlserver.txt: MLServer with mlserver-mlflow
 #                   (bench/serving only)
-# With arguments, only the named ones: `bash bench/setup.sh bench` or `... mlserver`.
+# and, with the argument `drift` (not by default: bench/drift only):
+#   .venv-bench-drift  bench/requirements-drift.txt: Evidently 0.7.23 (DataDriftPreset)
+#   .venv-dvc          bench/requirements-dvc.txt: DVC (`dvc add`)
+# With arguments, only the named ones: `bash bench/setup.sh bench`, `... mlserver` or
+# `... drift`.
 # A venv is left alone when it was installed from the same requirements file.
 set -euo pipefail
 
@@ -54,6 +58,10 @@ for t in "${targets[@]}"; do
            versions "$root/.venv-bench" mlflow scikit-learn skl2onnx onnxruntime ;;
     mlserver) ensure_venv "$root/.venv-mlserver" "$root/bench/requirements-mlserver.txt"
               versions "$root/.venv-mlserver" mlserver mlserver-mlflow mlflow scikit-learn ;;
-    *) echo "setup.sh: unknown environment $t (want bench or mlserver)" >&2; exit 2 ;;
+    drift) ensure_venv "$root/.venv-bench-drift" "$root/bench/requirements-drift.txt"
+           versions "$root/.venv-bench-drift" evidently pandas numpy scipy
+           ensure_venv "$root/.venv-dvc" "$root/bench/requirements-dvc.txt"
+           versions "$root/.venv-dvc" dvc dvc-data dvc-objects scmrepo ;;
+    *) echo "setup.sh: unknown environment $t (want bench, mlserver or drift)" >&2; exit 2 ;;
   esac
 done
