@@ -122,7 +122,7 @@ func (c *BatchColumn) appendText(s string) {
 }
 
 // appendRaw appends a CSV field to classify later.
-func (c *BatchColumn) appendRaw(field string) {
+func (c *BatchColumn) appendRaw(field []byte) {
 	c.raw = true
 	c.text = append(c.text, field...)
 	c.ends = append(c.ends, uint32(len(c.text)))

@@ -14,8 +14,11 @@ func generatedCSV(size int64) []byte {
 	return buf.Bytes()
 }
 
+// benchCSVSize is about 100 MB of numeric and categorical columns.
+const benchCSVSize = 100 << 20
+
 func BenchmarkProfileCSV(b *testing.B) {
-	data := generatedCSV(32 << 20)
+	data := generatedCSV(benchCSVSize)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		r, err := Open(bytes.NewReader(data), FormatCSV, nil)
@@ -29,7 +32,7 @@ func BenchmarkProfileCSV(b *testing.B) {
 }
 
 func BenchmarkReadCSV(b *testing.B) {
-	data := generatedCSV(32 << 20)
+	data := generatedCSV(benchCSVSize)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		r, err := Open(bytes.NewReader(data), FormatCSV, nil)

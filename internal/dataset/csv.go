@@ -1,35 +1,35 @@
 package dataset
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
 )
 
-// csvReader reads CSV with a header row (RFC 4180 quoting) through
-// encoding/csv. A guard in front of it bounds how much of one record is ever
-// buffered, so a file with a runaway quoted field fails with the line number
-// instead of eating memory.
+// csvReader reads CSV with a header row (RFC 4180 quoting). Fields go
+// straight from the read buffer into the batch's text arenas; see csvScanner
+// for how records are split and bounded.
 type csvReader struct {
 	opts  ReadOptions
 	count *countingReader
-	csv   *csv.Reader
+	scan  *csvScanner
 	names []string
 	rows  int
 }
 
 func newCSVReader(r io.Reader, o ReadOptions) (*csvReader, error) {
+	return newCSVReaderSize(r, o, csvBufferSize)
+}
+
+// newCSVReaderSize reads through a buffer of bufSize bytes to start with.
+func newCSVReaderSize(r io.Reader, o ReadOptions, bufSize int) (*csvReader, error) {
+	if !validComma(o.Comma) {
+		return nil, errInvalidComma
+	}
 	count := &countingReader{r: r}
-	guard := newRecordGuard(count, o.MaxRecordBytes)
-	cr := csv.NewReader(guard)
-	cr.Comma = o.Comma
-	cr.ReuseRecord = true
-	c := &csvReader{opts: o, count: count, csv: cr}
+	c := &csvReader{opts: o, count: count, scan: newCSVScanner(count, o.Comma, o.MaxRecordBytes, bufSize)}
 	if err := c.readHeader(); err != nil {
 		return nil, err
 	}
@@ -38,21 +38,27 @@ func newCSVReader(r io.Reader, o ReadOptions) (*csvReader, error) {
 }
 
 func (c *csvReader) readHeader() error {
-	rec, err := c.csv.Read()
-	if errors.Is(err, io.EOF) {
+	line, quoted, err := c.scan.next()
+	if err == io.EOF {
 		return &InputError{Err: fmt.Errorf("%w: no header row", ErrEmpty)}
 	}
 	if err != nil {
-		return c.wrapErr(err, nil)
+		return err
 	}
-	if len(rec) > c.opts.MaxColumns {
-		return lineError(1, "", ErrTooManyColumns, "%d columns, at most %d", len(rec), c.opts.MaxColumns)
+	if !quoted {
+		c.scan.split(line)
 	}
-	seen := make(map[string]bool, len(rec))
-	for i, name := range rec {
-		if err := c.checkField(name, 1, ""); err != nil {
+	n := c.scan.fieldCount()
+	if n > c.opts.MaxColumns {
+		return lineError(1, "", ErrTooManyColumns, "%d columns, at most %d", n, c.opts.MaxColumns)
+	}
+	seen := make(map[string]bool, n)
+	for i := range n {
+		field := c.scan.field(i)
+		if err := c.checkField(field, 1, ""); err != nil {
 			return err
 		}
+		name := string(field)
 		if name == "" {
 			name = unnamedColumn(i)
 		}
@@ -75,18 +81,22 @@ func (c *csvReader) Read(ctx context.Context, b *Batch) error {
 	}
 	b.reset(c.names)
 	for b.Rows < c.rows && b.textBytes < maxBatchTextBytes {
-		rec, err := c.csv.Read()
-		if errors.Is(err, io.EOF) {
+		line, quoted, err := c.scan.next()
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return c.wrapErr(err, rec)
+			return err
 		}
-		line, _ := c.csv.FieldPos(0)
 		if b.Rows == 0 {
-			b.FirstLine = int64(line)
+			b.FirstLine = c.scan.recLine
 		}
-		if err := c.appendRecord(b, rec, int64(line)); err != nil {
+		if quoted {
+			err = c.appendFields(b, c.scan.recLine)
+		} else {
+			err = c.appendLine(b, line, c.scan.recLine)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -96,8 +106,63 @@ func (c *csvReader) Read(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-func (c *csvReader) appendRecord(b *Batch, rec []string, line int64) error {
-	for j, field := range rec {
+// appendLine appends a record read from a line without quotes. When the line
+// is valid UTF-8 and no longer than a field may be, which is the common case,
+// only the field count can be wrong, and the fields are appended as they are
+// split.
+func (c *csvReader) appendLine(b *Batch, line []byte, lineNo int64) error {
+	if len(line) > c.opts.MaxFieldBytes || !utf8.Valid(line) {
+		c.scan.split(line)
+		return c.appendFields(b, lineNo)
+	}
+	comma := c.scan.comma
+	n := splitInto(b.Columns[:len(c.names)], line, comma)
+	if n != len(c.names) {
+		return c.ragged(n, lineNo)
+	}
+	b.textBytes += len(line) - (n-1)*len(comma)
+	b.Rows++
+	return nil
+}
+
+// splitInto appends the fields of line to cols, one each, as far as there
+// are columns, and returns the number of fields.
+func splitInto(cols []BatchColumn, line, comma []byte) int {
+	n := 0
+	if len(comma) == 1 {
+		// Fields are short: a loop beats a call to bytes.IndexByte each.
+		sep, start := comma[0], 0
+		for i, ch := range line {
+			if ch == sep {
+				if n < len(cols) {
+					cols[n].appendRaw(line[start:i])
+				}
+				n, start = n+1, i+1
+			}
+		}
+		line = line[start:]
+	} else {
+		for i := bytes.Index(line, comma); i >= 0; i = bytes.Index(line, comma) {
+			if n < len(cols) {
+				cols[n].appendRaw(line[:i])
+			}
+			n, line = n+1, line[i+len(comma):]
+		}
+	}
+	if n < len(cols) {
+		cols[n].appendRaw(line)
+	}
+	return n + 1
+}
+
+// appendFields appends the record held by the scanner, checking each field.
+func (c *csvReader) appendFields(b *Batch, line int64) error {
+	n := c.scan.fieldCount()
+	if n != len(c.names) {
+		return c.ragged(n, line)
+	}
+	for j := range n {
+		field := c.scan.field(j)
 		if err := c.checkField(field, line, c.names[j]); err != nil {
 			return err
 		}
@@ -108,128 +173,23 @@ func (c *csvReader) appendRecord(b *Batch, rec []string, line int64) error {
 	return nil
 }
 
-func (c *csvReader) checkField(field string, line int64, column string) error {
+func (c *csvReader) ragged(fields int, line int64) error {
+	return lineError(line, "", ErrRagged, "%d fields in the row, %d in the header", fields, len(c.names))
+}
+
+func (c *csvReader) checkField(field []byte, line int64, column string) error {
 	if len(field) > c.opts.MaxFieldBytes {
 		return lineError(line, column, ErrFieldTooLarge, "%d bytes, at most %d", len(field), c.opts.MaxFieldBytes)
 	}
-	if !utf8.ValidString(field) {
+	if !utf8.Valid(field) {
 		return lineError(line, column, ErrInvalidUTF8, "")
 	}
 	return nil
 }
 
-// wrapErr turns encoding/csv's errors into InputErrors with line numbers.
-func (c *csvReader) wrapErr(err error, rec []string) error {
-	var tooLarge *recordTooLargeError
-	if errors.As(err, &tooLarge) {
-		return lineError(tooLarge.line, "", ErrRecordTooLarge, "more than %d bytes", tooLarge.limit)
+func indexComma(line, comma []byte) int {
+	if len(comma) == 1 {
+		return bytes.IndexByte(line, comma[0])
 	}
-	var pe *csv.ParseError
-	if !errors.As(err, &pe) {
-		return err
-	}
-	if errors.Is(pe.Err, csv.ErrFieldCount) {
-		return lineError(int64(pe.StartLine), "", ErrRagged, "%d fields in the row, %d in the header", len(rec), len(c.names))
-	}
-	return lineError(int64(pe.Line), "", ErrMalformed, "%v (column %d)", pe.Err, pe.Column)
-}
-
-// recordGuard sits between the input and encoding/csv. It follows quoting
-// (a '"' toggles it; RFC 4180's doubled quotes toggle twice) to see where
-// records end, and fails once a record grows past the limit. It also drops a
-// leading UTF-8 byte-order mark.
-type recordGuard struct {
-	r        *bufio.Reader
-	limit    int
-	inQuotes bool
-	length   int   // bytes of the current record so far
-	line     int64 // line the current record started on
-	lines    int64 // newlines seen
-	err      error
-}
-
-type recordTooLargeError struct {
-	line  int64
-	limit int
-}
-
-func (e *recordTooLargeError) Error() string {
-	return fmt.Sprintf("line %d: record longer than %d bytes", e.line, e.limit)
-}
-
-func newRecordGuard(r io.Reader, limit int) *recordGuard {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte("\xEF\xBB\xBF")) {
-		_, _ = br.Discard(3)
-	}
-	return &recordGuard{r: br, limit: limit, line: 1}
-}
-
-func (g *recordGuard) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.err
-	}
-	n, err := g.r.Read(p)
-	if i := g.scan(p[:n]); i >= 0 {
-		g.err = &recordTooLargeError{line: g.line, limit: g.limit}
-		return i, g.err
-	}
-	return n, err
-}
-
-// scan follows quotes and newlines through chunk, a run between quotes at a
-// time, and returns the offset at which a record outgrows the limit, or -1.
-func (g *recordGuard) scan(chunk []byte) int {
-	offset := 0
-	for len(chunk) > 0 {
-		run := chunk
-		q := bytes.IndexByte(chunk, '"')
-		if q >= 0 {
-			run = chunk[:q]
-		}
-		if i := g.scanRun(run); i >= 0 {
-			return offset + i
-		}
-		if q < 0 {
-			return -1
-		}
-		g.inQuotes = !g.inQuotes
-		g.length++
-		if g.length > g.limit {
-			return offset + q
-		}
-		offset += q + 1
-		chunk = chunk[q+1:]
-	}
-	return -1
-}
-
-// scanRun handles a run without quotes.
-func (g *recordGuard) scanRun(run []byte) int {
-	if g.inQuotes {
-		g.lines += int64(bytes.Count(run, []byte{'\n'}))
-		return g.grow(run, 0, len(run))
-	}
-	off := 0
-	for {
-		i := bytes.IndexByte(run[off:], '\n')
-		if i < 0 {
-			return g.grow(run, off, len(run)-off)
-		}
-		if g.length+i > g.limit {
-			return off + max(g.limit-g.length, 0)
-		}
-		g.lines++
-		g.line, g.length = g.lines+1, 0
-		off += i + 1
-	}
-}
-
-// grow adds n bytes of run (from off) to the current record.
-func (g *recordGuard) grow(run []byte, off, n int) int {
-	g.length += n
-	if g.length > g.limit {
-		return max(len(run)-(g.length-g.limit), off)
-	}
-	return -1
+	return bytes.Index(line, comma)
 }
