@@ -4,6 +4,8 @@
 GO      ?= go
 PYTHON  ?= python3
 VENV    := .venv
+# Evidently, the reference of the drift statistics, needs pandas 2: a venv of its own.
+DRIFT_VENV := .venv-drift
 BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
@@ -28,7 +30,6 @@ deps: $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
 
 # Evidently, the reference the drift statistics are checked against, needs pandas 2, so it
 # lives in a virtualenv of its own (internal/drift's tests find it).
-DRIFT_VENV := .venv-drift
 $(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt
 	$(PYTHON) -m venv $(DRIFT_VENV)
 	$(DRIFT_VENV)/bin/pip install --quiet --disable-pip-version-check -r internal/drift/testdata/requirements.txt
