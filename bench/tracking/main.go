@@ -110,35 +110,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	var err error
-	if cfg.targets, err = parseList("targets", targets, allTargets); err != nil {
+	if cfg.targets, err = benchkit.ParseList("targets", targets, allTargets); err != nil {
 		return cfg, err
 	}
-	if cfg.workloads, err = parseList("workloads", workloads, allWorkloads); err != nil {
+	if cfg.workloads, err = benchkit.ParseList("workloads", workloads, allWorkloads); err != nil {
 		return cfg, err
 	}
 	if cfg.seedClients == 0 {
 		cfg.seedClients = cfg.clients
 	}
 	return cfg, cfg.validate()
-}
-
-// parseList splits a comma-separated list and returns its names in the canonical order.
-func parseList(flagName, value string, known []string) ([]string, error) {
-	var picked []string
-	for name := range strings.SplitSeq(value, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		if !slices.Contains(known, name) {
-			return nil, fmt.Errorf("--%s: unknown name %q (known: %s)", flagName, name, strings.Join(known, ","))
-		}
-		picked = append(picked, name)
-	}
-	if len(picked) == 0 {
-		return nil, fmt.Errorf("--%s: nothing selected", flagName)
-	}
-	return slices.DeleteFunc(slices.Clone(known), func(n string) bool { return !slices.Contains(picked, n) }), nil
 }
 
 func (c *config) validate() error {

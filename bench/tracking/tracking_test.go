@@ -30,9 +30,9 @@ func TestParseList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseList("targets", tt.in, allTargets)
+			got, err := benchkit.ParseList("targets", tt.in, allTargets)
 			if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
-				t.Fatalf("parseList(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+				t.Fatalf("benchkit.ParseList(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
 	}
