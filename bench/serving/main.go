@@ -15,8 +15,6 @@
 package main
 
 import (
-	"github.com/mlship/mlship/bench/internal/benchkit"
-
 	"context"
 	"errors"
 	"flag"
@@ -30,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 // The servers a run can start, in the order they run.

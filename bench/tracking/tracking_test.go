@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/mlship/mlship/bench/internal/benchkit"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 func TestParseList(t *testing.T) {
