@@ -26,7 +26,7 @@ import (
 // inprocessArg), so that the peak memory is theirs alone. It shows where the
 // server's time goes: profiling (what registration does besides storing), comparing
 // the profiles, loading the tables, and the exact comparison (what `drift compare`
-// runs for up to 2,000,000 rows together).
+// runs for up to 200,000 rows together, or when asked for).
 
 // inprocessArg as the first argument makes the binary run inprocessMain.
 const inprocessArg = "inprocess-child"

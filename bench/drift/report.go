@@ -122,8 +122,8 @@ func (d *driftResult) writeInProcess(w io.Writer) {
 	fmt.Fprintln(tw, "phase\tseconds\tCPU s\tMB/s\tpeak RSS\twhat the server runs it for\t")
 	uses := map[string]string{
 		"profile reference": "data add (besides storing)", "profile current": "data add (besides storing)",
-		"compare profiles": "drift compare above 2,000,000 rows together",
-		"read tables":      "drift compare up to 2,000,000 rows together", "compare exact": "drift compare, same",
+		"compare profiles": "drift compare above 200,000 rows together",
+		"read tables":      "drift compare --exact, or up to 200,000 rows", "compare exact": "drift compare, same",
 	}
 	for i, p := range ip.Phases {
 		rate := "-"
