@@ -33,6 +33,9 @@ func parseCell(raw string) (CellKind, float64) {
 	if len(s) == 0 || !numberStart(s[0]) {
 		return CellString, 0
 	}
+	if k, v, ok := parseDecimalFast(s); ok {
+		return k, v
+	}
 	if isInteger(s) {
 		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return CellInt, float64(v)
@@ -49,6 +52,71 @@ func parseCell(raw string) (CellKind, float64) {
 		return CellNull, 0
 	}
 	return CellFloat, v
+}
+
+// pow10Exact holds the powers of ten that float64 represents exactly.
+var pow10Exact = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseDecimalFast reads the common plain spellings of numbers, an optional
+// sign then digits with at most one '.', giving the same result as
+// strconv.ParseInt (integers) or strconv.ParseFloat (decimals). A decimal is
+// read only when its digits form an integer m <= 2^53 and it has at most 22
+// fractional digits: then m and 10^frac are exact float64 values and one
+// correctly rounded division yields the correctly rounded result (Clinger's
+// fast path). Anything else reports ok=false for the general path.
+func parseDecimalFast(s string) (kind CellKind, v float64, ok bool) {
+	if len(s) == 0 {
+		return 0, 0, false
+	}
+	i, neg := 0, false
+	switch s[0] {
+	case '-':
+		neg, i = true, 1
+	case '+':
+		i = 1
+	}
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 19 {
+				return 0, 0, false
+			}
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, 0, false
+		}
+	}
+	if digits == 0 {
+		return 0, 0, false
+	}
+	if !dot {
+		if digits > 18 {
+			return 0, 0, false
+		}
+		n := int64(m)
+		if neg {
+			n = -n
+		}
+		return CellInt, float64(n), true
+	}
+	if m > 1<<53 || frac >= len(pow10Exact) {
+		return 0, 0, false
+	}
+	v = float64(m) / pow10Exact[frac]
+	if neg {
+		v = -v
+	}
+	return CellFloat, v, true
 }
 
 func isRangeErr(err error) bool {
