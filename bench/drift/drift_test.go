@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 func render(t *testing.T, s schema, file int, rows int64) []byte {
@@ -315,9 +317,9 @@ func TestParseSize(t *testing.T) {
 		{"99999999999GiB", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := parseSize(tt.in)
+		got, err := benchkit.ParseSize(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v", tt.in, got, err)
+			t.Errorf("ParseSize(%q) = %d, %v", tt.in, got, err)
 		}
 	}
 }

@@ -26,12 +26,9 @@ import (
 	"log"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mlship/mlship/bench/internal/benchkit"
@@ -70,25 +67,7 @@ func main() {
 		}
 		return
 	}
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "drift:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = run(ctx, cfg, os.Stdout, log.New(os.Stderr, "bench: ", log.Ltime))
-	switch {
-	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(os.Stderr, "drift: interrupted; the server was stopped")
-		os.Exit(130)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "drift: FAILED:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("drift", parseFlags, run)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -99,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&only, "only", strings.Join(allParts, ","), "comma-separated parts to run: "+strings.Join(allParts, ","))
 	fs.Int64Var(&cfg.rows, "rows", 1_000_000, "rows of the reference and of the current file")
 	fs.IntVar(&cfg.cols, "cols", 50, "columns of every generated file: 70% numeric, 30% categorical")
-	fs.Var(byteSize{&cfg.regSize}, "reg-size", "size of the file registered by both tools (B, KiB, MiB, GiB); smaller when the disk is short")
+	fs.Var(benchkit.ByteSize{N: &cfg.regSize}, "reg-size", "size of the file registered by both tools (B, KiB, MiB, GiB); smaller when the disk is short")
 	fs.IntVar(&cfg.regRuns, "reg-runs", 2, "registrations per tool, in the order mlship, dvc, dvc, mlship, ...")
 	fs.StringVar(&cfg.mlshipBin, "mlship-bin", "bin/mlship", "mlship `binary`: the server (BIN server --host 127.0.0.1 --port P --data-dir DIR) and the client commands")
 	fs.StringVar(&cfg.evidentlyPython, "evidently-python", ".venv-bench-drift/bin/python", "`python` with evidently 0.7.23 (bash bench/setup.sh drift)")
@@ -222,51 +201,4 @@ func removeWork(dir string, keep bool, logger *log.Logger) {
 	if err := os.RemoveAll(dir); err != nil {
 		logger.Printf("remove %s: %v", dir, err)
 	}
-}
-
-// byteSize is a flag holding a size such as 2GiB, 512MiB or 1048576.
-type byteSize struct{ n *int64 }
-
-func (b byteSize) String() string {
-	if b.n == nil {
-		return ""
-	}
-	return formatSize(*b.n)
-}
-
-func (b byteSize) Set(s string) error {
-	n, err := parseSize(s)
-	if err == nil {
-		*b.n = n
-	}
-	return err
-}
-
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-			if err != nil || v <= 0 || v > (1<<62)/u.mult {
-				return 0, fmt.Errorf("want a positive size such as 2GiB, got %q", s)
-			}
-			return v * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("bad size %q", s)
-}
-
-func formatSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
 }

@@ -323,7 +323,7 @@ func bigModel(ctx context.Context, cfg config, a *api, pid int, logger *log.Logg
 	sums := make(map[string]string, cfg.files)
 	var mu sync.Mutex
 
-	logger.Printf("big_model: uploading %d x %s = %s, %d at once", cfg.files, formatSize(cfg.fileSize), mib(r.Bytes), cfg.parallel)
+	logger.Printf("big_model: uploading %d x %s = %s, %d at once", cfg.files, benchkit.FormatSize(cfg.fileSize), mib(r.Bytes), cfg.parallel)
 	start := time.Now()
 	err = parallel(ctx, cfg.files, cfg.parallel, func(ctx context.Context, i int) error {
 		h := sha256.New()

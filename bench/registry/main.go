@@ -23,13 +23,9 @@ import (
 	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -56,62 +52,7 @@ type config struct {
 	keepData       bool
 }
 
-func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "registry:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout, log.New(os.Stderr, "bench: ", log.Ltime)); err != nil {
-		fmt.Fprintln(os.Stderr, "registry: FAILED:", err)
-		os.Exit(1)
-	}
-}
-
-// byteSize is a flag holding a size such as 16MiB, 1GiB, 512KiB or 1048576.
-type byteSize struct{ n *int64 }
-
-func (b byteSize) String() string {
-	if b.n == nil {
-		return ""
-	}
-	return formatSize(*b.n)
-}
-
-func (b byteSize) Set(s string) error {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-			if err != nil || v <= 0 {
-				return fmt.Errorf("want a positive size such as 16MiB, got %q", s)
-			}
-			*b.n = v * u.mult
-			return nil
-		}
-	}
-	return fmt.Errorf("bad size %q", s)
-}
-
-func formatSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
-}
+func main() { benchkit.Main("registry", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := config{fileSize: 16 << 20}
@@ -125,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured duration of create_version")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured warm-up before create_version")
 	fs.IntVar(&cfg.files, "files", 64, "files in the big model version")
-	fs.Var(byteSize{&cfg.fileSize}, "file-size", "size of each file of the big model version (B, KiB, MiB, GiB)")
+	fs.Var(benchkit.ByteSize{N: &cfg.fileSize}, "file-size", "size of each file of the big model version (B, KiB, MiB, GiB)")
 	fs.IntVar(&cfg.parallel, "parallel", 4, "files uploaded / downloaded at once (MLflow's client downloads 4 at once)")
 	fs.BoolVar(&cfg.skipBig, "skip-big", false, "skip the big model version, run create_version only")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for a server's /health")

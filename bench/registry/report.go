@@ -65,7 +65,7 @@ func (r *report) write(w io.Writer, format string) error {
 		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
 	fmt.Fprintf(w, "settings: create_version with %d clients, %gs after %gs warm-up", s.Clients, s.DurationS, s.WarmupS)
 	if s.Files > 0 {
-		fmt.Fprintf(w, "; big model %d x %s = %s, %d transfers at once", s.Files, formatSize(s.FileSize),
+		fmt.Fprintf(w, "; big model %d x %s = %s, %d transfers at once", s.Files, benchkit.FormatSize(s.FileSize),
 			mib(int64(s.Files)*s.FileSize), s.Parallel)
 	}
 	fmt.Fprint(w, "\n\n")

@@ -22,11 +22,9 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mlship/mlship/bench/internal/benchkit"
@@ -61,27 +59,7 @@ type config struct {
 	keep           bool
 }
 
-func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "serving:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = run(ctx, cfg, os.Stdout, log.New(os.Stderr, "bench: ", log.Ltime))
-	switch {
-	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(os.Stderr, "serving: interrupted; the servers were stopped")
-		os.Exit(130)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "serving: FAILED:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("serving", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config

@@ -23,12 +23,9 @@ import (
 	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -60,22 +57,7 @@ type config struct {
 	keepData       bool
 }
 
-func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tracking:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout, log.New(os.Stderr, "bench: ", log.Ltime)); err != nil {
-		fmt.Fprintln(os.Stderr, "tracking: FAILED:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("tracking", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
