@@ -192,7 +192,7 @@ func (f *serveFlags) source(ctx context.Context, uri string) (serving.Source, st
 			dir = filepath.Join(os.TempDir(), "mlship-models")
 		}
 	}
-	return &remoteSource{client: cl, cacheDir: dir, lineages: map[string]*api.Lineage{}}, ref.name, nil
+	return &remoteSource{client: cl, cacheDir: dir, lineages: map[string]*api.Lineage{}, versions: map[string]serving.Version{}}, ref.name, nil
 }
 
 // remoteSource resolves models:/ references on an mlship server and downloads the
@@ -202,7 +202,8 @@ type remoteSource struct {
 	cacheDir string
 
 	mu       sync.Mutex
-	lineages map[string]*api.Lineage // by manifest digest
+	lineages map[string]*api.Lineage    // by manifest digest
+	versions map[string]serving.Version // by NAME/VERSION
 }
 
 func (s *remoteSource) Resolve(ctx context.Context, uri string) (serving.Version, error) {
@@ -214,6 +215,14 @@ func (s *remoteSource) Resolve(ctx context.Context, uri string) (serving.Version
 	if err != nil {
 		return serving.Version{}, err
 	}
+	// A version's files never change, so only a version not seen before costs a
+	// lineage call: following an alias is one request per poll.
+	s.mu.Lock()
+	known, ok := s.versions[ref.name+"/"+v]
+	s.mu.Unlock()
+	if ok {
+		return known, nil
+	}
 	var l api.Lineage
 	if err := s.client.Get(ctx, versionPath(ref.name, v, "lineage"), nil, &l); err != nil {
 		return serving.Version{}, err
@@ -221,10 +230,12 @@ func (s *remoteSource) Resolve(ctx context.Context, uri string) (serving.Version
 	if l.Version.ManifestDigest == "" {
 		return serving.Version{}, fault.Invalidf("model version %s/%s has no files stored by the server, so it cannot be served", ref.name, v)
 	}
+	resolved := serving.Version{Model: ref.name, Version: v, Key: l.Version.ManifestDigest}
 	s.mu.Lock()
 	s.lineages[l.Version.ManifestDigest] = &l
+	s.versions[ref.name+"/"+v] = resolved
 	s.mu.Unlock()
-	return serving.Version{Model: ref.name, Version: v, Key: l.Version.ManifestDigest}, nil
+	return resolved, nil
 }
 
 func (s *remoteSource) Fetch(ctx context.Context, v serving.Version) (string, error) {
