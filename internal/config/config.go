@@ -46,6 +46,9 @@ type Server struct {
 	// ONNXRuntimeLib is ONNX Runtime's shared library, for ONNX models with operators
 	// the native engine lacks; empty means none.
 	ONNXRuntimeLib string
+	// JobsDB is the SQLite file of the background job queue (benchmark
+	// evaluations); default <DataDir>/jobs.db.
+	JobsDB string
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
@@ -91,6 +94,9 @@ func (c *Server) Resolve() error {
 	}
 	if c.ServingDir == "" {
 		c.ServingDir = filepath.Join(dir, "serving")
+	}
+	if c.JobsDB == "" {
+		c.JobsDB = filepath.Join(dir, "jobs.db")
 	}
 	if c.MaxRequestBody < 1<<20 {
 		return fmt.Errorf("--max-request-body must be at least 1 MiB, got %d bytes", c.MaxRequestBody)
