@@ -23,6 +23,7 @@ const (
 	exitUsage       = 2 // the command line was wrong
 	exitNotFound    = 3 // the named model, version, alias or run does not exist
 	exitUnavailable = 4 // the server could not be reached or is not ready
+	exitGateFailed  = 5 // the version failed its benchmark gate
 )
 
 // usageError marks an error in how the command was called.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string) int {
 		return exitNotFound
 	case errors.Is(err, fault.Unavailable):
 		return exitUnavailable
+	case errors.Is(err, errGateFailed):
+		return exitGateFailed
 	}
 	return exitFailure
 }
@@ -66,7 +69,7 @@ Point any MLflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serverCommand(), serveCommand(), deployCommand(), modelsCommand(), dataCommand(), driftCommand(), versionCommand())
+	root.AddCommand(serverCommand(), serveCommand(), deployCommand(), modelsCommand(), dataCommand(), driftCommand(), gateCommand(), versionCommand())
 	return root
 }
 

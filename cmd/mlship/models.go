@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -282,13 +284,15 @@ func listVersions(ctx context.Context, cl *client.Client, name string) ([]modelV
 func modelsAliasCommand() *cobra.Command {
 	var f clientFlags
 	var del bool
+	var override string
 	c := &cobra.Command{
 		Use:   "alias NAME [ALIAS [VERSION]]",
 		Short: "List a model's aliases, show one, point one at a version, or delete one",
 		Example: `  mlship models alias fraud                  # list aliases
   mlship models alias fraud champion         # show the version champion points at
   mlship models alias fraud champion 3       # point champion at version 3
-  mlship models alias fraud champion --delete`,
+  mlship models alias fraud champion --delete
+  mlship models alias fraud production 4 --override "hotfix for incident 123"`,
 		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := f.client()
@@ -301,6 +305,11 @@ func modelsAliasCommand() *cobra.Command {
 				return cl.Send(ctx, "DELETE", registry+"registered-models/alias", map[string]string{"name": name, "alias": args[1]}, nil)
 			case del:
 				return usageError{fmt.Errorf("--delete takes NAME and ALIAS")}
+			case len(args) == 3 && override != "":
+				return cl.Send(ctx, "PUT", "/api/v1/models/"+url.PathEscape(name)+"/aliases/"+url.PathEscape(args[1]),
+					map[string]string{"version": strings.TrimPrefix(args[2], "v"), "override": override, "actor": currentUser()}, nil)
+			case override != "":
+				return usageError{fmt.Errorf("--override takes NAME, ALIAS and VERSION")}
 			case len(args) == 3:
 				return cl.Send(ctx, "POST", registry+"registered-models/alias",
 					map[string]string{"name": name, "alias": args[1], "version": strings.TrimPrefix(args[2], "v")}, nil)
@@ -331,6 +340,7 @@ func modelsAliasCommand() *cobra.Command {
 	}
 	f.add(c)
 	c.Flags().BoolVar(&del, "delete", false, "delete the alias")
+	c.Flags().StringVar(&override, "override", "", "move a protected alias to a version that has not passed its benchmark gate, for this reason (kept in the audit trail)")
 	return c
 }
 
@@ -397,4 +407,15 @@ created are never robbed of their files.`,
 	}
 	f.add(c)
 	return c
+}
+
+// currentUser names who runs the command, for audit trails: $USER, else the OS's idea.
+func currentUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/gates"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/monitor"
 	"github.com/mlship/mlship/internal/registry"
@@ -36,6 +37,7 @@ type API struct {
 	deployments *serving.Manager // nil: this process hosts no deployments
 	datasets    *datasets.Service
 	monitor     *monitor.Monitor
+	gates       *gates.Service
 	logger      *slog.Logger
 }
 
@@ -48,13 +50,14 @@ type Services struct {
 	Deployments *serving.Manager // nil: this process hosts no deployments
 	Datasets    *datasets.Service
 	Monitor     *monitor.Monitor
+	Gates       *gates.Service // nil: no benchmark gates
 }
 
 // New returns the API over the registry, tracking and the content store that holds the
 // registry's copies of model versions.
 func New(s Services, logger *slog.Logger) *API {
 	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
-		datasets: s.Datasets, monitor: s.Monitor, logger: logger}
+		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
@@ -87,6 +90,14 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false},
 		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false},
 		{"POST", "/api/v1/drift", a.compareDatasets, false},
+		{"GET", "/api/v1/models/{name}/benchmark", a.getBenchmark, false},
+		{"PUT", "/api/v1/models/{name}/benchmark", a.setBenchmark, false},
+		{"DELETE", "/api/v1/models/{name}/benchmark", a.deleteBenchmark, false},
+		{"POST", "/api/v1/models/{name}/versions/{version}/evaluations", a.evaluate, false},
+		{"GET", "/api/v1/models/{name}/evaluations", a.listEvaluations, false},
+		{"GET", "/api/v1/evaluations/{id}", a.getEvaluation, false},
+		{"PUT", "/api/v1/models/{name}/aliases/{alias}", a.setAlias, false},
+		{"GET", "/api/v1/models/{name}/alias-audit", a.listAliasAudit, false},
 	}
 }
 

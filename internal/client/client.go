@@ -121,7 +121,7 @@ func (c *Client) doWith(hc *http.Client, req *http.Request, out any) error {
 		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp)
 	}
 	if out == nil {

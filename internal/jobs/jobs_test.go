@@ -110,4 +110,3 @@ func TestInterruptedJobRunsAgain(t *testing.T) {
 		t.Fatalf("the interrupted job did not run again (state %s)", state)
 	}
 }
-

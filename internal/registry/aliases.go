@@ -13,9 +13,39 @@ import (
 // aliasLatest is the reserved alias of a model's newest version, in any case.
 const aliasLatest = "latest"
 
+// AliasMove is a change of an alias, as an AliasGuard sees it inside the write that
+// makes it.
+type AliasMove struct {
+	ModelID  int64
+	Name     string
+	Alias    string
+	Version  int64 // 0: the alias is being deleted
+	Previous int64 // the version it pointed at; 0: none
+	// Override is the reason given to move a protected alias without the gate's
+	// blessing; empty for an ordinary move.
+	Override string
+	Actor    string
+}
+
+// AliasGuard decides whether an alias may move. It runs inside the registry's write
+// transaction, so that its checks and records commit or roll back with the move.
+type AliasGuard interface {
+	CheckAlias(ctx context.Context, tx *store.Tx, move AliasMove) error
+}
+
+// SetGuard installs the guard every alias move goes through, whichever API asks for
+// it. Call it before serving requests.
+func (s *Service) SetGuard(g AliasGuard) { s.guard = g }
+
 // SetAlias points an alias of a registered model at one of its versions, moving it if
-// it pointed elsewhere.
+// it pointed elsewhere. The alias guard may refuse the move.
 func (s *Service) SetAlias(ctx context.Context, name, alias, version string) error {
+	return s.SetAliasOverride(ctx, name, alias, version, "", "")
+}
+
+// SetAliasOverride is SetAlias with a reason to move a protected alias although the
+// version has not passed the gate; the guard records the reason and who gave it.
+func (s *Service) SetAliasOverride(ctx context.Context, name, alias, version, reason, actor string) error {
 	if err := validateName("name", name); err != nil {
 		return err
 	}
@@ -31,10 +61,32 @@ func (s *Service) SetAlias(ctx context.Context, name, alias, version string) err
 		if err != nil {
 			return err
 		}
+		if err := s.checkMove(ctx, tx, AliasMove{ModelID: rmID, Name: name, Alias: alias, Version: num,
+			Override: strings.TrimSpace(reason), Actor: actor}); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)
 			ON CONFLICT (rm_id, alias) DO UPDATE SET version = excluded.version`, rmID, alias, num)
 		return err
 	})
+}
+
+// checkMove fills in the alias's current version and asks the guard.
+func (s *Service) checkMove(ctx context.Context, tx *store.Tx, m AliasMove) error {
+	if s.guard == nil {
+		return nil
+	}
+	var prev sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM registered_model_aliases WHERE rm_id = ? AND alias = ?`,
+		m.ModelID, m.Alias).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	m.Previous = prev.Int64
+	if m.Previous == m.Version { // no move: pointing an alias where it points
+		return nil
+	}
+	return s.guard.CheckAlias(ctx, tx, m)
 }
 
 // DeleteAlias removes an alias of a registered model; a missing alias is no error, as
@@ -49,6 +101,9 @@ func (s *Service) DeleteAlias(ctx context.Context, name, alias string) error {
 	return s.db.Write(ctx, func(tx *store.Tx) error {
 		rmID, err := lockModel(ctx, tx, name)
 		if err != nil {
+			return err
+		}
+		if err := s.checkMove(ctx, tx, AliasMove{ModelID: rmID, Name: name, Alias: alias}); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?`, rmID, alias)

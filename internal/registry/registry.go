@@ -68,9 +68,10 @@ type Content interface {
 
 // Service is the model registry over a metadata store.
 type Service struct {
-	db   *store.DB
-	opts Options
-	now  func() time.Time
+	db    *store.DB
+	opts  Options
+	now   func() time.Time
+	guard AliasGuard
 }
 
 // New returns a registry service.

@@ -22,6 +22,7 @@ import (
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/datasets"
+	"github.com/mlship/mlship/internal/gates"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
 	"github.com/mlship/mlship/internal/monitor"
@@ -48,6 +49,7 @@ type Server struct {
 
 	deployments *serving.Manager
 	monitor     *monitor.Monitor
+	gates       *gates.Service
 	payloads    *serving.PayloadStore
 	metrics     *prometheus.Registry
 }
@@ -93,9 +95,11 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	s.metrics = prometheus.NewRegistry()
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.payloads = serving.NewPayloadStore(db, 0, logger)
+	source := modelSource{registry: reg, content: content{cas: contentStore, blobs: blobs, tracking: tr}, cacheDir: cfg.ServingDir}
+	runtimes := serving.RuntimeConfig{Python: cfg.Python, Rscript: cfg.Rscript, ONNXRuntimeLib: cfg.ONNXRuntimeLib, Logger: logger}.Factory()
 	s.deployments = serving.NewManager(serving.Options{
-		Source:   modelSource{registry: reg, content: content{cas: contentStore, blobs: blobs, tracking: tr}, cacheDir: cfg.ServingDir},
-		Runtimes: serving.RuntimeConfig{Python: cfg.Python, Rscript: cfg.Rscript, ONNXRuntimeLib: cfg.ONNXRuntimeLib, Logger: logger}.Factory(),
+		Source:   source,
+		Runtimes: runtimes,
 		Metrics:  serving.NewMetrics(s.metrics),
 		Store:    serving.NewSQLStore(db),
 		Payloads: s.payloads,
@@ -104,9 +108,15 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	dsets := datasets.New(db, contentStore, logger)
 	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
 		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger})
+	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
+		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, JobsPath: cfg.JobsDB, Logger: logger})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open the job queue: %w", err)
+	}
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
 	s.handler = s.routes(mlflow, api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
-		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor}, logger), inference)
+		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates}, logger), inference)
 	return s, nil
 }
 
@@ -183,6 +193,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	defer s.deployments.Close()
 	go s.monitor.Run(ctx)
+	if err := s.gates.Start(ctx); err != nil {
+		return fmt.Errorf("start the job queue: %w", err)
+	}
 	s.logger.Info("mlship server listening", "addr", "http://"+ln.Addr().String(), "version", version.Version,
 		"backend_store_uri", s.cfg.BackendStoreURI, "artifacts_destination", s.cfg.ArtifactsDestination)
 	return httpx.Serve(ctx, ln, s.handler, s.logger)
@@ -193,5 +206,9 @@ func (s *Server) Close() error {
 	if s.payloads != nil {
 		s.payloads.Close()
 	}
-	return errors.Join(s.blobs.Close(), s.content.Close(), s.db.Close())
+	var errs []error
+	if s.gates != nil {
+		errs = append(errs, s.gates.Close())
+	}
+	return errors.Join(append(errs, s.blobs.Close(), s.content.Close(), s.db.Close())...)
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/runtime"
 	"github.com/mlship/mlship/internal/serving"
 )
 
@@ -127,4 +130,41 @@ func boolRank(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// versionLoader loads a registered model version as a deployment would (same files,
+// same runtime choice), for benchmark evaluations.
+type versionLoader struct {
+	source   modelSource
+	runtimes serving.RuntimeFactory
+	logger   *slog.Logger
+}
+
+func (l versionLoader) Load(ctx context.Context, model, version string) (runtime.Model, string, error) {
+	v, err := l.source.resolveModel(ctx, model+"/"+version)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := l.source.Fetch(ctx, v)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch %s version %s: %w", model, version, err)
+	}
+	format, err := runtime.Inspect(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := format.Choose("")
+	if err != nil {
+		return nil, "", err
+	}
+	rt, err := l.runtimes(name, serving.Spec{Name: "gate"})
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := rt.Load(ctx, runtime.Spec{Dir: dir, Name: model, Version: version,
+		Logger: l.logger.With("model", model, "version", version, "role", "evaluation")})
+	if err != nil {
+		return nil, "", fmt.Errorf("load %s version %s with the %s runtime: %w", model, version, name, err)
+	}
+	return m, name, nil
 }

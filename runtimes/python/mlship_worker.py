@@ -48,6 +48,28 @@ _ROW_WISE = {
 _CLIENT_CODES = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST"}
 
 
+# A request parameter asking for a classifier's probabilities beside its predictions.
+PROBA_PARAM = "mlship.predict_proba"
+
+
+def _label(c):
+    """A class label as mlship compares labels: integral numbers without a fraction,
+    booleans as true/false, strings as they are."""
+    if isinstance(c, (bool,)) or type(c).__name__ == "bool_":
+        return "true" if c else "false"
+    if isinstance(c, (bytes, bytearray)):
+        return c.decode("utf-8", "replace")
+    if isinstance(c, str):
+        return c
+    try:
+        f = float(c)
+    except (TypeError, ValueError):
+        return str(c)
+    if f.is_integer() and abs(f) < 2**53:
+        return str(int(f))
+    return repr(f)
+
+
 def column_type(t):
     """The name of an MLflow column type ("double", "string"), or None for the
     composite types (arrays, objects, maps)."""
@@ -237,14 +259,40 @@ class Worker:
                 data = self.model_input(header.get("layout"), self.decode(specs, payload))
             except Exception as e:
                 raise ClientError(str(e)) from e
-            params = header.get("params")
+            params = dict(header.get("params") or {})
+            proba = params.pop(PROBA_PARAM, False)
             if params:
                 result = self.model.predict(data, params=params)
             else:
                 result = self.model.predict(data)
+            if proba:
+                result = self.with_probabilities(data, result)
             return self.encode(result)
         except Exception as e:
             return self.failure(e), ()
+
+    def with_probabilities(self, data, result):
+        """A classifier's predictions with its class probabilities and classes, as
+        mlflow.evaluate takes them from predict_proba; the predictions alone when the
+        model has no predict_proba."""
+        np = self.np
+        inner = self.classifier()
+        if inner is None:
+            return result
+        proba = np.asarray(inner.predict_proba(data), dtype="<f8")
+        labels = np.asarray(result)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        classes = np.asarray([_label(c) for c in inner.classes_], dtype=object)
+        return {"predictions": labels, "probabilities": proba, "classes": classes}
+
+    def classifier(self):
+        """The model under the pyfunc wrapper when it has predict_proba and classes_."""
+        impl = getattr(self.model, "_model_impl", None)
+        for inner in (getattr(impl, "sklearn_model", None), impl, getattr(impl, "python_model", None)):
+            if inner is not None and hasattr(inner, "predict_proba") and hasattr(inner, "classes_"):
+                return inner
+        return None
 
     def failure(self, e):
         client = isinstance(e, (ClientError, ValueError, TypeError, KeyError))
