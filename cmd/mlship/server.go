@@ -49,6 +49,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded database and artifacts")
 	f.StringVar(&cfg.BackendStoreURI, "backend-store-uri", "", "metadata database URI (default sqlite:///<data-dir>/mlship.db)")
 	f.StringVar(&cfg.ArtifactsDestination, "artifacts-destination", "", "where served artifacts are stored: a directory or file:// URI (default <data-dir>/artifacts)")
+	f.StringVar(&cfg.JobsDB, "jobs-db", "", "SQLite file of the background job queue (benchmark evaluations) (default <data-dir>/jobs.db)")
 	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", cfg.DefaultArtifactRoot, "artifact root of new experiments")
 	f.BoolVar(&cfg.ServeArtifacts, "serve-artifacts", cfg.ServeArtifacts, "serve the artifact proxy (--serve-artifacts=false to turn it off)")
 	f.StringSliceVar(&cfg.ArtifactSchemes, "artifact-schemes", nil, "URI schemes, besides mlflow-artifacts, allowed as experiment artifact locations (e.g. s3,gs)")
