@@ -5,8 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import subprocess
 import urllib.parse
 import uuid
+from pathlib import Path
 
 TARGET = os.environ.get("MLSHIP_TEST_TARGET", "mlship").strip().lower() or "mlship"
 IS_MLFLOW = TARGET == "mlflow"
@@ -83,3 +85,15 @@ def assert_mlflow_error(resp, status: int, error_code: str, message_substring: s
     if message_substring is not None:
         assert message_substring in body.get("message", ""), body
     return body
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def mlship(server, *args, check=True) -> subprocess.CompletedProcess:
+    """Runs the mlship command line against the test server; with check, it must succeed."""
+    binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
+    p = subprocess.run([binary, *args, "--server", server.url], capture_output=True, text=True, timeout=300)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p

@@ -4,30 +4,19 @@ passed its benchmark, through every route, with overrides kept in an audit trail
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 import requests
-from helpers import unique_name
+from helpers import mlship, unique_name
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 pytestmark = pytest.mark.mlship_only
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 EXIT_GATE_FAILED = 5
 
-
-def mlship(server, *args, check=True):
-    binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
-    p = subprocess.run([binary, *args, "--server", server.url], capture_output=True, text=True, timeout=300)
-    if check:
-        assert p.returncode == 0, p.stderr
-    return p
 
 
 @pytest.fixture(scope="module")

@@ -5,30 +5,20 @@ only, a webhook that fires once, gauges, and `mlship drift list`."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import mlflow
 import pytest
 import requests
-from helpers import unique_name
+from helpers import mlship, unique_name
 from mlflow.models import infer_signature
 
 pytestmark = pytest.mark.mlship_only
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIFTED = ["alcohol", "color_intensity", "proline"]
 
-
-def mlship(server, *args):
-    binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
-    p = subprocess.run([binary, *args, "--server", server.url], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    return p.stdout
 
 
 class Webhook:
@@ -82,7 +72,7 @@ def test_live_traffic_drift_found_on_the_shifted_columns_only(server, tmp_path, 
     data_name = unique_name("wine")
     path = tmp_path / "wine.csv"
     frame.to_csv(path, index=False)
-    ds = json.loads(mlship(server, "data", "add", data_name, str(path), "-o", "json"))
+    ds = json.loads(mlship(server, "data", "add", data_name, str(path), "-o", "json").stdout)
 
     model_name = unique_name("wine-clf")
     clf = LogisticRegression(max_iter=5000).fit(X, frame["target"])
@@ -133,9 +123,9 @@ def test_live_traffic_drift_found_on_the_shifted_columns_only(server, tmp_path, 
         metrics = requests.get(f"{server.url}/metrics", timeout=10).text
         assert f'mlship_drift_detected{{column="alcohol",deployment="{dep}"}} 1' in metrics
         assert f'mlship_drift_detected{{column="hue",deployment="{dep}"}} 0' in metrics
-        listed = json.loads(mlship(server, "drift", "list", dep, "-o", "json"))["windows"]
+        listed = json.loads(mlship(server, "drift", "list", dep, "-o", "json").stdout)["windows"]
         assert len(listed) == 3 and listed[0]["report"]["columns"]
-        table = mlship(server, "drift", "list", dep)
+        table = mlship(server, "drift", "list", dep).stdout
         assert "alcohol" in table
     finally:
         requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=60)
