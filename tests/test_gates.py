@@ -93,7 +93,10 @@ def test_promotion_through_the_gate(server, gated):
     assert code == 0 and e2["passed"] is True and e2["baseline_version"] == "1", e2
     assert e2["result"]["metrics"]["f1_score"] >= e1["result"]["metrics"]["f1_score"]
     client.set_registered_model_alias(name, "production", "2")
-    assert client.get_model_version_by_alias(name, "production").version == "2"
+    v2 = client.get_model_version_by_alias(name, "production")
+    assert v2.version == "2"
+    assert v2.tags["mlship.gate.production"] == "passed"
+    assert v2.tags["mlship.gate.production.evaluation_id"] == str(e2["id"])
 
     # v3 is worse: evaluated, failed, and refused on every route.
     code, e3 = evaluate(server, f"{name}/3")

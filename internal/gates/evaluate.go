@@ -17,6 +17,7 @@ import (
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/gate"
 	"github.com/mlship/mlship/internal/protojson"
+	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
 )
@@ -166,7 +167,29 @@ func (s *Service) evaluate(ctx context.Context, e *Evaluation) error {
 			x.BaselineEvaluation = baselineEval
 		}
 	})
+	s.tagVersion(ctx, e, verdict, runID)
 	return nil
+}
+
+// tagVersion puts the newest verdict on the model version's tags, where MLflow
+// clients and UIs see it: mlship.gate.<alias> is "passed" or "failed", with the
+// evaluation and its run beside it.
+func (s *Service) tagVersion(ctx context.Context, e *Evaluation, verdict gate.Verdict, runID string) {
+	word := "failed"
+	if verdict.Passed {
+		word = "passed"
+	}
+	prefix := "mlship.gate." + e.Alias
+	tags := []registry.Tag{{Key: prefix, Value: word}, {Key: prefix + ".evaluation_id", Value: strconv.FormatInt(e.ID, 10)}}
+	if runID != "" {
+		tags = append(tags, registry.Tag{Key: prefix + ".run_id", Value: runID})
+	}
+	for _, t := range tags {
+		if err := s.reg.SetModelVersionTag(ctx, e.Model, e.Version, t); err != nil {
+			s.logger.Warn("could not tag the evaluated version", "evaluation", e.ID, "err", err)
+			return
+		}
+	}
 }
 
 // baseline finds the version holding the evaluation's alias now and its metrics on
