@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/gate"
@@ -167,8 +169,68 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Start runs queued evaluations until ctx ends.
-func (s *Service) Start(ctx context.Context) error { return s.queue.Start(ctx) }
+// Start runs queued evaluations until ctx ends, after recovering those a crash left
+// behind.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.recover(ctx); err != nil {
+		return err
+	}
+	return s.queue.Start(ctx)
+}
+
+// recover settles the evaluations left unfinished by a process that stopped. River
+// runs again the jobs it holds; an evaluation whose job is missing (the process
+// stopped between recording it and queueing it, or the queue file was lost) or
+// finished without recording an outcome is queued anew; a holder's measurement, which
+// runs inside its candidate's job, is marked failed: the candidate's job measures
+// the holder again.
+func (s *Service) recover(ctx context.Context) error {
+	type pending struct {
+		id    int64
+		alias string
+		job   sql.NullInt64
+	}
+	var rows []pending
+	err := store.ScanEach(ctx, s.db.Reader(), `SELECT id, alias, job_id FROM evaluations WHERE status IN (?, ?)`,
+		[]any{StatusQueued, StatusRunning}, func(r *sql.Rows) error {
+			var p pending
+			err := r.Scan(&p.id, &p.alias, &p.job)
+			rows = append(rows, p)
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	for _, p := range rows {
+		if p.job.Valid {
+			if j, err := s.queue.Job(ctx, p.job.Int64); err == nil && !finalized(j.State) {
+				continue // River runs it
+			}
+		}
+		if p.alias == "" {
+			s.finish(ctx, p.id, func(e *Evaluation) {
+				e.Status, e.Error = StatusFailed, "interrupted: the server stopped during the evaluation"
+			})
+			continue
+		}
+		jobID, err := s.queue.Insert(ctx, evaluateArgs{EvaluationID: p.id}, nil)
+		if err != nil {
+			return err
+		}
+		if err := s.db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE evaluations SET job_id = ?, status = ? WHERE id = ?`, jobID, StatusQueued, p.id)
+			return err
+		}); err != nil {
+			return err
+		}
+		s.logger.Info("queued an interrupted evaluation again", "evaluation", p.id)
+	}
+	return nil
+}
+
+func finalized(state rivertype.JobState) bool {
+	return state == rivertype.JobStateCompleted || state == rivertype.JobStateCancelled || state == rivertype.JobStateDiscarded
+}
 
 // Close stops running evaluations (an interrupted one runs again at the next start).
 func (s *Service) Close() error {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/cas"
@@ -277,6 +278,57 @@ func TestBenchmarkInputErrors(t *testing.T) {
 			"gate":{"thresholds":{"accuracy_score":{"threshold":0.5}}}}`))
 		if fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "greater_is_better") {
 			t.Fatalf("threshold without greater_is_better: %v", err)
+		}
+	})
+}
+
+// An evaluation recorded but never queued (the process stopped in between) is queued at
+// start and runs; a holder's measurement left running is marked failed.
+func TestStartRecoversInterruptedEvaluations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, loader{"1": 0.5, "2": 0.5}, holdout())
+		b, err := f.s.SetBenchmark(ctx, "m", accuracyGate())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var orphan, holder int64
+		err = db.Write(ctx, func(tx *store.Tx) error {
+			q := `INSERT INTO evaluations (rm_id, version, revision, alias, status, dataset_digest, created_at)
+				VALUES ((SELECT id FROM registered_models WHERE name = 'm'), ?, ?, ?, ?, ?, 0) RETURNING id`
+			if err := tx.QueryRowContext(ctx, q, 1, b.Revision, "production", StatusQueued, b.Definition.DatasetDigest).Scan(&orphan); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, q, 2, b.Revision, "", StatusRunning, b.Definition.DatasetDigest).Scan(&holder)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if err := f.s.Start(runCtx); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			e, err := f.s.Evaluation(ctx, orphan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Done() {
+				if e.Status != StatusSucceeded {
+					t.Fatalf("recovered evaluation = %+v", e)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the orphaned evaluation never ran: %+v", e)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		h, err := f.s.Evaluation(ctx, holder)
+		if err != nil || h.Status != StatusFailed || !strings.Contains(h.Error, "interrupted") {
+			t.Fatalf("holder measurement = %+v, %v", h, err)
 		}
 	})
 }
