@@ -4,6 +4,7 @@ passed its benchmark, through every route, with overrides kept in an audit trail
 from __future__ import annotations
 
 import json
+import time
 
 import mlflow
 import numpy as np
@@ -235,3 +236,79 @@ def test_regression_gate_on_the_native_onnx_runtime(server, tmp_path):
     assert got["r2_score"] == pytest.approx(metrics.r2_score(y, pred), rel=1e-6)
     assert got["mean_absolute_percentage_error"] == pytest.approx(metrics.mean_absolute_percentage_error(y, pred), rel=1e-6)
     assert got["example_count"] == len(y)
+
+
+SLOW_MODEL = '''
+import time
+
+import mlflow
+import pandas as pd
+
+
+class Doubler(mlflow.pyfunc.PythonModel):
+    """Predicts twice its first column, slowly: each batch takes half a second."""
+
+    def predict(self, context, model_input, params=None):
+        time.sleep(0.5)
+        return pd.Series(model_input["x0"].to_numpy() * 2.0)
+
+
+mlflow.models.set_model(Doubler())
+'''
+
+
+def test_an_evaluation_survives_kill_9(tmp_path):
+    """The server is killed (SIGKILL) in the middle of an evaluation; started again, it
+    runs the evaluation to the end, with the numbers an uninterrupted run gives."""
+    import pandas as pd
+    from conftest import Server
+
+    srv = Server("mlship", tmp_path)
+    srv.start()
+    try:
+        mlflow.set_tracking_uri(srv.url)
+        script = tmp_path / "doubler.py"
+        script.write_text(SLOW_MODEL)
+        rng = np.random.default_rng(3)
+        n = 80_000
+        frame = pd.DataFrame({"x0": rng.normal(size=n), "x1": rng.normal(size=n)})
+        frame["target"] = 2 * frame["x0"] + rng.normal(scale=0.1, size=n)
+        name = unique_name("doubler")
+        with mlflow.start_run():
+            mlflow.pyfunc.log_model(name="model", python_model=str(script), registered_model_name=name,
+                                    input_example=frame[["x0", "x1"]].head(3))
+        path = tmp_path / "data.csv"
+        frame.to_csv(path, index=False)
+        mlship(srv, "data", "add", "doubler-data", str(path))
+        mlship(srv, "gate", "set", name, "--dataset", "doubler-data/1", "--target", "target", "--task", "regression",
+               "--threshold", "root_mean_squared_error<=0.2")
+        queued = json.loads(mlship(srv, "gate", "evaluate", f"{name}/1", "--no-wait", "-o", "json").stdout)
+        url = f"{srv.url}/api/v1/evaluations/{queued['id']}"
+        deadline = time.monotonic() + 120
+        while True:
+            e = requests.get(url, timeout=30).json()
+            if e["status"] == "running" and e["rows_done"] > 0:
+                break
+            assert e["status"] in ("queued", "running") and time.monotonic() < deadline, e
+            time.sleep(0.05)
+        assert e["rows_done"] < n
+        srv.proc.kill()
+        srv.proc.wait(timeout=30)
+        srv.stop()
+        srv.start()
+        deadline = time.monotonic() + 180
+        while True:
+            e = requests.get(url, timeout=30).json()
+            if e["status"] in ("succeeded", "failed"):
+                break
+            assert time.monotonic() < deadline, e
+            time.sleep(0.2)
+        assert e["status"] == "succeeded" and e["passed"] is True and e["rows_done"] == n, e
+        code, again = evaluate(srv, f"{name}/1")
+        assert code == 0 and again["result"] == e["result"]
+        from sklearn.metrics import root_mean_squared_error
+
+        want = root_mean_squared_error(frame["target"], frame["x0"].to_numpy() * 2.0)
+        assert abs(e["result"]["metrics"]["root_mean_squared_error"] - want) <= 1e-9
+    finally:
+        srv.stop()
