@@ -332,3 +332,44 @@ func TestStartRecoversInterruptedEvaluations(t *testing.T) {
 		}
 	})
 }
+
+// A benchmark sliced by a column computes every metric per slice, and a threshold on
+// a slice's metric judges that slice alone.
+func TestSlicedBenchmark(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var b strings.Builder
+		b.WriteString("x,region,target\n")
+		for i := range 100 {
+			region, y := "eu", 0
+			if i%2 == 1 {
+				region = "us"
+			}
+			if i >= 50 {
+				y = 1
+			}
+			fmt.Fprintf(&b, "%g,%s,%d\n", float64(i)/100, region, y)
+		}
+		f := newFixture(t, db, loader{"1": 0.54}, b.String())
+		in := accuracyGate()
+		in.Features = []string{"x"}
+		in.Spec.SliceBy = "region"
+		bound := 0.99
+		in.Gate.Thresholds[gate.SliceMetric(gate.Accuracy, "region", "eu")] = gate.Threshold{Threshold: &bound, GreaterIsBetter: true}
+		if _, err := f.s.SetBenchmark(ctx, "m", in); err != nil {
+			t.Fatal(err)
+		}
+		e := f.evaluateNow(t, "1")
+		if len(e.Result.Slices) != 2 {
+			t.Fatalf("slices = %+v", e.Result.Slices)
+		}
+		// Rows 50..53 are wrong: 50 and 52 in eu, 51 and 53 in us.
+		all := e.Result.All()
+		if all["accuracy_score/region:eu"] != 0.96 || all["accuracy_score/region:us"] != 0.96 || all[gate.ExampleCount] != 100 {
+			t.Fatalf("metrics = %v", all)
+		}
+		if *e.Passed || !strings.Contains(e.Verdict.Summary, "accuracy_score/region:eu") {
+			t.Fatalf("verdict = %+v", e.Verdict)
+		}
+	})
+}
