@@ -76,6 +76,14 @@ type Store interface {
 	Close() error
 }
 
+// Mover is a Store that can give an object another key without copying its bytes.
+type Mover interface {
+	// Move renames the object at from to the key to, replacing any object there,
+	// atomically and durably: once Move returns nil, to holds the bytes across kill -9
+	// and power loss, and from is gone.
+	Move(ctx context.Context, from, to string) error
+}
+
 // MaxPartNumber is the highest part number of a multipart upload, as in S3.
 const MaxPartNumber = 10000
 

@@ -83,6 +83,45 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	})
 }
 
+var _ Mover = (*Local)(nil)
+
+// Move implements Mover: a rename within the directory, then a sync of the directories
+// it changed.
+func (l *Local) Move(ctx context.Context, from, to string) error {
+	if err := begin(ctx, from); err != nil {
+		return err
+	}
+	if err := begin(ctx, to); err != nil {
+		return err
+	}
+	if fi, err := l.root.Stat(from); err != nil {
+		return readErr(from, err)
+	} else if fi.IsDir() {
+		return errorf(ErrIsDir, "%q is a directory", from)
+	}
+	dir := path.Dir(to)
+	for attempt := 1; ; attempt++ {
+		err := l.ensureDir(dir)
+		if err == nil {
+			err = l.root.Rename(from, to)
+		}
+		// A concurrent Delete may prune dir, still empty, before the object is in it.
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == maxMkdirRace {
+			if err != nil {
+				return writeErr(to, err)
+			}
+			break
+		}
+	}
+	if err := l.syncDir(dir); err != nil {
+		return err
+	}
+	if from := path.Dir(from); from != dir {
+		return l.syncDir(from)
+	}
+	return nil
+}
+
 // localObject is an open file that knows its key.
 type localObject struct {
 	*os.File

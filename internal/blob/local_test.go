@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,5 +113,52 @@ func TestLocalETagIsMD5(t *testing.T) {
 	quoted := `"` + strings.ToUpper(etag) + `"`
 	if _, err := l.CompleteMultipart(t.Context(), "k", id, []blob.Part{{Number: 1, ETag: quoted}}); err != nil {
 		t.Errorf("Complete with a quoted, upper-case ETag: %v", err)
+	}
+}
+
+func TestLocalMove(t *testing.T) {
+	ctx := t.Context()
+	l := newLocal(t, t.TempDir())
+	put := func(key, body string) {
+		t.Helper()
+		if _, err := l.Put(ctx, key, strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(key string) (string, error) {
+		o, err := l.Open(ctx, key)
+		if err != nil {
+			return "", err
+		}
+		defer o.Close()
+		b, err := io.ReadAll(o)
+		return string(b), err
+	}
+	put("tmp/a", "new bytes")
+	put("objects/x", "old bytes")
+	if err := l.Move(ctx, "tmp/a", "objects/x"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read("objects/x"); got != "new bytes" || err != nil {
+		t.Fatalf("moved object = %q, %v", got, err)
+	}
+	if _, err := read("tmp/a"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("source after the move: %v", err)
+	}
+	put("tmp/b", "b")
+	if err := l.Move(ctx, "tmp/b", "deep/new/dir/b"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := read("deep/new/dir/b"); got != "b" {
+		t.Fatalf("moved into new directories: %q", got)
+	}
+	if err := l.Move(ctx, "tmp/missing", "objects/y"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("moving a missing object: %v", err)
+	}
+	if err := l.Move(ctx, "deep", "objects/z"); !errors.Is(err, blob.ErrIsDir) {
+		t.Fatalf("moving a directory: %v", err)
+	}
+	if err := l.Move(ctx, "objects/x", "../escape"); !errors.Is(err, blob.ErrInvalidPath) {
+		t.Fatalf("moving outside the store: %v", err)
 	}
 }

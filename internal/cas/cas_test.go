@@ -3,6 +3,7 @@ package cas_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/fault"
@@ -229,4 +232,55 @@ func allocatedBy(fn func()) uint64 {
 	fn()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestPutFileStreamRenamesIntoPlace: on a local store a streamed upload is renamed to its
+// key once hashed; it replaces an object that aged past Grace/2 or lost bytes, and an
+// upload that fails leaves neither an object nor a temp file.
+func TestPutFileStreamRenamesIntoPlace(t *testing.T) {
+	body := "renamed bytes"
+	key := objectKey(digestOf(body))
+	tests := []struct {
+		name   string
+		before func(t *testing.T, f fixture)
+	}{
+		{"new", func(*testing.T, fixture) {}},
+		{"stale", func(t *testing.T, f fixture) { f.backdate(t, cas.Grace) }},
+		{"truncated", func(t *testing.T, f fixture) { f.damage(t, key, truncate) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.name != "new" {
+				if _, _, err := f.cas.PutFile(t.Context(), stringReader(body)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tt.before(t, f)
+			start := time.Now().Add(-time.Second)
+			if d, n, err := f.cas.PutFile(t.Context(), stringReader(body)); err != nil || d != digestOf(body) || n != int64(len(body)) {
+				t.Fatalf("PutFile = %s, %d, %v", d, n, err)
+			}
+			fi, err := os.Stat(f.hostPath(key))
+			if err != nil || fi.ModTime().Before(start) {
+				t.Fatalf("object %v, %v: want one written now", fi, err)
+			}
+			if keys := f.keys(t, casPrefix); !slices.Equal(keys, []string{key}) {
+				t.Errorf("keys = %q, want only the object", keys)
+			}
+			if got, err := readAll(t, f.cas, digestOf(body)); got != body || err != nil {
+				t.Errorf("read back %q, %v", got, err)
+			}
+		})
+	}
+	t.Run("failed read", func(t *testing.T) {
+		f := newFixture(t)
+		r := io.MultiReader(strings.NewReader(body), iotest.ErrReader(io.ErrUnexpectedEOF))
+		if _, _, err := f.cas.PutFile(t.Context(), r); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("PutFile of a failing reader: %v", err)
+		}
+		if keys := f.keys(t, casPrefix); len(keys) != 0 {
+			t.Errorf("keys = %q, want none", keys)
+		}
+	})
 }

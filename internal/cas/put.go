@@ -15,8 +15,9 @@ import (
 // PutFile stores the bytes of r and returns their digest and size. Content already in the
 // store is not written again. When r is an io.ReadSeeker (a file, a blob.Object) it is read
 // twice, once to hash it and once to store it, and nothing is written when the content
-// exists; any other reader is streamed to a temp object while it is hashed, then copied.
-// Memory use does not depend on the size of r.
+// exists; any other reader is streamed to a temp object while it is hashed, then moved to
+// its key (or copied, when the store cannot move objects). Memory use does not depend on
+// the size of r.
 //
 // The object is durable when PutFile returns. Nothing references it yet: a manifest that
 // names it must be stored with PutManifest within Grace, or GC may remove it.
@@ -56,8 +57,9 @@ func rewinder(rs io.ReadSeeker, offset int64) func() (io.ReadCloser, error) {
 	}
 }
 
-// putStream stores r under a temp key while hashing it, then copies it to its final key.
-// blob.Store has no rename, and the copy re-verifies the bytes it reads back.
+// putStream stores r under a temp key while hashing it, then moves it to its final key
+// when the store can (a local directory renames it: the bytes are written and hashed
+// once), else copies it, re-verifying the bytes it reads back.
 func (s *Store) putStream(ctx context.Context, r io.Reader) (sum, int64, error) {
 	tmp := s.tempKey()
 	unlock := s.locks.lock(tmp) // GC leaves it alone, however long the copy takes
@@ -69,8 +71,12 @@ func (s *Store) putStream(ctx context.Context, r io.Reader) (sum, int64, error) 
 		return sum{}, 0, err
 	}
 	d := sum(h.Sum(nil))
-	reopen := func() (io.ReadCloser, error) { return s.b.Open(ctx, tmp) }
-	_, err = s.ensure(ctx, s.objectKey(d), content{sum: d, size: size, open: reopen, mismatch: errCorrupt})
+	c := content{sum: d, size: size, mismatch: errCorrupt,
+		open: func() (io.ReadCloser, error) { return s.b.Open(ctx, tmp) }}
+	if m, ok := s.b.(blob.Mover); ok {
+		c.place = func(key string) error { return m.Move(ctx, tmp, key) }
+	}
+	_, err = s.ensure(ctx, s.objectKey(d), c)
 	return d, size, err
 }
 
@@ -118,12 +124,14 @@ func (s *Store) selfOpener(ctx context.Context, d sum) func() (io.ReadCloser, er
 
 // content is what a key must hold: the bytes of digest sum and length size, which open
 // reads again whenever they must be stored. mismatch is the error when what open reads is
-// not those bytes.
+// not those bytes. When place is set, it stores them instead: a temp object already hashed
+// is moved to the key.
 type content struct {
 	sum      sum
 	size     int64
 	open     func() (io.ReadCloser, error)
 	mismatch mismatchFunc
+	place    func(key string) error
 }
 
 // pending is a file that a manifest is about to reference; once its object is ensured, at
@@ -210,6 +218,9 @@ func (s *Store) ensure(ctx context.Context, key string, c content) (time.Time, e
 }
 
 func (s *Store) store(ctx context.Context, key string, c content) error {
+	if c.place != nil {
+		return c.place(key)
+	}
 	r, err := c.open()
 	if err != nil {
 		return err
