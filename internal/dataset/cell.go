@@ -20,6 +20,11 @@ func isNullToken(s string) bool {
 // value, a boolean (True/TRUE/true, False/FALSE/false), an integer, a float
 // (including inf and Infinity) or a string. NaN is a missing value.
 func parseCell(raw string) (CellKind, float64) {
+	// Plain numbers, most cells of most files, are neither null tokens, booleans
+	// nor padded with spaces, so they may skip those checks.
+	if k, v, ok := parseDecimalFast(raw); ok {
+		return k, v
+	}
 	if len(raw) <= 8 && isNullToken(raw) {
 		return CellNull, 0
 	}
@@ -77,26 +82,23 @@ func parseDecimalFast(s string) (kind CellKind, v float64, ok bool) {
 		i = 1
 	}
 	var m uint64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 19 {
-				return 0, 0, false
-			}
-			m = m*10 + uint64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot:
-			dot = true
-		default:
-			return 0, 0, false
+	start := i
+	for ; i < len(s) && s[i]-'0' <= 9; i++ {
+		m = m*10 + uint64(s[i]-'0')
+	}
+	intEnd, dot := i, i < len(s) && s[i] == '.'
+	if dot {
+		for i++; i < len(s) && s[i]-'0' <= 9; i++ {
+			m = m*10 + uint64(s[i]-'0')
 		}
 	}
-	if digits == 0 {
+	frac := 0
+	if dot {
+		frac = i - intEnd - 1
+	}
+	digits := intEnd - start + frac
+	// More than 19 digits may have overflowed m: the general path reads them.
+	if i != len(s) || digits == 0 || digits > 19 {
 		return 0, 0, false
 	}
 	if !dot {

@@ -24,7 +24,7 @@ type valueCounter struct {
 	topCapacity int
 
 	// exact mode
-	nums     map[uint64]int32 // float64 bits -> index in counts
+	nums     numIndex // float64 bits -> index in counts
 	strs     map[string]int32
 	bools    [2]int32 // index+1 in counts, 0 when absent
 	counts   []ValueCount
@@ -36,7 +36,7 @@ type valueCounter struct {
 }
 
 func newValueCounter(limit, topCapacity int) *valueCounter {
-	return &valueCounter{limit: limit, topCapacity: topCapacity, nums: map[uint64]int32{}, strs: map[string]int32{}}
+	return &valueCounter{limit: limit, topCapacity: topCapacity, strs: map[string]int32{}}
 }
 
 func (c *valueCounter) exact() bool { return c.hll == nil }
@@ -45,11 +45,11 @@ func (c *valueCounter) addNumber(v float64) {
 	v = canonicalZero(v)
 	if c.exact() {
 		bits := math.Float64bits(v)
-		if i, ok := c.nums[bits]; ok {
+		if i := c.nums.find(bits); i >= 0 {
 			c.counts[i].Count++
 			return
 		}
-		c.nums[bits] = int32(len(c.counts))
+		c.nums.insert(bits, int32(len(c.counts)))
 		c.counts = append(c.counts, ValueCount{Value: NumberValue(v), Count: 1})
 		c.checkLimit()
 		return
@@ -58,6 +58,26 @@ func (c *valueCounter) addNumber(v float64) {
 	c.hll.Add(h)
 	if c.top != nil {
 		c.top.add(ValueNumber, v, nil, h, 1)
+	}
+}
+
+// addNumbers counts finite values, as addNumber on each.
+func (c *valueCounter) addNumbers(vs []float64) {
+	for len(vs) > 0 && c.exact() {
+		c.addNumber(vs[0])
+		vs = vs[1:]
+	}
+	if len(vs) == 0 {
+		return
+	}
+	if c.top != nil {
+		for _, v := range vs {
+			c.addNumber(v)
+		}
+		return
+	}
+	for _, v := range vs { // the common case: numbers past the exact limit
+		c.hll.Add(hashNumber(ValueNumber, v))
 	}
 }
 
@@ -127,7 +147,7 @@ func (c *valueCounter) toSketch() {
 		c.top = newTopK(c.topCapacity)
 		c.top.rebuild(all)
 	}
-	c.nums, c.strs, c.counts, c.bools, c.keyBytes = nil, nil, nil, [2]int32{}, 0
+	c.nums, c.strs, c.counts, c.bools, c.keyBytes = numIndex{}, nil, nil, [2]int32{}, 0
 }
 
 // distinct returns the number of distinct values, exact or estimated.
@@ -178,11 +198,11 @@ func (c *valueCounter) add(vc ValueCount) {
 		}
 	case v.Kind == ValueNumber:
 		bits := math.Float64bits(v.Num)
-		if i, ok := c.nums[bits]; ok {
+		if i := c.nums.find(bits); i >= 0 {
 			c.counts[i].Count += vc.Count
 			return
 		}
-		c.nums[bits] = int32(len(c.counts))
+		c.nums.insert(bits, int32(len(c.counts)))
 		c.counts = append(c.counts, vc)
 		c.checkLimit()
 	case v.Kind == ValueBool:
@@ -230,10 +250,7 @@ func (c *valueCounter) clone() *valueCounter {
 	d := &valueCounter{limit: c.limit, topCapacity: c.topCapacity, bools: c.bools, keyBytes: c.keyBytes}
 	if c.exact() {
 		d.counts = slices.Clone(c.counts)
-		d.nums = make(map[uint64]int32, len(c.nums))
-		for k, v := range c.nums {
-			d.nums[k] = v
-		}
+		d.nums = c.nums.clone()
 		d.strs = make(map[string]int32, len(c.strs))
 		for k, v := range c.strs {
 			d.strs[k] = v
@@ -277,7 +294,7 @@ func decodeValueCounter(data []byte, limit, topCapacity int) (*valueCounter, err
 	if dec.HLL == nil {
 		return nil, fmt.Errorf("%w: value counts have neither items nor a sketch", ErrBadProfileFormat)
 	}
-	c.nums, c.strs = nil, nil
+	c.nums, c.strs = numIndex{}, nil
 	c.hll, c.top = dec.HLL, dec.Top
 	return c, nil
 }

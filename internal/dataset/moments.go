@@ -24,8 +24,8 @@ func (m *moments) addChunk(xs []float64) {
 	lo, hi, sum := xs[0], xs[0], 0.0
 	for _, x := range xs {
 		sum += x
-		lo = math.Min(lo, x)
-		hi = math.Max(hi, x)
+		lo = minFinite(lo, x)
+		hi = maxFinite(hi, x)
 	}
 	mean := sum / float64(len(xs))
 	m2 := 0.0
@@ -48,8 +48,8 @@ func (m *moments) merge(o moments) {
 	delta := o.mean - m.mean
 	m.mean += delta * float64(o.n) / float64(n)
 	m.m2 += o.m2 + delta*delta*float64(m.n)*float64(o.n)/float64(n)
-	m.min = math.Min(m.min, o.min)
-	m.max = math.Max(m.max, o.max)
+	m.min = minFinite(m.min, o.min)
+	m.max = maxFinite(m.max, o.max)
 	m.n = n
 }
 
@@ -59,4 +59,21 @@ func (m *moments) std() float64 {
 		return math.NaN()
 	}
 	return math.Sqrt(m.m2 / float64(m.n))
+}
+
+// minFinite is math.Min for values that are not NaN (-0 is below 0), small
+// enough to inline: math.Min is a call per value.
+func minFinite(x, y float64) float64 {
+	if y < x || (y == 0 && x == 0 && math.Signbit(y)) {
+		return y
+	}
+	return x
+}
+
+// maxFinite is math.Max for values that are not NaN (0 is above -0).
+func maxFinite(x, y float64) float64 {
+	if y > x || (y == 0 && x == 0 && !math.Signbit(y)) {
+		return y
+	}
+	return x
 }

@@ -106,8 +106,11 @@ func (p *Profiler) mixed() error {
 }
 
 func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int, firstLine int64, rejectMixed bool) {
-	nums := c.scratch[:0]
 	kinds, values := col.Cells()
+	if c.addNumericBatch(kinds[:rows], values[:rows]) {
+		return
+	}
+	nums := c.scratch[:0]
 	for i := range rows {
 		k := kinds[i]
 		if rejectMixed && c.mixed == nil && k != CellNull && c.flags.conflicts(k) {
@@ -128,7 +131,6 @@ func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int, firstLine in
 				c.Infinite++
 			} else {
 				nums = append(nums, v)
-				c.values.addNumber(v)
 			}
 		}
 		c.Count++
@@ -137,7 +139,60 @@ func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int, firstLine in
 	c.scratch = nums
 }
 
+// addNumericBatch adds a batch that holds only numbers and missing values to a
+// column that has held nothing else, the common case, and reports whether it
+// did; otherwise it leaves the batch to the general loop. No value can then
+// disagree with the column's type.
+func (c *columnProfiler) addNumericBatch(kinds []CellKind, values []float64) bool {
+	if c.flags&^(sawInt|sawFloat) != 0 {
+		return false
+	}
+	var seen uint8
+	for _, k := range kinds {
+		seen |= 1 << k
+	}
+	if seen&^(1<<CellNull|1<<CellInt|1<<CellFloat) != 0 {
+		return false
+	}
+	if seen&(1<<CellInt) != 0 {
+		c.flags |= sawInt
+	}
+	if seen&(1<<CellFloat) != 0 {
+		c.flags |= sawFloat
+	}
+	nums, nulls := values, 0
+	if seen != 1<<CellInt && seen != 1<<CellFloat && seen != 1<<CellInt|1<<CellFloat || hasInf(values) {
+		nums = c.scratch[:0]
+		for i, v := range values {
+			switch {
+			case kinds[i] == CellNull:
+				nulls++
+			case math.IsInf(v, 0):
+				c.Infinite++
+			default:
+				nums = append(nums, v)
+			}
+		}
+		c.scratch = nums
+	}
+	c.Nulls += int64(nulls)
+	c.Count += int64(len(values) - nulls)
+	c.addNumbers(nums)
+	return true
+}
+
+func hasInf(values []float64) bool {
+	for _, v := range values {
+		if math.IsInf(v, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// addNumbers adds finite numbers to the statistics and value counts.
 func (c *columnProfiler) addNumbers(nums []float64) {
+	c.values.addNumbers(nums)
 	c.numbers.addChunk(nums)
 	c.kll.UpdateMany(nums)
 }
@@ -170,7 +225,6 @@ func (p *Profiler) addNumbers(name string, values []float64, kind CellKind) {
 			c.Infinite++
 		default:
 			finite = append(finite, v)
-			c.values.addNumber(v)
 		}
 		c.flags = c.flags.see(kind)
 		c.Count++

@@ -1,12 +1,15 @@
 package dataset
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 func TestKLLIsExactWhileSmall(t *testing.T) {
@@ -174,6 +177,45 @@ func TestSortFloats(t *testing.T) {
 		sortFloats(xs, nil)
 		if !slices.Equal(xs, want) {
 			t.Fatalf("n=%d: not sorted", n)
+		}
+	}
+}
+
+// TestHashNumberIsXXHash: the hashes of numbers are stored in profiles (the
+// HyperLogLog registers), so the hand-written hash must stay xxHash64 of the
+// tagged encoding.
+func TestHashNumberIsXXHash(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	values := []float64{0, math.Copysign(0, -1), 1, -1, math.MaxFloat64, math.SmallestNonzeroFloat64, math.Inf(1)}
+	for range 1000 {
+		values = append(values, rng.NormFloat64()*math.Pow(10, float64(rng.IntN(40)-20)))
+	}
+	for _, kind := range []ValueKind{ValueNumber, ValueBool} {
+		for _, v := range values {
+			var buf [9]byte
+			buf[0] = 'n'
+			if kind == ValueBool {
+				buf[0] = 'b'
+			}
+			binary.LittleEndian.PutUint64(buf[1:], math.Float64bits(canonicalZero(v)))
+			if got, want := hashNumber(kind, v), xxhash.Sum64(buf[:]); got != want {
+				t.Fatalf("hashNumber(%v, %v) = %#x, want %#x", kind, v, got, want)
+			}
+		}
+	}
+}
+
+func TestMinMaxFiniteMatchMath(t *testing.T) {
+	negZero := math.Copysign(0, -1)
+	values := []float64{negZero, 0, 1, -1, math.Inf(1), math.Inf(-1), 1e-300, -1e-300}
+	for _, x := range values {
+		for _, y := range values {
+			if got, want := minFinite(x, y), math.Min(x, y); math.Float64bits(got) != math.Float64bits(want) {
+				t.Errorf("minFinite(%v, %v) = %v, want %v", x, y, got, want)
+			}
+			if got, want := maxFinite(x, y), math.Max(x, y); math.Float64bits(got) != math.Float64bits(want) {
+				t.Errorf("maxFinite(%v, %v) = %v, want %v", x, y, got, want)
+			}
 		}
 	}
 }
