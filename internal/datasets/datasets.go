@@ -110,13 +110,20 @@ func (s *Service) Register(ctx context.Context, name, file string, format datase
 	return v, created, err
 }
 
+// Room between storing and profiling an upload: enough that neither waits on the other
+// at every write, little next to the sketches.
+const (
+	pipeChunks    = 8
+	pipeChunkSize = 1 << 20
+)
+
 // storeAndProfile streams body into the content store and, through a pipe, into the
 // profiler: one pass over the bytes.
 func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, opts *dataset.ProfileOptions, body io.Reader) (string, int64, *dataset.Profile, error) {
 	if format == dataset.FormatParquet {
 		return s.storeThenProfile(ctx, format, opts, body)
 	}
-	pr, pw := io.Pipe()
+	pr, pw := newChunkPipe(pipeChunks, pipeChunkSize)
 	type profiled struct {
 		p   *dataset.Profile
 		err error
@@ -127,7 +134,7 @@ func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, op
 		pr.CloseWithError(errProfileDone) // unblock the writer if the profiler stopped early
 		done <- profiled{p, err}
 	}()
-	digest, size, err := s.content.PutFile(ctx, io.TeeReader(body, pw))
+	digest, size, err := s.content.PutFile(ctx, closeAtEOF{io.TeeReader(body, pw), pw})
 	pw.CloseWithError(err)
 	res := <-done
 	if err != nil && !errors.Is(err, errProfileDone) { // the store failed, not the file
