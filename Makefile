@@ -10,7 +10,7 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build build-onnxruntime run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-onnx clean
+.PHONY: all build build-onnxruntime run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
 
 all: build
 
@@ -100,6 +100,11 @@ bench-serving: build
 bench-drift: build
 	bash bench/setup.sh drift
 	$(GO) run ./bench/drift $(BENCH_FLAGS)
+
+# `mlship gate evaluate` against mlflow.evaluate on the same ONNX model and 1,000,000 rows.
+bench-gates: build
+	bash bench/setup.sh bench
+	$(GO) run ./bench/gates $(BENCH_FLAGS)
 
 # The native ONNX engine against onnxruntime's Python API, in process.
 bench-onnx:

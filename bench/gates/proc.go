@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Peak memory and CPU time of a process, from /proc: the same helpers as bench/drift's
+// proc.go (a candidate for benchkit).
+
+// resetPeakRSS makes a process's VmHWM its current RSS (writing 5 to clear_refs), so
+// that VmHWM read later is the peak since now. It reports whether the reset worked.
+func resetPeakRSS(pid int) bool {
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0) == nil
+}
+
+// statusBytes reads a "kB" field of /proc/PID/status (VmHWM, VmRSS), in bytes.
+func statusBytes(pid int, field string) int64 {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == field {
+			return parseKB(v)
+		}
+	}
+	return 0
+}
+
+// parseKB parses "  123456 kB" into bytes; 0 when it is not a number.
+func parseKB(v string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n << 10
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// procCPU returns the user + system CPU seconds a process has used, from
+// /proc/PID/stat; -1 when it cannot be read.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime (fields 14 and 15) of a /proc/PID/stat line.
+// The command name, field 2, may hold spaces and parentheses, so fields are counted
+// from the last ')'.
+func parseStatCPU(stat string) float64 {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return float64(utime+stime) / clockTicks
+}
