@@ -63,10 +63,17 @@ func (s *Service) measure(ctx context.Context, def Definition, model, version st
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type chunk struct {
-		in   *input
-		resp *runtime.Response
-		err  error
-		done chan struct{}
+		batch *dataset.Batch
+		in    *input
+		resp  *runtime.Response
+		err   error
+		done  chan struct{}
+	}
+	// The reader only splits lines into fields; the predictors parse them into
+	// tensors and predict, each batch in its own reused Batch.
+	free := make(chan *dataset.Batch, 2*predictors+2)
+	for range cap(free) {
+		free <- new(dataset.Batch)
 	}
 	work := make(chan *chunk, predictors)
 	ordered := make(chan *chunk, 2*predictors)
@@ -74,7 +81,11 @@ func (s *Service) measure(ctx context.Context, def Definition, model, version st
 	for range predictors {
 		wg.Go(func() {
 			for c := range work {
-				c.resp, c.err = m.Predict(ctx, c.in.req)
+				c.in, c.err = plan.build(c.batch)
+				free <- c.batch // build copied what it needs
+				if c.err == nil {
+					c.resp, c.err = m.Predict(ctx, c.in.req)
+				}
 				close(c.done)
 			}
 		})
@@ -82,16 +93,18 @@ func (s *Service) measure(ctx context.Context, def Definition, model, version st
 	go func() { // the reader
 		defer close(ordered)
 		defer close(work)
-		var b dataset.Batch
 		for {
-			err := r.Read(ctx, &b)
+			var b *dataset.Batch
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return
+			}
+			err := r.Read(ctx, b)
 			if errors.Is(err, io.EOF) {
 				return
 			}
-			c := &chunk{done: make(chan struct{})}
-			if err == nil {
-				c.in, err = plan.build(&b)
-			}
+			c := &chunk{batch: b, done: make(chan struct{})}
 			if err != nil {
 				c.err = err
 				close(c.done)
@@ -150,7 +163,6 @@ func (s *Service) pinned(ctx context.Context, def Definition) (*datasets.Version
 type plan struct {
 	def      Definition
 	features []string // columns given to the model, in the order it takes them
-	columns  map[string]int
 	matrix   *runtime.TensorSpec // one [rows, features] input; nil: one input per column
 	inputs   []runtime.TensorSpec
 	layout   runtime.Layout
@@ -200,7 +212,6 @@ func newPlan(def Definition, dv *datasets.Version, md runtime.Metadata) (*plan, 
 		}
 		return nil, fault.Invalidf("the model's inputs (%s) are neither columns of the benchmark dataset nor one [rows, features] tensor", strings.Join(names, ", "))
 	}
-	p.columns = make(map[string]int)
 	if def.Spec.Task == gate.TaskClassification {
 		p.params = map[string]any{probaParam: true}
 	}
@@ -220,16 +231,12 @@ type input struct {
 	slice  []string
 }
 
+// build turns a batch into the model's request and the truth; it is called from
+// several goroutines at once, each with its own batch.
 func (p *plan) build(b *dataset.Batch) (*input, error) {
-	if len(p.columns) != len(b.Names) {
-		clear(p.columns)
-		for i, n := range b.Names {
-			p.columns[n] = i
-		}
-	}
 	col := func(name string) (*dataset.BatchColumn, error) {
-		i, ok := p.columns[name]
-		if !ok || i >= len(b.Columns) {
+		i := slices.Index(b.Names, name)
+		if i < 0 || i >= len(b.Columns) {
 			return nil, fault.Invalidf("the benchmark dataset has no column %q", name)
 		}
 		return &b.Columns[i], nil
@@ -545,9 +552,45 @@ func tensorLabels(t *runtime.Tensor) []string {
 	return out
 }
 
-// distinctTargets reads a dataset version's target column and returns its distinct
-// labels, sorted as scikit-learn sorts classes.
+// distinctTargets returns the distinct labels of a dataset version's target column,
+// sorted as scikit-learn sorts classes: from the version's profile, which counts a
+// column's values exactly while they are few, else by reading the column.
 func (s *Service) distinctTargets(ctx context.Context, dv *datasets.Version, target string) ([]string, error) {
+	p, err := s.data.Profile(ctx, dv)
+	if err != nil {
+		return nil, err
+	}
+	c := p.Column(target)
+	if c == nil {
+		return nil, fault.Invalidf("dataset %s/%d has no column %q", dv.Name, dv.Version, target)
+	}
+	counts, exact := c.ValueCounts()
+	if !exact {
+		return s.scanTargets(ctx, dv, target)
+	}
+	seen := make(map[string]bool, len(counts))
+	if c.Nulls > 0 {
+		seen["null"] = true
+	}
+	for _, vc := range counts {
+		seen[valueLabel(vc.Value)] = true
+	}
+	return classList(seen, dv, target)
+}
+
+// valueLabel writes a profiled value as labels writes a cell.
+func valueLabel(v dataset.Value) string {
+	switch v.Kind {
+	case dataset.ValueNumber:
+		return gate.FormatValue(v.Num)
+	case dataset.ValueBool:
+		return gate.FormatValue(v.Num != 0)
+	}
+	return v.Str
+}
+
+// scanTargets reads the target column for its distinct labels.
+func (s *Service) scanTargets(ctx context.Context, dv *datasets.Version, target string) ([]string, error) {
 	rc, err := s.data.Open(ctx, dv)
 	if err != nil {
 		return nil, err
@@ -581,6 +624,11 @@ func (s *Service) distinctTargets(ctx context.Context, dv *datasets.Version, tar
 			}
 		}
 	}
+	return classList(seen, dv, target)
+}
+
+// classList checks and sorts a target's distinct labels.
+func classList(seen map[string]bool, dv *datasets.Version, target string) ([]string, error) {
 	if seen["null"] {
 		return nil, fault.Invalidf("target column %q of dataset %s/%d has empty values", target, dv.Name, dv.Version)
 	}
