@@ -134,6 +134,10 @@ def test_promotion_through_the_gate(server, gated):
     assert [e["version"] for e in history][:4] == ["1", "3", "2", "1"]
     table = mlship(server, "gate", "history", name).stdout
     assert "F1_SCORE" in table and "passed" in table and "failed" in table
+    board = json.loads(mlship(server, "gate", "history", name, "--rank", "f1_score", "-o", "json").stdout)["evaluations"]
+    assert [e["version"] for e in board] == ["2", "1", "3"]
+    assert board[1]["id"] == again["id"]
+    assert mlship(server, "gate", "history", name, "--rank", "f1", check=False).returncode == 2
 
 
 def test_metrics_equal_scikit_learn_and_are_logged_to_mlflow(server, gated):

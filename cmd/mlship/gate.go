@@ -371,14 +371,17 @@ func evaluationTable(t *tabwriter.Writer, e *gates.Evaluation) {
 
 func gateHistoryCommand() *cobra.Command {
 	var f clientFlags
-	var version string
+	var version, rank string
 	c := &cobra.Command{
 		Use:   "history NAME",
 		Short: "Every version's results on the model's benchmarks: a leaderboard over time",
 		Long: `List the evaluations of NAME's versions, newest first, with the metrics the gate checks
 (all with -o json), the verdict and the alias's holder each was judged against.
-Evaluations on an earlier revision of the benchmark are marked with its revision.`,
-		Example: "  mlship gate history fraud\n  mlship gate history fraud --version 3 -o json",
+Evaluations on an earlier revision of the benchmark are marked with its revision.
+
+With --rank METRIC, the leaderboard: each version's newest result on the benchmark in
+force, best first by METRIC (in the metric's better direction).`,
+		Example: "  mlship gate history fraud\n  mlship gate history fraud --rank f1_score\n  mlship gate history fraud --version 3 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := f.client()
@@ -401,12 +404,54 @@ Evaluations on an earlier revision of the benchmark are marked with its revision
 			if err := cl.Get(ctx, base+"/benchmark", nil, &b); err != nil && !errors.Is(err, fault.NotFound) {
 				return err
 			}
+			if rank != "" {
+				if out.Evaluations, err = leaderboard(out.Evaluations, b.Revision, rank); err != nil {
+					return err
+				}
+			}
 			return f.out.print(cmd.OutOrStdout(), &out, func(t *tabwriter.Writer) { historyTable(t, out.Evaluations, &b) })
 		},
 	}
 	f.add(c)
 	c.Flags().StringVar(&version, "version", "", "only this version's evaluations")
+	c.Flags().StringVar(&rank, "rank", "", "rank versions by this metric: each version's newest result on the benchmark in force, best first")
 	return c
+}
+
+// leaderboard keeps each version's newest successful evaluation on revision (es is
+// newest first) and sorts them best first by metric; versions without the metric go
+// last.
+func leaderboard(es []*gates.Evaluation, revision, metric string) ([]*gates.Evaluation, error) {
+	greater, known := gate.GreaterIsBetter(metric)
+	if !known {
+		return nil, usageError{fmt.Errorf("--rank %q: not a metric with a better direction (e.g. f1_score, roc_auc, root_mean_squared_error)", metric)}
+	}
+	seen := map[string]bool{}
+	var out []*gates.Evaluation
+	for _, e := range es {
+		if e.Revision == revision && e.Status == gates.StatusSucceeded && e.Result != nil && !seen[e.Version] {
+			seen[e.Version] = true
+			out = append(out, e)
+		}
+	}
+	value := func(e *gates.Evaluation) (float64, bool) {
+		v, ok := e.Result.All()[metric]
+		return v, ok
+	}
+	slices.SortStableFunc(out, func(a, b *gates.Evaluation) int {
+		va, oka := value(a)
+		vb, okb := value(b)
+		switch {
+		case oka != okb:
+			return map[bool]int{true: -1, false: 1}[oka]
+		case !oka || va == vb:
+			return 0
+		case (va > vb) == greater:
+			return -1
+		}
+		return 1
+	})
+	return out, nil
 }
 
 func historyTable(t *tabwriter.Writer, es []*gates.Evaluation, b *gates.Benchmark) {
