@@ -4,6 +4,8 @@ passed its benchmark, through every route, with overrides kept in an audit trail
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 
 import mlflow
@@ -316,3 +318,48 @@ def test_an_evaluation_survives_kill_9(tmp_path):
         assert abs(e["result"]["metrics"]["root_mean_squared_error"] - want) <= 1e-9
     finally:
         srv.stop()
+
+
+_R_TRAIN = """
+args <- commandArgs(TRUE)
+model <- lm(mpg ~ wt + hp, data = mtcars)
+saveRDS(model, file.path(args[1], "model.rds"))
+write.csv(mtcars[, c("mpg", "wt", "hp", "cyl")], args[2], row.names = FALSE)
+writeLines(sprintf("%.17g", predict(model, newdata = mtcars)), args[3])
+"""
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed (make deps installs r-base-core)")
+def test_r_model_gated_through_the_r_worker(server, tmp_path):
+    """An R model is evaluated by the R worker that serves it; its metrics equal
+    scikit-learn's on R's own predictions."""
+    from sklearn import metrics
+
+    model_dir = tmp_path / "rmodel"
+    model_dir.mkdir()
+    data_path, pred_path = tmp_path / "mtcars.csv", tmp_path / "pred.txt"
+    subprocess.run(["Rscript", "-e", _R_TRAIN, str(model_dir), str(data_path), str(pred_path)], check=True, timeout=120)
+    pred = np.array([float(x) for x in pred_path.read_text().split()])
+    mlflow.set_tracking_uri(server.url)
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(model_dir), "model")
+    name = unique_name("mtcars-lm")
+    client = mlflow.MlflowClient()
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    data = unique_name("mtcars")
+    mlship(server, "data", "add", data, str(data_path))
+    mlship(server, "gate", "set", name, "--dataset", f"{data}/1", "--target", "mpg", "--task", "regression",
+           "--threshold", "r2_score>=0.8", "--slice-by", "cyl")
+    code, e = evaluate(server, f"{name}/1")
+    assert code == 0 and e["runtime"] == "r" and e["passed"] is True, e
+    import pandas as pd
+
+    truth = pd.read_csv(data_path)
+    got = e["result"]["metrics"]
+    assert abs(got["r2_score"] - metrics.r2_score(truth["mpg"], pred)) <= 1e-9
+    assert abs(got["mean_absolute_error"] - metrics.mean_absolute_error(truth["mpg"], pred)) <= 1e-9
+    slices = {s["value"]: s["metrics"] for s in e["result"]["slices"]}
+    assert sorted(slices) == ["4", "6", "8"]
+    four = (truth["cyl"] == 4).to_numpy()
+    assert abs(slices["4"]["mean_absolute_error"] - metrics.mean_absolute_error(truth["mpg"][four], pred[four])) <= 1e-9
