@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // Defaults for the value counts of a column.
@@ -273,9 +274,65 @@ type valueCounterJSON struct {
 
 func (c *valueCounter) MarshalJSON() ([]byte, error) {
 	if c.exact() {
-		return json.Marshal(valueCounterJSON{Exact: true, Items: c.exactCounts()})
+		return appendExactCountsJSON(nil, c.exactCounts())
 	}
 	return json.Marshal(valueCounterJSON{HLL: c.hll, Top: c.top})
+}
+
+// appendExactCountsJSON appends what json.Marshal writes for
+// valueCounterJSON{Exact: true, Items: items}, without reflection: a column
+// may hold thousands of values, and a profile is written with every upload.
+func appendExactCountsJSON(b []byte, items []ValueCount) ([]byte, error) {
+	b = append(b, `{"exact":true`...)
+	if len(items) > 0 {
+		b = append(b, `,"items":[`...)
+		for i, vc := range items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			var err error
+			if b, err = appendValueJSON(b, vc.Value); err != nil {
+				return nil, err
+			}
+			b = append(b, ',')
+			b = strconv.AppendInt(b, vc.Count, 10)
+			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// appendValueJSON appends what json.Marshal writes for v.
+func appendValueJSON(b []byte, v Value) ([]byte, error) {
+	switch v.Kind {
+	case ValueNumber:
+		return appendFloatJSON(b, v.Num)
+	case ValueBool:
+		return strconv.AppendBool(b, v.Num != 0), nil
+	}
+	s, err := json.Marshal(v.Str)
+	return append(b, s...), err
+}
+
+// appendFloatJSON appends f as encoding/json writes a float64.
+func appendFloatJSON(b []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return json.Marshal(f) // the error
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
 }
 
 // decodeValueCounter restores a counter with the given limits.

@@ -224,3 +224,22 @@ func TestDetectFormat(t *testing.T) {
 		t.Errorf("ParseFormat = %q, %v", f, err)
 	}
 }
+
+// TestAppendRawCopiesExactly: short fields are copied a word at a time, with
+// whatever follows them; only the field may land in the column.
+func TestAppendRawCopiesExactly(t *testing.T) {
+	buf := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	var c BatchColumn
+	var want []string
+	for start := range len(buf) {
+		for end := start; end <= len(buf) && end-start <= 20; end++ {
+			c.appendRaw(buf[start:end])
+			want = append(want, string(buf[start:end]))
+		}
+	}
+	for i, w := range want {
+		if got := string(c.Text(i)); got != w {
+			t.Fatalf("field %d = %q, want %q", i, got, w)
+		}
+	}
+}

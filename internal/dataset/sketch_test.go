@@ -163,11 +163,13 @@ func TestSortFloats(t *testing.T) {
 	for _, n := range []int{0, 5, 127, 128, 1000, 5000} {
 		xs := make([]float64, n)
 		for i := range xs {
-			switch rng.IntN(4) {
+			switch rng.IntN(5) {
 			case 0:
 				xs[i] = rng.NormFloat64() * 1e-300
 			case 1:
 				xs[i] = float64(rng.IntN(5) - 2)
+			case 2: // equal in their upper 32 bits, unequal below
+				xs[i] = 1 + rng.Float64()*1e-9
 			default:
 				xs[i] = rng.NormFloat64() * 1e6
 			}
@@ -216,6 +218,31 @@ func TestMinMaxFiniteMatchMath(t *testing.T) {
 			if got, want := maxFinite(x, y), math.Max(x, y); math.Float64bits(got) != math.Float64bits(want) {
 				t.Errorf("maxFinite(%v, %v) = %v, want %v", x, y, got, want)
 			}
+		}
+	}
+}
+
+// TestExactCountsJSONMatchesEncodingJSON holds the hand-written encoder of
+// exact value counts to json.Marshal, byte for byte.
+func TestExactCountsJSONMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	items := []ValueCount{
+		{Value: NumberValue(0), Count: 1}, {Value: NumberValue(-1.5), Count: 2}, {Value: NumberValue(1e21), Count: 3},
+		{Value: NumberValue(1e-7), Count: 4}, {Value: NumberValue(-2.5e-300), Count: 5}, {Value: NumberValue(math.MaxFloat64), Count: 6},
+		{Value: BoolValue(true), Count: 7}, {Value: BoolValue(false), Count: 8},
+		{Value: StringValue(`a "quoted" <tag> & \ é` + "\u2028\x01"), Count: 9}, {Value: StringValue(""), Count: 10},
+	}
+	for range 1000 {
+		items = append(items, ValueCount{Value: NumberValue(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(60)-30))), Count: rng.Int64()})
+	}
+	for _, n := range []int{0, 1, len(items)} {
+		want, err := json.Marshal(valueCounterJSON{Exact: true, Items: items[:n]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendExactCountsJSON(nil, items[:n])
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("n=%d:\n got %s, %v\nwant %s", n, got, err, want)
 		}
 	}
 }
