@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"io"
@@ -16,25 +14,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlship/mlship/bench/internal/benchkit"
+	"github.com/mlship/mlship/bench/internal/benchkit/benchtest"
 )
 
 func render(t *testing.T, s schema, file int, rows int64) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	n, err := s.writeRows(&buf, file, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != int64(buf.Len()) {
-		t.Fatalf("writeRows reported %d bytes, wrote %d", n, buf.Len())
-	}
-	return buf.Bytes()
-}
-
-func sum(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+	return benchtest.Render(t, func(w io.Writer) (int64, error) { return s.writeRows(w, file, rows) })
 }
 
 // The files must come out the same on every run and machine, whatever the number of
@@ -65,7 +50,7 @@ func TestGeneratorGolden(t *testing.T) {
 		{fileCurrent, "ec5afb1a719401ed38915a8ae81c4d38e14035ad46f406cd9e7e5102a84c9008"},
 	}
 	for _, tt := range tests {
-		if got := sum(render(t, s, tt.file, 1000)); got != tt.want {
+		if got := benchtest.SHA256(render(t, s, tt.file, 1000)); got != tt.want {
 			t.Errorf("file %d: sha256 %s, want %s", tt.file, got, tt.want)
 		}
 	}
@@ -282,45 +267,6 @@ func TestMaxScoreDiff(t *testing.T) {
 		{Name: "z", Method: "ks", Score: score(0)}}}
 	if d, c := maxScoreDiff(a, b); c != "y" || d < 0.0999 || d > 0.1001 {
 		t.Errorf("maxScoreDiff() = %v, %q; want 0.1, y", d, c)
-	}
-}
-
-func TestParseStatCPU(t *testing.T) {
-	stat := "4242 (mlship (x) y) S 1 4242 4242 0 -1 4194304 5 0 0 0 250 130 0 0 20 0 8 0 100 1 2"
-	if got := parseStatCPU(stat); got != 3.8 {
-		t.Errorf("parseStatCPU() = %v, want 3.8", got)
-	}
-	for _, bad := range []string{"", "1 (x) S 1 2", "1 (x) S 1 2 3 4 5 6 7 8 9 10 x y"} {
-		if got := parseStatCPU(bad); got != -1 {
-			t.Errorf("parseStatCPU(%q) = %v, want -1", bad, got)
-		}
-	}
-}
-
-func TestParseKB(t *testing.T) {
-	tests := map[string]int64{"   2048 kB": 2 << 20, "0 kB": 0, "12": 12 << 10, "x kB": 0}
-	for in, want := range tests {
-		if got := parseKB(in); got != want {
-			t.Errorf("parseKB(%q) = %d, want %d", in, got, want)
-		}
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"2GiB", 2 << 30, true}, {"512MiB", 512 << 20, true}, {"64KiB", 64 << 10, true}, {"100B", 100, true},
-		{"1048576", 1 << 20, true}, {"0", 0, false}, {"-1GiB", 0, false}, {"2GB", 0, false}, {"", 0, false},
-		{"99999999999GiB", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := benchkit.ParseSize(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v", tt.in, got, err)
-		}
 	}
 }
 

@@ -44,7 +44,7 @@ func benchEvidently(ctx context.Context, cfg config, d *dataFiles, work string, 
 	logger.Printf("evidently: load both files with pandas, then Report([DataDriftPreset()])")
 	t0 := time.Now()
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %w\n%s", script, err, lastBytes(stderr.Bytes(), 3000))
+		return nil, fmt.Errorf("%s: %w\n%s", script, err, benchkit.LastBytes(stderr.Bytes(), 3000))
 	}
 	run.Seconds = time.Since(t0).Seconds()
 	data, err := os.ReadFile(out)

@@ -66,7 +66,7 @@ func (t *phaseTimer) run(name string, fn func() error) error {
 	if err != nil {
 		return err
 	}
-	reset := resetPeakRSS(os.Getpid())
+	reset := benchkit.ResetPeakRSS(os.Getpid())
 	cpu0, t0 := selfCPU(), time.Now()
 	err = fn()
 	stop()
@@ -74,7 +74,7 @@ func (t *phaseTimer) run(name string, fn func() error) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	t.phases = append(t.phases, phase{Name: name, Seconds: time.Since(t0).Seconds(), CPUSeconds: selfCPU() - cpu0,
-		PeakRSS: statusBytes(os.Getpid(), "VmHWM"), PeakIsPhaseOnly: reset})
+		PeakRSS: benchkit.PeakRSS(os.Getpid()), PeakIsPhaseOnly: reset})
 	return nil
 }
 
@@ -126,7 +126,7 @@ func inprocessMain(args []string, stdout io.Writer) error {
 		return err
 	}
 	res.Phases = t.phases
-	res.PeakRSS = statusBytes(os.Getpid(), "VmHWM")
+	res.PeakRSS = benchkit.PeakRSS(os.Getpid())
 	for _, p := range t.phases {
 		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
 	}

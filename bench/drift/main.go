@@ -145,22 +145,17 @@ func (c config) server() benchkit.ServerConfig {
 
 // checkTools fails early, before generating gigabytes, when a tool is missing.
 func checkTools(cfg config) error {
-	need := []struct{ path, hint string }{{cfg.mlshipBin, "go build -o bin/mlship ./cmd/mlship"}}
+	need := []benchkit.Tool{{Path: cfg.mlshipBin, Hint: "go build -o bin/mlship ./cmd/mlship"}}
 	if cfg.wants(partDrift) {
-		need = append(need, struct{ path, hint string }{cfg.evidentlyPython, "bash bench/setup.sh drift"})
+		need = append(need, benchkit.Tool{Path: cfg.evidentlyPython, Hint: "bash bench/setup.sh drift"})
 	}
 	if cfg.wants(partRegister) {
-		need = append(need, struct{ path, hint string }{cfg.dvc, "bash bench/setup.sh drift"})
+		need = append(need, benchkit.Tool{Path: cfg.dvc, Hint: "bash bench/setup.sh drift"})
 		if _, err := exec.LookPath("git"); err != nil {
 			return errors.New("git is not on PATH: dvc add needs a Git repository")
 		}
 	}
-	for _, n := range need {
-		if _, err := os.Stat(n.path); err != nil {
-			return fmt.Errorf("%s is missing (%s)", n.path, n.hint)
-		}
-	}
-	return nil
+	return benchkit.CheckTools(need...)
 }
 
 // run measures the selected parts and prints the report. It fails, after printing,
@@ -169,11 +164,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 	if err := checkTools(cfg); err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp(cfg.workDir, "mlship-bench-drift-")
+	work, removeWork, err := benchkit.WorkDir(cfg.workDir, "drift", cfg.keep, logger)
 	if err != nil {
 		return err
 	}
-	defer removeWork(work, cfg.keep, logger)
+	defer removeWork()
 	rep := newReport(ctx, cfg)
 	logger.Printf("machine: %s; load %s; work dir %s", rep.Machine.Summary(), rep.Machine.LoadAvgStart, work)
 	if cfg.wants(partDrift) {
@@ -191,14 +186,4 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 		return err
 	}
 	return rep.problems()
-}
-
-func removeWork(dir string, keep bool, logger *log.Logger) {
-	if keep {
-		logger.Printf("kept the files in %s", dir)
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		logger.Printf("remove %s: %v", dir, err)
-	}
 }

@@ -171,12 +171,12 @@ func (r *registerResult) runTool(ctx context.Context, cfg config, tool, dir stri
 
 // runMlship registers the file on a fresh server: no earlier copy in its store.
 func (r *registerResult) runMlship(ctx context.Context, cfg config, logger *log.Logger) (regRun, error) {
-	s, err := startMlship(ctx, cfg, logger)
+	s, err := benchkit.StartMlship(ctx, cfg.server(), logger)
 	if err != nil {
 		return regRun{}, err
 	}
 	defer s.Cleanup(false, logger)
-	st, _, err := s.register(ctx, "register", "register-bench", r.File, r.Size, cfg.stepTimeout)
+	st, _, err := register(ctx, s, "register", "register-bench", r.File, r.Size, cfg.stepTimeout)
 	if err != nil {
 		return regRun{}, err
 	}
@@ -229,9 +229,9 @@ func (r *registerResult) runDVC(ctx context.Context, cfg config, dir string) (re
 	err := cmd.Run()
 	run.Seconds = time.Since(t0).Seconds()
 	if err != nil {
-		return run, fmt.Errorf("dvc add: %w\n%s", err, lastBytes(out.Bytes(), 2000))
+		return run, fmt.Errorf("dvc add: %w\n%s", err, benchkit.LastBytes(out.Bytes(), 2000))
 	}
-	run.PeakRSS = childMaxRSS(cmd)
+	run.PeakRSS = benchkit.CommandMaxRSS(cmd)
 	run.CPUSeconds = childCPU(cmd)
 	run.LinkType = dvcLinkType(repo, target, r.FSType)
 	return run, nil
@@ -252,7 +252,7 @@ func (r *registerResult) initDVCRepo(ctx context.Context, cfg config, dir, repo 
 		cmd := exec.CommandContext(ctx, s[0], s[1:]...)
 		cmd.Dir, cmd.Env = repo, env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w\n%s", strings.Join(s, " "), err, lastBytes(out, 2000))
+			return fmt.Errorf("%s: %w\n%s", strings.Join(s, " "), err, benchkit.LastBytes(out, 2000))
 		}
 	}
 	if r.DVCCacheType == "" {

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/mlship/mlship/bench/internal/benchkit"
 )
@@ -20,20 +17,13 @@ const (
 
 // report is the whole output of a run; -o json prints it as is.
 type report struct {
-	Machine     benchkit.Machine `json:"machine"`
-	MlshipBuilt string           `json:"mlship_built,omitempty"`
-	Started     string           `json:"started"`
-	Drift       *driftResult     `json:"drift,omitempty"`
-	Register    *registerResult  `json:"register,omitempty"`
+	benchkit.ReportHeader
+	Drift    *driftResult    `json:"drift,omitempty"`
+	Register *registerResult `json:"register,omitempty"`
 }
 
 func newReport(ctx context.Context, cfg config) *report {
-	r := &report{Machine: benchkit.NewMachine(ctx, cfg.server(), []string{benchkit.Mlship}),
-		Started: time.Now().UTC().Format(time.RFC3339)}
-	if fi, err := os.Stat(cfg.mlshipBin); err == nil {
-		r.MlshipBuilt = fi.ModTime().Format("2006-01-02 15:04")
-	}
-	return r
+	return &report{ReportHeader: benchkit.NewReportHeader(ctx, cfg.server(), []string{benchkit.Mlship})}
 }
 
 // problems are what makes the run fail after printing.
@@ -48,13 +38,9 @@ func (r *report) problems() error {
 
 func (r *report) write(w io.Writer, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return benchkit.WriteJSON(w, r)
 	}
-	fmt.Fprintf(w, "\nmachine:  %s, built %s\n", r.Machine.Summary(), r.MlshipBuilt)
-	fmt.Fprintf(w, "load:     %s at start, %s at end (1/5/15 min; above %d CPUs means other work competed)\n",
-		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
+	r.WriteText(w)
 	if r.Drift != nil {
 		if err := r.Drift.write(w); err != nil {
 			return err
@@ -71,7 +57,7 @@ func (d *driftResult) write(w io.Writer) error {
 	fmt.Fprintf(w, "\n== Profile and drift report: %d rows x %d columns (%d numeric, %d categorical), reference against current ==\n",
 		d.Rows, d.Numeric+d.Categorical, d.Numeric, d.Categorical)
 	fmt.Fprintf(w, "files: reference.csv %s, current.csv %s (written in %.1f s, not measured; read from the page cache by both tools)\n",
-		mb(d.Files.Sizes[0]), mb(d.Files.Sizes[1]), d.Files.GenerateS)
+		benchkit.MB(d.Files.Sizes[0]), benchkit.MB(d.Files.Sizes[1]), d.Files.GenerateS)
 	fmt.Fprintf(w, "Evidently %s with pandas %s; mlship server: `mlship data add` x2 then `mlship drift compare -o json`\n\n",
 		ev.EvidentlyVersion, ev.PandasVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -89,7 +75,7 @@ func (d *driftResult) write(w io.Writer) error {
 	}
 	evTotal := ev.loadSeconds() + ev.reportSeconds()
 	fmt.Fprintf(tw, "end to end\t%.2f s\t%.2f s\t%s\t%s\t\n", evTotal, ml.Seconds, ratio(evTotal, ml.Seconds), verdict(evTotal/ml.Seconds))
-	fmt.Fprintf(tw, "peak memory (RSS)\t%s\t%s (server)\t\t\t\n", mib(ev.PeakRSS), mib(ml.PeakRSS))
+	fmt.Fprintf(tw, "peak memory (RSS)\t%s\t%s (server)\t\t\t\n", benchkit.MiB(ev.PeakRSS), benchkit.MiB(ml.PeakRSS))
 	evCPU := ev.step("load_reference").CPUSeconds + ev.step("load_current").CPUSeconds + ev.step("report").CPUSeconds + ev.step("result").CPUSeconds
 	fmt.Fprintf(tw, "CPU time\t%.2f s\t%.2f s (server)\t%s\t\t\n", evCPU, ml.serverCPU(), ratio(evCPU, ml.serverCPU()))
 	if err := tw.Flush(); err != nil {
@@ -98,8 +84,8 @@ func (d *driftResult) write(w io.Writer) error {
 	fmt.Fprintf(w, "\nNot counted: Python start-up and imports %.1f s (process total %.1f s); the mlship server's start.\n",
 		ev.step("import").Seconds, ev.Seconds)
 	fmt.Fprintf(w, "Peak memory per step: Evidently load %s + %s, report %s; mlship server %s, %s, %s.\n",
-		mib(ev.step("load_reference").PeakRSS), mib(ev.step("load_current").PeakRSS), mib(ev.step("report").PeakRSS),
-		mib(ml.Steps[0].ServerPeakRSS), mib(ml.Steps[1].ServerPeakRSS), mib(ml.Steps[2].ServerPeakRSS))
+		benchkit.MiB(ev.step("load_reference").PeakRSS), benchkit.MiB(ev.step("load_current").PeakRSS), benchkit.MiB(ev.step("report").PeakRSS),
+		benchkit.MiB(ml.Steps[0].ServerPeakRSS), benchkit.MiB(ml.Steps[1].ServerPeakRSS), benchkit.MiB(ml.Steps[2].ServerPeakRSS))
 	fmt.Fprintf(w, "Load before each: mlship %s; in process %s; Evidently %s.\n",
 		ml.Steps[0].LoadBefore, d.InProcess.LoadBefore, ev.LoadBefore)
 	d.writeInProcess(w)
@@ -117,7 +103,7 @@ func (m *mlshipDrift) serverCPU() float64 {
 
 func (d *driftResult) writeInProcess(w io.Writer) {
 	ip := d.InProcess
-	fmt.Fprintf(w, "\nIn process (mlship's packages called directly on the same files, GOMAXPROCS %d, peak %s):\n", ip.GOMAXPROCS, mib(ip.PeakRSS))
+	fmt.Fprintf(w, "\nIn process (mlship's packages called directly on the same files, GOMAXPROCS %d, peak %s):\n", ip.GOMAXPROCS, benchkit.MiB(ip.PeakRSS))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\tseconds\tCPU s\tMB/s\tpeak RSS\twhat the server runs it for\t")
 	uses := map[string]string{
@@ -132,7 +118,7 @@ func (d *driftResult) writeInProcess(w io.Writer) {
 		} else if p.Name == "read tables" && p.Seconds > 0 {
 			rate = fmt.Sprintf("%.0f", float64(ip.Profiled[0]+ip.Profiled[1])/1e6/p.Seconds)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n", p.Name, p.Seconds, p.CPUSeconds, rate, mib(p.PeakRSS), uses[p.Name])
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n", p.Name, p.Seconds, p.CPUSeconds, rate, benchkit.MiB(p.PeakRSS), uses[p.Name])
 	}
 	_ = tw.Flush()
 }
@@ -183,7 +169,7 @@ func (r *registerResult) write(w io.Writer) error {
 		if link == "" {
 			link = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.2f\t%.3f\t%.2f\t%s\t%s\t%s\t\n", i+1, run.Tool, run.Seconds, run.GBps, run.CPUSeconds, mib(run.PeakRSS), run.LoadBefore, link)
+		fmt.Fprintf(tw, "%d\t%s\t%.2f\t%.3f\t%.2f\t%s\t%s\t%s\t\n", i+1, run.Tool, run.Seconds, run.GBps, run.CPUSeconds, benchkit.MiB(run.PeakRSS), run.LoadBefore, link)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -211,12 +197,3 @@ func verdict(speedup float64) string {
 	}
 	return fmt.Sprintf(">= %.0fx: NOT MET", targetSpeedup)
 }
-
-func mib(n int64) string {
-	if n >= 1<<30 {
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	}
-	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-}
-
-func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }

@@ -2,28 +2,20 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"io"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mlship/mlship/bench/internal/benchkit/benchtest"
 )
 
 func render(t *testing.T, seed uint64, rows int64) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	n, err := writeRows(&buf, seed, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != int64(buf.Len()) {
-		t.Fatalf("writeRows reported %d bytes, wrote %d", n, buf.Len())
-	}
-	return buf.Bytes()
+	return benchtest.Render(t, func(w io.Writer) (int64, error) { return writeRows(w, seed, rows) })
 }
 
 // Figures from different runs must be measured on the same data.
@@ -52,8 +44,7 @@ func TestGeneratorGolden(t *testing.T) {
 		{seedBench, "91ceeac20f79dce7d4283b75b0efeff1dbb6b892187a94b3e8ff254b5ba3e716"},
 	}
 	for _, tt := range tests {
-		h := sha256.Sum256(render(t, tt.seed, 1000))
-		if got := hex.EncodeToString(h[:]); got != tt.want {
+		if got := benchtest.SHA256(render(t, tt.seed, 1000)); got != tt.want {
 			t.Errorf("seed %d: sha256 %s, want %s", tt.seed, got, tt.want)
 		}
 	}
@@ -142,14 +133,6 @@ func TestParseFlags(t *testing.T) {
 	for _, args := range [][]string{{"--rows", "1"}, {"-o", "yaml"}, {"--tolerance", "-1"}, {"extra"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
-		}
-	}
-}
-
-func TestThousands(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1000: "-1,000"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

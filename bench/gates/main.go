@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -95,15 +94,9 @@ func (c config) server() benchkit.ServerConfig {
 
 // checkTools fails early, before writing the files, when a tool is missing.
 func checkTools(cfg config) error {
-	for _, n := range []struct{ path, hint string }{
-		{cfg.mlshipBin, "go build -o bin/mlship ./cmd/mlship"},
-		{cfg.mlflowPython, "bash bench/setup.sh bench"},
-	} {
-		if _, err := os.Stat(n.path); err != nil {
-			return fmt.Errorf("%s is missing (%s)", n.path, n.hint)
-		}
-	}
-	return nil
+	return benchkit.CheckTools(
+		benchkit.Tool{Path: cfg.mlshipBin, Hint: "go build -o bin/mlship ./cmd/mlship"},
+		benchkit.Tool{Path: cfg.mlflowPython, Hint: "bash bench/setup.sh bench"})
 }
 
 // run measures both tools and prints the report. It fails, after printing, when
@@ -112,11 +105,11 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 	if err := checkTools(cfg); err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp(cfg.workDir, "mlship-bench-gates-")
+	work, removeWork, err := benchkit.WorkDir(cfg.workDir, "gates", cfg.keep, logger)
 	if err != nil {
 		return err
 	}
-	defer removeWork(work, cfg.keep, logger)
+	defer removeWork()
 	rep := newReport(ctx, cfg)
 	logger.Printf("machine: %s; load %s; work dir %s", rep.Machine.Summary(), rep.Machine.LoadAvgStart, work)
 	if err := measure(ctx, cfg, work, rep, logger); err != nil {
@@ -138,7 +131,7 @@ func measure(ctx context.Context, cfg config, work string, rep *report, logger *
 		return err
 	}
 	rep.Files = *files
-	s, err := startMlship(ctx, cfg, logger)
+	s, err := benchkit.StartMlship(ctx, cfg.server(), logger)
 	if err != nil {
 		return err
 	}
@@ -185,14 +178,4 @@ func generateFiles(cfg config, work string, logger *log.Logger) (*files, error) 
 	}
 	f.GenerateS = time.Since(t0).Seconds()
 	return f, nil
-}
-
-func removeWork(dir string, keep bool, logger *log.Logger) {
-	if keep {
-		logger.Printf("kept the files in %s", dir)
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		logger.Printf("remove %s: %v", dir, err)
-	}
 }

@@ -131,7 +131,7 @@ func (m *mlflowRunner) run(ctx context.Context, v any, command string, args ...s
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(script), command, err, lastBytes(stderr.Bytes(), 3000))
+		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(script), command, err, benchkit.LastBytes(stderr.Bytes(), 3000))
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
-	"net/http"
 	"os/exec"
-	"strings"
-	"time"
 
 	"github.com/mlship/mlship/bench/internal/benchkit"
 )
@@ -21,60 +17,11 @@ const (
 	datasetName = "gates-bench-data"
 )
 
-// step is one timed command against the mlship server: its wall time, the CPU time the
-// server used meanwhile, and the server's peak RSS during it.
-type step struct {
-	Name          string  `json:"name"`
-	Command       string  `json:"command"`
-	Seconds       float64 `json:"seconds"`
-	ServerCPU     float64 `json:"server_cpu_seconds"`
-	ServerPeakRSS int64   `json:"server_peak_rss_bytes"`
-	// PeakIsStepOnly is true when the server's VmHWM was reset before the step.
-	PeakIsStepOnly bool   `json:"peak_is_step_only"`
-	LoadBefore     string `json:"load_before"`
-}
-
-// mlshipServer is a running `mlship server` and the binary that talks to it.
-type mlshipServer struct {
-	*benchkit.Server
-	bin string
-}
-
-func startMlship(ctx context.Context, cfg config, logger *log.Logger) (*mlshipServer, error) {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	s, err := benchkit.StartServer(ctx, cfg.server(), benchkit.Mlship, client, logger)
-	if err != nil {
-		return nil, err
-	}
-	return &mlshipServer{Server: s, bin: cfg.mlshipBin}, nil
-}
-
-// cli runs `mlship ARGS --server URL` as one measured step and returns its stdout.
-func (s *mlshipServer) cli(ctx context.Context, name string, timeout time.Duration, args ...string) (step, []byte, error) {
-	st := step{Name: name, Command: "mlship " + strings.Join(args, " "), LoadBefore: benchkit.LoadAvg()}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, append(args, "--server", s.BaseURL)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	pid := s.PID()
-	st.PeakIsStepOnly = resetPeakRSS(pid)
-	cpu0, t0 := procCPU(pid), time.Now()
-	err := cmd.Run()
-	st.Seconds = time.Since(t0).Seconds()
-	st.ServerCPU = procCPU(pid) - cpu0
-	st.ServerPeakRSS = statusBytes(pid, "VmHWM")
-	if err != nil {
-		return st, stdout.Bytes(), fmt.Errorf("%s: %w\n%s", st.Command, err, lastBytes(stderr.Bytes(), 2000))
-	}
-	return st, stdout.Bytes(), nil
-}
-
 // mlshipResult is mlship's side of the figure.
 type mlshipResult struct {
-	Register step `json:"register"` // mlship data add: not part of the evaluation
-	SetGate  step `json:"gate_set"` // mlship gate set: not part of it either
-	Evaluate step `json:"evaluate"` // mlship gate evaluate: the figure
+	Register benchkit.Step `json:"register"` // mlship data add: not part of the evaluation
+	SetGate  benchkit.Step `json:"gate_set"` // mlship gate set: not part of it either
+	Evaluate benchkit.Step `json:"evaluate"` // mlship gate evaluate: the figure
 	// From the evaluation's record: the job alone, from its start to its end.
 	JobSeconds float64            `json:"job_seconds"`
 	RowsDone   int64              `json:"rows_done"`
@@ -103,31 +50,31 @@ type evaluation struct {
 // benchMlship registers the benchmark file, gives the model its benchmark and times
 // the evaluation of the version, which reads the stored file, runs the model on it
 // through the native ONNX runtime and computes the metrics.
-func benchMlship(ctx context.Context, cfg config, s *mlshipServer, f *files, version string, logger *log.Logger) (*mlshipResult, error) {
+func benchMlship(ctx context.Context, cfg config, s *benchkit.MlshipServer, f *files, version string, logger *log.Logger) (*mlshipResult, error) {
 	res := &mlshipResult{}
-	var err error
 	logger.Printf("mlship: data add (%d rows)", f.Rows)
-	if res.Register, _, err = s.cli(ctx, "register", cfg.stepTimeout, "data", "add", datasetName, f.Bench, "--quiet", "-o", "json"); err != nil {
+	c, err := s.Run(ctx, "register", cfg.stepTimeout, "data", "add", datasetName, f.Bench, "--quiet", "-o", "json")
+	if err != nil {
 		return nil, err
 	}
+	res.Register = c.Step
 	logger.Printf("mlship: gate set")
-	if res.SetGate, _, err = s.cli(ctx, "gate set", cfg.stepTimeout, "gate", "set", modelName, "--dataset", datasetName+"/1",
-		"--target", targetName, "--task", "classification", "--threshold", "accuracy_score>=0.5", "-o", "json"); err != nil {
+	c, err = s.Run(ctx, "gate set", cfg.stepTimeout, "gate", "set", modelName, "--dataset", datasetName+"/1",
+		"--target", targetName, "--task", "classification", "--threshold", "accuracy_score>=0.5", "-o", "json")
+	if err != nil {
 		return nil, err
 	}
+	res.SetGate = c.Step
 	logger.Printf("mlship: gate evaluate %s/%s", modelName, version)
-	st, out, err := s.cli(ctx, "gate evaluate", cfg.stepTimeout, "gate", "evaluate", modelName+"/"+version, "-o", "json", "-q")
-	res.Evaluate = st
+	c, err = s.Run(ctx, "gate evaluate", cfg.stepTimeout, "gate", "evaluate", modelName+"/"+version, "-o", "json", "-q")
+	res.Evaluate = c.Step
 	// Exit status 5 is a version that failed the gate: the figures still stand.
 	if err != nil && !isExit(err, 5) {
 		return nil, err
 	}
-	var e evaluation
-	if err := json.Unmarshal(out, &e); err != nil {
-		return nil, fmt.Errorf("%s: unexpected answer %.300s (%v)", st.Command, out, err)
-	}
-	if e.Status != "succeeded" || e.Result == nil {
-		return nil, fmt.Errorf("%s: status %q: %s", st.Command, e.Status, e.Error)
+	e, err := parseEvaluation(c)
+	if err != nil {
+		return nil, err
 	}
 	res.JobSeconds = float64(e.FinishedAt-e.StartedAt) / 1000
 	res.RowsDone, res.Runtime, res.Status, res.Passed, res.RunID = e.RowsDone, e.Runtime, e.Status, e.Passed, e.RunID
@@ -141,14 +88,20 @@ func benchMlship(ctx context.Context, cfg config, s *mlshipServer, f *files, ver
 	return res, nil
 }
 
+// parseEvaluation reads the evaluation `mlship gate evaluate -o json` printed; it fails
+// unless the evaluation succeeded.
+func parseEvaluation(c benchkit.Call) (*evaluation, error) {
+	var e evaluation
+	if err := json.Unmarshal(c.Stdout, &e); err != nil {
+		return nil, fmt.Errorf("%s: unexpected answer %.300s (%v)", c.Step.Command, c.Stdout, err)
+	}
+	if e.Status != "succeeded" || e.Result == nil {
+		return nil, fmt.Errorf("%s: status %q: %s", c.Step.Command, e.Status, e.Error)
+	}
+	return &e, nil
+}
+
 func isExit(err error, code int) bool {
 	var ee *exec.ExitError
 	return errors.As(err, &ee) && ee.ExitCode() == code
-}
-
-func lastBytes(b []byte, n int) string {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(bytes.TrimSpace(b))
 }

@@ -7,34 +7,25 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 // report is the whole output of a run; -o json prints it as is.
 type report struct {
-	Machine     benchkit.Machine `json:"machine"`
-	MlshipBuilt string           `json:"mlship_built,omitempty"`
-	Started     string           `json:"started"`
-	Files       files            `json:"files"`
-	Model       *loggedModel     `json:"model"`
-	Mlship      *mlshipResult    `json:"mlship"`
-	MLflow      []*mlflowResult  `json:"mlflow"`
-	Check       metricCheck      `json:"check"`
+	benchkit.ReportHeader
+	Files  files           `json:"files"`
+	Model  *loggedModel    `json:"model"`
+	Mlship *mlshipResult   `json:"mlship"`
+	MLflow []*mlflowResult `json:"mlflow"`
+	Check  metricCheck     `json:"check"`
 }
 
 func newReport(ctx context.Context, cfg config) *report {
-	r := &report{Machine: benchkit.NewMachine(ctx, cfg.server(), []string{benchkit.Mlship}),
-		Started: time.Now().UTC().Format(time.RFC3339)}
-	if fi, err := os.Stat(cfg.mlshipBin); err == nil {
-		r.MlshipBuilt = fi.ModTime().Format("2006-01-02 15:04")
-	}
-	return r
+	return &report{ReportHeader: benchkit.NewReportHeader(ctx, cfg.server(), []string{benchkit.Mlship})}
 }
 
 // checkedMetrics are the metrics both tools must agree on; the counts must be equal.
@@ -85,21 +76,17 @@ func (c metricCheck) err() error {
 
 func (r *report) write(w io.Writer, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return benchkit.WriteJSON(w, r)
 	}
-	fmt.Fprintf(w, "\nmachine:  %s, built %s\n", r.Machine.Summary(), r.MlshipBuilt)
-	fmt.Fprintf(w, "load:     %s at start, %s at end (1/5/15 min; above %d CPUs means other work competed)\n",
-		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
+	r.WriteText(w)
 	m, v := r.Model, r.Model.Versions
 	fmt.Fprintf(w, "python:   mlflow %s, onnxruntime %s, skl2onnx %s, scikit-learn %s, pandas %s, numpy %s\n",
 		v["mlflow"], v["onnxruntime"], v["skl2onnx"], v["scikit-learn"], v["pandas"], v["numpy"])
-	fmt.Fprintf(w, "\n== Evaluating a registered ONNX classifier on a %s-row benchmark: mlship gate evaluate against mlflow.evaluate ==\n", thousands(r.Files.Rows))
+	fmt.Fprintf(w, "\n== Evaluating a registered ONNX classifier on a %s-row benchmark: mlship gate evaluate against mlflow.evaluate ==\n", benchkit.Thousands(r.Files.Rows))
 	fmt.Fprintf(w, "model:    %s: GradientBoostingClassifier (100 trees, depth 3) fitted on %s rows, skl2onnx opset 17, zipmap off (outputs %s), %s bytes\n",
-		m.ModelURI, thousands(m.TrainRows), strings.Join(m.ONNXOutputs, ", "), thousands(m.ONNXBytes))
+		m.ModelURI, benchkit.Thousands(m.TrainRows), strings.Join(m.ONNXOutputs, ", "), benchkit.Thousands(m.ONNXBytes))
 	fmt.Fprintf(w, "data:     benchmark.csv %s, %d features + target (written in %.1f s, not measured; both tools read it from the page cache)\n",
-		mb(r.Files.BenchBytes), features, r.Files.GenerateS)
+		benchkit.MB(r.Files.BenchBytes), features, r.Files.GenerateS)
 	fmt.Fprintf(w, "tracking: MLFLOW_TRACKING_URI is the mlship server; both tools log their run to it\n\n")
 	if err := r.writeTimes(w); err != nil {
 		return err
@@ -115,11 +102,11 @@ func (r *report) writeTimes(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "tool\trows\twall s\tjob s\tload s\tevaluate s\trows/s\trows/s (job)\tratio\tpeak RSS\t")
 	fmt.Fprintf(tw, "mlship gate evaluate (%s runtime)\t%s\t%.2f\t%.2f\t-\t-\t%s\t%s\t\t%s (server)\t\n",
-		ml.Runtime, thousands(ml.RowsDone), ml.Evaluate.Seconds, ml.JobSeconds, rate(rows, ml.Evaluate.Seconds), rate(rows, ml.JobSeconds), mib(ml.Evaluate.ServerPeakRSS))
+		ml.Runtime, benchkit.Thousands(ml.RowsDone), ml.Evaluate.Seconds, ml.JobSeconds, rate(rows, ml.Evaluate.Seconds), rate(rows, ml.JobSeconds), benchkit.MiB(ml.Evaluate.ServerPeakRSS))
 	for _, e := range r.MLflow {
 		fmt.Fprintf(tw, "%s\t%s\t%.2f\t-\t%.2f\t%.2f\t%s\t-\t%.1fx\t%s (python)\t\n",
-			e.label(), thousands(e.Rows), e.seconds(), e.loadSeconds(), e.evaluateSeconds(), rate(rows, e.seconds()),
-			mlRate/(rows/e.seconds()), mib(e.MaxRSS))
+			e.label(), benchkit.Thousands(e.Rows), e.seconds(), e.loadSeconds(), e.evaluateSeconds(), rate(rows, e.seconds()),
+			mlRate/(rows/e.seconds()), benchkit.MiB(e.MaxRSS))
 	}
 	return tw.Flush()
 }
@@ -204,26 +191,5 @@ func rate(rows, seconds float64) string {
 	if seconds <= 0 {
 		return "-"
 	}
-	return thousands(int64(math.Round(rows / seconds)))
+	return benchkit.Thousands(int64(math.Round(rows / seconds)))
 }
-
-// thousands writes n with commas: 1,000,000.
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-func mib(n int64) string {
-	if n >= 1<<30 {
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	}
-	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-}
-
-func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 // memSampler follows the resident memory of a server's process group (MLflow's uvicorn
@@ -24,9 +25,9 @@ type memSampler struct {
 
 func startMemSampler(pgid int) *memSampler {
 	m := &memSampler{pgid: pgid, stop: make(chan struct{})}
-	// Writing 5 to clear_refs resets VmHWM to the current RSS, so that VmHWM at the end
-	// is the peak within the window even between samples (for the leader process).
-	m.hwmReset = os.WriteFile("/proc/"+strconv.Itoa(pgid)+"/clear_refs", []byte("5"), 0) == nil
+	// Resetting VmHWM to the current RSS makes VmHWM at the end the peak within the
+	// window even between samples (for the leader process).
+	m.hwmReset = benchkit.ResetPeakRSS(pgid)
 	m.baseline = groupRSS(pgid)
 	m.peak = m.baseline
 	m.done.Go(func() {
@@ -50,7 +51,7 @@ func (m *memSampler) finish() (baseline, peak int64) {
 	m.done.Wait()
 	m.peak = max(m.peak, groupRSS(m.pgid))
 	if m.hwmReset && !m.hasChildren() {
-		m.peak = max(m.peak, statusField(m.pgid, "VmHWM"))
+		m.peak = max(m.peak, benchkit.PeakRSS(m.pgid))
 	}
 	return m.baseline, m.peak
 }
@@ -61,7 +62,7 @@ func (m *memSampler) hasChildren() bool { return len(groupPids(m.pgid)) > 1 }
 func groupRSS(pgid int) int64 {
 	var sum int64
 	for _, pid := range groupPids(pgid) {
-		sum += statusField(pid, "VmRSS")
+		sum += benchkit.StatusBytes(pid, "VmRSS")
 	}
 	return sum
 }
@@ -89,21 +90,4 @@ func groupPids(pgid int) []int {
 		}
 	}
 	return pids
-}
-
-// statusField reads a "kB" field of /proc/PID/status, in bytes.
-func statusField(pid int, field string) int64 {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == field {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n << 10
-		}
-	}
-	return 0
 }

@@ -1,10 +1,11 @@
-// Package benchkit starts the servers that the side-by-side benchmarks measure: mlship
-// and MLflow's own server, each as a subprocess on a free loopback port with a fresh
-// data directory.
+// Package benchkit is what the side-by-side benchmarks under bench/ share: their main
+// loop and flags; starting the servers they measure (mlship and MLflow's own server,
+// each as a subprocess on a free loopback port with a fresh data directory); running
+// mlship's client commands as measured steps; the CPU time and peak memory of a
+// process; the facts of the machine; and the pieces of their reports.
 package benchkit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -173,10 +174,7 @@ func tail(path string, n int) string {
 	if err != nil {
 		return err.Error()
 	}
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(bytes.TrimSpace(b))
+	return LastBytes(b, n)
 }
 
 // ServerConfig says how to start the servers.

@@ -1,23 +1,30 @@
-package main
+package benchkit
 
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// Peak memory and CPU time of a process, from /proc: the same helpers as bench/drift's
-// proc.go (a candidate for benchkit).
+// Peak memory and CPU time of a process, from /proc and from rusage.
 
-// resetPeakRSS makes a process's VmHWM its current RSS (writing 5 to clear_refs), so
-// that VmHWM read later is the peak since now. It reports whether the reset worked.
-func resetPeakRSS(pid int) bool {
+// ResetPeakRSS makes a process's VmHWM its current RSS (writing 5 to clear_refs), so
+// that PeakRSS read later is the peak since now. It reports whether the reset worked:
+// when it did not, PeakRSS is the process's peak since it started.
+func ResetPeakRSS(pid int) bool {
 	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0) == nil
 }
 
-// statusBytes reads a "kB" field of /proc/PID/status (VmHWM, VmRSS), in bytes.
-func statusBytes(pid int, field string) int64 {
+// PeakRSS is a process's VmHWM in bytes: its peak resident memory since it started or
+// since the last ResetPeakRSS; 0 when it cannot be read.
+func PeakRSS(pid int) int64 { return StatusBytes(pid, "VmHWM") }
+
+// StatusBytes reads a "kB" field of /proc/PID/status (VmHWM, VmRSS), in bytes; 0 when
+// it cannot be read.
+func StatusBytes(pid int, field string) int64 {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
@@ -45,9 +52,9 @@ func parseKB(v string) int64 {
 // every Linux architecture Go supports.
 const clockTicks = 100
 
-// procCPU returns the user + system CPU seconds a process has used, from
+// ProcessCPU returns the user + system CPU seconds a running process has used, from
 // /proc/PID/stat; -1 when it cannot be read.
-func procCPU(pid int) float64 {
+func ProcessCPU(pid int) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return -1
@@ -73,4 +80,16 @@ func parseStatCPU(stat string) float64 {
 		return -1
 	}
 	return float64(utime+stime) / clockTicks
+}
+
+// CommandMaxRSS is the peak RSS of a command that has run, from its rusage; 0 when it
+// did not start.
+func CommandMaxRSS(cmd *exec.Cmd) int64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss << 10 // kilobytes on Linux
+	}
+	return 0
 }
