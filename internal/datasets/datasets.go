@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/dataset"
 	"github.com/mlship/mlship/internal/fault"
@@ -51,11 +53,20 @@ type Service struct {
 	db      *store.DB
 	content *cas.Store
 	logger  *slog.Logger
+	// profiles keeps recently made or read profiles by their manifest digest: they
+	// never change, and decoding a large one costs more than comparing two.
+	profiles *lru.Cache[string, *dataset.Profile]
 }
+
+// profileCacheSize is how many profiles stay decoded: a few MiB each for wide data with
+// many distinct values, enough for a comparison and the references of monitored
+// deployments.
+const profileCacheSize = 16
 
 // New returns the service over the metadata database and the content store.
 func New(db *store.DB, content *cas.Store, logger *slog.Logger) *Service {
-	return &Service{db: db, content: content, logger: logger}
+	profiles, _ := lru.New[string, *dataset.Profile](profileCacheSize) // errs only on a size <= 0
+	return &Service{db: db, content: content, logger: logger, profiles: profiles}
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -104,6 +115,7 @@ func (s *Service) Register(ctx context.Context, name, file string, format datase
 	if err != nil {
 		return nil, false, err
 	}
+	s.profiles.Add(profileManifest, prof)
 	v := &Version{Name: name, Digest: dataManifest, MLflowDigest: mlflowDigest(dataManifest), File: file, Format: format, Size: size, Rows: prof.Rows,
 		Schema: prof.Schema(), CreatedAt: time.Now().UnixMilli(), profileManifest: profileManifest}
 	created, err := s.insert(ctx, v)
@@ -335,8 +347,21 @@ func (s *Service) list(ctx context.Context, q string, args ...any) ([]*Version, 
 	return out, err
 }
 
-// Profile reads a version's profile from the content store.
+// Profile returns a version's profile, from memory or the content store. It is shared
+// with other callers: it must not be modified.
 func (s *Service) Profile(ctx context.Context, v *Version) (*dataset.Profile, error) {
+	if p, ok := s.profiles.Get(v.profileManifest); ok {
+		return p, nil
+	}
+	p, err := s.readProfile(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	s.profiles.Add(v.profileManifest, p)
+	return p, nil
+}
+
+func (s *Service) readProfile(ctx context.Context, v *Version) (*dataset.Profile, error) {
 	m, err := s.content.Manifest(ctx, v.profileManifest)
 	if err != nil {
 		return nil, err

@@ -2,9 +2,12 @@ package datasets
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mlship/mlship/internal/blob"
@@ -78,6 +81,62 @@ func TestBadFilesRegisterNothing(t *testing.T) {
 		}
 		if _, _, err := s.Register(ctx, "../x", "f.csv", "", false, strings.NewReader(good)); fault.KindOf(err) != fault.Invalid {
 			t.Errorf("a path as a dataset name: %v", err)
+		}
+	})
+}
+
+// Profiles are kept decoded once made or read; a comparison from memory equals one
+// from the content store, and profiles shared by concurrent comparisons are only read.
+func TestProfilesComparedFromMemoryAndStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(t, db)
+		csv := func(shift float64) string {
+			var b strings.Builder
+			b.WriteString("x,c\n")
+			for i := range 110_000 {
+				fmt.Fprintf(&b, "%g,k%d\n", float64(i%997)/10+shift, i%7)
+			}
+			return b.String()
+		}
+		ref, _, err := s.Register(ctx, "d", "a.csv", "", false, strings.NewReader(csv(0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, _, err := s.Register(ctx, "d", "b.csv", "", false, strings.NewReader(csv(5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1, err := s.Profile(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p2, _ := s.Profile(ctx, ref); p2 != p1 {
+			t.Error("a registered version's profile was decoded again")
+		}
+		var wg sync.WaitGroup
+		reports := make([][]byte, 4)
+		for i := range reports {
+			wg.Go(func() {
+				r, err := s.Compare(ctx, ref, cur, false, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				reports[i], _ = json.Marshal(r)
+			})
+		}
+		wg.Wait()
+		cold := New(db, s.content, s.logger) // nothing in memory
+		r, err := cold.Compare(ctx, ref, cur, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(r)
+		for i, got := range reports {
+			if string(got) != string(want) {
+				t.Fatalf("report %d from memory differs from the one from the store", i)
+			}
 		}
 	})
 }

@@ -37,11 +37,19 @@ func (s *Service) Compare(ctx context.Context, ref, cur *Version, exact bool, op
 		}
 		return wrapDrift(drift.Compare(ctx, rt, ct, opts))
 	}
+	// Two profiles not in memory are read side by side.
+	var cp *dataset.Profile
+	var cerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cp, cerr = s.Profile(ctx, cur)
+	}()
 	rp, err := s.Profile(ctx, ref)
-	if err != nil {
-		return nil, err
+	<-done
+	if err == nil {
+		err = cerr
 	}
-	cp, err := s.Profile(ctx, cur)
 	if err != nil {
 		return nil, err
 	}
