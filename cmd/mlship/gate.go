@@ -190,7 +190,8 @@ func benchmarkTable(t *tabwriter.Writer, b *gates.Benchmark) {
 	d := b.Definition
 	row(t, "MODEL", b.Model)
 	row(t, "REVISION", b.Revision[:12])
-	row(t, "DATASET", d.Dataset+" ("+d.DatasetDigest[:12]+")")
+	digest := strings.TrimPrefix(d.DatasetDigest, "sha256:")
+	row(t, "DATASET", d.Dataset+" (sha256:"+digest[:min(12, len(digest))]+")")
 	row(t, "TARGET", d.Target)
 	row(t, "TASK", d.Spec.Task)
 	if len(d.Spec.Classes) > 0 {
@@ -352,7 +353,11 @@ func evaluationTable(t *tabwriter.Writer, e *gates.Evaluation) {
 		row(t, "MLFLOW RUN", e.RunID)
 	}
 	if e.Alias != "" {
-		row(t, "ALIAS", e.Alias+" (held by "+cmpOr(e.BaselineVersion, "no version")+")")
+		holder := "no version"
+		if e.BaselineVersion != "" {
+			holder = "version " + e.BaselineVersion
+		}
+		row(t, "ALIAS", e.Alias+" (held by "+holder+")")
 	}
 	if e.Result != nil {
 		all := e.Result.All()

@@ -35,7 +35,7 @@ func (s *Service) CheckAlias(ctx context.Context, tx *store.Tx, m registry.Alias
 		WHERE e.rm_id = ? AND e.version = ? AND e.revision = ? AND e.alias = ? AND e.status = ?
 		ORDER BY e.id DESC LIMIT 1`, m.ModelID, m.Version, b.Revision, m.Alias, StatusSucceeded))
 	if errors.Is(err, sql.ErrNoRows) {
-		return fault.New(fault.Conflict, "%s version %d cannot take the protected alias %q: it has not been evaluated on the model's benchmark%s. "+
+		return fault.New(fault.Conflict, "%s version %d cannot take the protected alias %q: it has no successful evaluation on the model's benchmark%s. "+
 			"Run `mlship gate evaluate %s/%d --alias %s`, or override with a reason: `mlship models alias %s %s %d --override REASON`",
 			m.Name, m.Version, m.Alias, holderClause(m.Previous), m.Name, m.Version, m.Alias, m.Name, m.Alias, m.Version)
 	}
