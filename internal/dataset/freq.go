@@ -65,8 +65,11 @@ func (c *valueCounter) addNumber(v float64) {
 // addNumbers counts finite values, as addNumber on each.
 func (c *valueCounter) addNumbers(vs []float64) {
 	for len(vs) > 0 && c.exact() {
-		c.addNumber(vs[0])
-		vs = vs[1:]
+		vs = vs[c.nums.tallyAll(vs):]
+		if len(vs) > 0 { // a new value
+			c.addNumber(vs[0])
+			vs = vs[1:]
+		}
 	}
 	if len(vs) == 0 {
 		return
@@ -119,6 +122,11 @@ func (c *valueCounter) addString(s []byte) {
 	c.ensureTop().add(ValueString, 0, s, h, 1)
 }
 
+// settle brings the counts of numbers up to date: the hits of numbers
+// already seen are tallied in the index, and added here before the counts are
+// read.
+func (c *valueCounter) settle() { c.nums.settle(c.counts) }
+
 func (c *valueCounter) ensureTop() *topK {
 	if c.top == nil {
 		c.top = newTopK(c.topCapacity)
@@ -134,6 +142,7 @@ func (c *valueCounter) checkLimit() {
 
 // toSketch moves the exact counts into the sketches.
 func (c *valueCounter) toSketch() {
+	c.settle()
 	c.hll = NewHLL()
 	onlyNumbers := true
 	for _, vc := range c.counts {
@@ -165,6 +174,7 @@ func (c *valueCounter) exactCounts() []ValueCount {
 	if !c.exact() {
 		return nil
 	}
+	c.settle()
 	out := slices.Clone(c.counts)
 	slices.SortFunc(out, func(a, b ValueCount) int { return a.Value.Compare(b.Value) })
 	return out
@@ -174,6 +184,7 @@ func (c *valueCounter) exactCounts() []ValueCount {
 func (c *valueCounter) topCounts(n int) []TopCount {
 	var all []TopCount
 	if c.exact() {
+		c.settle()
 		all = make([]TopCount, len(c.counts))
 		for i, vc := range c.counts {
 			all[i] = TopCount{Value: vc.Value, Count: vc.Count}
@@ -229,6 +240,7 @@ func (c *valueCounter) add(vc ValueCount) {
 // merge folds o into c.
 func (c *valueCounter) merge(o *valueCounter) {
 	if o.exact() {
+		o.settle()
 		for _, vc := range o.counts {
 			c.add(vc)
 		}
@@ -250,6 +262,7 @@ func (c *valueCounter) merge(o *valueCounter) {
 func (c *valueCounter) clone() *valueCounter {
 	d := &valueCounter{limit: c.limit, topCapacity: c.topCapacity, bools: c.bools, keyBytes: c.keyBytes}
 	if c.exact() {
+		c.settle()
 		d.counts = slices.Clone(c.counts)
 		d.nums = c.nums.clone()
 		d.strs = make(map[string]int32, len(c.strs))

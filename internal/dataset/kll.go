@@ -154,20 +154,28 @@ func (s *KLL) compact(h int) {
 	s.size -= len(level) / 2
 }
 
-// mergeSorted merges sorted b into sorted a, in place at the end of a.
+// mergeSorted merges sorted b into sorted a, in place at the end of a. On
+// equal values b's goes last, and the loop has no branch on the values: they
+// are random, and a mispredicted branch per value cost more than the merge.
 func mergeSorted(a, b []float64) []float64 {
 	n, m := len(a), len(b)
 	a = slices.Grow(a, m)[:n+m]
-	i, j := n-1, m-1
-	for k := n + m - 1; j >= 0; k-- {
-		if i >= 0 && a[i] > b[j] {
-			a[k] = a[i]
-			i--
-		} else {
-			a[k] = b[j]
-			j--
+	i, j, k := n-1, m-1, n+m-1
+	for i >= 0 && j >= 0 {
+		x, y := a[i], b[j]
+		xb, v, fromA := math.Float64bits(x), math.Float64bits(y), 0
+		if x > y {
+			fromA = 1
 		}
+		if fromA == 1 {
+			v = xb
+		}
+		a[k] = math.Float64frombits(v)
+		i -= fromA
+		j -= 1 - fromA
+		k--
 	}
+	copy(a[:j+1], b[:j+1])
 	return a
 }
 

@@ -3,6 +3,7 @@ package dataset
 import (
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -244,5 +245,56 @@ func TestExactCountsJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Fatalf("n=%d:\n got %s, %v\nwant %s", n, got, err, want)
 		}
+	}
+}
+
+// TestValueCounterTalliesMatchAMap: hits of numbers already seen are tallied
+// in the index and settled when the counts are read, in chunks, across a
+// clone, a merge and the switch to sketches.
+func TestValueCounterTalliesMatchAMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	c := newValueCounter(5000, 32)
+	truth := map[float64]int64{}
+	for range 200 {
+		chunk := make([]float64, rng.IntN(500))
+		for i := range chunk {
+			chunk[i] = float64(rng.IntN(3000)-1500) / 4
+			if rng.IntN(50) == 0 {
+				chunk[i] = math.Copysign(0, -1)
+			}
+			truth[canonicalZero(chunk[i])]++
+		}
+		c.addNumbers(chunk)
+		if rng.IntN(20) == 0 {
+			c.addNumber(0.125)
+			truth[0.125]++
+		}
+		if rng.IntN(30) == 0 {
+			c = c.clone()
+		}
+	}
+	check := func(c *valueCounter) {
+		t.Helper()
+		got := c.exactCounts()
+		if len(got) != len(truth) {
+			t.Fatalf("%d values, want %d", len(got), len(truth))
+		}
+		for _, vc := range got {
+			if truth[vc.Value.Num] != vc.Count {
+				t.Fatalf("value %v counted %d, want %d", vc.Value.Num, vc.Count, truth[vc.Value.Num])
+			}
+		}
+	}
+	check(c)
+	c.addNumbers([]float64{1, 2, 3})
+	truth[1]++
+	truth[2]++
+	truth[3]++
+	m := newValueCounter(5000, 32)
+	m.merge(c)
+	check(m)
+	top := c.topCounts(1)
+	if len(top) != 1 || top[0].Count != slices.Max(slices.Collect(maps.Values(truth))) {
+		t.Errorf("top = %+v", top)
 	}
 }

@@ -27,39 +27,56 @@ func sortFloats(xs []float64, keys []uint64) []uint64 {
 func radixSortFloats(xs []float64, keys []uint64) []uint64 {
 	keys = slices.Grow(keys[:0], 2*len(xs))[:2*len(xs)]
 	src, dst := keys[:len(xs)], keys[len(xs):]
-	var count [4][256]uint32
-	for i, x := range xs {
-		k := orderedBits(x)
-		src[i] = k
-		count[0][byte(k>>32)]++
-		count[1][byte(k>>40)]++
-		count[2][byte(k>>48)]++
-		count[3][byte(k>>56)]++
-	}
-	first := src[0]
-	for d := range count {
-		shift := uint(32 + 8*d)
-		c := &count[d]
-		if int(c[byte(first>>shift)]) == len(src) {
+	varying := orderedKeys(xs, src)
+	var count [256]uint32
+	for shift := uint(32); shift < 64; shift += 8 {
+		if byte(varying>>shift) == 0 {
 			continue
 		}
+		count = [256]uint32{}
+		for _, k := range src {
+			count[byte(k>>shift)]++
+		}
 		pos := uint32(0)
-		for i, n := range c {
-			c[i] = pos
+		for i, n := range count {
+			count[i] = pos
 			pos += n
 		}
-		for _, k := range src {
-			b := byte(k >> shift)
-			dst[c[b]] = k
-			c[b]++
-		}
+		radixScatter(dst, src, &count, shift)
 		src, dst = dst, src
 	}
 	sortTies(src)
-	for i, k := range src {
+	for i, k := range src[:len(xs)] {
 		xs[i] = fromOrderedBits(k)
 	}
 	return keys
+}
+
+// orderedKeys writes the ordered bits of xs to keys and returns the bits in
+// which some key differs from the first. Only the bytes that differ are
+// sorted on, each counted in a pass of its own: counting all bytes in one pass
+// waits, on every key, on the increment of the counter of the byte all keys
+// share.
+func orderedKeys(xs []float64, keys []uint64) (varying uint64) {
+	keys = keys[:len(xs)]
+	first := orderedBits(xs[0])
+	for i, x := range xs {
+		k := orderedBits(x)
+		keys[i] = k
+		varying |= k ^ first
+	}
+	return varying
+}
+
+// radixScatter moves each key of src to dst at the next position of its
+// byte at shift.
+func radixScatter(dst, src []uint64, next *[256]uint32, shift uint) {
+	for _, k := range src {
+		b := byte(k >> shift)
+		i := next[b]
+		dst[i] = k
+		next[b] = i + 1
+	}
 }
 
 // sortTies sorts keys already in order of their upper halves: each run of
