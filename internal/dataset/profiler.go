@@ -289,17 +289,7 @@ func (p *Profiler) Profile() *Profile {
 // called after each batch with the number of input bytes read so far.
 func ProfileReader(ctx context.Context, r Reader, opts *ProfileOptions, progress func(bytesRead int64)) (*Profile, error) {
 	p := NewProfiler(opts)
-	err := readAll(ctx, r, func(b *Batch, bytesRead int64) error {
-		p.AddBatch(b)
-		if err := p.mixed(); err != nil {
-			return err
-		}
-		if progress != nil {
-			progress(bytesRead)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.addReader(ctx, r, progress); err != nil {
 		return nil, err
 	}
 	return p.Profile(), nil
