@@ -62,7 +62,7 @@ func (l *Local) writeAtomic(name string, fill func(io.Writer) (int64, error)) (i
 
 // writeTemp fills f, syncs it and closes it.
 func (l *Local) writeTemp(f *os.File, fill func(io.Writer) (int64, error)) (int64, error) {
-	n, err := fill(f)
+	n, err := fill(newWriteback(f))
 	if err == nil {
 		err = l.fail(stepWritten)
 	}
