@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,5 +161,19 @@ func TestLocalMove(t *testing.T) {
 	}
 	if err := l.Move(ctx, "objects/x", "../escape"); !errors.Is(err, blob.ErrInvalidPath) {
 		t.Fatalf("moving outside the store: %v", err)
+	}
+}
+
+// A store whose directory was removed from under it fails writes as the server's
+// problem (a 500), not as a conflict of the client's making.
+func TestLocalDirectoryRemovedIsNotAConflict(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	l := newLocal(t, dir)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Put(t.Context(), "a/b", strings.NewReader("x"))
+	if err == nil || fault.KindOf(err) == fault.Conflict || !strings.Contains(err.Error(), "is gone") {
+		t.Fatalf("Put into a removed store: %v (kind %v)", err, fault.KindOf(err))
 	}
 }

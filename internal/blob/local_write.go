@@ -91,6 +91,9 @@ func (l *Local) createTemp(dir string) (*os.File, string, error) {
 		f, tmp, err := l.tryCreateTemp(dir)
 		// A concurrent Delete may prune dir, still empty, before the temp file is in it.
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == maxMkdirRace {
+			if err != nil && l.gone() {
+				return nil, "", fmt.Errorf("blob: the store's directory %s is gone: %w", l.dir, err)
+			}
 			return f, tmp, writeErr(dir, err)
 		}
 	}
@@ -103,6 +106,13 @@ func (l *Local) tryCreateTemp(dir string) (*os.File, string, error) {
 	tmp := path.Join(dir, tempPrefix+randomHex(12))
 	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	return f, tmp, err
+}
+
+// gone reports whether the store's own directory has been removed from under it: the
+// server's problem, not a conflict the client caused.
+func (l *Local) gone() bool {
+	_, err := os.Stat(l.dir)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // ensureDir creates dir and its missing parents, and syncs each new directory into its
