@@ -162,7 +162,7 @@ func (s *Service) pinned(ctx context.Context, def Definition) (*datasets.Version
 // plan is how a dataset's batches become a model's requests.
 type plan struct {
 	def      Definition
-	features []string // columns given to the model, in the order it takes them
+	features []string            // columns given to the model, in the order it takes them
 	matrix   *runtime.TensorSpec // one [rows, features] input; nil: one input per column
 	inputs   []runtime.TensorSpec
 	layout   runtime.Layout
