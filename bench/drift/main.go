@@ -20,13 +20,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -73,8 +71,11 @@ func main() {
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := config{regSize: 2 << 30}
 	var only string
-	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchkit.NewFlagSet("drift",
+		"Generates a reference and a current CSV file (--rows x --cols, known columns shifted) and\n"+
+			"times mlship (register both, compare) against Evidently's DataDriftPreset on them; then\n"+
+			"registers a --reg-size CSV with mlship data add and with dvc add. See bench/README.md.",
+		stderr)
 	fs.StringVar(&only, "only", strings.Join(allParts, ","), "comma-separated parts to run: "+strings.Join(allParts, ","))
 	fs.Int64Var(&cfg.rows, "rows", 1_000_000, "rows of the reference and of the current file")
 	fs.IntVar(&cfg.cols, "cols", 50, "columns of every generated file: 70% numeric, 30% categorical")
@@ -87,20 +88,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.cpuProfileDir, "cpuprofile", "", "write a CPU profile of each in-process phase into this `dir` (go tool pprof DIR/read-tables.pprof)")
 	fs.DurationVar(&cfg.stepTimeout, "step-timeout", 30*time.Minute, "longest any one step (a registration, a report) may take")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", time.Minute, "how long the mlship server may take to answer /health")
-	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	benchkit.OutputFlag(fs, &cfg.output)
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the generated files, the server data directories and Evidently's output")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./bench/drift [flags]\n\n"+
-			"Generates a reference and a current CSV file (--rows x --cols, known columns shifted) and\n"+
-			"times mlship (register both, compare) against Evidently's DataDriftPreset on them; then\n"+
-			"registers a --reg-size CSV with mlship data add and with dvc add. See bench/README.md.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	var err error
 	if cfg.only, err = benchkit.ParseList("only", only, allParts); err != nil {
@@ -119,21 +110,11 @@ func (c *config) validate() error {
 		return errors.New("--reg-runs must be at least 1")
 	case c.stepTimeout <= 0 || c.startupTimeout <= 0:
 		return errors.New("--step-timeout and --startup-timeout must be positive")
-	case c.output != "table" && c.output != "json":
-		return fmt.Errorf("-o %q: want table or json", c.output)
 	}
-	// Abs, not EvalSymlinks: a venv's python is a symlink that must stay inside the venv.
-	for _, p := range []*string{&c.mlshipBin, &c.evidentlyPython, &c.dvc, &c.cpuProfileDir} {
-		if *p == "" {
-			continue
-		}
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
+	if err := benchkit.CheckOutput(c.output); err != nil {
+		return err
 	}
-	return nil
+	return benchkit.AbsPaths(&c.mlshipBin, &c.evidentlyPython, &c.dvc, &c.cpuProfileDir)
 }
 
 func (c *config) wants(part string) bool { return slices.Contains(c.only, part) }

@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -39,8 +38,11 @@ func main() { benchkit.Main("gates", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("gates", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchkit.NewFlagSet("gates",
+		"Generates a --rows benchmark CSV (20 numeric features, a 0/1 target), logs an ONNX classifier\n"+
+			"to a local mlship server with the MLflow client, and times `mlship gate evaluate` against\n"+
+			"mlflow.evaluate on the same model and data. See bench/README.md.",
+		stderr)
 	fs.Int64Var(&cfg.rows, "rows", 1_000_000, "rows of the benchmark dataset")
 	fs.StringVar(&cfg.mlshipBin, "mlship-bin", "bin/mlship", "mlship `binary`: the server (BIN server --host 127.0.0.1 --port P --data-dir DIR) and the client commands")
 	fs.StringVar(&cfg.mlflowPython, "mlflow-python", ".venv-bench/bin/python", "`python` with mlflow, onnxruntime, skl2onnx and scikit-learn (bash bench/setup.sh bench)")
@@ -48,20 +50,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.stepTimeout, "step-timeout", 30*time.Minute, "longest any one step (an evaluation, a model fit) may take")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", time.Minute, "how long the mlship server may take to answer /health")
 	fs.Float64Var(&cfg.tolerance, "tolerance", 1e-6, "largest absolute difference allowed between the two tools' metrics")
-	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	benchkit.OutputFlag(fs, &cfg.output)
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the generated files, the server's data directory and the tools' output")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./bench/gates [flags]\n\n"+
-			"Generates a --rows benchmark CSV (20 numeric features, a 0/1 target), logs an ONNX classifier\n"+
-			"to a local mlship server with the MLflow client, and times `mlship gate evaluate` against\n"+
-			"mlflow.evaluate on the same model and data. See bench/README.md.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	return cfg, cfg.validate()
 }
@@ -74,18 +66,11 @@ func (c *config) validate() error {
 		return errors.New("--step-timeout and --startup-timeout must be positive")
 	case c.tolerance < 0:
 		return errors.New("--tolerance must not be negative")
-	case c.output != "table" && c.output != "json":
-		return fmt.Errorf("-o %q: want table or json", c.output)
 	}
-	// Abs, not EvalSymlinks: a venv's python is a symlink that must stay inside the venv.
-	for _, p := range []*string{&c.mlshipBin, &c.mlflowPython} {
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
+	if err := benchkit.CheckOutput(c.output); err != nil {
+		return err
 	}
-	return nil
+	return benchkit.AbsPaths(&c.mlshipBin, &c.mlflowPython)
 }
 
 func (c config) server() benchkit.ServerConfig {

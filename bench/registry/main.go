@@ -18,12 +18,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -57,8 +55,12 @@ func main() { benchkit.Main("registry", parseFlags, run) }
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := config{fileSize: 16 << 20}
 	var targets string
-	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchkit.NewFlagSet("registry",
+		"Starts mlship and MLflow's `mlflow server` (default workers, SQLite) one after the other on\n"+
+			"free loopback ports and measures model-version creation under concurrent clients, then\n"+
+			"uploads, registers and downloads a big model version (default 64 x 16MiB = 1GiB),\n"+
+			"reporting times and the server's peak memory growth. See bench/README.md.",
+		stderr)
 	fs.StringVar(&cfg.mlshipBin, "mlship-bin", "bin/mlship", "mlship `binary`, started as: BIN server --host 127.0.0.1 --port P --data-dir DIR")
 	fs.StringVar(&cfg.mlflowPython, "mlflow-python", ".venv-bench/bin/python", "`python` with mlflow installed (see bench/setup.sh), started as: PYTHON -m mlflow server ...")
 	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated servers to benchmark: "+strings.Join(allTargets, ","))
@@ -70,21 +72,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.parallel, "parallel", 4, "files uploaded / downloaded at once (MLflow's client downloads 4 at once)")
 	fs.BoolVar(&cfg.skipBig, "skip-big", false, "skip the big model version, run create_version only")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for a server's /health")
-	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	benchkit.OutputFlag(fs, &cfg.output)
 	fs.BoolVar(&cfg.keepData, "keep-data", false, "keep the servers' temporary data directories and logs")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./bench/registry [flags]\n\n"+
-			"Starts mlship and MLflow's `mlflow server` (default workers, SQLite) one after the other on\n"+
-			"free loopback ports and measures model-version creation under concurrent clients, then\n"+
-			"uploads, registers and downloads a big model version (default 64 x 16MiB = 1GiB),\n"+
-			"reporting times and the server's peak memory growth. See bench/README.md.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	for name := range strings.SplitSeq(targets, ",") {
 		name = strings.TrimSpace(name)
@@ -105,15 +96,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errors.New("--clients, --parallel and --files must be at least 1")
 	case cfg.duration <= 0 || cfg.warmup < 0:
 		return cfg, errors.New("--duration must be positive and --warmup not negative")
-	case cfg.output != "table" && cfg.output != "json":
-		return cfg, fmt.Errorf("-o %q: want table or json", cfg.output)
 	}
-	var err error
-	if cfg.mlshipBin, err = filepath.Abs(cfg.mlshipBin); err != nil {
+	if err := benchkit.CheckOutput(cfg.output); err != nil {
 		return cfg, err
 	}
-	cfg.mlflowPython, err = filepath.Abs(cfg.mlflowPython)
-	return cfg, err
+	return cfg, benchkit.AbsPaths(&cfg.mlshipBin, &cfg.mlflowPython)
 }
 
 // run benchmarks every selected target in turn and prints the report.

@@ -17,12 +17,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -64,8 +62,11 @@ func main() { benchkit.Main("serving", parseFlags, run) }
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	var only, mlshipArgs string
-	fs := flag.NewFlagSet("serving", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchkit.NewFlagSet("serving",
+		"Serves one scikit-learn model with mlflow models serve, MLServer and mlship serve, one after\n"+
+			"the other on free loopback ports, and measures requests/s and latency of one-row requests\n"+
+			"under concurrent clients. See bench/README.md.",
+		stderr)
 	fs.StringVar(&only, "only", strings.Join(allServers, ","), "comma-separated servers to benchmark: "+strings.Join(allServers, ","))
 	fs.BoolVar(&cfg.onnx, "onnx", false, "also serve the ONNX export of the model with mlship's native runtime (serve --runtime onnx)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent clients, each sending its next request when the last one is answered")
@@ -81,20 +82,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.modelDir, "model-dir", "", "use the models and expected.json that make_model.py wrote to this `dir` instead of building them")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 3*time.Minute, "how long a server may take to become ready")
 	fs.Float64Var(&cfg.maxErrorRate, "max-error-rate", 0.01, "exit non-zero when a measurement's share of failed requests is above this")
-	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	benchkit.OutputFlag(fs, &cfg.output)
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (model, server logs) afterwards")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./bench/serving [flags]\n\n"+
-			"Serves one scikit-learn model with mlflow models serve, MLServer and mlship serve, one after\n"+
-			"the other on free loopback ports, and measures requests/s and latency of one-row requests\n"+
-			"under concurrent clients. See bench/README.md.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	var err error
 	if cfg.only, err = benchkit.ParseList("only", only, allServers); err != nil {
@@ -114,21 +105,11 @@ func (c *config) validate() error {
 		return errors.New("--workers must not be negative")
 	case c.onnx && !c.wants(serverMlship):
 		return errors.New("--onnx measures mlship's native runtime: keep mlship in --only")
-	case c.output != "table" && c.output != "json":
-		return fmt.Errorf("-o %q: want table or json", c.output)
 	}
-	// Abs, not EvalSymlinks: a venv's python is a symlink that must stay inside the venv.
-	for _, p := range []*string{&c.mlshipBin, &c.benchPython, &c.mlserverPython, &c.modelDir} {
-		if *p == "" {
-			continue
-		}
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
+	if err := benchkit.CheckOutput(c.output); err != nil {
+		return err
 	}
-	return nil
+	return benchkit.AbsPaths(&c.mlshipBin, &c.benchPython, &c.mlserverPython, &c.modelDir)
 }
 
 func (c *config) wants(server string) bool { return slices.Contains(c.only, server) }

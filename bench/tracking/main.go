@@ -18,12 +18,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
 	"log"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -62,8 +60,11 @@ func main() { benchkit.Main("tracking", parseFlags, run) }
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	var targets, workloads string
-	fs := flag.NewFlagSet("tracking", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchkit.NewFlagSet("tracking",
+		"Starts mlship and MLflow's `mlflow server` (default workers, SQLite) one after the other on\n"+
+			"free loopback ports and measures requests/s of log_batch, runs_create and search_runs with\n"+
+			"concurrent clients. See bench/README.md.",
+		stderr)
 	fs.StringVar(&cfg.mlshipBin, "mlship-bin", "bin/mlship", "mlship `binary`, started as: BIN server --host 127.0.0.1 --port P --data-dir DIR")
 	fs.StringVar(&cfg.mlflowPython, "mlflow-python", ".venv-bench/bin/python", "`python` with mlflow installed (see bench/setup.sh), started as: PYTHON -m mlflow server ...")
 	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated servers to benchmark: "+strings.Join(allTargets, ","))
@@ -76,20 +77,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.batchesPerRun, "batches-per-run", 50, "log_batch requests sent to one run before a client moves to a fresh one")
 	fs.Float64Var(&cfg.maxErrorRate, "max-error-rate", 0.01, "fail when a workload's share of non-200 responses is above this")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for a server's /health")
-	fs.StringVar(&cfg.output, "o", "table", "output format: table or json (progress always goes to stderr)")
+	benchkit.OutputFlag(fs, &cfg.output)
 	fs.BoolVar(&cfg.keepData, "keep-data", false, "keep the servers' temporary data directories and logs")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: go run ./bench/tracking [flags]\n\n"+
-			"Starts mlship and MLflow's `mlflow server` (default workers, SQLite) one after the other on\n"+
-			"free loopback ports and measures requests/s of log_batch, runs_create and search_runs with\n"+
-			"concurrent clients. See bench/README.md.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	var err error
 	if cfg.targets, err = benchkit.ParseList("targets", targets, allTargets); err != nil {
@@ -114,16 +105,11 @@ func (c *config) validate() error {
 		return errors.New("--runs must be at least 1")
 	case c.batchesPerRun < 1:
 		return errors.New("--batches-per-run must be at least 1")
-	case c.output != "table" && c.output != "json":
-		return fmt.Errorf("-o %q: want table or json", c.output)
 	}
-	var err error
-	if c.mlshipBin, err = filepath.Abs(c.mlshipBin); err != nil {
+	if err := benchkit.CheckOutput(c.output); err != nil {
 		return err
 	}
-	// Abs, not EvalSymlinks: a venv's python is a symlink that must stay inside the venv.
-	c.mlflowPython, err = filepath.Abs(c.mlflowPython)
-	return err
+	return benchkit.AbsPaths(&c.mlshipBin, &c.mlflowPython)
 }
 
 func (c *config) wants(workload string) bool { return slices.Contains(c.workloads, workload) }
