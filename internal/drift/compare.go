@@ -18,22 +18,29 @@ import (
 // says otherwise, as are columns that current lacks or that have no values
 // left on either side; the report lists them with the reason.
 func Compare(ctx context.Context, ref, cur *dataset.Table, opts *Options) (*Report, error) {
+	build := func(name string, kind dataset.Kind) (*pair, error) {
+		return tablePair(ref.Column(name), cur.Column(name), kind)
+	}
+	return compare(ctx, opts, ref.Schema(), build, "datasets", int64(ref.Rows), int64(cur.Rows))
+}
+
+// compare runs the comparison of the columns of schema that opts selects, each pair
+// of columns made by build; Compare and CompareProfiles differ only in build.
+func compare(ctx context.Context, opts *Options, schema dataset.Schema, build func(string, dataset.Kind) (*pair, error),
+	source string, refRows, curRows int64) (*Report, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	jobs, skipped, err := planJobs(o, ref.Schema())
+	jobs, skipped, err := planJobs(o, schema)
 	if err != nil {
 		return nil, err
-	}
-	build := func(name string, kind dataset.Kind) (*pair, error) {
-		return tablePair(ref.Column(name), cur.Column(name), kind)
 	}
 	r, err := run(ctx, o, jobs, skipped, build)
 	if err != nil {
 		return nil, err
 	}
-	r.Source, r.ReferenceRows, r.CurrentRows = "datasets", int64(ref.Rows), int64(cur.Rows)
+	r.Source, r.ReferenceRows, r.CurrentRows = source, refRows, curRows
 	return r, nil
 }
 

@@ -25,23 +25,10 @@ import (
 //
 // Results computed from a compacted sketch are marked Approximate.
 func CompareProfiles(ctx context.Context, ref, cur *dataset.Profile, opts *Options) (*Report, error) {
-	o, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	jobs, skipped, err := planJobs(o, ref.Schema())
-	if err != nil {
-		return nil, err
-	}
 	build := func(name string, kind dataset.Kind) (*pair, error) {
 		return profilePair(ref.Column(name), cur.Column(name), kind)
 	}
-	r, err := run(ctx, o, jobs, skipped, build)
-	if err != nil {
-		return nil, err
-	}
-	r.Source, r.ReferenceRows, r.CurrentRows = "profiles", ref.Rows, cur.Rows
-	return r, nil
+	return compare(ctx, opts, ref.Schema(), build, "profiles", ref.Rows, cur.Rows)
 }
 
 func profilePair(ref, cur *dataset.ColumnProfile, kind dataset.Kind) (*pair, error) {
