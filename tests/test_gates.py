@@ -127,6 +127,7 @@ def test_promotion_through_the_gate(server, gated):
     assert [(a["action"], a.get("previous"), a["version"]) for a in audit] == [
         ("override", "2", "3"), ("passed", "1", "2"), ("passed", None, "1")]
     assert audit[0]["reason"] == "incident 42: roll forward"
+    assert requests.get(f"{server.url}/api/v1/models/no-such-model/alias-audit", timeout=30).status_code == 404
     assert audit[1]["evaluation_id"] == e2["id"] and audit[2]["evaluation_id"] == e1["id"]
 
     # Re-running v1's evaluation gives the same numbers, and the history shows them all.
@@ -363,3 +364,19 @@ def test_r_model_gated_through_the_r_worker(server, tmp_path):
     assert sorted(slices) == ["4", "6", "8"]
     four = (truth["cyl"] == 4).to_numpy()
     assert abs(slices["4"]["mean_absolute_error"] - metrics.mean_absolute_error(truth["mpg"][four], pred[four])) <= 1e-9
+
+
+def test_audit_trail_outlives_its_model(server, gated, wine_split):
+    from sklearn.dummy import DummyClassifier
+
+    train, _ = wine_split
+    X, y = train.drop(columns="target"), train["target"]
+    name = unique_name("short-lived")
+    log_version(DummyClassifier(strategy="most_frequent").fit(X, y), X, name)
+    data = gated["benchmark"]["definition"]["dataset"]
+    mlship(server, "gate", "set", name, "--dataset", data, "--target", "target", "--task", "classification",
+           "--threshold", "accuracy_score>=0.9")
+    mlship(server, "models", "alias", name, "production", "1", "--override", "demo before retirement")
+    mlflow.MlflowClient(server.url).delete_registered_model(name)
+    audit = json.loads(mlship(server, "gate", "audit", name, "-o", "json").stdout)["entries"]
+    assert [(a["action"], a["version"], a["reason"]) for a in audit] == [("override", "1", "demo before retirement")]

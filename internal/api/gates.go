@@ -106,12 +106,14 @@ func (a *API) listAliasAudit(w http.ResponseWriter, r *http.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.registry.GetRegisteredModel(r.Context(), r.PathValue("name")); err != nil {
-		return nil, err
-	}
 	entries, err := g.Audit(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return nil, err
+	}
+	if len(entries) == 0 { // the trail outlives its model: only an unknown name with none is an error
+		if _, err := a.registry.GetRegisteredModel(r.Context(), r.PathValue("name")); err != nil {
+			return nil, err
+		}
 	}
 	return map[string]any{"entries": entries}, nil
 }

@@ -81,12 +81,7 @@ func (s *Service) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluation, 
 		return nil, fault.Invalidf("alias %q is not protected by %s's benchmark (protected: %s)", alias, in.Model, strings.Join(def.Protected, ", "))
 	}
 	num, _ := strconv.ParseInt(mv.Version, 10, 64)
-	var id int64
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO evaluations (rm_id, version, revision, alias, status, dataset_digest, created_at)
-			VALUES ((SELECT id FROM registered_models WHERE name = ?), ?, ?, ?, ?, ?, ?) RETURNING id`,
-			in.Model, num, revision, alias, StatusQueued, def.DatasetDigest, s.millis()).Scan(&id)
-	})
+	id, err := s.record(ctx, in.Model, num, revision, alias, StatusQueued, def.DatasetDigest)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +97,23 @@ func (s *Service) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluation, 
 		return nil, err
 	}
 	return s.Evaluation(ctx, id)
+}
+
+// record inserts an evaluation of a model's version on a benchmark revision and
+// returns its id; a running one has started now.
+func (s *Service) record(ctx context.Context, model string, version int64, revision, alias, status, digest string) (int64, error) {
+	now := s.millis()
+	var started any
+	if status == StatusRunning {
+		started = now
+	}
+	var id int64
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO evaluations (rm_id, version, revision, alias, status, dataset_digest,
+			created_at, started_at) VALUES ((SELECT id FROM registered_models WHERE name = ?), ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			model, version, revision, alias, status, digest, now, started).Scan(&id)
+	})
+	return id, err
 }
 
 // run carries out an evaluation: it measures the candidate (and the alias's holder,
@@ -234,12 +246,8 @@ func (s *Service) latestResult(ctx context.Context, model, version, revision str
 // an evaluation of its own (without a verdict).
 func (s *Service) measureHolder(ctx context.Context, e *Evaluation, def Definition, version string) (*Evaluation, error) {
 	num, _ := strconv.ParseInt(version, 10, 64)
-	var id int64
-	if err := s.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO evaluations (rm_id, version, revision, status, dataset_digest, created_at, started_at)
-			SELECT rm_id, ?, revision, ?, dataset_digest, ?, ? FROM evaluations WHERE id = ? RETURNING id`,
-			num, StatusRunning, s.millis(), s.millis(), e.ID).Scan(&id)
-	}); err != nil {
+	id, err := s.record(ctx, e.Model, num, e.Revision, "", StatusRunning, def.DatasetDigest)
+	if err != nil {
 		return nil, err
 	}
 	res, runtimeName, err := s.measure(ctx, def, e.Model, version, s.progress(ctx, id))

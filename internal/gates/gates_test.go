@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,12 +134,8 @@ func (f *fixture) evaluateNow(t *testing.T, version string) *Evaluation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id int64
-	err = f.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO evaluations (rm_id, version, revision, alias, status, dataset_digest, created_at)
-			VALUES ((SELECT id FROM registered_models WHERE name = 'm'), ?, ?, 'production', 'queued', ?, 0) RETURNING id`,
-			version, b.Revision, b.Definition.DatasetDigest).Scan(&id)
-	})
+	num, _ := strconv.ParseInt(version, 10, 64)
+	id, err := f.s.record(ctx, "m", num, b.Revision, "production", StatusQueued, b.Definition.DatasetDigest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,15 +289,11 @@ func TestStartRecoversInterruptedEvaluations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var orphan, holder int64
-		err = db.Write(ctx, func(tx *store.Tx) error {
-			q := `INSERT INTO evaluations (rm_id, version, revision, alias, status, dataset_digest, created_at)
-				VALUES ((SELECT id FROM registered_models WHERE name = 'm'), ?, ?, ?, ?, ?, 0) RETURNING id`
-			if err := tx.QueryRowContext(ctx, q, 1, b.Revision, "production", StatusQueued, b.Definition.DatasetDigest).Scan(&orphan); err != nil {
-				return err
-			}
-			return tx.QueryRowContext(ctx, q, 2, b.Revision, "", StatusRunning, b.Definition.DatasetDigest).Scan(&holder)
-		})
+		orphan, err := f.s.record(ctx, "m", 1, b.Revision, "production", StatusQueued, b.Definition.DatasetDigest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holder, err := f.s.record(ctx, "m", 2, b.Revision, "", StatusRunning, b.Definition.DatasetDigest)
 		if err != nil {
 			t.Fatal(err)
 		}

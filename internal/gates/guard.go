@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -74,9 +75,9 @@ func holderName(v int64) string {
 	return fmt.Sprintf("version %d", v)
 }
 
+// versionOrZero is a version number, 0 for none.
 func versionOrZero(v string) int64 {
-	var n int64
-	fmt.Sscan(v, &n)
+	n, _ := strconv.ParseInt(v, 10, 64)
 	return n
 }
 
