@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -207,7 +208,7 @@ func benchmarkTable(t *tabwriter.Writer, b *gates.Benchmark) {
 	for _, m := range slices.Sorted(maps.Keys(d.Gate.Thresholds)) {
 		row(t, "THRESHOLD", m+": "+describeThreshold(d.Gate.Thresholds[m]))
 	}
-	row(t, "NO BASELINE", cmpOr(string(d.Gate.NoBaseline), string(gate.NoBaselineFail)))
+	row(t, "NO BASELINE", cmp.Or(string(d.Gate.NoBaseline), string(gate.NoBaselineFail)))
 }
 
 func describeThreshold(th gate.Threshold) string {
@@ -488,7 +489,7 @@ func historyTable(t *tabwriter.Writer, es []*gates.Evaluation, b *gates.Benchmar
 		}
 		vs := "-"
 		if e.Alias != "" {
-			vs = e.Alias + "@" + cmpOr(e.BaselineVersion, "none")
+			vs = e.Alias + "@" + cmp.Or(e.BaselineVersion, "none")
 		}
 		rev := e.Revision[:min(12, len(e.Revision))]
 		if e.Revision == b.Revision {
@@ -524,8 +525,8 @@ func gateAuditCommand() *cobra.Command {
 					if a.EvaluationID != 0 {
 						eval = strconv.FormatInt(a.EvaluationID, 10)
 					}
-					row(t, time.UnixMilli(a.CreatedAt).Format(time.DateTime), a.Alias, cmpOr(a.Previous, "-"),
-						cmpOr(a.Version, "-"), a.Action, eval, cmpOr(a.Actor, "-"), cmpOr(a.Reason, "-"))
+					row(t, time.UnixMilli(a.CreatedAt).Format(time.DateTime), a.Alias, cmp.Or(a.Previous, "-"),
+						cmp.Or(a.Version, "-"), a.Action, eval, cmp.Or(a.Actor, "-"), cmp.Or(a.Reason, "-"))
 				}
 			})
 		},

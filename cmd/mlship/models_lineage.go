@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -198,18 +199,11 @@ func newReproducePlan(l *api.Lineage) reproducePlan {
 	for _, e := range l.Environment {
 		p.Environment = append(p.Environment, environmentStep{Path: path.Base(e.Path), Content: e.Content, Install: installCommand(path.Base(e.Path))})
 		if e.Truncated || e.Problem != "" {
-			p.Notes = append(p.Notes, fmt.Sprintf("%s is incomplete on the server (%s): fetch it with the model's files", e.Path, cmpOr(e.Problem, "truncated")))
+			p.Notes = append(p.Notes, fmt.Sprintf("%s is incomplete on the server (%s): fetch it with the model's files", e.Path, cmp.Or(e.Problem, "truncated")))
 		}
 	}
 	p.Command = trainingCommand(l.SourceCode, p.Params)
 	return p
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func installCommand(file string) string {
@@ -232,7 +226,7 @@ func trainingCommand(sc api.SourceCode, params map[string]string) []string {
 	keys := sortedKeys(params)
 	switch {
 	case sc.SourceType == "PROJECT":
-		argv := []string{"mlflow", "run", cmpOr(sc.GitRepo, ".")}
+		argv := []string{"mlflow", "run", cmp.Or(sc.GitRepo, ".")}
 		if sc.GitCommit != "" {
 			argv = append(argv, "--version", sc.GitCommit)
 		}
@@ -258,7 +252,7 @@ func printPlan(w io.Writer, p reproducePlan) {
 	}
 	if p.Git.GitRepo != "" || p.Git.GitCommit != "" {
 		fmt.Fprintln(w, "\n# 1. Code")
-		repo := cmpOr(p.Git.GitRepo, "<repository>")
+		repo := cmp.Or(p.Git.GitRepo, "<repository>")
 		fmt.Fprintf(w, "git clone %s src && cd src\n", shellQuote(repo))
 		if p.Git.GitCommit != "" {
 			fmt.Fprintf(w, "git checkout %s", shellQuote(p.Git.GitCommit))
@@ -281,7 +275,7 @@ func printPlan(w io.Writer, p reproducePlan) {
 		fmt.Fprintln(w, "# the run logged no datasets")
 	}
 	for _, d := range p.Datasets {
-		fmt.Fprintf(w, "#   %s (%s) digest %s from %s %s\n", d.Name, cmpOr(d.Context, "-"), d.Digest, d.SourceType, d.Source)
+		fmt.Fprintf(w, "#   %s (%s) digest %s from %s %s\n", d.Name, cmp.Or(d.Context, "-"), d.Digest, d.SourceType, d.Source)
 	}
 	fmt.Fprintln(w, "\n# 4. Train")
 	if len(p.Command) == 0 {
@@ -470,7 +464,7 @@ func printVerifications(t *tabwriter.Writer, results []verification) {
 			row(t, r.Name+"/"+r.Version, "OK", r.ManifestDigest)
 		default:
 			for _, p := range r.Problems {
-				row(t, r.Name+"/"+r.Version, strings.ToUpper(p.Kind), cmpOr(p.Path, "(manifest)"), p.Digest)
+				row(t, r.Name+"/"+r.Version, strings.ToUpper(p.Kind), cmp.Or(p.Path, "(manifest)"), p.Digest)
 			}
 		}
 	}

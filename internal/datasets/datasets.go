@@ -6,6 +6,7 @@
 package datasets
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -286,16 +287,9 @@ func (s *Service) Get(ctx context.Context, name, version string) (*Version, erro
 	}
 	v, err := scanVersion(s.db.Reader().QueryRowContext(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fault.NotFoundf("dataset %q has no version %s", name, cmpOr(version, "latest"))
+		return nil, fault.NotFoundf("dataset %q has no version %s", name, cmp.Or(version, "latest"))
 	}
 	return v, err
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // ByDigest returns the versions whose bytes have the given digest, newest first. The

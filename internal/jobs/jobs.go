@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -95,11 +96,11 @@ func open(ctx context.Context, db *sql.DB, opts Options, register func(*river.Wo
 	if err := register(workers); err != nil {
 		return nil, err
 	}
-	timeout := cmpOr(opts.Timeout, DefaultTimeout)
+	timeout := cmp.Or(opts.Timeout, DefaultTimeout)
 	client, err := river.NewClient(driver, &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(opts.Workers, DefaultWorkers)}},
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(opts.Workers, DefaultWorkers)}},
 		Workers:              workers,
-		FetchPollInterval:    cmpOr(opts.PollInterval, DefaultPollInterval),
+		FetchPollInterval:    cmp.Or(opts.PollInterval, DefaultPollInterval),
 		FetchCooldown:        20 * time.Millisecond,
 		JobTimeout:           timeout,
 		RescueStuckJobsAfter: timeout + time.Hour,
@@ -110,14 +111,6 @@ func open(ctx context.Context, db *sql.DB, opts Options, register func(*river.Wo
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	return &Queue{db: db, client: client}, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // quiet keeps River's own info messages (leadership, maintenance) out of the
