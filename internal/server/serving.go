@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -145,26 +144,5 @@ func (l versionLoader) Load(ctx context.Context, model, version string) (runtime
 	if err != nil {
 		return nil, "", err
 	}
-	dir, err := l.source.Fetch(ctx, v)
-	if err != nil {
-		return nil, "", fmt.Errorf("fetch %s version %s: %w", model, version, err)
-	}
-	format, err := runtime.Inspect(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	name, err := format.Choose("")
-	if err != nil {
-		return nil, "", err
-	}
-	rt, err := l.runtimes(name, serving.Spec{Name: "gate"})
-	if err != nil {
-		return nil, "", err
-	}
-	m, err := rt.Load(ctx, runtime.Spec{Dir: dir, Name: model, Version: version,
-		Logger: l.logger.With("model", model, "version", version, "role", "evaluation")})
-	if err != nil {
-		return nil, "", fmt.Errorf("load %s version %s with the %s runtime: %w", model, version, name, err)
-	}
-	return m, name, nil
+	return serving.LoadVersion(ctx, l.source, l.runtimes, v, serving.Spec{Name: "gate"}, l.logger.With("role", "evaluation"))
 }

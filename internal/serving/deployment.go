@@ -232,31 +232,43 @@ func loadConfig(v Version, spec Spec) string {
 
 // load fetches, loads and warms up a version beside whatever serves now.
 func (d *Deployment) load(ctx context.Context, spec Spec, role string, v Version, config string) (*served, error) {
-	dir, err := d.m.opts.Source.Fetch(ctx, v)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s version %s: %w", v.Model, v.Version, err)
-	}
-	format, err := runtime.Inspect(dir)
+	model, name, err := LoadVersion(ctx, d.m.opts.Source, d.m.opts.Runtimes, v, spec, d.logger.With("role", role))
 	if err != nil {
 		return nil, err
-	}
-	name, err := format.Choose(spec.Runtime)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := d.m.opts.Runtimes(name, spec)
-	if err != nil {
-		return nil, err
-	}
-	model, err := rt.Load(ctx, runtime.Spec{Dir: dir, Name: v.Model, Version: v.Version,
-		Logger: d.logger.With("role", role, "model", v.Model, "version", v.Version)})
-	if err != nil {
-		return nil, fmt.Errorf("load %s version %s with the %s runtime: %w", v.Model, v.Version, name, err)
 	}
 	mm := d.m.opts.Metrics.forModel(spec.Name, v.Model, v.Version, role)
 	return &served{role: role, version: v, runtime: name, config: config, model: model,
 		meta: model.Metadata(), metrics: mm, loaded: time.Now(),
 		batcher: newBatcher(model, spec.Batching, mm)}, nil
+}
+
+// LoadVersion fetches a version's files through source and loads them, warmed up, with
+// the runtime that spec names or else the one the files' format calls for: what a
+// deployment does with every version it serves, and what anything that must run a
+// version as it is served (a benchmark evaluation) calls. It returns the runtime's name.
+func LoadVersion(ctx context.Context, source Source, runtimes RuntimeFactory, v Version, spec Spec, logger *slog.Logger) (runtime.Model, string, error) {
+	dir, err := source.Fetch(ctx, v)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch %s version %s: %w", v.Model, v.Version, err)
+	}
+	format, err := runtime.Inspect(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := format.Choose(spec.Runtime)
+	if err != nil {
+		return nil, "", err
+	}
+	rt, err := runtimes(name, spec)
+	if err != nil {
+		return nil, "", err
+	}
+	model, err := rt.Load(ctx, runtime.Spec{Dir: dir, Name: v.Model, Version: v.Version,
+		Logger: logger.With("model", v.Model, "version", v.Version)})
+	if err != nil {
+		return nil, "", fmt.Errorf("load %s version %s with the %s runtime: %w", v.Model, v.Version, name, err)
+	}
+	return model, name, nil
 }
 
 // swap makes s serve in role (nil: nothing) and retires what served there before,
