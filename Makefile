@@ -36,8 +36,14 @@ $(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt
 	touch $@
 
 # R and jsonlite serve R models (runtimes/r); the tests skip R models where R is absent,
-# so a machine without apt-get still runs everything else.
+# so a machine without apt-get still runs everything else. bubblewrap is the sandbox the
+# python, r and declared runtimes' workers run in (internal/runtime/sandbox).
 system-deps:
+	@if ! command -v bwrap >/dev/null; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; \
+		else echo "bubblewrap is not installed and cannot be installed here: workers fall back to Landlock"; fi; \
+	fi
 	@if ! command -v Rscript >/dev/null || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends r-base-core r-cran-jsonlite >/dev/null; \
