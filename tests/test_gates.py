@@ -168,6 +168,12 @@ def test_metrics_equal_scikit_learn_and_are_logged_to_mlflow(server, gated):
     assert run.info.status == "FINISHED"
     assert run.data.params["version"] == "2" and run.data.params["runtime"] == "python"
     assert run.data.params["dataset_digest"] == gated["benchmark"]["definition"]["dataset_digest"]
+    # The run's dataset input carries the digest the dataset version is known by in MLflow,
+    # so the two can be matched (mlflow.log_input of the same file gives the same digest).
+    data_name, data_version = gated["benchmark"]["definition"]["dataset"].split("/")
+    dv = requests.get(f"{server.url}/api/v1/datasets/{data_name}/versions/{data_version}", timeout=30).json()
+    [logged] = run.inputs.dataset_inputs
+    assert logged.dataset.digest == dv["mlflow_digest"]
     for k in want:
         assert run.data.metrics[k] == got[k]
     exp = mlflow.MlflowClient(server.url).get_experiment(run.info.experiment_id)

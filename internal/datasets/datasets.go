@@ -117,7 +117,7 @@ func (s *Service) Register(ctx context.Context, name, file string, format datase
 		return nil, false, err
 	}
 	s.profiles.Add(profileManifest, prof)
-	v := &Version{Name: name, Digest: dataManifest, MLflowDigest: mlflowDigest(dataManifest), File: file, Format: format, Size: size, Rows: prof.Rows,
+	v := &Version{Name: name, Digest: dataManifest, MLflowDigest: MLflowDigestOf(dataManifest), File: file, Format: format, Size: size, Rows: prof.Rows,
 		Schema: prof.Schema(), CreatedAt: time.Now().UnixMilli(), profileManifest: profileManifest}
 	created, err := s.insert(ctx, v)
 	return v, created, err
@@ -263,7 +263,7 @@ func scanVersion(sc interface{ Scan(...any) error }) (*Version, error) {
 		return nil, err
 	}
 	v.Format = dataset.Format(format)
-	v.MLflowDigest = mlflowDigest(v.Digest)
+	v.MLflowDigest = MLflowDigestOf(v.Digest)
 	if err := json.Unmarshal([]byte(schema), &v.Schema); err != nil {
 		return nil, fmt.Errorf("dataset %s version %d: stored schema: %w", v.Name, v.Version, err)
 	}
@@ -304,7 +304,9 @@ func (s *Service) ByDigest(ctx context.Context, digest string) ([]*Version, erro
 		ORDER BY created_at DESC`, digest, len("sha256:")+len(hexPart), "sha256:"+hexPart)
 }
 
-func mlflowDigest(d string) string {
+// MLflowDigestOf is the digest a dataset version is known by in MLflow: the first 32 hex
+// digits of its content digest.
+func MLflowDigestOf(d string) string {
 	h := strings.TrimPrefix(d, "sha256:")
 	return h[:min(32, len(h))]
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/gate"
 	"github.com/mlship/mlship/internal/protojson"
@@ -377,10 +378,9 @@ func (s *Service) logRun(ctx context.Context, e *Evaluation, def Definition, res
 		return runID, err
 	}
 	name, _, _ := strings.Cut(def.Dataset, "/")
-	mlflowDigest := def.DatasetDigest[:min(32, len(def.DatasetDigest))]
 	if err := tr.LogInputs(ctx, runID, []tracking.DatasetInput{{
 		Tags:    []tracking.Tag{{Key: "mlflow.data.context", Value: "evaluation"}},
-		Dataset: tracking.Dataset{Name: name, Digest: mlflowDigest, SourceType: "mlship", Source: "mlship-dataset:" + def.Dataset},
+		Dataset: tracking.Dataset{Name: name, Digest: datasets.MLflowDigestOf(def.DatasetDigest), SourceType: "mlship", Source: "mlship-dataset:" + def.Dataset},
 	}}, nil); err != nil {
 		return runID, err
 	}
