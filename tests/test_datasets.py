@@ -61,6 +61,11 @@ def test_drift_finds_exactly_the_shifted_columns(server, wine, tmp_path):
     drifted = sorted(c["name"] for c in report["columns"] if c["drifted"])
     assert drifted == sorted(SHIFTED), report
     assert report["dataset_drift"] is False
+    # Each column says how its score meets its threshold: a p-value drifts below it.
+    for c in report["columns"]:
+        assert c["score_is_p_value"] is (c["method"] in ("ks", "chisquare", "z")), c
+        if c["drifted"]:
+            assert (c["score"] <= c["threshold"]) if c["score_is_p_value"] else (c["score"] >= c["threshold"]), c
     page = html.read_text()
     assert "<svg" in page and "<script" not in page
     r = requests.post(

@@ -101,7 +101,7 @@ func compareColumn(o Options, j job, build pairBuilder) (*ColumnResult, error, e
 // test computes the method's score on the pair.
 func (p *pair) test(m Method) *ColumnResult {
 	res := &ColumnResult{
-		Name: p.name, Type: p.typ, Kind: p.kind, Method: m, MethodName: m.DisplayName(), PValue: m.IsPValue(),
+		Name: p.name, Type: p.typ, Kind: p.kind, Method: m, MethodName: m.DisplayName(), ScoreIsPValue: m.IsPValue(),
 		Reference: p.ref.summary, Current: p.cur.summary,
 	}
 	var score, stat float64

@@ -37,10 +37,12 @@ type ColumnResult struct {
 	Score Number `json:"score"`
 	// Statistic is the test statistic of p-value tests (K-S D, chi-squared,
 	// z); it equals Score for distances.
-	Statistic Number  `json:"statistic"`
-	PValue    bool    `json:"p_value"`
-	Threshold float64 `json:"threshold"`
-	Drifted   bool    `json:"drifted"`
+	Statistic Number `json:"statistic"`
+	// ScoreIsPValue says how to read Score against Threshold: a p-value drifts
+	// below it, a distance above it.
+	ScoreIsPValue bool    `json:"score_is_p_value"`
+	Threshold     float64 `json:"threshold"`
+	Drifted       bool    `json:"drifted"`
 	// Approximate is true when a sketch, not the data, gave the score.
 	Approximate bool      `json:"approximate,omitempty"`
 	Reference   Summary   `json:"reference"`
