@@ -22,8 +22,13 @@ build:
 build-onnxruntime:
 	CGO_ENABLED=1 $(GO) build -tags onnxruntime -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
 
+# make run BIND=0.0.0.0 PORT=8080 DATA_DIR=/srv/mlship changes where it listens and keeps data.
+BIND     ?= 127.0.0.1
+PORT     ?= 5000
+DATA_DIR ?= ./mlship-data
 run: build
-	./$(BIN) server --host 127.0.0.1 --port 5000 --data-dir ./mlship-data
+	@echo "mlship server on http://$(BIND):$(PORT); the command line is $(CURDIR)/$(BIN)$(if $(filter 5000,$(PORT)),, (export MLSHIP_SERVER=http://$(BIND):$(PORT) so that it finds this server))"
+	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR)
 
 deps: $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
 	$(GO) mod download
