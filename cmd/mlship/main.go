@@ -39,6 +39,9 @@ func run(ctx context.Context, args []string) int {
 	root := rootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if _, _, ferr := root.Find(args); ferr != nil { // cobra's "unknown command"
+		err = usageError{ferr}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -70,7 +73,33 @@ Point any MLflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000.`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serverCommand(), serveCommand(), deployCommand(), modelsCommand(), dataCommand(), driftCommand(), gateCommand(), versionCommand())
+	markUsageErrors(root)
 	return root
+}
+
+// markUsageErrors makes every mistake in a command line a usageError (exit 2): wrong
+// positional arguments, and an unknown subcommand of a command group, which cobra would
+// otherwise answer with the group's help and success.
+func markUsageErrors(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
+	if args := c.Args; args != nil {
+		c.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
+		c.RunE = func(c *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", a[0], c.CommandPath())}
+			}
+			return c.Help()
+		}
+	}
 }
 
 func versionCommand() *cobra.Command {
