@@ -117,11 +117,17 @@ def test_promotion_through_the_gate(server, gated):
     assert api.status_code == 409 and api.json()["error_code"] == "RESOURCE_CONFLICT"
     assert client.get_model_version_by_alias(name, "production").version == "2"
 
-    # An unprotected alias moves freely.
+    # An unprotected alias moves freely, and the command line says what it did.
+    moved = mlship(server, "models", "alias", name, "challenger", "3")
+    assert moved.stdout.strip() == f"{name}@challenger -> version 3"
+    assert client.get_model_version_by_alias(name, "challenger").version == "3"
+    gone = json.loads(mlship(server, "models", "alias", name, "challenger", "--delete", "-o", "json").stdout)
+    assert gone == {"name": name, "alias": "challenger", "deleted": True}
     client.set_registered_model_alias(name, "challenger", "3")
 
     # An override with a reason succeeds and is audited.
-    mlship(server, "models", "alias", name, "production", "3", "--override", "incident 42: roll forward")
+    over = mlship(server, "models", "alias", name, "production", "3", "--override", "incident 42: roll forward")
+    assert over.stdout.strip() == f"{name}@production -> version 3 (override: incident 42: roll forward)"
     assert client.get_model_version_by_alias(name, "production").version == "3"
     audit = json.loads(mlship(server, "gate", "audit", name, "-o", "json").stdout)["entries"]
     assert [(a["action"], a.get("previous"), a["version"]) for a in audit] == [

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/user"
@@ -302,17 +303,30 @@ func modelsAliasCommand() *cobra.Command {
 			ctx, name := cmd.Context(), args[0]
 			switch {
 			case del && len(args) == 2:
-				return cl.Send(ctx, "DELETE", registry+"registered-models/alias", map[string]string{"name": name, "alias": args[1]}, nil)
+				if err := cl.Send(ctx, "DELETE", registry+"registered-models/alias", map[string]string{"name": name, "alias": args[1]}, nil); err != nil {
+					return err
+				}
+				return f.out.print(cmd.OutOrStdout(), aliasChange{Name: name, Alias: args[1], Deleted: true}, func(t *tabwriter.Writer) {
+					fmt.Fprintf(t, "deleted alias %s of %s\n", args[1], name)
+				})
 			case del:
 				return usageError{fmt.Errorf("--delete takes NAME and ALIAS")}
 			case len(args) == 3 && override != "":
-				return cl.Send(ctx, "PUT", "/api/v1/models/"+url.PathEscape(name)+"/aliases/"+url.PathEscape(args[1]),
-					map[string]string{"version": strings.TrimPrefix(args[2], "v"), "override": override, "actor": currentUser()}, nil)
+				version := strings.TrimPrefix(args[2], "v")
+				if err := cl.Send(ctx, "PUT", "/api/v1/models/"+url.PathEscape(name)+"/aliases/"+url.PathEscape(args[1]),
+					map[string]string{"version": version, "override": override, "actor": currentUser()}, nil); err != nil {
+					return err
+				}
+				return printAliasSet(cmd.OutOrStdout(), &f.out, aliasChange{Name: name, Alias: args[1], Version: version, Override: override})
 			case override != "":
 				return usageError{fmt.Errorf("--override takes NAME, ALIAS and VERSION")}
 			case len(args) == 3:
-				return cl.Send(ctx, "POST", registry+"registered-models/alias",
-					map[string]string{"name": name, "alias": args[1], "version": strings.TrimPrefix(args[2], "v")}, nil)
+				version := strings.TrimPrefix(args[2], "v")
+				if err := cl.Send(ctx, "POST", registry+"registered-models/alias",
+					map[string]string{"name": name, "alias": args[1], "version": version}, nil); err != nil {
+					return err
+				}
+				return printAliasSet(cmd.OutOrStdout(), &f.out, aliasChange{Name: name, Alias: args[1], Version: version})
 			case len(args) == 2:
 				var out struct {
 					ModelVersion modelVersion `json:"model_version"`
@@ -342,6 +356,25 @@ func modelsAliasCommand() *cobra.Command {
 	c.Flags().BoolVar(&del, "delete", false, "delete the alias")
 	c.Flags().StringVar(&override, "override", "", "move a protected alias to a version that has not passed its benchmark gate, for this reason (kept in the audit trail)")
 	return c
+}
+
+// aliasChange is what `mlship models alias` did, for its output.
+type aliasChange struct {
+	Name     string `json:"name"`
+	Alias    string `json:"alias"`
+	Version  string `json:"version,omitempty"`
+	Override string `json:"override,omitempty"`
+	Deleted  bool   `json:"deleted,omitempty"`
+}
+
+func printAliasSet(w io.Writer, out *output, a aliasChange) error {
+	return out.print(w, a, func(t *tabwriter.Writer) {
+		fmt.Fprintf(t, "%s@%s -> version %s", a.Name, a.Alias, a.Version)
+		if a.Override != "" {
+			fmt.Fprintf(t, " (override: %s)", a.Override)
+		}
+		fmt.Fprintln(t)
+	})
 }
 
 func modelsOwnerCommand() *cobra.Command {
