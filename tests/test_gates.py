@@ -217,6 +217,10 @@ def test_gate_input_errors(server, gated, wine_split):
     p = mlship(server, "gate", "set", name, "--dataset", data, "--target", "target", "--task", "classification",
                "--threshold", "log_loss>=0.5", check=False)
     assert p.returncode == 2 and "<=" in p.stderr
+    # The name an MLflow user writes for a metric is told the name mlship computes it by.
+    p = mlship(server, "gate", "set", name, "--dataset", data, "--target", "target", "--task", "classification",
+               "--threshold", "accuracy>=0.9", check=False)
+    assert p.returncode == 2 and "did you mean accuracy_score?" in p.stderr, p.stderr
     # The benchmark in force was never replaced by a refused one.
     b = requests.get(url, timeout=30).json()
     assert b["revision"] == gated["benchmark"]["revision"]

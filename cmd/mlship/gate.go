@@ -133,7 +133,10 @@ func addThresholds(ts gate.Thresholds, bounds, abs, rel []string) error {
 		if !ok {
 			greater, known := gate.GreaterIsBetter(metric)
 			if !known {
-				return t, fmt.Errorf("metric %q has no direction: set its greater_is_better in a --gate file", metric)
+				if s := gate.Suggest(metric); s != "" {
+					return t, usageError{fmt.Errorf("metric %q is not one mlship computes: did you mean %s?", metric, s)}
+				}
+				return t, usageError{fmt.Errorf("metric %q is not a built-in metric, so mlship cannot tell whether higher is better: set its greater_is_better in a --gate file", metric)}
 			}
 			t.GreaterIsBetter = greater
 		}

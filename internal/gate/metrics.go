@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -148,4 +149,35 @@ func (m *metricSet) undefine(name, why string) {
 		m.undefined = map[string]string{}
 	}
 	m.undefined[name] = why
+}
+
+// shortNames are the names people write for the built-in metrics (scikit-learn's
+// function names without _score, the usual abbreviations).
+var shortNames = map[string]string{
+	"accuracy": Accuracy, "acc": Accuracy, "precision": Precision, "recall": Recall,
+	"f1": F1, "auc": ROCAUC, "roc_auc_score": ROCAUC, "logloss": LogLoss,
+	"mae": MeanAbsoluteError, "mse": MeanSquaredError, "rmse": RootMeanSquaredError,
+	"r2": R2, "mape": MeanAbsolutePercentageError,
+}
+
+// Suggest returns the built-in metric a name probably means ("accuracy" means
+// accuracy_score), or "" when it means none. A slice metric keeps its slice.
+func Suggest(metric string) string {
+	base, slice, sliced := strings.Cut(metric, "/")
+	full, ok := shortNames[strings.ToLower(base)]
+	if !ok {
+		return ""
+	}
+	if sliced {
+		return full + "/" + slice
+	}
+	return full
+}
+
+// didYouMean is " (did you mean NAME?)" when Suggest knows what metric meant.
+func didYouMean(metric string) string {
+	if s := Suggest(metric); s != "" {
+		return fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	return ""
 }

@@ -153,7 +153,7 @@ func (s Spec) checkMetrics() error {
 	known := MetricNames(s.Task, len(s.Classes))
 	for _, m := range s.Metrics {
 		if !slices.Contains(known, m) {
-			return fault.Invalidf("metric %q is not computed for this model; the metrics are %v", m, known)
+			return fault.Invalidf("metric %q is not computed for this model%s; the metrics are %v", m, didYouMean(m), known)
 		}
 	}
 	return nil

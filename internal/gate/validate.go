@@ -78,7 +78,7 @@ func (g Gate) CheckFor(spec Spec) error {
 	for _, name := range slices.Sorted(maps.Keys(g.Thresholds)) {
 		base, slice, sliced := strings.Cut(name, "/")
 		if !slices.Contains(known, base) {
-			return fault.Invalidf("threshold on %s: the benchmark computes %s", name, strings.Join(known, ", "))
+			return fault.Invalidf("threshold on %s%s: the benchmark computes %s", name, didYouMean(name), strings.Join(known, ", "))
 		}
 		if column, _, _ := strings.Cut(slice, ":"); sliced && (spec.SliceBy == "" || column != spec.SliceBy) {
 			return fault.Invalidf("threshold on %s: the benchmark is not sliced by %q", name, column)
