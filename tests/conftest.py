@@ -82,8 +82,9 @@ def pytest_report_header(config):
 class Server:
     """A running tracking server: its base URL, its directories and its log."""
 
-    def __init__(self, target: str, base_dir: Path):
+    def __init__(self, target: str, base_dir: Path, extra_args: list[str] | None = None):
         self.target = target
+        self.extra_args = list(extra_args or [])  # more flags of `mlship server`
         self.base_dir = base_dir  # parent of data_dir; nothing the server writes may land here
         self.data_dir = base_dir / "data"
         self.data_dir.mkdir()
@@ -118,6 +119,7 @@ class Server:
             "--host", self.host,
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
+            *self.extra_args,
         ]  # fmt: skip
 
     def start(self):

@@ -51,6 +51,32 @@ def webhook():
     w.close()
 
 
+@pytest.fixture(scope="module")
+def hook_server(tmp_path_factory):
+    """A server allowed to call webhooks on loopback, where the test's receiver listens:
+    by default the server refuses to connect to loopback and private addresses."""
+    from conftest import Server
+
+    srv = Server("mlship", tmp_path_factory.mktemp("hooks"), ["--allowed-outbound", "127.0.0.1/32"])
+    srv.start()
+    prev = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(srv.url)
+    yield srv
+    mlflow.set_tracking_uri(prev)
+    srv.stop()
+
+
+def test_a_webhook_on_loopback_is_refused_by_default(server):
+    for url in ["http://127.0.0.1:9/drift", "http://localhost:9/drift", "http://[::ffff:127.0.0.1]:9/drift",
+                "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/hook", "http://0.0.0.0:9/drift"]:
+        spec = {"name": unique_name("hooked"), "model": "models:/nothing/1", "monitoring": {"webhook": url}}
+        r = requests.post(f"{server.url}/api/v1/deployments", json=spec, timeout=10)
+        assert r.status_code == 400, (url, r.status_code, r.text)
+        body = r.json()
+        assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "--allowed-outbound" in body["message"], body
+
+
 def wait_windows(server, dep, n, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
@@ -61,7 +87,8 @@ def wait_windows(server, dep, n, timeout=60):
         time.sleep(0.2)
 
 
-def test_live_traffic_drift_found_on_the_shifted_columns_only(server, tmp_path, webhook):
+def test_live_traffic_drift_found_on_the_shifted_columns_only(hook_server, tmp_path, webhook):
+    server = hook_server
     from mlflow.data.http_dataset_source import HTTPDatasetSource
     from mlflow.data.meta_dataset import MetaDataset
     from sklearn.datasets import load_wine

@@ -44,7 +44,7 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	spec, err := decodeSpec(r)
+	spec, err := a.decodeSpec(r)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (a *API) updateDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	spec, err := decodeSpec(r)
+	spec, err := a.decodeSpec(r)
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +93,16 @@ func (a *API) manager() (*serving.Manager, error) {
 	return a.deployments, nil
 }
 
-func decodeSpec(r *http.Request) (serving.Spec, error) {
+// decodeSpec reads a deployment spec and refuses a webhook the server would not call.
+func (a *API) decodeSpec(r *http.Request) (serving.Spec, error) {
 	var spec serving.Spec
-	err := decodeJSON(r, &spec)
-	return spec, err
+	if err := decodeJSON(r, &spec); err != nil {
+		return spec, err
+	}
+	if spec.Monitoring != nil && a.monitor != nil {
+		return spec, a.monitor.CheckWebhook(spec.Monitoring.Webhook)
+	}
+	return spec, nil
 }
 
 // decodeJSON reads a body that must hold one JSON object with only known fields.

@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/mlship/mlship/internal/netguard"
 )
 
 // Server configures `mlship server`.
@@ -49,6 +52,12 @@ type Server struct {
 	// JobsDB is the SQLite file of the background job queue (benchmark
 	// evaluations); default <DataDir>/jobs.db.
 	JobsDB string
+	// AllowedOutbound lists the non-public destinations (CIDR prefixes, addresses, or
+	// address:port) the server may connect to for a client, e.g. drift webhooks;
+	// default none: loopback, private and link-local addresses are refused.
+	AllowedOutbound []string
+	// SQLStatementTimeout is the deadline of every read statement a request issues.
+	SQLStatementTimeout time.Duration
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
@@ -62,6 +71,8 @@ func DefaultServer() Server {
 		MaxRequestBody:      32 << 20,
 		LogLevel:            "info",
 		LogFormat:           "text",
+		AllowedOutbound:     nil,
+		SQLStatementTimeout: 30 * time.Second,
 	}
 }
 
@@ -100,6 +111,12 @@ func (c *Server) Resolve() error {
 	}
 	if c.MaxRequestBody < 1<<20 {
 		return fmt.Errorf("--max-request-body must be at least 1 MiB, got %d bytes", c.MaxRequestBody)
+	}
+	if _, err := netguard.Parse(c.AllowedOutbound); err != nil {
+		return fmt.Errorf("--allowed-outbound: %w", err)
+	}
+	if c.SQLStatementTimeout < 100*time.Millisecond || c.SQLStatementTimeout > 24*time.Hour {
+		return fmt.Errorf("--sql-statement-timeout must be between 100ms and 24h, got %s", c.SQLStatementTimeout)
 	}
 	if _, err := c.Level(); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/drift"
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/netguard"
 	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/store"
 )
@@ -38,7 +40,11 @@ type Options struct {
 	Logger      *slog.Logger
 	// Interval is how often windows are checked; default 1s.
 	Interval time.Duration
-	// Webhooks sends the webhook calls; default a client with a 10 s timeout.
+	// Outbound says which non-public destinations webhooks may reach; nil allows
+	// public addresses only.
+	Outbound *netguard.Policy
+	// Webhooks sends the webhook calls; default a client with a 10 s timeout whose
+	// connections Outbound guards.
 	Webhooks *http.Client
 }
 
@@ -58,6 +64,7 @@ type Monitor struct {
 	drifted *prometheus.GaugeVec
 	dataset *prometheus.GaugeVec
 	windows *prometheus.CounterVec
+	hooks   *prometheus.CounterVec
 
 	mu     sync.Mutex
 	states map[string]*state
@@ -76,7 +83,7 @@ func New(opts Options) *Monitor {
 		opts.Interval = time.Second
 	}
 	if opts.Webhooks == nil {
-		opts.Webhooks = &http.Client{Timeout: 10 * time.Second}
+		opts.Webhooks = opts.Outbound.Client(10 * time.Second)
 	}
 	m := &Monitor{opts: opts, states: map[string]*state{},
 		score: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mlship_drift_score",
@@ -88,8 +95,10 @@ func New(opts Options) *Monitor {
 			Help: "1 when the deployment's last window drifted as a whole (at least half its columns)."}, []string{"deployment"}),
 		windows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mlship_drift_windows_total",
 			Help: "Windows of traffic compared, by outcome (compared, failed)."}, []string{"deployment", "outcome"}),
+		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mlship_drift_webhooks_total",
+			Help: "Drift webhook calls, by outcome (delivered, failed, refused: the destination is not allowed)."}, []string{"deployment", "outcome"}),
 	}
-	opts.Registerer.MustRegister(m.score, m.drifted, m.dataset, m.windows)
+	opts.Registerer.MustRegister(m.score, m.drifted, m.dataset, m.windows, m.hooks)
 	return m
 }
 
@@ -257,10 +266,17 @@ func (m *Monitor) notify(ctx context.Context, url string, res *result) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode < 300 {
+				m.hooks.WithLabelValues(res.Deployment, "delivered").Inc()
 				return
 			}
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
+		if errors.Is(err, netguard.ErrRefused) {
+			m.hooks.WithLabelValues(res.Deployment, "refused").Inc()
+			m.opts.Logger.Warn("drift webhook refused", "deployment", res.Deployment, "err", err)
+			return
+		}
+		m.hooks.WithLabelValues(res.Deployment, "failed").Inc()
 		m.opts.Logger.Warn("drift webhook failed", "deployment", res.Deployment, "attempt", attempt+1, "err", err)
 		select {
 		case <-ctx.Done():
@@ -268,6 +284,20 @@ func (m *Monitor) notify(ctx context.Context, url string, res *result) {
 		case <-time.After(time.Duration(attempt+1) * time.Second):
 		}
 	}
+}
+
+// CheckWebhook refuses a webhook URL whose host is a literal address that the outbound
+// policy does not allow, so that a spec naming one is refused when it is written. URLs
+// with host names are checked on every connection.
+func (m *Monitor) CheckWebhook(url string) error {
+	if url == "" {
+		return nil
+	}
+	if err := m.opts.Outbound.CheckURL(url); err != nil {
+		return fault.Invalidf("monitoring.webhook %q: the server does not connect to loopback, private or link-local "+
+			"addresses unless the operator allows them with --allowed-outbound", url)
+	}
+	return nil
 }
 
 type webhookBody struct {

@@ -26,6 +26,7 @@ import (
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
 	"github.com/mlship/mlship/internal/monitor"
+	"github.com/mlship/mlship/internal/netguard"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/serving"
@@ -106,8 +107,13 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Logger:   logger,
 	})
 	dsets := datasets.New(db, contentStore, logger)
+	outbound, err := netguard.Parse(cfg.AllowedOutbound)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("--allowed-outbound: %w", err)
+	}
 	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
-		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger})
+		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound})
 	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
 		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, JobsPath: cfg.JobsDB, Logger: logger})
 	if err != nil {
