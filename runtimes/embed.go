@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -100,14 +101,19 @@ var version = sync.OnceValue(func() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 })
 
-// install writes data to p unless p already holds it. The file is private to the
-// user and replaced atomically, so an interpreter never runs a half-written script.
+// install writes data to p unless p already holds it. The file is replaced
+// atomically, so an interpreter never runs a half-written script. Only its owner may
+// write it; anyone may read it and its directory, since a sandboxed worker runs as
+// another user, and a worker script is no secret.
 func install(p string, data []byte) error {
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
+		return errors.Join(os.Chmod(dir, scriptDirPerm), os.Chmod(p, scriptPerm))
+	}
+	if err := os.MkdirAll(dir, scriptDirPerm); err != nil {
+		return fmt.Errorf("create worker script directory: %w", err)
+	}
+	if err := os.Chmod(dir, scriptDirPerm); err != nil {
 		return fmt.Errorf("create worker script directory: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+path.Base(filepath.ToSlash(p))+".*")
@@ -115,6 +121,10 @@ func install(p string, data []byte) error {
 		return fmt.Errorf("write worker script: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(scriptPerm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write worker script: %w", err)
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write worker script: %w", err)
@@ -131,6 +141,11 @@ func install(p string, data []byte) error {
 	}
 	return syncDir(dir)
 }
+
+const (
+	scriptPerm    = 0o644
+	scriptDirPerm = 0o755
+)
 
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {

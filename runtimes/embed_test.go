@@ -20,11 +20,13 @@ func TestScript(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("script at %s differs from the embedded one (%v)", p, err)
 			}
-			if fi, _ := os.Stat(p); fi.Mode().Perm()&0o077 != 0 {
-				t.Errorf("script mode %v: others may read or write it", fi.Mode())
+			// Only the owner may change a script; the sandboxed worker's user must
+			// be able to read it.
+			if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
+				t.Errorf("script mode %v, want -rw-r--r--", fi.Mode())
 			}
-			if fi, _ := os.Stat(filepath.Dir(p)); fi.Mode().Perm()&0o077 != 0 {
-				t.Errorf("script directory mode %v: others may write it", fi.Mode())
+			if fi, _ := os.Stat(filepath.Dir(p)); fi.Mode().Perm() != 0o755 {
+				t.Errorf("script directory mode %v, want drwxr-xr-x", fi.Mode())
 			}
 			if again, err := Script(dir, name); err != nil || again != p {
 				t.Fatalf("second call: %s, %v", again, err)

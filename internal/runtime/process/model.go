@@ -17,6 +17,7 @@ import (
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/runtime"
+	"github.com/mlship/mlship/internal/runtime/sandbox"
 )
 
 const (
@@ -37,8 +38,7 @@ type model struct {
 	opts  Options
 	spec  runtime.Spec
 	label string
-	argv  []string
-	env   []string
+	proc  sandbox.Process // a worker's program, environment and readable paths
 	log   *slog.Logger
 	meta  runtime.Metadata
 
@@ -66,7 +66,7 @@ type model struct {
 
 var _ runtime.Model = (*model)(nil)
 
-func newModel(opts Options, spec runtime.Spec, argv []string) (*model, error) {
+func newModel(opts Options, spec runtime.Spec, l launch) (*model, error) {
 	dir, err := filepath.Abs(spec.Dir)
 	if err != nil {
 		return nil, fault.Wrap(fault.Invalid, err, "model directory %q", spec.Dir)
@@ -81,13 +81,30 @@ func newModel(opts Options, spec runtime.Spec, argv []string) (*model, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &model{
-		opts: opts, spec: spec, label: label(spec), argv: argv,
-		env:  append(append(os.Environ(), opts.Env...), "MLSHIP_MODEL_DIR="+dir),
+		opts: opts, spec: spec, label: label(spec),
+		proc: sandbox.Process{Argv: append(l.argv[:len(l.argv):len(l.argv)], dir), Env: workerEnv(dir, opts.Env),
+			Dir: dir, ReadOnly: l.readOnly},
 		log:  log.With("runtime", opts.Name, "model", spec.Name, "version", spec.Version),
 		idle: make(chan *worker, opts.Workers), ctx: ctx, cancel: cancel, unloaded: make(chan struct{}),
 		workers: make(map[*worker]bool),
 	}
 	return m, nil
+}
+
+// baseEnv is the environment every worker starts from: a worker inherits nothing of
+// the server's, whose variables may hold credentials.
+var baseEnv = []string{
+	"PATH=/usr/local/bin:/usr/bin:/bin",
+	"HOME=/tmp", "TMPDIR=/tmp", // the sandbox points both at the worker's private directory
+	"LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+	"PYTHONDONTWRITEBYTECODE=1", // the model's directory is read-only
+}
+
+// workerEnv is a worker's whole environment: baseEnv, then extra (the runtime's and
+// the operator's variables; later entries win), then MLSHIP_MODEL_DIR.
+func workerEnv(dir string, extra []string) []string {
+	env := append(slices.Clone(baseEnv), extra...)
+	return append(env, "MLSHIP_MODEL_DIR="+dir)
 }
 
 // start starts every worker at once and waits until all are ready.
@@ -161,9 +178,9 @@ func (m *model) exec() (*worker, error) {
 	if m.closed {
 		return nil, errClosed
 	}
-	w, err := startWorker(m.argv, m.env, m.spec.Dir, m.log)
+	w, err := startWorker(m.opts.Sandbox, m.proc, m.log)
 	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, err, "cannot start the %s worker %q: %v", m.opts.Name, m.argv[0], err)
+		return nil, fault.Wrap(fault.Unavailable, err, "cannot start the %s worker %q: %v", m.opts.Name, m.proc.Argv[0], err)
 	}
 	m.workers[w] = false
 	m.wg.Add(2)

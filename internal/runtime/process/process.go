@@ -3,19 +3,24 @@
 // time over their stdin and stdout, in the worker protocol of docs/worker-protocol.md.
 // It owns the pool: starting workers, dispatching requests to idle ones, replacing
 // workers that crash or hang, and stopping them. Python and R run the workers embedded
-// in the binary (package runtimes); New runs any command that speaks the protocol.
+// in the binary (package runtimes); New runs a command the operator gave that speaks
+// the protocol. Every worker runs in the sandbox of package sandbox, with an
+// environment built for it rather than the server's.
 package process
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"time"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/runtime"
+	"github.com/mlship/mlship/internal/runtime/sandbox"
 	"github.com/mlship/mlship/runtimes"
 )
 
@@ -38,9 +43,16 @@ type Options struct {
 	// StopGrace is how long stopping a worker waits after closing its stdin, and again
 	// after SIGTERM, before it sends SIGKILL. Default 5s.
 	StopGrace time.Duration
-	// Env is added to the environment the worker inherits from the server
-	// (KEY=value; later entries win).
+	// Env is added to the environment built for every worker (KEY=value; later
+	// entries win). A worker inherits nothing of the server's environment: it gets
+	// PATH, HOME, TMPDIR, LANG, LC_ALL, PYTHONDONTWRITEBYTECODE, MLSHIP_MODEL_DIR and
+	// Env (see workerEnv).
 	Env []string
+	// Sandbox confines the workers; nil runs them unconfined.
+	Sandbox *sandbox.Sandbox
+	// ReadOnly are paths, besides the model's directory, the interpreter's
+	// installation and the worker script, that a sandboxed worker may read.
+	ReadOnly []string
 	// Interpreter runs the embedded worker of Python and R. Default: $MLSHIP_PYTHON
 	// or python3; $MLSHIP_RSCRIPT or Rscript.
 	Interpreter string
@@ -78,28 +90,42 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Sandbox == nil {
+		o.Sandbox = sandbox.Unconfined()
+	}
 	return o
 }
 
 // processRuntime is a runtime.Runtime whose models run in worker processes.
 type processRuntime struct {
 	opts Options
-	// command returns the worker's command line; the embedded workers write their
-	// script on first use.
-	command func() ([]string, error)
+	// command returns how to start a worker; the embedded workers write their script
+	// and find their interpreter's installation on first use.
+	command func() (launch, error)
+}
+
+// launch is a worker's command line, without the model directory, and the paths it
+// needs to read besides the model's.
+type launch struct {
+	argv     []string
+	readOnly []string
 }
 
 var _ runtime.Runtime = (*processRuntime)(nil)
 
 // New returns a runtime that runs opts.Command as the worker of every model it loads.
+// The command is the operator's (a runtime declared in the server's configuration, or
+// the command line of mlship serve), never a client's. Its program and opts.ReadOnly
+// are readable in the sandbox.
 func New(opts Options) runtime.Runtime {
 	opts = opts.withDefaults()
 	argv := opts.Command
-	return &processRuntime{opts: opts, command: func() ([]string, error) {
+	return &processRuntime{opts: opts, command: func() (launch, error) {
 		if len(argv) == 0 || argv[0] == "" {
-			return nil, fault.Invalidf("the %s runtime has no worker command", opts.Name)
+			return launch{}, fault.Invalidf("the %s runtime has no worker command", opts.Name)
 		}
-		return argv, nil
+		prog, paths := programPaths(argv[0])
+		return launch{argv: append([]string{prog}, argv[1:]...), readOnly: append(paths, opts.ReadOnly...)}, nil
 	}}
 }
 
@@ -109,7 +135,8 @@ func Python(opts Options) runtime.Runtime {
 	if opts.Name == "" {
 		opts.Name = "python"
 	}
-	return embedded(opts, "MLSHIP_PYTHON", "python3", "python/mlship_worker.py", "-u")
+	return embedded(opts, interpreter{envVar: "MLSHIP_PYTHON", def: "python3", install: pythonInstall},
+		"python/mlship_worker.py", "-u")
 }
 
 // R returns a runtime that serves R models saved with saveRDS with the embedded R
@@ -118,27 +145,25 @@ func R(opts Options) runtime.Runtime {
 	if opts.Name == "" {
 		opts.Name = "r"
 	}
-	return embedded(opts, "MLSHIP_RSCRIPT", "Rscript", "r/worker.R")
+	return embedded(opts, interpreter{envVar: "MLSHIP_RSCRIPT", def: "Rscript", install: rInstall}, "r/worker.R")
 }
 
 // embedded returns a runtime that runs an embedded worker script with an interpreter:
 // opts.Interpreter, else $envVar, else def.
-func embedded(opts Options, envVar, def, script string, flags ...string) runtime.Runtime {
+func embedded(opts Options, in interpreter, script string, flags ...string) runtime.Runtime {
 	opts = opts.withDefaults()
-	interp := opts.Interpreter
-	if interp == "" {
-		interp = os.Getenv(envVar)
-	}
-	if interp == "" {
-		interp = def
-	}
-	return &processRuntime{opts: opts, command: func() ([]string, error) {
+	name := cmp.Or(opts.Interpreter, os.Getenv(in.envVar), in.def)
+	return &processRuntime{opts: opts, command: func() (launch, error) {
 		path, err := runtimes.Script(opts.ScriptDir, script)
 		if err != nil {
-			return nil, fault.Wrap(fault.Unavailable, err, "cannot install the %s worker script", opts.Name)
+			return launch{}, fault.Wrap(fault.Unavailable, err, "cannot install the %s worker script", opts.Name)
 		}
-		argv := append([]string{interp}, flags...)
-		return append(argv, path), nil
+		exe, paths, err := in.find(name)
+		if err != nil {
+			return launch{}, fault.Wrap(fault.Unavailable, err, "the %s runtime's interpreter %q: %v", opts.Name, name, err)
+		}
+		argv := append(append([]string{exe}, flags...), path)
+		return launch{argv: argv, readOnly: append(append(paths, filepath.Dir(path)), opts.ReadOnly...)}, nil
 	}}
 }
 
@@ -147,11 +172,11 @@ func (r *processRuntime) Name() string { return r.opts.Name }
 // Load starts the model's workers and returns once every one has loaded the model.
 // If a worker cannot load it, the error's message carries the worker's own words.
 func (r *processRuntime) Load(ctx context.Context, spec runtime.Spec) (runtime.Model, error) {
-	argv, err := r.command()
+	l, err := r.command()
 	if err != nil {
 		return nil, err
 	}
-	m, err := newModel(r.opts, spec, argv)
+	m, err := newModel(r.opts, spec, l)
 	if err != nil {
 		return nil, err
 	}

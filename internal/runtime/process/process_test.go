@@ -20,9 +20,13 @@ import (
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/runtime"
+	"github.com/mlship/mlship/internal/runtime/sandbox"
 )
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == sandbox.HelperCommand {
+		os.Exit(sandbox.Main(os.Args[2:])) // the test binary is the sandbox's helper, as mlship is
+	}
 	if mode := os.Getenv(fakeWorkerEnv); mode != "" {
 		os.Exit(fakeWorker(mode))
 	}

@@ -3,6 +3,7 @@ package process
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mlship/mlship/internal/runtime/sandbox"
 )
 
 // errStopped is returned when a worker's pipes are used after it was stopped.
@@ -24,7 +27,9 @@ type worker struct {
 	stdout *os.File
 	conn   *conn
 	errLog *os.File // stderr's read end, until readStderr takes it
-	log    *slog.Logger
+	// release frees what the sandbox set up for the process, once it has exited.
+	release func()
+	log     *slog.Logger
 
 	exited    chan struct{} // closed once the process has exited and been reaped
 	exitErr   error         // how it exited; read after exited is closed
@@ -41,9 +46,9 @@ type worker struct {
 	stopped bool
 }
 
-// startWorker runs argv with the model directory dir as its last argument. The caller
+// startWorker runs p, whose last argument is the model directory, in sb. The caller
 // must then run readStderr and reap, each in its own goroutine.
-func startWorker(argv, env []string, dir string, log *slog.Logger) (*worker, error) {
+func startWorker(sb *sandbox.Sandbox, p sandbox.Process, log *slog.Logger) (*worker, error) {
 	var files [6]*os.File // stdin r/w, stdout r/w, stderr r/w
 	for i := 0; i < len(files); i += 2 {
 		r, w, err := os.Pipe()
@@ -53,23 +58,46 @@ func startWorker(argv, env []string, dir string, log *slog.Logger) (*worker, err
 		}
 		files[i], files[i+1] = r, w
 	}
-	cmd := exec.Command(argv[0], append(argv[1:len(argv):len(argv)], dir)...)
-	cmd.Env, cmd.Dir = env, dir
+	cmd, release, err := sb.Command(p)
+	if err == nil {
+		err = giveStreams(sb, files[0], files[3], files[5])
+	}
+	if err != nil {
+		closeFiles(files[:]...)
+		return nil, err
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0], files[3], files[5]
 	cmd.SysProcAttr = sysProcAttr()
-	err := cmd.Start()
+	err = cmd.Start()
 	closeFiles(files[0], files[3], files[5])
 	if err != nil {
+		release()
 		closeFiles(files[1], files[2], files[4])
 		return nil, err
 	}
 	w := &worker{
 		cmd: cmd, pid: cmd.Process.Pid, stdin: files[1], stdout: files[2],
-		conn: newConn(files[2], files[1]), errLog: files[4],
+		conn: newConn(files[2], files[1]), errLog: files[4], release: release,
 		log:    log.With("pid", cmd.Process.Pid),
 		exited: make(chan struct{}), logged: make(chan struct{}),
 	}
 	return w, nil
+}
+
+// giveStreams makes the worker's user own the pipes of its standard streams, so that
+// it may open them again by name (/dev/stdout, as R does) after it has dropped the
+// server's user.
+func giveStreams(sb *sandbox.Sandbox, fs ...*os.File) error {
+	uid, gid := sb.Owner()
+	if uid < 0 {
+		return nil
+	}
+	for _, f := range fs {
+		if err := f.Chown(uid, gid); err != nil {
+			return fmt.Errorf("give the worker's pipes to its user: %w", err)
+		}
+	}
+	return nil
 }
 
 func closeFiles(fs ...*os.File) {
@@ -83,6 +111,7 @@ func closeFiles(fs ...*os.File) {
 // reap waits for the process to exit. It must run exactly once per worker.
 func (w *worker) reap() {
 	w.exitErr = w.cmd.Wait()
+	w.release()
 	close(w.exited)
 }
 

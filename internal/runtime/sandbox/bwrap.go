@@ -45,6 +45,7 @@ func (s *Sandbox) bwrapCommand(p Process) *exec.Cmd {
 	}
 	args = append(args, "--ro-bind", "/usr", "/usr")
 	args = append(args, rootLinkArgs()...)
+	args = append(args, "--dir", "/etc") // bwrap would make it private to root
 	for _, f := range etcFiles {
 		args = append(args, "--ro-bind-try", f, f)
 	}
@@ -88,6 +89,9 @@ func roBindArgs(paths []string) []string {
 	var args, bound []string
 	made := map[string]bool{"/": true, "/tmp": true}
 	for _, p := range paths {
+		if slices.ContainsFunc(bound, func(b string) bool { return within(p, b) }) {
+			continue // shown already, and a bind on a link would land on its target
+		}
 		for _, dir := range ancestors(p) {
 			if made[dir] || slices.ContainsFunc(bound, func(b string) bool { return within(dir, b) }) {
 				continue

@@ -108,8 +108,9 @@ func (s *Sandbox) Limits() Limits { return s.limits }
 // Confined reports whether workers run in a real sandbox.
 func (s *Sandbox) Confined() bool { return s.name != None }
 
-// User is the UID workers run as, or -1 when they keep the server's user.
-func (s *Sandbox) User() int { return s.uid }
+// Owner is the UID and GID workers run as, or -1, -1 when they keep the server's
+// user.
+func (s *Sandbox) Owner() (uid, gid int) { return s.uid, s.gid }
 
 // Unavailable says why each stronger mechanism was not chosen; empty when the
 // strongest works.
