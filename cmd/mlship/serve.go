@@ -30,6 +30,13 @@ import (
 
 const onnxRuntimeLibHelp = "ONNX Runtime shared library (1.24 or later) for ONNX models with operators the native engine lacks; needs a build from make build-onnxruntime"
 
+// The help of the HTTP edge's flags, shared by mlship server and mlship serve.
+const (
+	allowedHostsHelp = "Host headers to answer, comma-separated: NAME (any port), NAME:PORT, *.DOMAIN, or * for any (default: localhost, 127.0.0.1, [::1] and the --host address; with --host 0.0.0.0 also any IP address). Other hosts get 403, which stops DNS rebinding"
+	corsHelp         = "origins (scheme://host[:port]) whose web pages may call this server: they get CORS headers and may send state-changing requests (default none)"
+	minBodyRateHelp  = "slowest average rate, in bytes per second, at which a request body may arrive after the grace period; slower bodies are cut with 408 (0 turns the check off)"
+)
+
 type serveFlags struct {
 	host, name, cacheDir string
 	port                 int
@@ -39,6 +46,10 @@ type serveFlags struct {
 	maxBody              int64
 	logLevel, logFormat  string
 	server               string
+	allowedHosts         []string
+	corsOrigins          []string
+	minBodyRate          int64
+	minBodyRateGrace     time.Duration
 	spec                 specFlags
 }
 
@@ -67,7 +78,7 @@ MLSHIP_PORT.`,
 			if err := config.ApplyEnv(c.Flags(), "MLSHIP"); err != nil {
 				return usageError{err}
 			}
-			return nil
+			return f.validateEdge()
 		},
 		RunE: func(c *cobra.Command, args []string) error { return f.run(c.Context(), args[0]) },
 	}
@@ -84,8 +95,26 @@ MLSHIP_PORT.`,
 	fl.Int64Var(&f.maxBody, "max-request-body", serving.DefaultMaxBody, "largest request body accepted, in bytes")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fl.StringSliceVar(&f.allowedHosts, "allowed-hosts", nil, allowedHostsHelp)
+	fl.StringSliceVar(&f.corsOrigins, "cors-allowed-origins", nil, corsHelp)
+	fl.Int64Var(&f.minBodyRate, "min-body-rate", 1024, minBodyRateHelp)
+	fl.DurationVar(&f.minBodyRateGrace, "min-body-rate-grace", 10*time.Second, "how long a request body may take before --min-body-rate applies")
 	f.spec.addServe(c)
 	return c
+}
+
+// validateEdge checks the flags of the HTTP edge before anything loads.
+func (f *serveFlags) validateEdge() error {
+	if _, err := httpx.ParseHosts(f.allowedHosts); err != nil {
+		return usageError{err}
+	}
+	if _, err := httpx.ParseOrigins(f.corsOrigins); err != nil {
+		return usageError{err}
+	}
+	if f.minBodyRate < 0 || f.minBodyRateGrace < time.Second {
+		return usageError{fmt.Errorf("--min-body-rate must be 0 (off) or more bytes per second and --min-body-rate-grace at least 1s, got %d and %s", f.minBodyRate, f.minBodyRateGrace)}
+	}
+	return nil
 }
 
 // addServe adds the spec flags that make sense for a single model.
@@ -138,17 +167,26 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 	if _, err := m.Create(ctx, spec); err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	serving.NewHandler(m, serving.HTTPOptions{Single: name, MaxBody: f.maxBody, Gatherer: reg, Logger: logger}).Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	rt := httpx.NewRouter(httpx.RouterOptions{Logger: logger})
+	serving.NewHandler(m, serving.HTTPOptions{Single: name, MaxBody: f.maxBody, Gatherer: reg, Logger: logger}).Register(rt)
+	rt.Handle(httpx.Route{Method: "GET", Path: "/healthz", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })})
+	rt.Handle(httpx.Route{Method: "GET", Path: "/readyz", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !m.Ready() {
 			http.Error(w, "model loading", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ok")
-	})
-	handler := httpx.WithRequestID(httpx.Recover(logger, httpx.AccessLog(logger, mux)))
+	})})
+	edge, err := httpx.Edge(httpx.EdgeOptions{AllowedHosts: f.allowedHosts, Bind: f.host, CORSOrigins: f.corsOrigins,
+		MinBodyRate: f.minBodyRate, BodyGrace: f.minBodyRateGrace, Logger: logger}, rt)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(f.allowedHosts) == 0 && httpx.UnspecifiedBind(f.host) {
+		logger.Warn("listening on every interface: requests are answered when their Host is localhost or an IP address, "+
+			"not a name; give the names clients use with --allowed-hosts", "host", f.host)
+	}
+	handler := httpx.WithRequestID(httpx.Recover(logger, httpx.AccessLog(logger, edge)))
 	addr := net.JoinHostPort(f.host, strconv.Itoa(f.port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -61,57 +61,70 @@ func New(s Services, logger *slog.Logger) *API {
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
-// OpenAPI's path template syntax. A streaming route reads a body of any size itself.
+// OpenAPI's path template syntax. body is what a state-changing route reads (JSON
+// unless it says otherwise). A streaming route reads a body of any size itself.
 type route struct {
 	method, path string
 	fn           httpx.HandlerFunc
 	streaming    bool
+	body         httpx.Body
 }
+
+// The bodies routes take: none (GET), JSON, or a dataset's file.
+var (
+	none     httpx.Body
+	jsonBody = httpx.JSON
+)
+
+// datasetBody is what a dataset registration reads: the file's bytes, under a file
+// type or as application/octet-stream, as the CLI sends them.
+var datasetBody = httpx.Accepts("application/octet-stream", "text/csv", "application/csv",
+	"application/x-ndjson", "application/jsonl", "application/vnd.apache.parquet", "application/x-parquet")
 
 // routeTable is every route of the API, the one list that Register mounts and the OpenAPI
 // test compares with the document.
 func (a *API) routeTable() []route {
 	return []route{
-		{"GET", "/api/v1/openapi.json", a.openAPI, false},
-		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false},
-		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify, false},
-		{"POST", "/api/v1/content/gc", a.collectGarbage, false},
-		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile, false},
-		{"GET", "/api/v1/deployments", a.listDeployments, false},
-		{"POST", "/api/v1/deployments", a.createDeployment, false},
-		{"GET", "/api/v1/deployments/{name}", a.getDeployment, false},
-		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment, false},
-		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment, false},
-		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads, false},
-		{"GET", "/api/v1/deployments/{name}/drift", a.listDriftWindows, false},
-		{"GET", "/api/v1/datasets", a.listDatasets, false},
-		{"GET", "/api/v1/datasets/{name}/versions", a.listDatasetVersions, false},
-		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true},
-		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false},
-		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false},
-		{"POST", "/api/v1/drift", a.compareDatasets, false},
-		{"GET", "/api/v1/models/{name}/benchmark", a.getBenchmark, false},
-		{"PUT", "/api/v1/models/{name}/benchmark", a.setBenchmark, false},
-		{"DELETE", "/api/v1/models/{name}/benchmark", a.deleteBenchmark, false},
-		{"POST", "/api/v1/models/{name}/versions/{version}/evaluations", a.evaluate, false},
-		{"GET", "/api/v1/models/{name}/evaluations", a.listEvaluations, false},
-		{"GET", "/api/v1/evaluations/{id}", a.getEvaluation, false},
-		{"PUT", "/api/v1/models/{name}/aliases/{alias}", a.setAlias, false},
-		{"GET", "/api/v1/models/{name}/alias-audit", a.listAliasAudit, false},
+		{"GET", "/api/v1/openapi.json", a.openAPI, false, none},
+		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false, none},
+		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify, false, jsonBody},
+		{"POST", "/api/v1/content/gc", a.collectGarbage, false, jsonBody},
+		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile, false, none},
+		{"GET", "/api/v1/deployments", a.listDeployments, false, none},
+		{"POST", "/api/v1/deployments", a.createDeployment, false, jsonBody},
+		{"GET", "/api/v1/deployments/{name}", a.getDeployment, false, none},
+		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment, false, jsonBody},
+		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment, false, jsonBody},
+		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads, false, none},
+		{"GET", "/api/v1/deployments/{name}/drift", a.listDriftWindows, false, none},
+		{"GET", "/api/v1/datasets", a.listDatasets, false, none},
+		{"GET", "/api/v1/datasets/{name}/versions", a.listDatasetVersions, false, none},
+		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true, datasetBody},
+		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false, none},
+		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false, none},
+		{"POST", "/api/v1/drift", a.compareDatasets, false, jsonBody},
+		{"GET", "/api/v1/models/{name}/benchmark", a.getBenchmark, false, none},
+		{"PUT", "/api/v1/models/{name}/benchmark", a.setBenchmark, false, jsonBody},
+		{"DELETE", "/api/v1/models/{name}/benchmark", a.deleteBenchmark, false, jsonBody},
+		{"POST", "/api/v1/models/{name}/versions/{version}/evaluations", a.evaluate, false, jsonBody},
+		{"GET", "/api/v1/models/{name}/evaluations", a.listEvaluations, false, none},
+		{"GET", "/api/v1/evaluations/{id}", a.getEvaluation, false, none},
+		{"PUT", "/api/v1/models/{name}/aliases/{alias}", a.setAlias, false, jsonBody},
+		{"GET", "/api/v1/models/{name}/alias-audit", a.listAliasAudit, false, none},
 	}
 }
 
-// Register adds the API's routes to mux, and a catch-all that answers unknown paths
+// Register adds the API's routes to rt, and a catch-all that answers unknown paths
 // under Prefix with a JSON error.
-func (a *API) Register(mux *http.ServeMux) {
-	for _, rt := range a.routeTable() {
-		h := httpx.Handle(a.logger, rt.fn)
-		if !rt.streaming {
+func (a *API) Register(rt *httpx.Router) {
+	for _, r := range a.routeTable() {
+		h := httpx.Handle(a.logger, r.fn)
+		if !r.streaming {
 			h = httpx.LimitBody(maxBodyBytes, h)
 		}
-		mux.Handle(rt.method+" "+rt.path, h)
+		rt.Handle(httpx.Route{Method: r.method, Path: r.path, Body: r.body, Handler: h})
 	}
-	mux.Handle(Prefix, httpx.Handle(a.logger, a.endpointNotFound))
+	rt.Fallback(Prefix, httpx.Handle(a.logger, a.endpointNotFound))
 }
 
 func (a *API) endpointNotFound(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/netguard"
 )
 
@@ -58,6 +59,17 @@ type Server struct {
 	AllowedOutbound []string
 	// SQLStatementTimeout is the deadline of every read statement a request issues.
 	SQLStatementTimeout time.Duration
+	// AllowedHosts are the Host headers requests may carry (httpx.ParseHosts); empty
+	// means the loopback names and the bind address (and any IP address when the
+	// server binds every interface).
+	AllowedHosts []string
+	// CORSAllowedOrigins are the origins a browser may send state-changing requests
+	// from, answered with CORS headers; default none.
+	CORSAllowedOrigins []string
+	// MinBodyRate is the slowest average rate, in bytes per second, at which a request
+	// body may arrive after MinBodyRateGrace; 0 turns the check off.
+	MinBodyRate      int64
+	MinBodyRateGrace time.Duration
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
@@ -73,6 +85,8 @@ func DefaultServer() Server {
 		LogFormat:           "text",
 		AllowedOutbound:     nil,
 		SQLStatementTimeout: 30 * time.Second,
+		MinBodyRate:         1024,
+		MinBodyRateGrace:    10 * time.Second,
 	}
 }
 
@@ -114,6 +128,15 @@ func (c *Server) Resolve() error {
 	}
 	if _, err := netguard.Parse(c.AllowedOutbound); err != nil {
 		return fmt.Errorf("--allowed-outbound: %w", err)
+	}
+	if _, err := httpx.ParseHosts(c.AllowedHosts); err != nil {
+		return err
+	}
+	if _, err := httpx.ParseOrigins(c.CORSAllowedOrigins); err != nil {
+		return err
+	}
+	if c.MinBodyRate < 0 || c.MinBodyRateGrace < time.Second {
+		return fmt.Errorf("--min-body-rate must be 0 (off) or more bytes per second and --min-body-rate-grace at least 1s, got %d and %s", c.MinBodyRate, c.MinBodyRateGrace)
 	}
 	if c.SQLStatementTimeout < 100*time.Millisecond || c.SQLStatementTimeout > 24*time.Hour {
 		return fmt.Errorf("--sql-statement-timeout must be between 100ms and 24h, got %s", c.SQLStatementTimeout)

@@ -90,20 +90,38 @@ func (a *API) trackingRoutes() []route {
 	}
 }
 
-// Register adds MLflow's routes to mux. The artifact proxy is not among them: mount
-// ArtifactHandler on its prefix, outside the mux, so that the mux's path cleaning and
-// redirects never touch a client's artifact path before it is validated.
-func (a *API) Register(mux *http.ServeMux) {
+// The bodies of MLflow's JSON routes. MLflow answers a body of another content type
+// with 400 INVALID_PARAMETER_VALUE, and clients and tests written against it expect
+// that. It reads PATCH and DELETE bodies sent with no Content-Type (browsers preflight
+// both methods across origins, so they are no way in for a web page).
+var (
+	jsonBody       = httpx.JSON.RefusedWith(http.StatusBadRequest, "INVALID_PARAMETER_VALUE")
+	jsonOrNoneBody = httpx.Accepts("application/json", "").RefusedWith(http.StatusBadRequest, "INVALID_PARAMETER_VALUE")
+)
+
+// bodyOf is what a route with method takes.
+func bodyOf(method string) httpx.Body {
+	if method == http.MethodPatch || method == http.MethodDelete {
+		return jsonOrNoneBody
+	}
+	return jsonBody
+}
+
+// Register adds MLflow's routes to rt, the artifact proxy among them, mounted so that
+// the mux's path cleaning and redirects never touch a client's artifact path before it
+// is validated.
+func (a *API) Register(rt *httpx.Router) {
 	for _, p := range prefixes {
-		for _, rt := range a.routes() {
-			h := httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, rt.fn))
-			mux.Handle(rt.method+" "+p+rt.path, h)
+		for _, r := range a.routes() {
+			h := httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, r.fn))
+			rt.Handle(httpx.Route{Method: r.method, Path: p + r.path, Body: bodyOf(r.method), Handler: h})
 		}
-		mux.Handle(p, httpx.Handle(a.logger, a.endpointNotFound))
+		rt.Fallback(p, httpx.Handle(a.logger, a.endpointNotFound))
 	}
 	for _, p := range []string{"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"} {
-		mux.Handle("GET "+p, httpx.Handle(a.logger, a.serverInfo))
+		rt.Handle(httpx.Route{Method: "GET", Path: p, Handler: httpx.Handle(a.logger, a.serverInfo)})
 	}
+	rt.Mount(ArtifactsPrefix, a.artifactRoutes(), httpx.Handle(a.logger, a.artifactNotFound))
 }
 
 // endpointNotFound answers a path no route matched: 405 when the path exists with

@@ -33,46 +33,63 @@ func toFileInfo(name string, i blob.Info) fileInfo {
 	return fi
 }
 
-// ArtifactHandler serves the artifact proxy: every path under ArtifactsPrefix. Each
-// client path is validated by blob.CleanUserPath before any I/O.
-func (a *API) ArtifactHandler() http.Handler {
-	routes := map[string]httpx.HandlerFunc{
-		"GET artifacts":     a.getArtifact,
-		"PUT artifacts":     a.putArtifact,
-		"DELETE artifacts":  a.deleteArtifact,
-		"POST mpu/create":   a.createMultipart,
-		"POST mpu/complete": a.completeMultipart,
-		"POST mpu/abort":    a.abortMultipart,
-		"PUT mpu/part":      a.uploadPart,
+// artifactRoutes are the artifact proxy's routes, mounted under ArtifactsPrefix. An
+// upload keeps the content type its client declared (MLflow's client sends the file's
+// guessed type, text/plain and text/html among them), so uploads take any type: a
+// browser cannot send a PUT across origins without the preflight this server refuses.
+func (a *API) artifactRoutes() []httpx.Route {
+	json, none := jsonBody, bodyOf(http.MethodDelete)
+	routes := []struct {
+		method, op string
+		body       httpx.Body
+		fn         httpx.HandlerFunc
+	}{
+		{"GET", "artifacts", httpx.Body{}, a.getArtifact},
+		{"PUT", "artifacts", httpx.AnyType, a.putArtifact},
+		{"DELETE", "artifacts", none, a.deleteArtifact},
+		{"POST", "mpu/create", json, a.createMultipart},
+		{"POST", "mpu/complete", json, a.completeMultipart},
+		{"POST", "mpu/abort", json, a.abortMultipart},
+		{"PUT", "mpu/part", httpx.AnyType, a.uploadPart},
 	}
-	return httpx.Handle(a.logger, func(w http.ResponseWriter, r *http.Request) (any, error) {
+	out := make([]httpx.Route, len(routes))
+	for i, r := range routes {
+		out[i] = httpx.Route{Method: r.method, Path: ArtifactsPrefix + r.op, Body: r.body,
+			Handler: httpx.Handle(a.logger, a.artifactOp(r.op, r.fn))}
+	}
+	return out
+}
+
+// artifactOp validates the client's artifact path under op before any I/O, and passes
+// it to fn as the request's key.
+func (a *API) artifactOp(op string, fn httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		if !a.opts.ServeArtifacts {
-			return nil, fault.New(fault.Unavailable, "This endpoint is only available when running the server with artifact serving enabled (--serve-artifacts).")
+			return nil, errNoArtifactServing
 		}
-		rest := strings.TrimPrefix(r.URL.Path, ArtifactsPrefix)
-		for _, op := range []string{"artifacts", "mpu/create", "mpu/complete", "mpu/abort", "mpu/part"} {
-			p, ok := strings.CutPrefix(rest, op)
-			if !ok || (p != "" && p[0] != '/') {
-				continue
-			}
-			fn, ok := routes[r.Method+" "+op]
-			if !ok {
-				return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND", Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
-			}
-			key, err := blob.CleanUserPath(strings.TrimPrefix(p, "/"))
-			if err != nil {
-				return nil, err
-			}
-			if r.Method == http.MethodPut && strings.HasSuffix(p, "/") {
-				return nil, fault.Invalidf("Invalid path %q: an upload must name a file, not a directory", p)
-			}
-			if r.Method == http.MethodPost {
-				r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
-			}
-			return fn(w, r.WithContext(withKey(r.Context(), key)))
+		p := strings.TrimPrefix(r.URL.Path, ArtifactsPrefix+op)
+		key, err := blob.CleanUserPath(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			return nil, err
 		}
-		return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND", Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
-	})
+		if r.Method == http.MethodPut && strings.HasSuffix(p, "/") {
+			return nil, fault.Invalidf("Invalid path %q: an upload must name a file, not a directory", p)
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
+		}
+		return fn(w, r.WithContext(withKey(r.Context(), key)))
+	}
+}
+
+var errNoArtifactServing = fault.New(fault.Unavailable, "This endpoint is only available when running the server with artifact serving enabled (--serve-artifacts).")
+
+// artifactNotFound answers a request under ArtifactsPrefix that no route takes.
+func (a *API) artifactNotFound(w http.ResponseWriter, r *http.Request) (any, error) {
+	if !a.opts.ServeArtifacts {
+		return nil, errNoArtifactServing
+	}
+	return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND", Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
 }
 
 func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) (any, error) {

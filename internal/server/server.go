@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +46,7 @@ type Server struct {
 	blobs   blob.Store
 	content blob.Store // the content-addressed copies of model versions
 	handler http.Handler
+	faces   faces
 
 	deployments *serving.Manager
 	monitor     *monitor.Monitor
@@ -66,6 +66,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	if err != nil {
 		return nil, err
 	}
+	db.SetReadTimeout(cfg.SQLStatementTimeout)
 	blobs, err := blob.Open(ctx, cfg.ArtifactsDestination)
 	if err != nil {
 		db.Close()
@@ -121,8 +122,16 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open the job queue: %w", err)
 	}
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
-	s.handler = s.routes(mlflow, api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
-		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates}, logger), inference)
+	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
+		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates}, logger), inference: inference}
+	if s.handler, _, err = s.routes(httpx.RouterOptions{Logger: logger}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if len(cfg.AllowedHosts) == 0 && httpx.UnspecifiedBind(cfg.Host) {
+		logger.Warn("listening on every interface: requests are answered when their Host is localhost or an IP address, "+
+			"not a name; give the names clients use with --allowed-hosts", "host", cfg.Host)
+	}
 	return s, nil
 }
 
@@ -140,26 +149,31 @@ func loggedModels(tr *tracking.Service) registry.LoggedModels {
 // Handler is the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) routes(mlflow *mlflowapi.API, native *api.API, inference *serving.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mlflow.Register(mux)
-	native.Register(mux)
-	inference.Register(mux)
-	mux.HandleFunc("GET /health", plain("OK"))
-	mux.HandleFunc("GET /version", plain(version.Version))
-	mux.HandleFunc("GET /healthz", plain("ok"))
-	mux.HandleFunc("GET /readyz", s.ready)
-	artifacts := mlflow.ArtifactHandler()
-	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The artifact proxy validates raw client paths itself; the mux would clean
-		// and redirect them first.
-		if strings.HasPrefix(r.URL.Path, mlflowapi.ArtifactsPrefix) {
-			artifacts.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-	return httpx.WithRequestID(httpx.Recover(s.logger, httpx.AccessLog(s.logger, root)))
+// faces are the APIs the server mounts.
+type faces struct {
+	mlflow    *mlflowapi.API
+	native    *api.API
+	inference *serving.Handler
+}
+
+// routes builds the root handler: every face's routes on one Router, behind the edge
+// checks. It returns the Router too, whose route list tests walk.
+func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, error) {
+	rt := httpx.NewRouter(opts)
+	s.faces.mlflow.Register(rt)
+	s.faces.native.Register(rt)
+	s.faces.inference.Register(rt)
+	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.Version),
+		"/healthz": plain("ok"), "/readyz": s.ready} {
+		rt.Handle(httpx.Route{Method: "GET", Path: path, Handler: h})
+	}
+	edge, err := httpx.Edge(httpx.EdgeOptions{AllowedHosts: s.cfg.AllowedHosts, Bind: s.cfg.Host,
+		CORSOrigins: s.cfg.CORSAllowedOrigins, MinBodyRate: s.cfg.MinBodyRate, BodyGrace: s.cfg.MinBodyRateGrace,
+		Logger: s.logger}, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return httpx.WithRequestID(httpx.Recover(s.logger, httpx.AccessLog(s.logger, edge))), rt, nil
 }
 
 func plain(body string) http.HandlerFunc {

@@ -52,42 +52,61 @@ func NewHandler(m *Manager, opts HTTPOptions) *Handler {
 	return &Handler{m: m, opts: opts}
 }
 
-// Register adds the endpoints to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	v2 := map[string]http.HandlerFunc{
-		"GET /v2":                                         h.serverMetadata,
-		"GET /v2/health/live":                             h.live,
-		"GET /v2/health/ready":                            h.ready,
-		"GET /v2/models/{name}":                           h.modelMetadata,
-		"GET /v2/models/{name}/versions/{version}":        h.modelMetadata,
-		"GET /v2/models/{name}/ready":                     h.modelReady,
-		"GET /v2/models/{name}/versions/{version}/ready":  h.modelReady,
-		"GET /v2/models/{name}/config":                    h.modelConfig,
-		"GET /v2/models/{name}/versions/{version}/config": h.modelConfig,
-		"POST /v2/models/{name}/infer":                    h.infer,
-		"POST /v2/models/{name}/versions/{version}/infer": h.infer,
-		"POST /v2/repository/index":                       h.repositoryIndex,
-		"GET /v1/models":                                  h.v1List,
-		"GET /v1/models/{target}":                         h.v1Ready,
-		"POST /v1/models/{target}":                        h.v1Predict,
-		"POST /deployments/{name}/invocations":            h.invocations,
-		"GET /deployments/{name}/ping":                    h.ping,
-		"GET /deployments/{name}/health":                  h.ping,
-	}
-	for pattern, fn := range v2 {
-		mux.Handle(pattern, http.MaxBytesHandler(fn, h.opts.MaxBody))
+// The bodies the protocols take. tritonclient sends its requests, JSON or binary
+// tensors, with no Content-Type; MLflow's scoring protocol checks its content types
+// itself and answers others with its own 415.
+var (
+	inferBody       = httpx.Accepts("application/json", "application/octet-stream", "")
+	jsonOrNone      = httpx.Accepts("application/json", "")
+	invocationsBody = httpx.AnyType
+)
+
+// endpoint is one route of the protocols: "METHOD /path" and the body it takes.
+type endpoint struct {
+	pattern string
+	fn      http.HandlerFunc
+	body    httpx.Body
+}
+
+// Register adds the endpoints to rt.
+func (h *Handler) Register(rt *httpx.Router) {
+	routes := []endpoint{
+		{"GET /v2", h.serverMetadata, httpx.Body{}},
+		{"GET /v2/health/live", h.live, httpx.Body{}},
+		{"GET /v2/health/ready", h.ready, httpx.Body{}},
+		{"GET /v2/models/{name}", h.modelMetadata, httpx.Body{}},
+		{"GET /v2/models/{name}/versions/{version}", h.modelMetadata, httpx.Body{}},
+		{"GET /v2/models/{name}/ready", h.modelReady, httpx.Body{}},
+		{"GET /v2/models/{name}/versions/{version}/ready", h.modelReady, httpx.Body{}},
+		{"GET /v2/models/{name}/config", h.modelConfig, httpx.Body{}},
+		{"GET /v2/models/{name}/versions/{version}/config", h.modelConfig, httpx.Body{}},
+		{"POST /v2/models/{name}/infer", h.infer, inferBody},
+		{"POST /v2/models/{name}/versions/{version}/infer", h.infer, inferBody},
+		{"POST /v2/repository/index", h.repositoryIndex, jsonOrNone},
+		{"GET /v1/models", h.v1List, httpx.Body{}},
+		{"GET /v1/models/{target}", h.v1Ready, httpx.Body{}},
+		{"POST /v1/models/{target}", h.v1Predict, jsonOrNone},
+		{"POST /deployments/{name}/invocations", h.invocations, invocationsBody},
+		{"GET /deployments/{name}/ping", h.ping, httpx.Body{}},
+		{"GET /deployments/{name}/health", h.ping, httpx.Body{}},
 	}
 	if h.opts.Single != "" {
-		mux.Handle("POST /invocations", http.MaxBytesHandler(http.HandlerFunc(h.invocations), h.opts.MaxBody))
-		mux.HandleFunc("GET /ping", h.ping)
-		mux.HandleFunc("GET /health", h.ping)
-		mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, version.Version)
-		})
+		routes = append(routes, []endpoint{
+			{"POST /invocations", h.invocations, invocationsBody},
+			{"GET /ping", h.ping, httpx.Body{}},
+			{"GET /health", h.ping, httpx.Body{}},
+			{"GET /version", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				io.WriteString(w, version.Version)
+			}, httpx.Body{}},
+		}...)
+	}
+	for _, r := range routes {
+		method, path, _ := strings.Cut(r.pattern, " ")
+		rt.Handle(httpx.Route{Method: method, Path: path, Body: r.body, Handler: http.MaxBytesHandler(r.fn, h.opts.MaxBody)})
 	}
 	if h.opts.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{}))
+		rt.Handle(httpx.Route{Method: "GET", Path: "/metrics", Handler: promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{})})
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mlship/mlship/internal/httpx"
 )
 
 // BenchmarkInferNativeOIP measures the inference path in process, from the request
@@ -40,7 +41,7 @@ func BenchmarkInferNativeOIP(b *testing.B) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	mux := http.NewServeMux()
+	mux := httpx.NewRouter(httpx.RouterOptions{})
 	NewHandler(m, HTTPOptions{Single: "gb", Logger: logger}).Register(mux)
 	meta, _, _ := d.Metadata()
 	vals := strings.TrimSuffix(strings.Repeat("0.123456789012345,", 20), ",")
