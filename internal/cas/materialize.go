@@ -20,8 +20,8 @@ func (s *Store) Materialize(ctx context.Context, manifestDigest, parent string) 
 		return "", err
 	}
 	dir := filepath.Join(parent, strings.TrimPrefix(d.String(), digestAlgo))
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
+	if fi, err := os.Stat(dir); err == nil {
+		return dir, openToAll(dir, fi)
 	}
 	m, err := s.readManifest(ctx, d)
 	if err != nil {
@@ -38,6 +38,9 @@ func (s *Store) Materialize(ctx context.Context, manifestDigest, parent string) 
 	if err := s.writeFiles(ctx, m, tmp); err != nil {
 		return "", err
 	}
+	if err := os.Chmod(tmp, dirPerm); err != nil {
+		return "", err
+	}
 	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, fs.ErrExist) {
 		if _, statErr := os.Stat(dir); statErr == nil { // another caller won the race
 			return dir, nil
@@ -45,6 +48,18 @@ func (s *Store) Materialize(ctx context.Context, manifestDigest, parent string) 
 		return "", err
 	}
 	return dir, nil
+}
+
+// dirPerm is the mode of a materialized directory: a served model is read by its
+// workers, which run sandboxed as another user than the server's.
+const dirPerm = 0o755
+
+// openToAll gives a directory materialized before its mode was dirPerm that mode.
+func openToAll(dir string, fi fs.FileInfo) error {
+	if fi.Mode().Perm() == dirPerm {
+		return nil
+	}
+	return os.Chmod(dir, dirPerm)
 }
 
 func (s *Store) writeFiles(ctx context.Context, m Manifest, dir string) error {
