@@ -116,3 +116,10 @@ func (sqliteDialect) IsUniqueViolation(err error) bool {
 	c := se.Code()
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
+
+// isInterrupt reports whether err is SQLite's answer to a statement interrupted
+// because its context ended.
+func isInterrupt(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_INTERRUPT
+}

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// ScanEach runs a query and calls fn for every row.
+// ScanEach runs a query and calls fn for every row. A read stopped by its statement
+// deadline is a fault.DeadlineExceeded error.
 func ScanEach(ctx context.Context, q Querier, query string, args []any, fn func(*sql.Rows) error) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -18,7 +19,7 @@ func ScanEach(ctx context.Context, q Querier, query string, args []any, fn func(
 			return err
 		}
 	}
-	return rows.Err()
+	return Classify(ctx, rows.Err())
 }
 
 // Placeholders returns "?, ?, ..." with n marks.

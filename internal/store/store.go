@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is returned when a queried row does not exist.
@@ -56,6 +57,8 @@ type DB struct {
 	logger    *slog.Logger
 	exclusive bool     // this process is the database's only writer
 	lock      *os.File // held while open, for exclusive engines
+	// readTimeout is the deadline of every statement on the read pool; 0 means none.
+	readTimeout time.Duration
 }
 
 // writer runs write functions transactionally and durably.
@@ -91,7 +94,12 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Reader returns the read pool. Queries must be written with ? placeholders and passed
 // through Rebind.
-func (db *DB) Reader() Querier { return rebinding{db.read, db.dialect} }
+func (db *DB) Reader() Querier { return rebinding{db.read, db.dialect, db.readTimeout} }
+
+// SetReadTimeout gives every statement on the read pool a deadline, so that one costly
+// search cannot hold a read connection for minutes while others wait for it. Writes
+// have none: interrupting a statement would roll back the group commit it shares.
+func (db *DB) SetReadTimeout(d time.Duration) { db.readTimeout = d }
 
 // Write runs fn in a transaction and returns once the transaction is durable, or fn's
 // error (in which case nothing fn did is kept).
@@ -136,6 +144,9 @@ func (t *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 
 // ExecContext executes a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := checkParams(t.dialect, args); err != nil {
+		return nil, err
+	}
 	s, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -145,6 +156,9 @@ func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := checkParams(t.dialect, args); err != nil {
+		return nil, err
+	}
 	s, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -166,18 +180,39 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 func (t *Tx) Dialect() Dialect { return t.dialect }
 
 type rebinding struct {
-	db *sql.DB
-	d  Dialect
+	db      *sql.DB
+	d       Dialect
+	timeout time.Duration
 }
 
 func (r rebinding) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return r.db.ExecContext(ctx, r.d.Rebind(q), args...)
+	if err := checkParams(r.d, args); err != nil {
+		return nil, err
+	}
+	sctx, cancel := r.deadline(ctx)
+	defer cancel()
+	res, err := r.db.ExecContext(sctx, r.d.Rebind(q), args...)
+	return res, Classify(ctx, err)
 }
 
 func (r rebinding) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.db.QueryContext(ctx, r.d.Rebind(q), args...)
+	if err := checkParams(r.d, args); err != nil {
+		return nil, err
+	}
+	sctx, cancel := r.deadline(ctx)
+	rows, err := r.db.QueryContext(sctx, r.d.Rebind(q), args...)
+	if err != nil {
+		cancel()
+		return nil, Classify(ctx, err)
+	}
+	// The rows outlive this call, so cancel cannot wait for them here: the context is
+	// released by its own deadline or when the caller's context ends, whichever is first.
+	_ = cancel
+	return rows, nil
 }
 
 func (r rebinding) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx, cancel := r.deadline(ctx)
+	_ = cancel // as in QueryContext: the row is read after this call returns
 	return r.db.QueryRowContext(ctx, r.d.Rebind(q), args...)
 }
