@@ -71,6 +71,9 @@ func decodeJSON(body []byte, dst any) error {
 
 // malformed turns a JSON decoding error into a client error naming the field.
 func malformed(err error) error {
+	if fault.KindOf(err) != fault.Internal {
+		return err // a field's own decoder said what is wrong
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		return fault.Invalidf("Invalid value for parameter '%s' supplied: expected %s", te.Field, te.Type)
@@ -166,6 +169,49 @@ func (s *idString) UnmarshalJSON(b []byte) error {
 	}
 	*s = idString(n.String())
 	return nil
+}
+
+// MaxListIDs caps a list of ids in one request (experiment_ids of a search, run_ids).
+// MLflow sets no cap of its own, but its SQL store fails past the database's limit of
+// bind variables (32766 on SQLite); the cap leaves room below it for a filter's values
+// and keeps a request's memory small: a list longer than this is refused while it is
+// read, before its ids are allocated.
+const MaxListIDs = 20_000
+
+// idList is a list of ids, refused while decoding when longer than MaxListIDs.
+type idList []idString
+
+func (l *idList) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+			*l = nil
+			return nil
+		}
+		return fmt.Errorf("expected a list of ids, got %.40s", b)
+	}
+	out := idList{}
+	for dec.More() {
+		if len(out) == MaxListIDs {
+			return fault.Invalidf("A list of ids can hold at most %d ids; this one holds more. Split the request.", MaxListIDs)
+		}
+		var id idString
+		if err := dec.Decode(&id); err != nil {
+			return err
+		}
+		out = append(out, id)
+	}
+	*l = out
+	return nil
+}
+
+// strings returns the ids as strings.
+func (l idList) strings() []string {
+	out := make([]string, len(l))
+	for i, id := range l {
+		out[i] = string(id)
+	}
+	return out
 }
 
 // orDefault returns an optional integer field's value, or def when it was not sent.

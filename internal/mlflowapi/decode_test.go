@@ -2,9 +2,11 @@ package mlflowapi
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -90,3 +92,62 @@ func TestDecodeEnum(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestIDListCap(t *testing.T) {
+	ids := func(n int, number bool) string {
+		var b strings.Builder
+		b.WriteString(`{"experiment_ids": [`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if number {
+				fmt.Fprint(&b, i)
+			} else {
+				fmt.Fprintf(&b, `"%d"`, i)
+			}
+		}
+		b.WriteString(`], "filter": ""}`)
+		return b.String()
+	}
+	type message struct {
+		ExperimentIDs idList `json:"experiment_ids"`
+		Filter        string `json:"filter"`
+	}
+	for _, tc := range []struct {
+		name  string
+		body  string
+		n     int
+		fails bool
+	}{
+		{"at the cap", ids(MaxListIDs, false), MaxListIDs, false},
+		{"numbers at the cap", ids(MaxListIDs, true), MaxListIDs, false},
+		{"one over", ids(MaxListIDs+1, false), 0, true},
+		{"2.5 million", ids(2_500_000, true), 0, true},
+		{"empty", `{"experiment_ids": []}`, 0, false},
+		{"null", `{"experiment_ids": null}`, 0, false},
+		{"absent", `{}`, 0, false},
+		{"not a list", `{"experiment_ids": "1"}`, 0, true},
+		{"a list of objects", `{"experiment_ids": [{}]}`, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m message
+			err := decodeJSON([]byte(tc.body), &m)
+			if tc.fails {
+				if !errors.Is(err, fault.Invalid) {
+					t.Fatalf("err = %v, want an invalid-parameter error", err)
+				}
+				if tc.n == 0 && strings.Contains(tc.name, "over") && !strings.Contains(fault.Message(err), "20000") {
+					t.Errorf("the message does not name the cap: %q", fault.Message(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.ExperimentIDs) != tc.n {
+				t.Fatalf("decoded %d ids, want %d", len(m.ExperimentIDs), tc.n)
+			}
+		})
+	}
+}

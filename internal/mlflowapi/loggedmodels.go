@@ -113,7 +113,7 @@ func (a *API) logLoggedModelParams(w http.ResponseWriter, r *http.Request) (any,
 
 func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
-		ExperimentIDs []idString       `json:"experiment_ids"`
+		ExperimentIDs idList           `json:"experiment_ids"`
 		Filter        string           `json:"filter"`
 		MaxResults    *protojson.Int64 `json:"max_results"`
 		PageToken     string           `json:"page_token"`
@@ -127,8 +127,8 @@ func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, e
 	}
 	q := tracking.SearchLoggedModelsQuery{Filter: req.Filter, PageToken: req.PageToken,
 		MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchLoggedModels)}
-	for _, id := range req.ExperimentIDs {
-		q.ExperimentIDs = append(q.ExperimentIDs, string(id))
+	if len(req.ExperimentIDs) > 0 {
+		q.ExperimentIDs = req.ExperimentIDs.strings()
 	}
 	for _, o := range req.OrderBy {
 		q.OrderBy = append(q.OrderBy, tracking.LoggedModelOrder{FieldName: o.FieldName, Ascending: o.Ascending == nil || *o.Ascending})

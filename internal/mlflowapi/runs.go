@@ -103,7 +103,7 @@ func (a *API) restoreRun(w http.ResponseWriter, r *http.Request) (any, error) {
 
 func (a *API) searchRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
-		ExperimentIDs []idString       `json:"experiment_ids"`
+		ExperimentIDs idList           `json:"experiment_ids"`
 		Filter        string           `json:"filter"`
 		RunViewType   viewType         `json:"run_view_type"`
 		MaxResults    *protojson.Int64 `json:"max_results"`
@@ -113,12 +113,8 @@ func (a *API) searchRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(req.ExperimentIDs))
-	for i, id := range req.ExperimentIDs {
-		ids[i] = string(id)
-	}
 	runs, next, err := a.tracking.SearchRuns(r.Context(), tracking.SearchRunsQuery{
-		ExperimentIDs: ids, Filter: req.Filter, ViewType: string(req.RunViewType),
+		ExperimentIDs: req.ExperimentIDs.strings(), Filter: req.Filter, ViewType: string(req.RunViewType),
 		MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchRunsResults), OrderBy: req.OrderBy, PageToken: req.PageToken,
 	})
 	if err != nil {
@@ -264,7 +260,7 @@ func (a *API) getMetricHistory(w http.ResponseWriter, r *http.Request) (any, err
 
 func (a *API) getMetricHistoryBulkInterval(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
-		RunIDs     []string         `json:"run_ids"`
+		RunIDs     idList           `json:"run_ids"`
 		MetricKey  string           `json:"metric_key"`
 		StartStep  *protojson.Int64 `json:"start_step"`
 		EndStep    *protojson.Int64 `json:"end_step"`
@@ -273,7 +269,7 @@ func (a *API) getMetricHistoryBulkInterval(w http.ResponseWriter, r *http.Reques
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	q := tracking.BulkIntervalQuery{RunIDs: req.RunIDs, Key: req.MetricKey, MaxResults: orDefault(req.MaxResults, tracking.MaxBulkIntervalPoints),
+	q := tracking.BulkIntervalQuery{RunIDs: req.RunIDs.strings(), Key: req.MetricKey, MaxResults: orDefault(req.MaxResults, tracking.MaxBulkIntervalPoints),
 		StartStep: (*int64)(req.StartStep), EndStep: (*int64)(req.EndStep)}
 	ms, err := a.tracking.GetMetricHistoryBulkInterval(r.Context(), q)
 	if err != nil {
