@@ -2,6 +2,7 @@ package search
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -347,4 +348,39 @@ var loggedModelsErrors = []errorCase{
 
 func TestParseFilterLoggedModelsErrors(t *testing.T) {
 	runErrorCases(t, LoggedModels, loggedModelsErrors)
+}
+
+// TestParseFilterCost: comparisons too costly for the database are refused, those at
+// the limits are not.
+func TestParseFilterCost(t *testing.T) {
+	inList := func(n int) string {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("'%032d'", i)
+		}
+		return "(" + strings.Join(ids, ", ") + ")"
+	}
+	long := strings.Repeat("a", MaxLikePattern)
+	wild := strings.Repeat("%a", MaxLikeWildcard)
+	runErrorCases(t, Runs, []errorCase{
+		{"long ILIKE", "tags.t ILIKE '%" + long + "%'", "at most 256 are allowed"},
+		{"long LIKE", "params.p LIKE '" + long + "b'", "at most 256 are allowed"},
+		{"long attribute LIKE", "attributes.run_name LIKE '" + long + "%'", "at most 256 are allowed"},
+		{"many wildcards", "tags.t LIKE '" + wild + "%'", "at most 32 are allowed"},
+		// More values than SQLite's 32766 bind variables: refused by the token limit.
+		{"40000 run ids", "attributes.run_id IN " + inList(40_000), "Error on parsing filter"},
+	})
+	runErrorCases(t, ModelVersions, []errorCase{
+		{"40000 run ids", "run_id IN " + inList(40_000), "Error on parsing filter"},
+	})
+	for _, f := range []string{
+		"tags.t ILIKE '" + long + "'",
+		"tags.t LIKE '" + wild + "'",
+		"tags.t = '" + strings.Repeat("a", 5000) + "'", // equality costs one comparison
+		"attributes.run_id IN " + inList(3000),
+	} {
+		if _, err := ParseFilter(f, Runs); err != nil {
+			t.Errorf("ParseFilter(%.60q...) at the limit: %v", f, err)
+		}
+	}
 }

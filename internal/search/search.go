@@ -20,6 +20,7 @@
 package search
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -95,7 +96,34 @@ func ParseFilter(filter string, s *Schema) ([]Comparison, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkCost(cmp); err != nil {
+			return nil, err
+		}
 		out = append(out, cmp)
 	}
 	return out, nil
+}
+
+// Limits on the LIKE patterns of a filter. MLflow sets none; they keep one search from
+// holding a database connection for minutes: a pattern costs the engine about its
+// length times the length of every value it is matched against (a 1000-character
+// pattern over 8000-character tags takes SQLite 35 ms a row). IN lists need no limit of
+// their own: sqlparse's token limit (maxTokens) keeps them to a few thousand values.
+const (
+	MaxLikePattern  = 256 // characters of a LIKE or ILIKE pattern
+	MaxLikeWildcard = 32  // % wildcards in one pattern
+)
+
+// checkCost refuses a comparison too costly for the database to run.
+func checkCost(c Comparison) error {
+	like := c.Op == Like || c.Op == ILike
+	switch n := utf8.RuneCountInString(c.Str); {
+	case like && n > MaxLikePattern:
+		return fault.Invalidf("The %s pattern for '%s' is %d characters long; at most %d are allowed. "+
+			"Compare a shorter part of the value, or use = for the whole value.", c.Op, clip(c.Key), n, MaxLikePattern)
+	case like && strings.Count(c.Str, "%") > MaxLikeWildcard:
+		return fault.Invalidf("The %s pattern for '%s' has %d %% wildcards; at most %d are allowed.",
+			c.Op, clip(c.Key), strings.Count(c.Str, "%"), MaxLikeWildcard)
+	}
+	return nil
 }
