@@ -83,9 +83,11 @@ def test_drift_finds_exactly_the_shifted_columns(server, wine, tmp_path):
         ("a,b\n1,2\n3,4,5\n", "line 3"),
         ("", None),
         ("a,b\n1,\"unterminated\n", None),
+        ("a,b\n1,\"unterminated\n3,4\n5,6\n", "line 2: malformed input: extraneous or missing \" in quoted-field in the record that starts on this line"),
         ("a,b\n1,2\n3,4\nfive,6\n", 'line 4, column "a"'),
+        ("a,b\n1,2\n3,4\nfive,6\n", "--allow-mixed-types"),
     ],
-    ids=["ragged", "empty", "bad-quote", "mixed-types"],
+    ids=["ragged", "empty", "bad-quote", "quote-never-closed", "mixed-types", "mixed-types-hint"],
 )
 def test_bad_files_are_refused_and_nothing_is_registered(server, tmp_path, content, where):
     name = unique_name("bad")

@@ -198,13 +198,14 @@ type csvParse struct {
 	errRead error  // the error that came with it
 	lineNo  int64  // line of the current position
 	col     int    // 1-based byte column of the current position
+	start   int64  // line the record starts on
 }
 
 // parse reads a record whose first line, line, has a quote into text and
 // ends, following encoding/csv's readRecord.
 func (s *csvScanner) parse(line []byte, errRead error) error {
 	s.text, s.ends = s.text[:0], s.ends[:0]
-	p := &csvParse{line: line, errRead: errRead, lineNo: s.line, col: 1}
+	p := &csvParse{line: line, errRead: errRead, lineNo: s.line, col: 1, start: s.line}
 	for {
 		var more bool
 		var err error
@@ -276,7 +277,7 @@ func (s *csvScanner) quotedField(p *csvParse) (more bool, err error) {
 			}
 		default: // the input ended inside the quotes
 			if p.errRead == nil {
-				return false, malformed(p.lineNo, csv.ErrQuote, p.col)
+				return false, quoteError(p.start, p.lineNo, p.col)
 			}
 			s.ends = append(s.ends, len(s.text))
 			return false, nil
@@ -303,7 +304,15 @@ func (s *csvScanner) afterQuote(p *csvParse) (done, more bool, err error) {
 		s.ends = append(s.ends, len(s.text))
 		return true, false, nil
 	}
-	return true, false, malformed(s.line, csv.ErrQuote, p.col-1)
+	return true, false, quoteError(p.start, s.line, p.col-1)
+}
+
+// quoteError is a quoted field that is never closed or is followed by something
+// other than a separator. It is told at the line its record starts on, where the
+// quote that opened it usually is, and at the line where the parse failed, which is
+// the end of the file when the quote is never closed.
+func quoteError(start, line int64, col int) error {
+	return lineError(start, "", ErrMalformed, "%v in the record that starts on this line (at line %d, column %d)", csv.ErrQuote, line, col)
 }
 
 func malformed(line int64, cause error, col int) error {

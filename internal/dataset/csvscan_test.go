@@ -114,6 +114,9 @@ func (c *stdCSVReader) wrapErr(err error, rec []string) error {
 	if errors.Is(pe.Err, csv.ErrFieldCount) {
 		return lineError(int64(pe.StartLine), "", ErrRagged, "%d fields in the row, %d in the header", len(rec), len(c.names))
 	}
+	if errors.Is(pe.Err, csv.ErrQuote) {
+		return quoteError(int64(pe.StartLine), int64(pe.Line), pe.Column)
+	}
 	return lineError(int64(pe.Line), "", ErrMalformed, "%v (column %d)", pe.Err, pe.Column)
 }
 

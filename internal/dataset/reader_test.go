@@ -102,6 +102,7 @@ func TestReaderErrors(t *testing.T) {
 		{"csv ragged after multiline field", FormatCSV, "a,b\n\"x\ny\",2\n3,4,5\n", nil, ErrRagged, 4},
 		{"csv bare quote", FormatCSV, "a,b\n1,x\"y\n", nil, ErrMalformed, 2},
 		{"csv unterminated quote", FormatCSV, "a,b\n1,2\n3,\"oops\n", nil, ErrMalformed, 3},
+		{"csv unterminated quote told where it opened", FormatCSV, "a,b\n1,2\n3,\"oops\n4,5\n6,7\n", nil, ErrMalformed, 3},
 		{"csv field too large", FormatCSV, "a,b\n1,2\n3,0123456789abcdefXYZ\n", small, ErrFieldTooLarge, 3},
 		{"csv runaway quoted field", FormatCSV, "a,b\n1,2\n3,\"" + strings.Repeat("x\n", 100), small, ErrRecordTooLarge, 3},
 		{"csv invalid utf-8", FormatCSV, "a,b\n1,2\n3,\xff\xfe\n", nil, ErrInvalidUTF8, 3},

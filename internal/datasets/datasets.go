@@ -196,6 +196,10 @@ func profileStream(ctx context.Context, r io.Reader, format dataset.Format, opts
 // inputFault makes a reader's complaint about the file the client's mistake.
 func inputFault(err error) error {
 	var ie *dataset.InputError
+	if errors.Is(err, dataset.ErrMixedTypes) {
+		return fault.Wrap(fault.Invalid, err, "the file cannot be registered: %v; to keep such a column as text, "+
+			"register the file with allow_mixed=true (mlship data add --allow-mixed-types)", err)
+	}
 	if errors.As(err, &ie) || errors.Is(err, dataset.ErrUnknownFormat) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fault.Wrap(fault.Invalid, err, "the file cannot be registered: %v", err)
 	}
