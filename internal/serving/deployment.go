@@ -173,6 +173,11 @@ func refs(spec Spec) map[string]string {
 // reconcile brings each role to the version its reference names now.
 func (d *Deployment) reconcile(ctx context.Context) {
 	spec := d.Spec()
+	if err := d.m.admit(spec); err != nil {
+		// Only a spec stored before a rule it breaks gets here: nothing of it runs.
+		d.setError(RolePrimary, loadError{err: storedRefusal(spec, err), at: time.Now()})
+		return
+	}
 	want := refs(spec)
 	for _, role := range []string{RolePrimary, RoleCanary, RoleShadow} {
 		ref, ok := want[role]

@@ -8,6 +8,7 @@ package serving
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -65,6 +66,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// PollInterval is how often references are resolved again to follow aliases.
 	PollInterval time.Duration
+	// CheckRuntime, if set, refuses a runtime name that no runtime answers to (see
+	// RuntimeConfig.Check).
+	CheckRuntime func(name string) error
 }
 
 // Manager owns the deployments of one process.
@@ -102,9 +106,34 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	for _, s := range specs {
+		if err := m.admit(s); err != nil {
+			m.logger.Error("stored deployment refused; it serves nothing until it is updated", "deployment", s.Name, "err", storedRefusal(s, err))
+		}
 		m.run(s)
 	}
 	return nil
+}
+
+// admit checks a spec as a user gave it, and the runtime it names.
+func (m *Manager) admit(spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if m.opts.CheckRuntime != nil {
+		return m.opts.CheckRuntime(spec.Runtime)
+	}
+	return nil
+}
+
+// storedRefusal says why a stored spec, which was valid when it was stored, no longer
+// runs, and how to fix it.
+func storedRefusal(spec Spec, err error) error {
+	if errors.Is(err, ErrCommandInSpec) {
+		return fault.New(fault.Invalid, "deployment %q was stored with a command line, which mlship no longer runs: "+
+			"the operator declares the worker as a runtime in `mlship server --runtimes-config FILE`, "+
+			"then `mlship deploy update %s %s --runtime NAME` names it", spec.Name, spec.Name, spec.Model)
+	}
+	return fault.Wrap(fault.Invalid, err, "deployment %q as stored is refused: %s; fix it with `mlship deploy update`", spec.Name, fault.Message(err))
 }
 
 func (m *Manager) run(spec Spec) *Deployment {
@@ -118,7 +147,7 @@ func (m *Manager) run(spec Spec) *Deployment {
 
 // Create validates, stores and starts a deployment.
 func (m *Manager) Create(ctx context.Context, spec Spec) (*Deployment, error) {
-	if err := spec.Validate(); err != nil {
+	if err := m.admit(spec); err != nil {
 		return nil, err
 	}
 	if _, ok := m.Get(spec.Name); ok {
@@ -135,7 +164,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Deployment, error) {
 // Update replaces a deployment's spec. What changed loads beside what serves, and
 // traffic moves once it is ready.
 func (m *Manager) Update(ctx context.Context, spec Spec) (*Deployment, error) {
-	if err := spec.Validate(); err != nil {
+	if err := m.admit(spec); err != nil {
 		return nil, err
 	}
 	d, ok := m.Get(spec.Name)

@@ -321,8 +321,9 @@ func TestSpecValidation(t *testing.T) {
 	for _, s := range []Spec{
 		{Name: "../../x", Model: "models:/m/1"},
 		{Name: "ok", Model: ""},
-		{Name: "ok", Model: "models:/m/1", Runtime: "java"},
-		{Name: "ok", Model: "models:/m/1", Runtime: "command"},
+		{Name: "ok", Model: "models:/m/1", Runtime: "Java!"},
+		{Name: "ok", Model: "models:/m/1", Runtime: "command", Command: []string{"sh", "-c", "id > /tmp/pwned"}},
+		{Name: "ok", Model: "models:/m/1", Command: []string{"sh"}},
 		{Name: "ok", Model: "models:/m/1", Canary: &Canary{Model: "models:/m/2", Weight: 2}},
 		{Name: "ok", Model: "models:/m/1", Workers: -1},
 	} {
@@ -340,4 +341,95 @@ func ExampleDuration() {
 	_ = d.UnmarshalJSON([]byte(`"250ms"`))
 	fmt.Println(time.Duration(d))
 	// Output: 250ms
+}
+
+// A deployment cannot carry a command line, and names only a runtime the server has.
+func TestCommandsAreTheOperators(t *testing.T) {
+	rc := RuntimeConfig{Declared: map[string]DeclaredRuntime{"julia": {Command: []string{"julia", "/opt/worker.jl"}}}}
+	m := NewManager(Options{Source: newScaleSource(t), Runtimes: rc.Factory(), CheckRuntime: rc.Check,
+		Metrics: NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(m.Close)
+	cases := []struct {
+		spec Spec
+		want string // in the error; empty: accepted
+	}{
+		{Spec{Name: "a", Model: "models:/m/1", Runtime: "command", Command: []string{"sh", "-c", "id"}}, "--runtimes-config"},
+		{Spec{Name: "b", Model: "models:/m/1", Runtime: "command"}, `unknown runtime "command"`},
+		{Spec{Name: "c", Model: "models:/m/1", Runtime: "cobol"}, "declared here: julia"},
+		{Spec{Name: "d", Model: "models:/m/1", Runtime: "julia"}, ""},
+	}
+	for _, c := range cases {
+		_, err := m.Create(context.Background(), c.spec)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v refused: %v", c.spec, err)
+		case c.want != "" && (fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v: got %v, want an invalid-argument error with %q", c.spec, err, c.want)
+		}
+	}
+}
+
+// memStore keeps specs in memory, as a database would across a restart.
+type memStore struct{ specs []Spec }
+
+func (s *memStore) ListDeployments(context.Context) ([]Spec, error) { return s.specs, nil }
+func (s *memStore) PutDeployment(_ context.Context, spec Spec, _ bool) error {
+	s.specs = append(s.specs, spec)
+	return nil
+}
+func (s *memStore) DeleteDeployment(context.Context, string) error { return nil }
+
+// A deployment stored with a command line before commands became the operator's never
+// runs it again: it fails with a status that says how to fix it, and an update fixes it.
+func TestStoredCommandDoesNotRun(t *testing.T) {
+	src := newScaleSource(t)
+	src.set("models:/m/1", "1")
+	marker := filepath.Join(t.TempDir(), "pwned")
+	rt := &scaleRuntime{}
+	var ran atomic.Bool
+	store := &memStore{specs: []Spec{{Name: "old", Model: "models:/m/1", Runtime: "command",
+		Command: []string{"sh", "-c", "touch " + marker}}}}
+	m := NewManager(Options{Source: src, Store: store, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Logger: slog.New(slog.DiscardHandler), PollInterval: 20 * time.Millisecond,
+		Runtimes: func(name string, spec Spec) (runtime.Runtime, error) { ran.Store(true); return rt, nil }})
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	d, _ := m.Get("old")
+	waitFor(t, "the stored deployment to fail", func() bool { return d.Status().State == "failed" })
+	if msg := d.Status().Error; !strings.Contains(msg, "--runtimes-config") || !strings.Contains(msg, "mlship deploy update old") {
+		t.Errorf("status error %q does not say how to fix it", msg)
+	}
+	if _, err := os.Stat(marker); err == nil || ran.Load() {
+		t.Fatal("the stored command line ran")
+	}
+	if _, err := m.Update(context.Background(), Spec{Name: "old", Model: "models:/m/1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the updated deployment to serve", func() bool { return d.Status().State == "ready" })
+}
+
+func TestLoadRuntimes(t *testing.T) {
+	cases := []struct {
+		yaml, want string // want: in the error; empty: loads
+	}{
+		{"runtimes:\n  julia:\n    command: [julia, /opt/worker.jl]\n    read_only: [/opt/julia]\n    env: {JULIA_DEPOT_PATH: /opt/depot}\n", ""},
+		{"runtimes:\n  julia:\n    command: [julia]\n    comand: [x]\n", "comand"},
+		{"runtimes:\n  python:\n    command: [python3]\n", "built in"},
+		{"runtimes:\n  julia:\n    command: []\n", "no command"},
+		{"runtimes:\n  julia:\n    command: [julia]\n    read_only: [opt/julia]\n", "not absolute"},
+		{"runtimes:\n  Bad Name:\n    command: [julia]\n", "runtime name"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "runtimes.yaml")
+		os.WriteFile(path, []byte(c.yaml), 0o644)
+		rts, err := LoadRuntimes(path)
+		switch {
+		case c.want == "" && (err != nil || rts["julia"].Env["JULIA_DEPOT_PATH"] != "/opt/depot"):
+			t.Errorf("%q: %v, %+v", c.yaml, err, rts)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: got %v, want an error with %q", c.yaml, err, c.want)
+		}
+	}
 }

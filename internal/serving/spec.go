@@ -19,10 +19,12 @@ type Spec struct {
 	// Model names what to serve: models:/NAME@ALIAS (followed as the alias moves),
 	// models:/NAME/VERSION, runs:/RUN_ID/PATH, or, for mlship serve, a local directory.
 	Model string `json:"model"`
-	// Runtime is auto (chosen from the model's format), python, r, onnx or command.
+	// Runtime is auto (chosen from the model's format), python, r, onnx, or a
+	// runtime the operator declared in the server's configuration (--runtimes-config).
 	Runtime string `json:"runtime,omitempty"`
-	// Command is the worker command for the command runtime: any program that speaks
-	// the worker protocol (docs/worker-protocol.md).
+	// Command is refused: a deployment cannot carry a command line, since whoever
+	// may create a deployment would run it on the host. It is read only to recognise
+	// specs stored before commands became the operator's, which never run again.
 	Command []string `json:"command,omitempty"`
 	// Workers is the number of worker processes per model version.
 	Workers  int      `json:"workers,omitempty"`
@@ -80,6 +82,10 @@ const (
 	maxQueue            = 1 << 20
 )
 
+// ErrCommandInSpec refuses a spec that carries a command line.
+var ErrCommandInSpec = fault.New(fault.Invalid, "a deployment cannot carry a command line: worker commands are declared by the operator "+
+	"in the server's configuration (`mlship server --runtimes-config FILE`), and a deployment names one with \"runtime\"")
+
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // CheckName checks a deployment name: it appears in URL paths, so it is a plain token.
@@ -98,17 +104,11 @@ func (s *Spec) Validate() error {
 	if strings.TrimSpace(s.Model) == "" {
 		return fault.Invalidf("deployment %q names no model: set model to models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/PATH", s.Name)
 	}
-	switch s.Runtime {
-	case "", "auto", "python", "r", "onnx":
-		if len(s.Command) > 0 {
-			return fault.Invalidf("command is only for the command runtime; set runtime to \"command\"")
-		}
-	case "command":
-		if len(s.Command) == 0 {
-			return fault.Invalidf("the command runtime needs a command: the worker program and its arguments")
-		}
-	default:
-		return fault.Invalidf("unknown runtime %q: use auto, python, r, onnx or command", s.Runtime)
+	if len(s.Command) > 0 {
+		return ErrCommandInSpec
+	}
+	if s.Runtime != "" && !runtimeNamePattern.MatchString(s.Runtime) {
+		return fault.Invalidf("invalid runtime %q: use auto, python, r, onnx or the name of a runtime the operator declared", s.Runtime)
 	}
 	checks := []struct {
 		ok  bool
