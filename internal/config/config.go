@@ -70,6 +70,12 @@ type Server struct {
 	// body may arrive after MinBodyRateGrace; 0 turns the check off.
 	MinBodyRate      int64
 	MinBodyRateGrace time.Duration
+	// RuntimesConfig is a YAML file of the worker runtimes the operator declares
+	// (serving.LoadRuntimes); empty means none: deployments use the built-in ones.
+	RuntimesConfig string
+	// Worker is the sandbox, limits and environment of the processes that run
+	// model code.
+	Worker Worker
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
@@ -87,6 +93,7 @@ func DefaultServer() Server {
 		SQLStatementTimeout: 30 * time.Second,
 		MinBodyRate:         1024,
 		MinBodyRateGrace:    10 * time.Second,
+		Worker:              DefaultWorker(),
 	}
 }
 
@@ -137,6 +144,9 @@ func (c *Server) Resolve() error {
 	}
 	if c.MinBodyRate < 0 || c.MinBodyRateGrace < time.Second {
 		return fmt.Errorf("--min-body-rate must be 0 (off) or more bytes per second and --min-body-rate-grace at least 1s, got %d and %s", c.MinBodyRate, c.MinBodyRateGrace)
+	}
+	if err := c.Worker.Resolve(); err != nil {
+		return err
 	}
 	if c.SQLStatementTimeout < 100*time.Millisecond || c.SQLStatementTimeout > 24*time.Hour {
 		return fmt.Errorf("--sql-statement-timeout must be between 100ms and 24h, got %s", c.SQLStatementTimeout)
