@@ -108,16 +108,16 @@ func (l *Local) Move(ctx context.Context, from, to string) error {
 		// A concurrent Delete may prune dir, still empty, before the object is in it.
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == maxMkdirRace {
 			if err != nil {
-				return writeErr(to, err)
+				return l.noSpace(writeErr(to, err))
 			}
 			break
 		}
 	}
 	if err := l.syncDir(dir); err != nil {
-		return err
+		return l.noSpace(err)
 	}
 	if from := path.Dir(from); from != dir {
-		return l.syncDir(from)
+		return l.noSpace(l.syncDir(from))
 	}
 	return nil
 }

@@ -39,8 +39,14 @@ const (
 // writeAtomic makes name hold exactly what fill writes, or leaves it as it was (the
 // Prometheus fileutil recipe): fill writes a temp file in name's directory, which is synced,
 // closed and renamed over name, and the directory is synced so the rename survives power
-// loss. fill must stream: objects can be larger than memory.
+// loss. fill must stream: objects can be larger than memory. A disk that fills up on the
+// way leaves nothing behind and is a fault.InsufficientStorage error.
 func (l *Local) writeAtomic(name string, fill func(io.Writer) (int64, error)) (int64, error) {
+	n, err := l.replaceFile(name, fill)
+	return n, l.noSpace(err)
+}
+
+func (l *Local) replaceFile(name string, fill func(io.Writer) (int64, error)) (int64, error) {
 	dir := path.Dir(name)
 	f, tmp, err := l.createTemp(dir)
 	if err != nil {
@@ -198,6 +204,19 @@ func writeErr(name string, err error) error {
 		return errorf(ErrPathConflict, "The directory of %q was deleted during the write", name)
 	}
 	return fmt.Errorf("blob: write %q: %w", name, err)
+}
+
+// noSpace turns a write that failed for want of disk space (or of quota) into a fault
+// the client can act on: the server's disk is full, the request is not wrong.
+func (l *Local) noSpace(err error) error {
+	if err == nil || fault.KindOf(err) != fault.Internal {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fault.Wrap(fault.InsufficientStorage, err, "The server's storage at %s is full: writes are refused "+
+			"until space is freed there; reads keep working", l.dir)
+	}
+	return err
 }
 
 func (l *Local) fail(step string) error {

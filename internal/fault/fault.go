@@ -16,18 +16,19 @@ type Kind int
 
 // The kinds, in the order of the questions a client asks about a failure.
 const (
-	Invalid          Kind = iota + 1 // the request is malformed or breaks a rule: fix it, don't retry
-	NotFound                         // the named thing does not exist
-	AlreadyExists                    // a thing with that name exists already
-	Conflict                         // the request collides with the current state
-	TooLarge                         // the request is over a size limit
-	Unauthenticated                  // no valid credentials
-	PermissionDenied                 // valid credentials, not allowed
-	Unavailable                      // temporarily unable to serve: retry later
-	Exhausted                        // a queue or quota is full: retry after a pause
-	DeadlineExceeded                 // the work did not finish within its deadline
-	NotImplemented                   // the server does not support this
-	Internal                         // the server's fault
+	Invalid             Kind = iota + 1 // the request is malformed or breaks a rule: fix it, don't retry
+	NotFound                            // the named thing does not exist
+	AlreadyExists                       // a thing with that name exists already
+	Conflict                            // the request collides with the current state
+	TooLarge                            // the request is over a size limit
+	Unauthenticated                     // no valid credentials
+	PermissionDenied                    // valid credentials, not allowed
+	Unavailable                         // temporarily unable to serve: retry later
+	Exhausted                           // a queue or quota is full: retry after a pause
+	DeadlineExceeded                    // the work did not finish within its deadline
+	NotImplemented                      // the server does not support this
+	InsufficientStorage                 // the server's disk is full: retry once space is freed
+	Internal                            // the server's fault
 )
 
 var kindNames = map[Kind]string{
@@ -35,7 +36,7 @@ var kindNames = map[Kind]string{
 	Conflict: "conflict", TooLarge: "too large", Unauthenticated: "unauthenticated",
 	PermissionDenied: "permission denied", Unavailable: "unavailable",
 	Exhausted: "exhausted", DeadlineExceeded: "deadline exceeded",
-	NotImplemented: "not implemented", Internal: "internal",
+	NotImplemented: "not implemented", InsufficientStorage: "insufficient storage", Internal: "internal",
 }
 
 func (k Kind) Error() string { return kindNames[k] }

@@ -104,18 +104,19 @@ type mapping struct {
 // codes (MLflow's ERROR_CODE_TO_HTTP_STATUS). Deterministic failures never get a 5xx,
 // because MLflow clients retry 5xx answers for minutes.
 var errorTable = map[fault.Kind]mapping{
-	fault.Invalid:          {http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "invalid request", ""},
-	fault.NotFound:         {http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", "not found", ""},
-	fault.AlreadyExists:    {http.StatusBadRequest, "RESOURCE_ALREADY_EXISTS", "already exists", ""},
-	fault.Conflict:         {http.StatusConflict, "RESOURCE_CONFLICT", "conflict", ""},
-	fault.TooLarge:         {http.StatusRequestEntityTooLarge, "REQUEST_LIMIT_EXCEEDED", "request too large", ""},
-	fault.Unauthenticated:  {http.StatusUnauthorized, "UNAUTHENTICATED", "authentication required", ""},
-	fault.PermissionDenied: {http.StatusForbidden, "PERMISSION_DENIED", "permission denied", ""},
-	fault.Unavailable:      {http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "temporarily unavailable, retry later", "1"},
-	fault.Exhausted:        {http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "too many requests, retry later", "1"},
-	fault.DeadlineExceeded: {http.StatusGatewayTimeout, "DEADLINE_EXCEEDED", "deadline exceeded", ""},
-	fault.NotImplemented:   {http.StatusNotImplemented, "NOT_IMPLEMENTED", "not implemented", ""},
-	fault.Internal:         {http.StatusInternalServerError, "INTERNAL_ERROR", "internal error; see the server log", ""},
+	fault.Invalid:             {http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "invalid request", ""},
+	fault.NotFound:            {http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", "not found", ""},
+	fault.AlreadyExists:       {http.StatusBadRequest, "RESOURCE_ALREADY_EXISTS", "already exists", ""},
+	fault.Conflict:            {http.StatusConflict, "RESOURCE_CONFLICT", "conflict", ""},
+	fault.TooLarge:            {http.StatusRequestEntityTooLarge, "REQUEST_LIMIT_EXCEEDED", "request too large", ""},
+	fault.Unauthenticated:     {http.StatusUnauthorized, "UNAUTHENTICATED", "authentication required", ""},
+	fault.PermissionDenied:    {http.StatusForbidden, "PERMISSION_DENIED", "permission denied", ""},
+	fault.Unavailable:         {http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "temporarily unavailable, retry later", "1"},
+	fault.Exhausted:           {http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "too many requests, retry later", "1"},
+	fault.DeadlineExceeded:    {http.StatusGatewayTimeout, "DEADLINE_EXCEEDED", "deadline exceeded", ""},
+	fault.NotImplemented:      {http.StatusNotImplemented, "NOT_IMPLEMENTED", "not implemented", ""},
+	fault.InsufficientStorage: {http.StatusInsufficientStorage, "RESOURCE_EXHAUSTED", "the server's storage is full", ""},
+	fault.Internal:            {http.StatusInternalServerError, "INTERNAL_ERROR", "internal error; see the server log", ""},
 }
 
 func mapError(err error) mapping {

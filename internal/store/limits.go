@@ -44,3 +44,13 @@ func Classify(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// noSpace turns a write that failed because the disk is full into a fault the client
+// can act on: the server's disk is full, the request is not wrong.
+func (db *DB) noSpace(err error) error {
+	if err == nil || fault.KindOf(err) != fault.Internal || !isFull(err) {
+		return err
+	}
+	return fault.Wrap(fault.InsufficientStorage, err, "The server's storage at %s is full: the database refuses "+
+		"writes until space is freed there; reads keep working", db.where)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,51 @@ func TestTooManyBindValues(t *testing.T) {
 			func(*sql.Rows) error { return nil })
 		if err != nil {
 			t.Fatalf("at the limit: %v", err)
+		}
+	})
+}
+
+// TestFullDatabase: a write that finds the database full (SQLITE_FULL, here through a
+// page limit, as a full disk gives it) is an insufficient-storage fault naming where
+// the database is; reads keep working, and writes succeed once there is room.
+func TestFullDatabase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		createCounter(t, db)
+		ctx := context.Background()
+		limit := func(pages string) {
+			t.Helper()
+			if err := db.Write(ctx, func(tx *store.Tx) error {
+				_, err := tx.ExecContext(ctx, `PRAGMA max_page_count = `+pages)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var pages int
+		if err := db.Reader().QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		limit(fmt.Sprint(pages))
+		big := strings.Repeat("x", 1<<20)
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO kv VALUES (?, 1)`, big)
+			return err
+		})
+		if !errors.Is(err, fault.InsufficientStorage) {
+			t.Fatalf("err = %v, want an insufficient-storage fault", err)
+		}
+		if !strings.Contains(fault.Message(err), "is full") {
+			t.Errorf("message %q", fault.Message(err))
+		}
+		if n := count(t, db); n != 0 {
+			t.Errorf("%d rows after the failed write, want 0", n)
+		}
+		limit("1073741823")
+		if err := db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO kv VALUES (?, 1)`, big)
+			return err
+		}); err != nil {
+			t.Fatalf("a write once there is room: %v", err)
 		}
 	})
 }

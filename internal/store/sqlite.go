@@ -65,7 +65,7 @@ func (sqliteDriver) open(ctx context.Context, u *url.URL, logger *slog.Logger) (
 	}
 	d := sqliteDialect{}
 	return &DB{read: read, dialect: d, writer: newGroupWriter(write, d, logger), logger: logger,
-		exclusive: true, lock: lock}, nil
+		exclusive: true, lock: lock, where: filepath.Dir(path)}, nil
 }
 
 // lockFile takes an exclusive lock that lasts while this process holds the database:
@@ -122,4 +122,13 @@ func (sqliteDialect) IsUniqueViolation(err error) bool {
 func isInterrupt(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_INTERRUPT
+}
+
+// isFull reports whether err is a write that found the disk (or the quota) full.
+func isFull(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

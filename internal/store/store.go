@@ -59,6 +59,7 @@ type DB struct {
 	lock      *os.File // held while open, for exclusive engines
 	// readTimeout is the deadline of every statement on the read pool; 0 means none.
 	readTimeout time.Duration
+	where       string // where the database's files are, for messages
 }
 
 // writer runs write functions transactionally and durably.
@@ -103,8 +104,9 @@ func (db *DB) SetReadTimeout(d time.Duration) { db.readTimeout = d }
 
 // Write runs fn in a transaction and returns once the transaction is durable, or fn's
 // error (in which case nothing fn did is kept).
+// A write that finds the disk full is a fault.InsufficientStorage error.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.writer.write(ctx, fn)
+	return db.noSpace(db.writer.write(ctx, fn))
 }
 
 // Ping checks that the database answers.
