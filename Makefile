@@ -83,7 +83,8 @@ FUZZ_TARGETS := \
 	internal/serving/scoring:FuzzDecodeInvocation internal/serving/scoring:FuzzDecodeV1 \
 	internal/runtime/process:FuzzReadReady internal/runtime/process:FuzzReadReply \
 	internal/onnx:FuzzLoad internal/dataset:FuzzReadCSV internal/dataset:FuzzReadJSONLines \
-	internal/dataset:FuzzProfileJSON internal/gate:FuzzParseThresholds internal/gates:FuzzBenchmarkInput
+	internal/dataset:FuzzProfileJSON internal/gate:FuzzParseThresholds internal/gates:FuzzBenchmarkInput \
+	internal/server:FuzzRouteGuard
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -109,28 +109,11 @@ func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", attachment(path.Base(key)))
+	h.Set("Content-Disposition", httpx.Attachment(path.Base(key)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	http.ServeContent(w, r, "", info.ModTime, obj)
 	return nil, nil
-}
-
-// attachment is a Content-Disposition that names the download. The name is encoded as
-// RFC 5987 says: a URL path keeps characters such as "=", ":" and "@" that would end the
-// header parameter early.
-func attachment(name string) string {
-	const hex = "0123456789ABCDEF"
-	b := []byte("attachment; filename*=UTF-8''")
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return string(b)
 }
 
 // listArtifacts answers GET artifacts?path=dir with the entries directly under dir,

@@ -1,0 +1,20 @@
+package httpx
+
+import "strings"
+
+// Attachment is a Content-Disposition that names the download. The name is encoded as
+// RFC 5987 says: a URL path keeps characters such as "=", ":" and "@" that would end the
+// header parameter early.
+func Attachment(name string) string {
+	const hex = "0123456789ABCDEF"
+	b := []byte("attachment; filename*=UTF-8''")
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}
