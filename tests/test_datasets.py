@@ -112,7 +112,8 @@ def test_huge_field_is_refused_with_its_line(server, tmp_path):
 def test_unknown_dataset_and_bad_names(server):
     r = requests.get(f"{server.url}/api/v1/datasets/nope-{unique_name()}/versions/1", timeout=10)
     assert r.status_code == 404
-    r = requests.post(f"{server.url}/api/v1/datasets/..%2Fx/versions?file=a.csv", data=b"a\n1\n", timeout=10)
+    r = requests.post(f"{server.url}/api/v1/datasets/..%2Fx/versions?file=a.csv", data=b"a\n1\n",
+                      headers={"Content-Type": "text/csv"}, timeout=10)
     assert r.status_code in (400, 404)
 
 
