@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -49,6 +50,9 @@ type specFlags struct {
 func (s *specFlags) add(c *cobra.Command) {
 	s.addRuntime(c, "worker processes per model version (default: CPUs, at most 8)")
 	f := c.Flags()
+	// A deployment cannot carry a command line; the flag is kept only to say so.
+	f.StringVar(&s.command, "command", "", "refused: the server's operator declares worker commands (mlship server --runtimes-config)")
+	f.MarkHidden("command")
 	f.StringVar(&s.canary, "canary", "", "a second model that takes --canary-weight of the traffic")
 	f.Float64Var(&s.canaryWeight, "canary-weight", 0.1, "share of requests for the canary, 0 to 1")
 	f.StringVar(&s.shadow, "shadow", "", "a candidate model that receives a copy of --shadow-share of the requests")
@@ -65,8 +69,7 @@ func (s *specFlags) add(c *cobra.Command) {
 // `mlship serve` and `mlship deploy` share.
 func (s *specFlags) addRuntime(c *cobra.Command, workersHelp string) {
 	f := c.Flags()
-	f.StringVar(&s.runtime, "runtime", "auto", "runtime: auto, python, r, onnx or command")
-	f.StringVar(&s.command, "command", "", "worker command for --runtime command (a program that speaks the worker protocol)")
+	f.StringVar(&s.runtime, "runtime", "auto", "runtime: auto, python, r, onnx, or a runtime declared in the server's --runtimes-config")
 	f.IntVar(&s.workers, "workers", 0, workersHelp)
 	f.IntVar(&s.maxBatch, "max-batch-size", 0, "most rows per batch; 1 turns batching off (default 32)")
 	f.DurationVar(&s.maxDelay, "max-batch-delay", 0, "how long a batch may wait for more requests (default 0: take what is queued)")
@@ -79,9 +82,6 @@ func (s *specFlags) spec(name, model string) serving.Spec {
 		Batching:   serving.Batching{MaxBatchSize: s.maxBatch, MaxDelay: serving.Duration(s.maxDelay), MaxQueue: s.maxQ},
 		Timeout:    serving.Duration(s.timeout),
 		PayloadLog: &serving.PayloadLog{SampleRate: s.sampleRate}}
-	if s.command != "" {
-		spec.Command = strings.Fields(s.command)
-	}
 	if s.canary != "" {
 		spec.Canary = &serving.Canary{Model: s.canary, Weight: s.canaryWeight}
 	}
@@ -93,6 +93,19 @@ func (s *specFlags) spec(name, model string) serving.Spec {
 			Reference: s.driftReference, Webhook: s.webhook}
 	}
 	return spec
+}
+
+// errDeployCommand refuses --command on a server's deployment.
+var errDeployCommand = usageError{errors.New("--command is refused: a deployment cannot carry a command line. " +
+	"The server's operator declares worker programs as runtimes (mlship server --runtimes-config FILE), " +
+	"and --runtime NAME names one; mlship serve, run by the operator, still takes --command")}
+
+// deploySpec is the spec of a server's deployment.
+func (s *specFlags) deploySpec(name, model string) (serving.Spec, error) {
+	if s.command != "" {
+		return serving.Spec{}, errDeployCommand
+	}
+	return s.spec(name, model), nil
 }
 
 func deployCreateCommand() *cobra.Command {
@@ -107,7 +120,11 @@ background; --wait waits for it.`,
 		Example: "  mlship deploy create fraud models:/fraud@production --wait 2m",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.sendSpec(cmd, "POST", "/api/v1/deployments", s.spec(args[0], args[1]), s.wait)
+			spec, err := s.deploySpec(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return f.sendSpec(cmd, "POST", "/api/v1/deployments", spec, s.wait)
 		},
 	}
 	f.add(c)
@@ -126,7 +143,11 @@ traffic moves once it is ready; a version that fails to load leaves the old one 
 		Example: "  mlship deploy update fraud models:/fraud@production --workers 4",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.sendSpec(cmd, "PUT", "/api/v1/deployments/"+url.PathEscape(args[0]), s.spec(args[0], args[1]), s.wait)
+			spec, err := s.deploySpec(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return f.sendSpec(cmd, "PUT", "/api/v1/deployments/"+url.PathEscape(args[0]), spec, s.wait)
 		},
 	}
 	f.add(c)

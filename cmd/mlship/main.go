@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/runtime/sandbox"
 	"github.com/mlship/mlship/internal/version"
 )
 
@@ -30,6 +31,11 @@ const (
 type usageError struct{ error }
 
 func main() {
+	// `mlship sandbox-exec` is the last step of starting a worker in its sandbox (see
+	// package sandbox): not a command for people, so not in the help.
+	if len(os.Args) > 1 && os.Args[1] == sandbox.HelperCommand {
+		os.Exit(sandbox.Main(os.Args[2:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:]))

@@ -51,10 +51,11 @@ type serveFlags struct {
 	minBodyRate          int64
 	minBodyRateGrace     time.Duration
 	spec                 specFlags
+	worker               config.Worker
 }
 
 func serveCommand() *cobra.Command {
-	var f serveFlags
+	f := serveFlags{worker: config.DefaultWorker()}
 	c := &cobra.Command{
 		Use:   "serve MODEL_URI",
 		Short: "Serve one model over the standard inference protocols",
@@ -76,6 +77,9 @@ MLSHIP_PORT.`,
 		Args: cobra.ExactArgs(1),
 		PreRunE: func(c *cobra.Command, _ []string) error {
 			if err := config.ApplyEnv(c.Flags(), "MLSHIP"); err != nil {
+				return usageError{err}
+			}
+			if err := f.worker.Resolve(); err != nil {
 				return usageError{err}
 			}
 			return f.validateEdge()
@@ -100,6 +104,7 @@ MLSHIP_PORT.`,
 	fl.Int64Var(&f.minBodyRate, "min-body-rate", 1024, minBodyRateHelp)
 	fl.DurationVar(&f.minBodyRateGrace, "min-body-rate-grace", 10*time.Second, "how long a request body may take before --min-body-rate applies")
 	f.spec.addServe(c)
+	f.worker.AddFlags(fl)
 	return c
 }
 
@@ -120,6 +125,7 @@ func (f *serveFlags) validateEdge() error {
 // addServe adds the spec flags that make sense for a single model.
 func (s *specFlags) addServe(c *cobra.Command) {
 	s.addRuntime(c, "worker processes (default: CPUs, at most 8)")
+	c.Flags().StringVar(&s.command, "command", "", "worker program and its arguments for --runtime command: any program that speaks the worker protocol, run in the workers' sandbox")
 }
 
 func (f *serveFlags) logger() (*slog.Logger, error) {
@@ -153,13 +159,17 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 	}
 	spec := f.spec.spec(name, uri)
 	spec.PayloadLog = &serving.PayloadLog{}
+	workers, err := f.runtimes(&spec, logger)
+	if err != nil {
+		return err
+	}
 	if err := spec.Validate(); err != nil {
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := serving.NewManager(serving.Options{Source: source, Metrics: serving.NewMetrics(reg), Logger: logger,
-		PollInterval: f.poll, Runtimes: serving.RuntimeConfig{Python: f.python, Rscript: f.rscript, ONNXRuntimeLib: f.onnxruntimeLib, Logger: logger}.Factory()})
+		PollInterval: f.poll, Runtimes: workers.Factory(), CheckRuntime: workers.Check})
 	if err := m.Start(ctx); err != nil {
 		return err
 	}
@@ -293,6 +303,10 @@ func (s *remoteSource) Fetch(ctx context.Context, v serving.Version) (string, er
 	}
 	defer os.RemoveAll(tmp)
 	if err := downloadVersion(ctx, s.client, l, tmp, io.Discard); err != nil {
+		return "", err
+	}
+	// The workers, sandboxed as another user, read it.
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, dir); err != nil {

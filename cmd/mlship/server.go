@@ -63,6 +63,8 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringVar(&cfg.Python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3)")
 	f.StringVar(&cfg.Rscript, "rscript", "", "Rscript of the r runtime (default $MLSHIP_RSCRIPT, else Rscript)")
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", onnxRuntimeLibHelp)
+	f.StringVar(&cfg.RuntimesConfig, "runtimes-config", "", "YAML file of the worker runtimes deployments may name: runtimes: NAME: {command: [...], read_only: [...], env: {...}}; a deployment never carries a command line itself")
+	cfg.Worker.AddFlags(f)
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	return c

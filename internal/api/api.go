@@ -38,6 +38,7 @@ type API struct {
 	datasets    *datasets.Service
 	monitor     *monitor.Monitor
 	gates       *gates.Service
+	info        ServerInfo
 	logger      *slog.Logger
 }
 
@@ -51,13 +52,15 @@ type Services struct {
 	Datasets    *datasets.Service
 	Monitor     *monitor.Monitor
 	Gates       *gates.Service // nil: no benchmark gates
+	// Info is what GET /api/v1/server-info says of the server besides its version.
+	Info ServerInfo
 }
 
 // New returns the API over the registry, tracking and the content store that holds the
 // registry's copies of model versions.
 func New(s Services, logger *slog.Logger) *API {
 	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
-		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, logger: logger}
+		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, info: s.Info, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
@@ -86,6 +89,7 @@ var datasetBody = httpx.Accepts("application/octet-stream", "text/csv", "applica
 func (a *API) routeTable() []route {
 	return []route{
 		{"GET", "/api/v1/openapi.json", a.openAPI, false, none},
+		{"GET", "/api/v1/server-info", a.serverInfo, false, none},
 		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false, none},
 		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify, false, jsonBody},
 		{"POST", "/api/v1/content/gc", a.collectGarbage, false, jsonBody},

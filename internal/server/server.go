@@ -99,14 +99,20 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.payloads = serving.NewPayloadStore(db, 0, logger)
 	source := modelSource{registry: reg, content: content{cas: contentStore, blobs: blobs, tracking: tr}, cacheDir: cfg.ServingDir}
-	runtimes := serving.RuntimeConfig{Python: cfg.Python, Rscript: cfg.Rscript, ONNXRuntimeLib: cfg.ONNXRuntimeLib, Logger: logger}.Factory()
+	workers, err := workerRuntimes(cfg, logger)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	runtimes := workers.Factory()
 	s.deployments = serving.NewManager(serving.Options{
-		Source:   source,
-		Runtimes: runtimes,
-		Metrics:  serving.NewMetrics(s.metrics),
-		Store:    serving.NewSQLStore(db),
-		Payloads: s.payloads,
-		Logger:   logger,
+		Source:       source,
+		Runtimes:     runtimes,
+		CheckRuntime: workers.Check,
+		Metrics:      serving.NewMetrics(s.metrics),
+		Store:        serving.NewSQLStore(db),
+		Payloads:     s.payloads,
+		Logger:       logger,
 	})
 	dsets := datasets.New(db, contentStore, logger)
 	outbound, err := netguard.Parse(cfg.AllowedOutbound)
@@ -124,7 +130,8 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	}
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
 	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
-		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates}, logger), inference: inference}
+		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates,
+		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes())}}, logger), inference: inference}
 	if s.handler, _, err = s.routes(httpx.RouterOptions{Logger: logger}); err != nil {
 		s.Close()
 		return nil, err
