@@ -184,3 +184,39 @@ def test_a_search_past_the_statement_deadline_is_stopped(limited, long_tags):
     # The pool is free: a quick search answers at once.
     r = post(limited, "/runs/search", {"experiment_ids": [exp], "filter": f"attributes.run_id = '{runs[0]}'"})
     assert r.status_code == 200 and len(r.json()["runs"]) == 1
+
+
+def hang_up_mid_body(server, method: str, target: str, content_type: str, sent: int = 1 << 20):
+    """Starts a request announcing 10 MiB, sends `sent` bytes and closes the connection."""
+    import socket
+
+    with socket.create_connection((server.host, server.port)) as s:
+        s.sendall((f"{method} {target} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+                   f"Content-Type: {content_type}\r\nContent-Length: {10 << 20}\r\n\r\n").encode())
+        s.sendall(b"1,2\n" * (sent // 4))
+        time.sleep(0.3)
+
+
+def test_a_client_hanging_up_mid_upload_is_not_a_server_error(limited):
+    exp = post(limited, "/experiments/create", {"name": unique_name("hangup")}).json()["experiment_id"]
+    run = post(limited, "/runs/create", {"experiment_id": exp}).json()["run"]["info"]
+    root = run["artifact_uri"].removeprefix("mlflow-artifacts:/").lstrip("/")
+    data = unique_name("hangup-data")
+    targets = [
+        ("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{root}/half.bin", "application/octet-stream"),
+        ("POST", f"/api/v1/datasets/{data}/versions?file=half.csv", "text/csv"),
+    ]
+    for method, target, ctype in targets:
+        hang_up_mid_body(limited, method, target, ctype)
+    time.sleep(1)
+    log = limited.log_tail(500_000).splitlines()
+    for _, target, _ in targets:
+        path = target.split("?")[0]
+        errors = [line for line in log if path in line and "level=ERROR" in line]
+        assert errors == [], errors
+    # Nothing half-written is visible.
+    r = requests.get(f"{limited.url}/api/2.0/mlflow-artifacts/artifacts/{root}/half.bin", timeout=30)
+    assert r.status_code == 404, r.status_code
+    assert requests.get(f"{limited.url}/api/v1/datasets/{data}/versions", timeout=30).status_code == 404
+    temps = [p for p in limited.data_dir.rglob("*") if p.name.startswith(".mlship-tmp-")]
+    assert temps == [], temps

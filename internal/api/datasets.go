@@ -6,6 +6,7 @@ import (
 	datafile "github.com/mlship/mlship/internal/dataset"
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/httpx"
 )
 
 // versionList is the answer of the dataset listings.
@@ -42,7 +43,7 @@ func (a *API) registerDataset(w http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fault.Invalidf("unknown format %q: use csv, jsonl or parquet", f)
 		}
 	}
-	v, created, err := a.datasets.Register(r.Context(), r.PathValue("name"), q.Get("file"), format, q.Get("allow_mixed") == "true", r.Body)
+	v, created, err := a.datasets.Register(r.Context(), r.PathValue("name"), q.Get("file"), format, q.Get("allow_mixed") == "true", httpx.UploadBody(r))
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func (a *API) putArtifact(w http.ResponseWriter, r *http.Request) (any, error) {
 	if key == "" {
 		return nil, fault.Invalidf("Invalid path: an artifact upload must name a file")
 	}
-	if _, err := a.blobs.Put(r.Context(), key, r.Body); err != nil {
+	if _, err := a.blobs.Put(r.Context(), key, httpx.UploadBody(r)); err != nil {
 		return nil, err
 	}
 	return httpx.Empty, nil

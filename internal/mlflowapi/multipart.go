@@ -91,7 +91,7 @@ func (a *API) uploadPart(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, fault.Invalidf("Invalid part_number '%s'", q.Get("part_number"))
 	}
-	etag, err := a.blobs.UploadPart(r.Context(), keyOf(r.Context()), q.Get("upload_id"), n, r.Body)
+	etag, err := a.blobs.UploadPart(r.Context(), keyOf(r.Context()), q.Get("upload_id"), n, httpx.UploadBody(r))
 	if err != nil {
 		return nil, err
 	}
