@@ -119,6 +119,9 @@ class Server:
             "--host", self.host,
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
+            # Workers inherit nothing of the server's environment: mlflow.sklearn loads
+            # pickled models only when the operator passes this on (see start()).
+            "--worker-env", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
             *self.extra_args,
         ]  # fmt: skip
 

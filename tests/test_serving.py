@@ -391,15 +391,28 @@ def test_broken_version_leaves_the_old_one_serving(server, registered, models, d
         delete_deployment(server, name)
 
 
+def _parent(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _worker_pids(server, model_marker="mlship_worker.py"):
+    """The Python workers the server started: descendants, since each runs in a sandbox
+    that the server starts (bubblewrap), whose processes stand between them."""
     out = subprocess.run(["pgrep", "-f", model_marker], capture_output=True, text=True).stdout.split()
     pids = []
     for pid in map(int, out):
         try:
-            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap":
+                continue  # the sandbox's own processes name the script too
+        except OSError:
             continue
-        if ppid == server.proc.pid:
+        p = _parent(pid)
+        while p > 1 and p != server.proc.pid:
+            p = _parent(p)
+        if p == server.proc.pid:
             pids.append(pid)
     return pids
 
@@ -628,7 +641,8 @@ def standalone(server, tmp_path):
         env.update(MLSHIP_PYTHON=sys.executable, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
         log = open(tmp_path / f"serve-{port}.log", "wb")
         p = subprocess.Popen(
-            [binary, "serve", *args, "--port", str(port), "--cache-dir", str(tmp_path / "cache"), "--workers", "1"],
+            [binary, "serve", *args, "--port", str(port), "--cache-dir", str(tmp_path / "cache"), "--workers", "1",
+             "--worker-env", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         procs.append(p)
