@@ -561,3 +561,54 @@ def test_sources_mlship_refuses_more_strictly(base_url, client, model_name, run_
     )
     assert_mlflow_error(r, 400, "INVALID_PARAMETER_VALUE")
     _assert_no_versions(base_url, client, model_name)
+
+
+@mlship_only
+def test_registered_version_is_immutable_through_every_mlflow_read_path(server, client, model_name, tmp_path):
+    """A version is read from the copy taken when it was registered: writing the run's
+    artifacts again afterwards changes what runs:/ gives, never what models:/ gives."""
+    from sklearn.linear_model import LinearRegression
+
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    first = LinearRegression().fit(X, X @ [1.0, 2.0])
+    second = LinearRegression().fit(X, X @ [-3.0, 5.0])
+    mlflow.set_tracking_uri(server.url)
+    for i, model in enumerate((first, second)):
+        mlflow.sklearn.save_model(model, tmp_path / f"m{i}")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(tmp_path / "m0"), "model")
+    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name).version
+    client.log_artifacts(run.info.run_id, str(tmp_path / "m1"), "model")  # overwrites the model file
+
+    want, overwritten = first.predict(X), second.predict(X)
+    assert np.allclose(mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model").predict(X), overwritten)
+    assert np.allclose(mlflow.pyfunc.load_model(f"models:/{model_name}/{version}").predict(X), want)
+    client.set_registered_model_alias(model_name, "champion", version)
+    assert np.allclose(mlflow.sklearn.load_model(f"models:/{model_name}@champion").predict(X), want)
+
+    uri = client.get_model_version_download_uri(model_name, version)
+    assert uri.startswith("mlflow-artifacts:/_model-versions/sha256/"), uri
+    model_file = next(p.name for p in (tmp_path / "m0").iterdir() if p.name.startswith("model."))  # model.skops
+    registered = (tmp_path / "m0" / model_file).read_bytes()
+    assert registered != (tmp_path / "m1" / model_file).read_bytes()
+    r = requests.get(f"{server.url}/model-versions/get-artifact",
+                     params={"name": model_name, "version": version, "path": model_file}, timeout=30)
+    assert r.status_code == 200 and r.content == registered
+    assert r.headers["Content-Disposition"].startswith("attachment")
+    proxy = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{uri.removeprefix('mlflow-artifacts:/')}"
+    assert requests.get(f"{proxy}/{model_file}", timeout=30).content == registered
+    listing = requests.get(f"{server.url}/api/2.0/mlflow-artifacts/artifacts",
+                           params={"path": uri.removeprefix("mlflow-artifacts:/")}, timeout=30).json()
+    assert {f["path"] for f in listing["files"]} >= {"MLmodel", model_file}
+
+    # The registered copies are read-only, and only versions' manifests are served.
+    for method, body in (("PUT", b"x"), ("DELETE", None)):
+        r = requests.request(method, f"{proxy}/{model_file}", data=body,
+                             headers={"Content-Type": "application/octet-stream"} if body else {}, timeout=30)
+        assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED", r.text
+    assert requests.get(f"{proxy}/{model_file}", timeout=30).content == registered
+    other = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/_model-versions/sha256/{'0' * 64}/{model_file}"
+    assert requests.get(other, timeout=30).status_code == 404
+    r = requests.get(f"{server.url}/model-versions/get-artifact",
+                     params={"name": model_name, "version": version, "path": "../../etc/passwd"}, timeout=30)
+    assert r.status_code == 400

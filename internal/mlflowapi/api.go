@@ -24,6 +24,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// ServeArtifacts enables the artifact proxy; without it its routes answer 503.
 	ServeArtifacts bool
+	// VersionFiles holds the registered copies of model versions, which clients
+	// download them from; nil sends them to the versions' sources.
+	VersionFiles VersionFiles
 }
 
 // API is MLflow's REST API.
@@ -121,6 +124,7 @@ func (a *API) Register(rt *httpx.Router) {
 	for _, p := range []string{"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"} {
 		rt.Handle(httpx.Route{Method: "GET", Path: p, Handler: httpx.Handle(a.logger, a.serverInfo)})
 	}
+	rt.Handle(httpx.Route{Method: "GET", Path: "/model-versions/get-artifact", Handler: httpx.Handle(a.logger, a.getModelVersionArtifact)})
 	rt.Mount(ArtifactsPrefix, a.artifactRoutes(), httpx.Handle(a.logger, a.artifactNotFound))
 }
 

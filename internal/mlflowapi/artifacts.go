@@ -72,6 +72,9 @@ func (a *API) artifactOp(op string, fn httpx.HandlerFunc) httpx.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
+		if isRegistered(key) && r.Method != http.MethodGet {
+			return nil, errRegisteredReadOnly
+		}
 		if r.Method == http.MethodPut && strings.HasSuffix(p, "/") {
 			return nil, fault.Invalidf("Invalid path %q: an upload must name a file, not a directory", p)
 		}
@@ -96,6 +99,9 @@ func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) (any, error) {
 	key := keyOf(r.Context())
 	if key == "" {
 		return a.listArtifacts(r)
+	}
+	if isRegistered(key) {
+		return nil, a.sendRegistered(w, r, key)
 	}
 	obj, err := a.blobs.Open(r.Context(), key)
 	if err != nil {
@@ -128,6 +134,10 @@ func (a *API) listArtifacts(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if isRegistered(dir) {
+		files, err := a.listRegistered(r.Context(), dir)
+		return fileList{files}, err
+	}
 	infos, err := a.blobs.List(r.Context(), dir)
 	if err != nil {
 		return nil, err
@@ -136,9 +146,11 @@ func (a *API) listArtifacts(r *http.Request) (any, error) {
 	for _, i := range infos {
 		files = append(files, toFileInfo(path.Base(i.Key), i))
 	}
-	return struct {
-		Files []fileInfo `json:"files"`
-	}{files}, nil
+	return fileList{files}, nil
+}
+
+type fileList struct {
+	Files []fileInfo `json:"files"`
 }
 
 func (a *API) putArtifact(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -308,13 +308,13 @@ func (a *API) getModelVersionDownloadURI(w http.ResponseWriter, r *http.Request)
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	uri, err := a.registry.GetDownloadURI(r.Context(), req.Name, string(req.Version))
+	v, err := a.registry.GetModelVersion(r.Context(), req.Name, string(req.Version))
 	if err != nil {
 		return nil, err
 	}
 	return struct {
 		ArtifactURI string `json:"artifact_uri"`
-	}{uri}, nil
+	}{a.downloadURI(v)}, nil
 }
 
 func (a *API) setModelVersionTag(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -69,3 +69,14 @@ func (s *Service) LiveManifests(ctx context.Context) ([]string, error) {
 		})
 	return out, err
 }
+
+// IsVersionManifest reports whether some model version was registered with the files
+// of the manifest digest: only those are served as registered copies.
+func (s *Service) IsVersionManifest(ctx context.Context, digest string) (bool, error) {
+	var one int
+	err := s.reader().QueryRowContext(ctx, `SELECT 1 FROM model_versions WHERE manifest_digest = ? LIMIT 1`, digest).Scan(&one)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr),
 		Content: content{cas: contentStore, blobs: blobs, tracking: tr}})
 	mlflow := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
-		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts})
+		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts, VersionFiles: contentStore})
 	s.metrics = prometheus.NewRegistry()
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.payloads = serving.NewPayloadStore(db, 0, logger)
