@@ -37,6 +37,10 @@ def test_register_show_and_reregister(server, wine, tmp_path):
     assert fields["alcohol"]["kind"] == "numerical"
     again = json.loads(mlship(server, "data", "add", name, str(path), "-o", "json").stdout)
     assert again["version"] == 1 and again["created"] is False and again["digest"] == v["digest"]
+    # For people: one line per column, not the whole schema on one line.
+    shown = mlship(server, "data", "add", name, str(path), "--quiet").stdout.splitlines()
+    assert max(len(line) for line in shown) < 120, shown
+    assert ["alcohol", "float", "numerical"] in [line.split() for line in shown], shown
     prof = requests.get(f"{server.url}/api/v1/datasets/{name}/versions/1/profile", timeout=30).json()
     assert prof["rows"] == len(wine)
     alcohol = next(c for c in prof["columns"] if c["name"] == "alcohol")

@@ -108,11 +108,12 @@ func versionTable(t *tabwriter.Writer, v *datasets.Version) {
 	row(t, "Digest:", v.Digest)
 	row(t, "File:", fmt.Sprintf("%s (%s, %d bytes)", v.File, v.Format, v.Size))
 	row(t, "Rows:", v.Rows)
-	cols := make([]string, len(v.Schema.Fields))
-	for i, fl := range v.Schema.Fields {
-		cols[i] = fmt.Sprintf("%s:%s/%s", fl.Name, fl.Type, fl.Kind)
+	row(t, "Columns:", len(v.Schema.Fields))
+	fmt.Fprintln(t)
+	row(t, "COLUMN", "TYPE", "KIND")
+	for _, fl := range v.Schema.Fields {
+		row(t, fl.Name, fl.Type, fl.Kind)
 	}
-	row(t, "Columns:", strings.Join(cols, " "))
 }
 
 func dataListCommand() *cobra.Command {
