@@ -2,6 +2,8 @@ package server
 
 import (
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/serving"
@@ -19,7 +21,7 @@ func workerRuntimes(cfg config.Server, logger *slog.Logger) (serving.RuntimeConf
 			return rc, err
 		}
 		rc.Declared = declared
-		logger.Info("declared runtimes", "runtimes", rc.Runtimes()[4:], "file", cfg.RuntimesConfig)
+		logger.Info("declared runtimes", "runtimes", slices.Sorted(maps.Keys(declared)), "file", cfg.RuntimesConfig)
 	}
 	sb, err := serving.StartSandbox(cfg.Worker.SandboxConfig(), cfg.Worker.Unsandboxed, logger)
 	if err != nil {
