@@ -287,3 +287,41 @@ def test_no_sandbox_refuses_python_models(unsandboxed_server, tmp_path, host_dir
     assert "no sandbox" in error and "--unsafe-unsandboxed-workers" in error and "bubblewrap" in error, d
     assert "sandbox probe" not in error, d
     assert list(host_dir.iterdir()) == [] and listener.accepted == 0
+
+
+def test_declared_runtime_runs_sandboxed(tmp_path_factory, tmp_path):
+    """A runtime the operator declares runs in the same sandbox, reading what it declares:
+    here the Python worker of this checkout, run as a command."""
+    import sys
+
+    script_dir = REPO_ROOT / "runtimes" / "python"
+    config = tmp_path / "runtimes.yaml"
+    config.write_text(
+        "runtimes:\n"
+        "  pyworker:\n"
+        f"    command: [{sys.executable!r}, '-u', {str(script_dir / 'mlship_worker.py')!r}]\n"
+        f"    read_only: [{sys.prefix!r}, {sys.base_prefix!r}, {str(script_dir)!r}]\n"
+        "    env: {MLSHIP_DECLARED: 'yes'}\n"
+    )
+    srv = Server("mlship", tmp_path_factory.mktemp("declared"), ["--runtimes-config", str(config)])
+    srv.start()
+    prev = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(srv.url)
+    try:
+        info = requests.get(f"{srv.url}/api/v1/server-info", timeout=10).json()
+        assert "pyworker" in info["workers"]["runtimes"], info
+        from sklearn.linear_model import LinearRegression
+
+        X = np.arange(20, dtype=float).reshape(10, 2)
+        model = LinearRegression().fit(X, X @ [1.5, -2.0] + 3)
+        name = unique_name("declared")
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
+        dep = _deploy(srv, f"models:/{name}/1", runtime="pyworker")
+        d = _wait_state(srv, dep)
+        assert d["status"]["state"] == "ready" and d["status"]["models"][0]["runtime"] == "pyworker", d
+        r = requests.post(f"{srv.url}/deployments/{dep}/invocations", json={"inputs": [[1.0, 2.0]]}, timeout=60)
+        assert r.status_code == 200 and np.allclose(r.json()["predictions"], model.predict([[1.0, 2.0]])), r.text
+    finally:
+        mlflow.set_tracking_uri(prev)
+        srv.stop()
