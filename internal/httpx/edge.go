@@ -17,7 +17,7 @@ import (
 // EdgeOptions configure the checks every request passes before any route sees it.
 type EdgeOptions struct {
 	// AllowedHosts are the Host headers served (see ParseHosts); empty means the
-	// default of DefaultHosts(Bind).
+	// loopback names and Bind, and any IP address when Bind is every interface.
 	AllowedHosts []string
 	// Bind is the address the server listens on, for the default allowed hosts.
 	Bind string
@@ -39,11 +39,10 @@ func Edge(opts EdgeOptions, next http.Handler) (http.Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	hosts := opts.AllowedHosts
-	if len(hosts) == 0 {
-		hosts = DefaultHosts(opts.Bind)
+	allowed, err := ParseHosts(opts.AllowedHosts)
+	if len(opts.AllowedHosts) == 0 {
+		allowed, err = defaultHosts(opts.Bind)
 	}
-	allowed, err := ParseHosts(hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -136,23 +135,19 @@ func describeOrigin(r *http.Request) string {
 	return fmt.Sprintf("a %s page (Sec-Fetch-Site)", r.Header.Get("Sec-Fetch-Site"))
 }
 
-// DefaultHosts are the Host names served when --allowed-hosts is not given: the loopback
-// names and the bind address. When the server binds every interface it cannot know the
-// names it is reached by, so it also serves any Host that is an IP address: DNS
-// rebinding needs a name the attacker controls, and a browser sends an IP address as
-// Host only to that address.
-func DefaultHosts(bind string) []string {
+// defaultHosts are the Host names served when --allowed-hosts is not given: the
+// loopback names and the bind address, on any port. When the server binds every
+// interface it cannot know the names it is reached by, so it also serves any Host that
+// is an IP address: DNS rebinding needs a name the attacker controls, and a browser
+// sends an IP address as Host only to that address.
+func defaultHosts(bind string) (hostList, error) {
 	hosts := []string{"localhost", "127.0.0.1", "[::1]"}
-	ip := net.ParseIP(strings.Trim(bind, "[]"))
-	switch {
-	case bind == "" || ip != nil && ip.IsUnspecified():
-		hosts = append(hosts, ipLiterals)
-	case ip != nil && ip.To4() == nil:
-		hosts = append(hosts, "["+ip.String()+"]")
-	default:
-		hosts = append(hosts, strings.ToLower(bind))
+	if !UnspecifiedBind(bind) {
+		hosts = append(hosts, bind)
 	}
-	return hosts
+	l, err := ParseHosts(hosts)
+	l.anyIP = UnspecifiedBind(bind)
+	return l, err
 }
 
 // UnspecifiedBind reports whether bind listens on every interface.
@@ -160,9 +155,6 @@ func UnspecifiedBind(bind string) bool {
 	ip := net.ParseIP(strings.Trim(bind, "[]"))
 	return bind == "" || ip != nil && ip.IsUnspecified()
 }
-
-// ipLiterals is the allowed-hosts entry that stands for every IP address.
-const ipLiterals = "<ip>"
 
 // hostList is a parsed allow-list of Host headers.
 type hostList struct {
@@ -187,15 +179,15 @@ func ParseHosts(entries []string) (hostList, error) {
 		case ent == "*":
 			l.any = true
 			continue
-		case ent == ipLiterals:
-			l.anyIP = true
-			continue
 		case strings.Contains(ent, "://") || strings.ContainsAny(ent, "/?#@ "):
 			return l, fmt.Errorf("--allowed-hosts %q: give a host name, an IP address or NAME:PORT, not a URL", raw)
 		}
 		name, port, err := splitHost(ent)
 		if err != nil {
 			return l, fmt.Errorf("--allowed-hosts %q: %v", raw, err)
+		}
+		if net.ParseIP(name) == nil && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-._*") != "" {
+			return l, fmt.Errorf("--allowed-hosts %q: not a host name", raw)
 		}
 		if suffix, ok := strings.CutPrefix(name, "*."); ok {
 			if suffix == "" || strings.Contains(suffix, "*") {

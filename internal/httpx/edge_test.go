@@ -45,6 +45,7 @@ func TestHostAllowList(t *testing.T) {
 		{"other IP on a loopback bind", nil, "127.0.0.1", "10.1.2.3:5000", "/x", 403},
 		{"bind address", nil, "10.1.2.3", "10.1.2.3:5000", "/x", 204},
 		{"bind name", nil, "mlship.internal", "mlship.internal:5000", "/x", 204},
+		{"v6 bind address", nil, "2001:db8::5", "[2001:DB8::5]:5000", "/x", 204},
 		{"wildcard bind serves IPs", nil, "0.0.0.0", "10.1.2.3:5000", "/x", 204},
 		{"wildcard bind serves v6 IPs", nil, "::", "[fd00::1]:5000", "/x", 204},
 		{"wildcard bind refuses names", nil, "0.0.0.0", "rebind.evil.example:5000", "/x", 403},
@@ -82,7 +83,7 @@ func TestHostAllowList(t *testing.T) {
 }
 
 func TestParseHostsRefusesURLs(t *testing.T) {
-	for _, bad := range []string{"http://localhost:5000", "example.com/x", "a*.example.com", "*.", "host:99999", "host:x"} {
+	for _, bad := range []string{"http://localhost:5000", "example.com/x", "a*.example.com", "*.", "host:99999", "host:x", "<ip>", "a_b!"} {
 		if _, err := ParseHosts([]string{bad}); err == nil {
 			t.Errorf("ParseHosts(%q) accepted it", bad)
 		}
