@@ -104,6 +104,7 @@ func TestCheckURL(t *testing.T) {
 		{"http://127.0.0.1:8080/hook", true},
 		{"http://localhost/hook", true},
 		{"http://api.localhost/hook", true},
+		{"http://LocalHost./hook", true},
 		{"http://[::1]/hook", true},
 		{"http://[::ffff:127.0.0.1]/hook", true},
 		{"http://0.0.0.0/hook", true},
