@@ -218,7 +218,11 @@ func (d *Deployment) reconcileRole(ctx context.Context, spec Spec, role, ref str
 	s, err := d.load(ctx, spec, role, v, config)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.logger.Error("model version failed to load; the version before it goes on serving",
+			fate := "nothing is served until a version loads"
+			if cur != nil {
+				fate = "the version before it goes on serving"
+			}
+			d.logger.Error("model version failed to load; "+fate,
 				"role", role, "model", v.Model, "version", v.Version, "err", err)
 			d.setError(role, loadError{config: config, err: err, at: time.Now()})
 		}

@@ -2,7 +2,10 @@ package native
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/onnx"
@@ -35,7 +38,8 @@ func Inputs(infos []onnx.ValueInfo, req *runtime.Request) (map[string]onnx.Value
 			t, ok = &ts[i], true
 		}
 		if !ok {
-			return nil, fault.Invalidf("the model needs input %q; its inputs are %s", info.Name, inputNames(infos))
+			return nil, fault.Invalidf("the model needs input %q, which the request does not send (it sends %s); the model's inputs are %s",
+				info.Name, sentNames(ts), inputNames(infos))
 		}
 		v, err := toValue(info, t)
 		if err != nil {
@@ -47,6 +51,18 @@ func Inputs(infos []onnx.ValueInfo, req *runtime.Request) (map[string]onnx.Value
 		return nil, fault.Invalidf("the request has %d inputs; the model takes %d: %s", len(ts), len(infos), inputNames(infos))
 	}
 	return out, nil
+}
+
+// sentNames describes the inputs a request sent, for messages.
+func sentNames(ts []runtime.Tensor) string {
+	if unnamed(ts) {
+		return fmt.Sprintf("%d unnamed inputs", len(ts))
+	}
+	names := make([]string, len(ts))
+	for i := range ts {
+		names[i] = strconv.Quote(ts[i].Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func unnamed(ts []runtime.Tensor) bool {

@@ -57,3 +57,15 @@ func TestIntegerInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingInputSaysWhatWasSent: a request that names no input the model takes is
+// told what it sent beside what the model takes.
+func TestMissingInputSaysWhatWasSent(t *testing.T) {
+	infos := []onnx.ValueInfo{{Name: "X", Kind: "tensor", DType: onnx.Float32, Shape: []int64{-1, 2}}}
+	in := runtime.NewFloat64("features", []int64{1, 2}, []float64{1, 2})
+	_, err := Inputs(infos, &runtime.Request{Inputs: []runtime.Tensor{in}})
+	want := `the model needs input "X", which the request does not send (it sends "features"); the model's inputs are`
+	if fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Inputs: %v, want an Invalid error saying %q", err, want)
+	}
+}
