@@ -8,6 +8,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind is a class of failure. A Kind is itself an error, so errors.Is(err, fault.NotFound)
@@ -50,10 +51,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
+	if e.Err == nil {
+		return e.Msg
 	}
-	return e.Msg
+	// A message that already tells its cause (Wrap(k, err, "...: %v", err)) is not
+	// followed by it again, so that wrapping does not repeat the cause at every layer.
+	cause := e.Err.Error()
+	if strings.Contains(e.Msg, cause) {
+		return e.Msg
+	}
+	return e.Msg + ": " + cause
 }
 
 func (e *Error) Unwrap() error { return e.Err }
