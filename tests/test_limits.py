@@ -111,6 +111,25 @@ def test_millions_of_experiment_ids_are_refused_with_bounded_memory(limited):
     assert r.status_code == 200, r.text[:300]
 
 
+def test_a_log_batch_of_a_million_metrics_is_refused_with_bounded_memory(limited):
+    exp = post(limited, "/experiments/create", {"name": unique_name("batch")}).json()["experiment_id"]
+    run = post(limited, "/runs/create", {"experiment_id": exp}).json()["run"]["info"]["run_id"]
+    metric = ',{"key":"a","value":1,"timestamp":1,"step":0}'
+    n = (12 << 20) // len(metric)
+    body = ('{"run_id":"%s","metrics":[' % run + metric[1:] + metric * (n - 1) + "]}").encode()
+    before = proc_status(limited.proc.pid)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: post(limited, "/runs/log-batch", body), range(6)))
+    after = proc_status(limited.proc.pid)
+    growth = after["VmHWM"] - before["VmRSS"]  # the peak may be an earlier test's: a bound, not a measure
+    print(f"\n6 x {len(body) / 2**20:.1f} MiB log-batch bodies of {n} metrics: RSS before {before['VmRSS'] / 2**20:.0f} MiB, "
+          f"peak {after['VmHWM'] / 2**20:.0f} MiB")
+    for r in answers:
+        assert r.status_code == 400, r.text[:300]
+        assert f"Got {n} metrics" in r.json()["message"], r.json()
+    assert growth < 300 << 20, f"the server grew by {growth / 2**20:.0f} MiB"
+
+
 @pytest.fixture(scope="module")
 def long_tags(limited):
     """An experiment of runs that each carry an 8000-character tag."""

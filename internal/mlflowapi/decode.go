@@ -16,6 +16,7 @@ import (
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/protojson"
+	"github.com/mlship/mlship/internal/tracking"
 )
 
 // decode reads a request message into dst the way MLflow's server does: from the query
@@ -203,6 +204,60 @@ func (l *idList) UnmarshalJSON(b []byte) error {
 	}
 	*l = out
 	return nil
+}
+
+// batchList is a list of a log-batch request. It is decoded only when it is no longer
+// than a whole batch may be; a longer one is only counted, for the size check to refuse
+// it, so that a body of a million metrics costs no memory beyond its own bytes.
+type batchList[T any] struct {
+	items []T
+	n     int
+}
+
+func (l *batchList[T]) UnmarshalJSON(b []byte) error {
+	n, err := countElements(b)
+	if err != nil || n > tracking.MaxBatchEntities {
+		l.n = n
+		return err
+	}
+	if err := json.Unmarshal(b, &l.items); err != nil {
+		return err
+	}
+	l.n = len(l.items)
+	return nil
+}
+
+// countElements counts the elements of the JSON list b without decoding them. b must be
+// valid JSON, as json.Unmarshal has checked before it hands a value to a decoder.
+func countElements(b []byte) (int, error) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return 0, nil
+	}
+	if len(b) < 2 || b[0] != '[' {
+		return 0, fmt.Errorf("expected a list, got %.40s", b)
+	}
+	n, depth, inString, escaped, empty := 0, 0, false, false, true
+	for _, c := range b[1 : len(b)-1] {
+		switch {
+		case inString:
+			escaped, inString = !escaped && c == '\\', inString && (escaped || c != '"')
+		case c == '"':
+			inString, empty = true, false
+		case c == '[' || c == '{':
+			depth, empty = depth+1, false
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			n++
+		case c != ' ' && c != '\t' && c != '\n' && c != '\r':
+			empty = false
+		}
+	}
+	if empty {
+		return 0, nil
+	}
+	return n + 1, nil
 }
 
 // strings returns the ids as strings.

@@ -151,3 +151,46 @@ func TestIDListCap(t *testing.T) {
 		})
 	}
 }
+
+func TestCountElements(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{`[]`, 0}, {` [ ] `, 0}, {`null`, 0}, {`[1]`, 1}, {`[1,2,3]`, 3},
+		{`[{"a":[1,2]},{"b":{"c":","}}]`, 2},
+		{`["a,b", "c\"]", "d\\", "e"]`, 4},
+		{`[[],[[]],{}]`, 3},
+		{"[\n 1 ,\t2\r\n]", 2},
+	} {
+		got, err := countElements([]byte(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("countElements(%s) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`{}`, `"[1]"`, `1`} {
+		if _, err := countElements([]byte(bad)); err == nil {
+			t.Errorf("countElements(%s) accepted a non-list", bad)
+		}
+	}
+}
+
+// TestBatchListBounded: a list longer than a batch may be is counted, not decoded.
+func TestBatchListBounded(t *testing.T) {
+	metric := `{"key":"a","value":1,"timestamp":1,"step":0}`
+	for _, n := range []int{0, 1, 1000, 1001, 700_000} {
+		body := `{"metrics":[` + strings.TrimSuffix(strings.Repeat(metric+",", n), ",") + `]}`
+		var req struct {
+			Metrics batchList[metricRequest] `json:"metrics"`
+		}
+		if err := decodeJSON([]byte(body), &req); err != nil {
+			t.Fatalf("%d metrics: %v", n, err)
+		}
+		if req.Metrics.n != n {
+			t.Errorf("counted %d metrics, want %d", req.Metrics.n, n)
+		}
+		if decoded := len(req.Metrics.items); (n <= 1000 && decoded != n) || (n > 1000 && decoded != 0) {
+			t.Errorf("%d metrics: %d decoded", n, decoded)
+		}
+	}
+}

@@ -208,15 +208,18 @@ func (a *API) deleteTag(w http.ResponseWriter, r *http.Request) (any, error) {
 func (a *API) logBatch(w http.ResponseWriter, r *http.Request) (any, error) {
 	var req struct {
 		runRef
-		Metrics []metricRequest  `json:"metrics"`
-		Params  []tracking.Param `json:"params"`
-		Tags    []tracking.Tag   `json:"tags"`
+		Metrics batchList[metricRequest]  `json:"metrics"`
+		Params  batchList[tracking.Param] `json:"params"`
+		Tags    batchList[tracking.Tag]   `json:"tags"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	b := tracking.Batch{Params: req.Params, Tags: req.Tags, Metrics: make([]tracking.Metric, 0, len(req.Metrics))}
-	for _, mr := range req.Metrics {
+	if err := tracking.CheckBatchSizes(req.Metrics.n, req.Params.n, req.Tags.n); err != nil {
+		return nil, err
+	}
+	b := tracking.Batch{Params: req.Params.items, Tags: req.Tags.items, Metrics: make([]tracking.Metric, 0, req.Metrics.n)}
+	for _, mr := range req.Metrics.items {
 		m, err := mr.metric()
 		if err != nil {
 			return nil, err

@@ -54,7 +54,7 @@ func (s *Service) LogBatch(ctx context.Context, runID string, b Batch) error {
 }
 
 func (s *Service) validateBatch(b *Batch) error {
-	if err := validateBatchSizes(len(b.Metrics), len(b.Params), len(b.Tags)); err != nil {
+	if err := CheckBatchSizes(len(b.Metrics), len(b.Params), len(b.Tags)); err != nil {
 		return err
 	}
 	for i := range b.Metrics {

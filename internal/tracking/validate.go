@@ -156,7 +156,9 @@ func validateExperimentTag(t Tag) error {
 	return lengthLimit("Experiment tag value", t.Value, MaxExpTagValueLength)
 }
 
-func validateBatchSizes(metrics, params, tags int) error {
+// CheckBatchSizes applies MLflow's limits on the numbers of metrics, params and tags in
+// one log-batch request, with MLflow's messages.
+func CheckBatchSizes(metrics, params, tags int) error {
 	switch {
 	case metrics > MaxBatchMetrics:
 		return fault.Invalidf("A batch logging request can contain at most %d metrics. Got %d metrics. Please split up metrics across multiple requests and try again.", MaxBatchMetrics, metrics)
