@@ -67,7 +67,6 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, err
 	}
 	db.SetReadTimeout(cfg.SQLStatementTimeout)
-	db.SetReadTimeout(cfg.SQLStatementTimeout)
 	blobs, err := blob.Open(ctx, cfg.ArtifactsDestination)
 	if err != nil {
 		db.Close()
