@@ -17,6 +17,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -289,6 +290,10 @@ func (s *Sandbox) helperArgs() []string {
 	return args
 }
 
+// probeTimeout bounds the probe: a helper that is not mlship (a test binary that does
+// not handle sandbox-exec, say) must not hang the start.
+const probeTimeout = 20 * time.Second
+
 // probe runs a trivial program in the sandbox and checks that it exits cleanly.
 func (s *Sandbox) probe() error {
 	if err := s.available(); err != nil {
@@ -299,9 +304,18 @@ func (s *Sandbox) probe() error {
 		return err
 	}
 	defer done()
-	out, err := cmd.CombinedOutput()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	timer := time.AfterFunc(probeTimeout, func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	if !timer.Stop() {
+		return fmt.Errorf("a test program did not finish in it within %s (is %s mlship, with its %s command?)", probeTimeout, s.helper, HelperCommand)
+	}
 	if err != nil {
-		msg := strings.TrimSpace(string(out))
+		msg := strings.TrimSpace(out.String())
 		if len(msg) > 500 {
 			msg = msg[:500]
 		}
