@@ -52,6 +52,7 @@ type serveFlags struct {
 	minBodyRateGrace     time.Duration
 	spec                 specFlags
 	worker               config.Worker
+	commandReadOnly      []string
 }
 
 func serveCommand() *cobra.Command {
@@ -104,6 +105,7 @@ MLSHIP_PORT.`,
 	fl.Int64Var(&f.minBodyRate, "min-body-rate", 1024, minBodyRateHelp)
 	fl.DurationVar(&f.minBodyRateGrace, "min-body-rate-grace", 10*time.Second, "how long a request body may take before --min-body-rate applies")
 	f.spec.addServe(c)
+	fl.StringArrayVar(&f.commandReadOnly, "command-read-only", nil, "a path the --command worker may read in the sandbox besides the model (its installation); repeat for more. Absolute paths among its arguments are readable already")
 	f.worker.AddFlags(fl)
 	return c
 }

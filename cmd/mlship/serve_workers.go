@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mlship/mlship/internal/serving"
@@ -19,7 +22,7 @@ func (f *serveFlags) runtimes(spec *serving.Spec, logger *slog.Logger) (serving.
 		return rc, usageError{fmt.Errorf("--command runs with --runtime command, not --runtime %s", spec.Runtime)}
 	case len(argv) > 0:
 		spec.Runtime = "command"
-		rc.Declared = map[string]serving.DeclaredRuntime{"command": {Command: argv}}
+		rc.Declared = map[string]serving.DeclaredRuntime{"command": {Command: argv, ReadOnly: commandPaths(argv, f.commandReadOnly)}}
 	case spec.Runtime == "command":
 		return rc, usageError{fmt.Errorf("--runtime command needs --command: the worker program and its arguments")}
 	}
@@ -29,4 +32,19 @@ func (f *serveFlags) runtimes(spec *serving.Spec, logger *slog.Logger) (serving.
 	}
 	rc.Sandbox = sb
 	return rc, nil
+}
+
+// commandPaths are what the sandbox lets a --command worker read besides the model:
+// the paths given with --command-read-only, and the absolute paths among its
+// arguments (its script, say), which the operator typed.
+func commandPaths(argv, readOnly []string) []string {
+	paths := slices.Clone(readOnly)
+	for _, a := range argv[1:] {
+		if filepath.IsAbs(a) {
+			if _, err := os.Stat(a); err == nil {
+				paths = append(paths, a)
+			}
+		}
+	}
+	return paths
 }
