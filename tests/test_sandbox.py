@@ -226,7 +226,8 @@ def test_pickled_model_runs_contained(server, tmp_path, host_dir, listener, skle
         _delete(server, dep)
 
 
-def test_loader_module_runs_contained(server, tmp_path, host_dir, listener, sklearn_deployment):
+def _loader_module_model(tmp_path, host_dir, listener):
+    """A pyfunc model whose loader_module runs the probe as it loads."""
     model_dir = tmp_path / "loader"
     (model_dir / "code").mkdir(parents=True)
     (model_dir / "MLmodel").write_text(
@@ -234,7 +235,11 @@ def test_loader_module_runs_contained(server, tmp_path, host_dir, listener, skle
     )
     body = "\n    ".join(_probe_code(host_dir, listener.port).strip().splitlines())
     (model_dir / "code" / "mlship_evil_loader.py").write_text(f"def _load_pyfunc(path):\n    {body}\n")
-    name, version = _register(model_dir)
+    return model_dir
+
+
+def test_loader_module_runs_contained(server, tmp_path, host_dir, listener, sklearn_deployment):
+    name, version = _register(_loader_module_model(tmp_path, host_dir, listener))
     dep = _deploy(server, f"models:/{name}/{version}")
     try:
         d = _wait_state(server, dep, states=("failed",))
@@ -271,14 +276,7 @@ def test_no_sandbox_refuses_python_models(unsandboxed_server, tmp_path, host_dir
     prev = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(srv.url)
     try:
-        model_dir = tmp_path / "loader"
-        (model_dir / "code").mkdir(parents=True)
-        (model_dir / "MLmodel").write_text(
-            "flavors:\n  python_function:\n    loader_module: mlship_evil_loader\n    code: code\n    python_version: \"3.11\"\n"
-        )
-        body = "\n    ".join(_probe_code(host_dir, listener.port).strip().splitlines())
-        (model_dir / "code" / "mlship_evil_loader.py").write_text(f"def _load_pyfunc(path):\n    {body}\n")
-        name, version = _register(model_dir)
+        name, version = _register(_loader_module_model(tmp_path, host_dir, listener))
         dep = _deploy(srv, f"models:/{name}/{version}")
         d = _wait_state(srv, dep, states=("failed",))
     finally:
