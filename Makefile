@@ -10,7 +10,7 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build build-onnxruntime run test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
+.PHONY: all build build-onnxruntime run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
 
 all: build
 
@@ -26,7 +26,7 @@ build-onnxruntime:
 BIND     ?= 127.0.0.1
 PORT     ?= 5000
 DATA_DIR ?= ./mlship-data
-run: build
+run: build sandbox-deps
 	@echo "mlship server on http://$(BIND):$(PORT); the command line is $(CURDIR)/$(BIN)$(if $(filter 5000,$(PORT)),, (export MLSHIP_SERVER=http://$(BIND):$(PORT) so that it finds this server))"
 	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR)
 
@@ -40,15 +40,19 @@ $(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt
 	$(DRIFT_VENV)/bin/pip install --quiet --disable-pip-version-check -r internal/drift/testdata/requirements.txt
 	touch $@
 
-# R and jsonlite serve R models (runtimes/r); the tests skip R models where R is absent,
-# so a machine without apt-get still runs everything else. bubblewrap is the sandbox the
-# python, r and declared runtimes' workers run in (internal/runtime/sandbox).
-system-deps:
+# bubblewrap confines the model workers (docs/security.md); without it they fall back to
+# Landlock, which is weaker.
+sandbox-deps:
 	@if ! command -v bwrap >/dev/null; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; \
 		else echo "bubblewrap is not installed and cannot be installed here: workers fall back to Landlock"; fi; \
 	fi
+
+# R and jsonlite serve R models (runtimes/r); the tests skip R models where R is absent,
+# so a machine without apt-get still runs everything else. bubblewrap is the sandbox the
+# python, r and declared runtimes' workers run in (internal/runtime/sandbox).
+system-deps: sandbox-deps
 	@if ! command -v Rscript >/dev/null || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends r-base-core r-cran-jsonlite >/dev/null; \
