@@ -48,11 +48,13 @@ def raw_request(
     timeout: float = 60,
 ) -> RawResponse:
     """Send ``target`` byte for byte as the request target (http.client does no dot-segment
-    normalization or re-quoting, unlike requests/urllib3)."""
+    normalization or re-quoting, unlike requests/urllib3). A ``Host`` in ``headers`` is sent
+    instead of the server's own."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
     try:
-        conn.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
         hdrs = dict(headers or {})
+        own_host = any(k.lower() == "host" for k in hdrs)
+        conn.putrequest(method, target, skip_host=own_host, skip_accept_encoding=True)
         if body is not None or method in ("POST", "PUT", "PATCH"):
             hdrs.setdefault("Content-Length", str(len(body or b"")))
         for k, v in hdrs.items():

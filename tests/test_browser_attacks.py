@@ -8,7 +8,6 @@ files drive the same server with the MLflow client, tritonclient and the CLI."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import statistics
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import API, ARTIFACTS, unique_name
+from helpers import API, ARTIFACTS, raw_request, unique_name
 
 pytestmark = pytest.mark.mlship_only
 
@@ -28,23 +27,9 @@ PWNED = Path("/tmp/pwned-by-browser-attack")
 
 
 def send(server, method, target, body=b"", headers=None, timeout=30):
-    """One request, byte for byte, with the Host the caller gives (http.client would add
-    its own)."""
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    try:
-        hdrs = {"Host": f"{server.host}:{server.port}", **(headers or {})}
-        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        if body or method in ("POST", "PUT", "PATCH", "DELETE"):
-            hdrs.setdefault("Content-Length", str(len(body)))
-        for k, v in hdrs.items():
-            conn.putheader(k, v)
-        conn.endheaders()
-        if body:
-            conn.send(body)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    """One request, byte for byte, with the Host the caller gives."""
+    r = raw_request(server, method, target, body, {"Host": f"{server.host}:{server.port}", **(headers or {})}, timeout)
+    return r.status, r.headers, r.body
 
 
 def attacks(server):

@@ -216,6 +216,12 @@ def test_pickled_model_runs_contained(server, tmp_path, host_dir, listener, skle
         "    python_model: python_model.pkl\n    python_version: \"3.11\"\n"
     )
     (model_dir / "python_model.pkl").write_bytes(pickle.dumps(_Exploit(_probe_code(host_dir, listener.port))))
+    _deploy_and_check_contained(server, model_dir, host_dir, listener, sklearn_deployment)
+
+
+def _deploy_and_check_contained(server, model_dir, host_dir, listener, sklearn_deployment):
+    """Registers and deploys the model, whose loading runs the probe, and checks that the
+    probe did none of what it tried while the server went on serving."""
     name, version = _register(model_dir)
     dep = _deploy(server, f"models:/{name}/{version}")
     try:
@@ -239,14 +245,8 @@ def _loader_module_model(tmp_path, host_dir, listener):
 
 
 def test_loader_module_runs_contained(server, tmp_path, host_dir, listener, sklearn_deployment):
-    name, version = _register(_loader_module_model(tmp_path, host_dir, listener))
-    dep = _deploy(server, f"models:/{name}/{version}")
-    try:
-        d = _wait_state(server, dep, states=("failed",))
-        _assert_contained(d, host_dir, listener)
-        _still_serving(server, sklearn_deployment)
-    finally:
-        _delete(server, dep)
+    _deploy_and_check_contained(server, _loader_module_model(tmp_path, host_dir, listener), host_dir, listener,
+                                sklearn_deployment)
 
 
 def test_server_info_names_the_sandbox(server):
