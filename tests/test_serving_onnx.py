@@ -97,6 +97,79 @@ def test_tritonclient_equals_onnxruntime(server, deployed_onnx, onnx_model, refe
     np.testing.assert_allclose(result.as_numpy("probabilities"), proba, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_tritonclient_compressed_request(server, deployed_onnx, onnx_model, reference, binary, algorithm):
+    import tritonclient.http as httpclient
+
+    _, X = onnx_model
+    rows = X[40:56]
+    label, proba = reference.run(None, {"X": rows})
+    client = httpclient.InferenceServerClient(url=f"{server.host}:{server.port}")
+    inp = httpclient.InferInput("X", list(rows.shape), "FP32")
+    inp.set_data_from_numpy(rows, binary_data=binary)
+    outs = [httpclient.InferRequestedOutput(n, binary_data=binary) for n in ("label", "probabilities")]
+    result = client.infer(deployed_onnx, inputs=[inp], outputs=outs, request_compression_algorithm=algorithm)
+    assert result.as_numpy("label").tolist() == label.tolist()
+    np.testing.assert_allclose(result.as_numpy("probabilities"), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_compressed_bodies_on_every_inference_route(server, deployed_onnx, onnx_model):
+    import gzip
+    import json
+    import zlib
+
+    _, X = onnx_model
+    rows = X[:2].tolist()
+    calls = {
+        f"/v2/models/{deployed_onnx}/infer": {
+            "inputs": [{"name": "X", "shape": [2, N_FEATURES], "datatype": "FP32", "data": sum(rows, [])}]
+        },
+        f"/deployments/{deployed_onnx}/invocations": {"inputs": {"X": rows}},
+        f"/v1/models/{deployed_onnx}:predict": {"instances": rows},
+    }
+    for path, body in calls.items():
+        raw = json.dumps(body).encode()
+        for encoding, data in (("gzip", gzip.compress(raw)), ("deflate", zlib.compress(raw))):
+            r = requests.post(
+                f"{server.url}{path}",
+                data=data,
+                headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+                timeout=30,
+            )
+            assert r.status_code == 200, (path, encoding, r.text)
+        r = requests.post(
+            f"{server.url}{path}", data=raw, headers={"Content-Type": "application/json", "Content-Encoding": "br"}, timeout=30
+        )
+        assert r.status_code == 415, (path, r.text)
+        assert "br" in r.text
+        # a few kilobytes that inflate past the 64 MiB request limit
+        bomb = gzip.compress(b" " * (65 << 20), compresslevel=9)
+        r = requests.post(
+            f"{server.url}{path}",
+            data=bomb,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            timeout=60,
+        )
+        assert r.status_code == 413, (path, r.text)
+
+
+def test_wrong_method_on_infer_is_a_json_405(server, deployed_onnx):
+    for path in (f"/v2/models/{deployed_onnx}/infer", f"/v2/models/{deployed_onnx}/versions/1/infer"):
+        r = requests.get(f"{server.url}{path}", timeout=10)
+        assert r.status_code == 405, r.text
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert "POST" in r.json()["error"]
+        assert r.headers["Allow"] == "POST"
+
+
+def test_bool_data_for_an_fp32_input_is_400(server, deployed_onnx):
+    inp = {"name": "X", "shape": [1, N_FEATURES], "datatype": "BOOL", "data": [True] * N_FEATURES}
+    r = requests.post(f"{server.url}/v2/models/{deployed_onnx}/infer", json={"inputs": [inp]}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert "FP32" in r.json()["error"] and "BOOL" in r.json()["error"]
+
+
 def test_invocations_equals_onnxruntime(server, deployed_onnx, onnx_model, reference):
     _, X = onnx_model
     rows = X[100:110]

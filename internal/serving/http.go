@@ -2,7 +2,6 @@ package serving
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,12 +100,36 @@ func (h *Handler) Register(rt *httpx.Router) {
 			}, httpx.Body{}},
 		}...)
 	}
+	allowed := map[string][]string{}
+	var paths []string
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r.pattern, " ")
 		rt.Handle(httpx.Route{Method: method, Path: path, Body: r.body, Handler: http.MaxBytesHandler(r.fn, h.opts.MaxBody)})
+		if allowed[path] == nil {
+			paths = append(paths, path)
+		}
+		allowed[path] = append(allowed[path], method)
+	}
+	for _, path := range paths {
+		rt.Fallback(path, h.methodNotAllowed(path, allowed[path]))
 	}
 	if h.opts.Gatherer != nil {
 		rt.Handle(httpx.Route{Method: "GET", Path: "/metrics", Handler: promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{})})
+	}
+}
+
+// methodNotAllowed answers a method that path does not take in the protocol's own
+// error body, where the mux would answer in plain text.
+func (h *Handler) methodNotAllowed(path string, methods []string) http.HandlerFunc {
+	allow := strings.Join(methods, ", ")
+	fail := h.oipError
+	if !strings.HasPrefix(path, "/v1/") && !strings.HasPrefix(path, "/v2") {
+		fail = h.mlflowError
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		fail(w, r, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND", Status: http.StatusMethodNotAllowed,
+			Err: fault.Invalidf("%s %s is not allowed: use %s", r.Method, r.URL.Path, allow)})
 	}
 }
 
@@ -126,18 +149,6 @@ func requestContext(r *http.Request, d *Deployment, limit time.Duration) (contex
 		t = limit
 	}
 	return context.WithTimeout(r.Context(), t)
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, fault.New(fault.TooLarge, "the request body is over the limit of %d bytes", tooBig.Limit)
-	}
-	if err != nil {
-		return nil, fault.Wrap(fault.Invalid, err, "could not read the request body")
-	}
-	return body, nil
 }
 
 // ---- Open Inference Protocol v2 ----
@@ -266,7 +277,7 @@ func (h *Handler) infer(w http.ResponseWriter, r *http.Request) {
 		h.oipError(w, r, err)
 		return
 	}
-	body, err := readBody(r)
+	body, err := h.readBody(r)
 	if err != nil {
 		h.oipError(w, r, err)
 		return
@@ -351,7 +362,7 @@ func (h *Handler) invocations(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) predictJSON(w http.ResponseWriter, r *http.Request, d *Deployment,
 	decode func([]byte) (*runtime.Request, error), encode func(*runtime.Response) ([]byte, error),
 	fail func(http.ResponseWriter, *http.Request, error)) {
-	body, err := readBody(r)
+	body, err := h.readBody(r)
 	if err != nil {
 		fail(w, r, err)
 		return

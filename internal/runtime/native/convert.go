@@ -150,6 +150,9 @@ func toValue(info onnx.ValueInfo, t *runtime.Tensor) (onnx.Value, error) {
 	if t.Datatype == runtime.Bytes {
 		return nil, fault.Invalidf("input %q takes numbers (%s), got BYTES", info.Name, datatypeOf(info.DType))
 	}
+	if t.Datatype == runtime.Bool && info.DType != onnx.Bool {
+		return nil, fault.Invalidf("input %q takes numbers (%s), got BOOL", info.Name, datatypeOf(info.DType))
+	}
 	n := len(t.Data) / max(t.Datatype.Size(), 1)
 	switch info.DType {
 	case onnx.Float32:

@@ -69,3 +69,28 @@ func TestMissingInputSaysWhatWasSent(t *testing.T) {
 		t.Fatalf("Inputs: %v, want an Invalid error saying %q", err, want)
 	}
 }
+
+// TestBoolInputsOnlyForBoolModels: BOOL data is no number, so a numeric input refuses it
+// with both datatypes named, and a BOOL input takes it.
+func TestBoolInputsOnlyForBoolModels(t *testing.T) {
+	for name, tc := range map[string]struct {
+		dtype onnx.DType
+		want  string
+	}{
+		"FP32 input":  {onnx.Float32, `input "x" takes numbers (FP32), got BOOL`},
+		"INT64 input": {onnx.Int64, `input "x" takes numbers (INT64), got BOOL`},
+		"BOOL input":  {onnx.Bool, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			info := onnx.ValueInfo{Name: "x", Kind: "tensor", DType: tc.dtype, Shape: []int64{-1}}
+			in := runtime.Tensor{Name: "x", Datatype: runtime.Bool, Shape: []int64{2}, Data: []byte{1, 0}}
+			_, err := Inputs([]onnx.ValueInfo{info}, &runtime.Request{Inputs: []runtime.Tensor{in}})
+			if tc.want == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != "" && (fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Inputs: %v, want an Invalid error saying %q", err, tc.want)
+			}
+		})
+	}
+}
