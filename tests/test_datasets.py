@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,37 @@ def test_mixed_types_can_be_kept_as_text(server, tmp_path):
     v = json.loads(mlship(server, "data", "add", name, str(path), "--allow-mixed-types", "-o", "json").stdout)
     fields = {f["name"]: f for f in v["schema"]["fields"]}
     assert fields["a"]["type"] == "string" and fields["b"]["type"] == "integer"
+
+
+TESTDATA = Path(__file__).resolve().parent / "testdata"
+
+
+def _profile_summary(server, name):
+    prof = requests.get(f"{server.url}/api/v1/datasets/{name}/versions/1/profile", timeout=30).json()
+    cols = {c["name"]: (c["kind"], c["type"], c["count"], c["nulls"], (c.get("numbers") or {}).get("mean"))
+            for c in prof["columns"]}
+    return prof["rows"], cols
+
+
+@pytest.mark.parametrize("how", ["cli", "api:application/vnd.apache.parquet", "api:application/octet-stream"])
+def test_parquet_is_profiled_as_the_same_data_in_csv(server, how):
+    # credit.parquet and credit.csv hold the same 500 rows (a nullable float among them).
+    csv_name, name = unique_name("credit-csv"), unique_name("credit-pq")
+    mlship(server, "data", "add", csv_name, str(TESTDATA / "credit.csv"))
+    if how == "cli":
+        v = json.loads(mlship(server, "data", "add", name, str(TESTDATA / "credit.parquet"), "-o", "json").stdout)
+    else:
+        body = (TESTDATA / "credit.parquet").read_bytes()  # requests sends its Content-Length
+        r = requests.post(f"{server.url}/api/v1/datasets/{name}/versions?file=credit.parquet", data=body,
+                          headers={"Content-Type": how.removeprefix("api:")}, timeout=30)
+        assert r.status_code == 200, r.text
+        v = r.json()
+    assert v["format"] == "parquet" and v["rows"] == 500
+    rows, cols = _profile_summary(server, name)
+    want_rows, want_cols = _profile_summary(server, csv_name)
+    assert rows == want_rows == 500
+    assert cols.keys() == want_cols.keys()
+    for col, (kind, typ, count, nulls, mean) in cols.items():
+        wkind, wtyp, wcount, wnulls, wmean = want_cols[col]
+        assert (kind, typ, count, nulls) == (wkind, wtyp, wcount, wnulls), col
+        assert mean == pytest.approx(wmean, rel=1e-12) if wmean is not None else mean is None, col

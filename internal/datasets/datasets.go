@@ -162,18 +162,19 @@ func (s *Service) storeAndProfile(ctx context.Context, format dataset.Format, op
 var errProfileDone = errors.New("the profiler stopped reading")
 
 // storeThenProfile stores the file first and profiles the stored copy: Parquet is read
-// by random access.
+// by random access (its footer first), so the upload, bounded by the request's size, is
+// spooled into the content store, where it stays, and read there at offsets.
 func (s *Service) storeThenProfile(ctx context.Context, format dataset.Format, opts *dataset.ProfileOptions, body io.Reader) (string, int64, *dataset.Profile, error) {
 	digest, size, err := s.content.PutFile(ctx, body)
 	if err != nil {
 		return "", 0, nil, err
 	}
-	rc, err := s.content.Open(ctx, digest)
+	rc, err := s.content.OpenRandom(ctx, digest)
 	if err != nil {
 		return "", 0, nil, err
 	}
 	defer rc.Close()
-	p, err := profileStream(ctx, rc, format, opts)
+	p, err := profileStream(ctx, io.NewSectionReader(rc, 0, rc.Size()), format, opts)
 	return digest, size, p, err
 }
 
