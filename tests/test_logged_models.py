@@ -7,7 +7,7 @@ import requests
 from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
 
-from helpers import api_url
+from helpers import IS_MLFLOW, api_url
 
 
 def test_logged_model_lifecycle(client, experiment_id, tmp_path):
@@ -86,3 +86,43 @@ def test_bad_logged_model_calls(base_url, client, experiment_id):
     assert e.value.error_code == "INVALID_PARAMETER_VALUE"
     r = requests.get(api_url(base_url, "logged-models/m-00000000000000000000000000000000"))
     assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_search_logged_models_by_dataset(client, experiment_id):
+    import mlflow
+    import pandas as pd
+
+    evaluation = mlflow.data.from_pandas(pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}), name="holdout")
+    with mlflow.start_run(experiment_id=experiment_id):
+        evaluated = mlflow.initialize_logged_model(name="evaluated", experiment_id=experiment_id)
+        plain = mlflow.initialize_logged_model(name="plain", experiment_id=experiment_id)
+        mlflow.log_metric("acc", 0.9, model_id=evaluated.model_id, dataset=evaluation)
+        mlflow.log_metric("acc", 0.95, model_id=plain.model_id)
+
+    def found(**kwargs):
+        models = mlflow.search_logged_models(experiment_ids=[experiment_id], output_format="list", **kwargs)
+        return sorted(m.name for m in models)
+
+    digest = evaluation.digest
+    assert found() == ["evaluated", "plain"]
+    assert found(datasets=[{"dataset_name": "holdout", "dataset_digest": digest}]) == ["evaluated"]
+    assert found(datasets=[{"dataset_name": "holdout", "dataset_digest": "0" * 8}]) == []
+    assert found(datasets=[{"dataset_name": "never-seen"}]) == []
+    # A metrics.* comparison counts only the metrics logged against the datasets named.
+    on_holdout = [{"dataset_name": "holdout", "dataset_digest": digest}]
+    assert found(filter_string="metrics.acc > 0.5", datasets=on_holdout) == ["evaluated"]
+    assert found(filter_string="metrics.acc > 0.92", datasets=on_holdout) == []
+    assert found(filter_string="metrics.acc > 0.92") == ["plain"]
+    assert found(datasets=[{"dataset_name": "never-seen"}, *on_holdout]) == ["evaluated"]
+    if not IS_MLFLOW:
+        # A name alone matches any digest, as MLflow documents; MLflow's server turns the
+        # missing digest into "digest IS NULL" and so matches only metrics logged without one.
+        assert found(datasets=[{"dataset_name": "holdout"}]) == ["evaluated"]
+
+
+def test_search_logged_models_dataset_needs_a_name(base_url, experiment_id):
+    r = requests.post(api_url(base_url, "logged-models/search"),
+                      json={"experiment_ids": [experiment_id], "datasets": [{"dataset_digest": "abc"}]})
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "dataset_name" in r.json()["message"]

@@ -121,12 +121,19 @@ func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, e
 			FieldName string `json:"field_name"`
 			Ascending *bool  `json:"ascending"`
 		} `json:"order_by"`
+		Datasets []struct {
+			Name   string `json:"dataset_name"`
+			Digest string `json:"dataset_digest"`
+		} `json:"datasets"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
 	q := tracking.SearchLoggedModelsQuery{Filter: req.Filter, PageToken: req.PageToken,
 		MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchLoggedModels)}
+	for _, d := range req.Datasets {
+		q.Datasets = append(q.Datasets, tracking.DatasetFilter{Name: d.Name, Digest: d.Digest})
+	}
 	if len(req.ExperimentIDs) > 0 {
 		q.ExperimentIDs = req.ExperimentIDs.strings()
 	}

@@ -3,6 +3,9 @@ package tracking
 import (
 	"context"
 	"database/sql"
+	"strings"
+
+	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/search/sqlsearch"
 	"github.com/mlship/mlship/internal/store"
 
@@ -22,7 +25,19 @@ type SearchLoggedModelsQuery struct {
 	OrderBy       []LoggedModelOrder
 	MaxResults    int // 1 to MaxSearchLoggedModels
 	PageToken     string
+	// Datasets, when given, keeps the models with a metric logged against one of them,
+	// and restricts the filter's metrics.* comparisons to such metrics.
+	Datasets []DatasetFilter
 }
+
+// DatasetFilter names a dataset of a logged-model search: by name alone, any digest of it.
+type DatasetFilter struct {
+	Name   string
+	Digest string // "" matches any digest
+}
+
+// MaxSearchDatasets caps the datasets of one logged-model search.
+const MaxSearchDatasets = 100
 
 // Page sizes of logged-model searches.
 const (
@@ -54,8 +69,18 @@ func (s *Service) SearchLoggedModels(ctx context.Context, sq SearchLoggedModelsQ
 	if err := modelScope(&q, sq.ExperimentIDs); err != nil {
 		return nil, "", err
 	}
+	onDatasets, datasetArgs, err := datasetsCondition(sq.Datasets)
+	if err != nil {
+		return nil, "", err
+	}
+	metricFiltered := false
 	for _, c := range p.filter {
-		q.Add(loggedModelCondition(c))
+		cond, args := loggedModelCondition(c, onDatasets, datasetArgs)
+		q.Add(cond, args)
+		metricFiltered = metricFiltered || c.Entity == search.Metric
+	}
+	if onDatasets != "" && !metricFiltered { // as MLflow: some metric on one of the datasets
+		q.Add("EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = m.model_id AND "+onDatasets+")", datasetArgs)
 	}
 	for i, o := range p.orders {
 		desc := !sq.OrderBy[i].Ascending
@@ -101,12 +126,41 @@ func modelScope(q *sqlsearch.Query, expIDs []string) error {
 	return nil
 }
 
-func loggedModelCondition(c search.Comparison) (string, []any) {
+// datasetsCondition renders the datasets of a search as a condition on a metric row x:
+// "" when there are none.
+func datasetsCondition(datasets []DatasetFilter) (string, []any, error) {
+	if len(datasets) > MaxSearchDatasets {
+		return "", nil, fault.Invalidf("a search names at most %d datasets, not %d", MaxSearchDatasets, len(datasets))
+	}
+	var terms []string
+	var args []any
+	for _, d := range datasets {
+		if d.Name == "" {
+			return "", nil, fault.Invalidf("`dataset_name` in the `datasets` clause must be specified.")
+		}
+		if d.Digest == "" {
+			terms, args = append(terms, "x.dataset_name = ?"), append(args, d.Name)
+			continue
+		}
+		terms, args = append(terms, "(x.dataset_name = ? AND x.dataset_digest = ?)"), append(args, d.Name, d.Digest)
+	}
+	if len(terms) == 0 {
+		return "", nil, nil
+	}
+	return "(" + strings.Join(terms, " OR ") + ")", args, nil
+}
+
+// loggedModelCondition renders one comparison of a filter; a metric's is restricted to
+// the rows onDatasets keeps, when there is such a condition.
+func loggedModelCondition(c search.Comparison, onDatasets string, datasetArgs []any) (string, []any) {
 	switch c.Entity {
 	case search.Metric:
 		cmp, args := sqlsearch.Compare("x.value", c)
-		return "EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = m.model_id AND x.key = ? AND x.is_nan = 0 AND " + cmp + ")",
-			append([]any{c.Key}, args...)
+		cond, all := "x.key = ? AND x.is_nan = 0 AND "+cmp, append([]any{c.Key}, args...)
+		if onDatasets != "" {
+			cond, all = cond+" AND "+onDatasets, append(all, datasetArgs...)
+		}
+		return "EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = m.model_id AND " + cond + ")", all
 	case search.Param:
 		return sqlsearch.KeyedExists("logged_model_params", "x.model_id = m.model_id", c)
 	case search.Tag:
