@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from helpers import raw_request, unique_name
+from helpers import assert_mlflow_error, raw_request, unique_name
 from mlflow.models import infer_signature
 
 pytestmark = pytest.mark.mlship_only
@@ -621,6 +621,47 @@ def test_deploy_cli_create_list_show_delete(server, registered):
     assert missing.returncode == 3, (missing.returncode, missing.stderr)
     dup = _mlship(server, "deploy", "create", "../../x", f"models:/{registered}/1", check=False)
     assert dup.returncode != 0 and "invalid deployment name" in dup.stderr
+
+
+def _raising_version(tmp_path) -> str:
+    """Registers a pyfunc model whose loader raises, and returns models:/NAME/1."""
+    model_dir = tmp_path / "raising-model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: mlship_raising_loader\n    code: code\n    python_version: \"3.11\"\n"
+    )
+    (model_dir / "code" / "mlship_raising_loader.py").write_text(
+        "def _load_pyfunc(path):\n    raise RuntimeError('this model refuses to load')\n"
+    )
+    name = unique_name("raising")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(model_dir), "model")
+    mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
+    return f"models:/{name}/1"
+
+
+def test_deploy_cli_create_again_after_a_failed_load(server, registered, tmp_path):
+    bad, good, name = _raising_version(tmp_path), f"models:/{registered}/1", unique_name("again")
+    try:
+        # --wait sees the load fail, and deletes what it created.
+        p = _mlship(server, "deploy", "create", name, bad, "--workers", "1", "--wait", "3m", check=False)
+        assert p.returncode != 0 and "this model refuses to load" in p.stderr, p.stderr
+        assert "was deleted" in p.stderr, p.stderr
+        assert _mlship(server, "deploy", "show", name, check=False).returncode == 3
+        # --keep-failed keeps it; creating it again over the failed one replaces it.
+        p = _mlship(server, "deploy", "create", name, bad, "--workers", "1", "--wait", "3m", "--keep-failed", check=False)
+        assert p.returncode != 0 and "was deleted" not in p.stderr, p.stderr
+        assert json.loads(_mlship(server, "deploy", "show", name, "-o", "json").stdout)["status"]["state"] == "failed"
+        out = _mlship(server, "deploy", "create", name, good, "--workers", "1", "--wait", "3m", "-o", "json").stdout
+        assert json.loads(out)["status"]["state"] == "ready"
+        # A deployment that serves is never replaced by a creation.
+        dup = _mlship(server, "deploy", "create", name, bad, check=False)
+        assert dup.returncode != 0 and "already exists" in dup.stderr, dup.stderr
+        r = requests.post(deployment_url(server), json={"name": name, "model": bad}, timeout=30)
+        assert_mlflow_error(r, 400, "RESOURCE_ALREADY_EXISTS", "already exists")
+        assert wait_ready(server, name)["spec"]["model"] == good
+    finally:
+        delete_deployment(server, name)
 
 
 def _free_port():

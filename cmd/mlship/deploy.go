@@ -42,6 +42,7 @@ type specFlags struct {
 	canaryWeight, shadowPct float64
 	sampleRate              float64
 	wait                    time.Duration
+	keepFailed              bool
 	driftWindow             time.Duration
 	driftMinRows            int
 	driftReference, webhook string
@@ -116,7 +117,9 @@ func deployCreateCommand() *cobra.Command {
 		Short: "Create a deployment of a model",
 		Long: `Create a deployment named NAME serving MODEL_URI: models:/NAME@ALIAS (followed as the
 alias moves), models:/NAME/VERSION or runs:/RUN_ID/PATH. The model loads in the
-background; --wait waits for it.`,
+background; --wait waits for it. A deployment whose model fails to load while --wait
+waits is deleted again (--keep-failed keeps it to look at), and creating a deployment
+over one that failed and serves nothing replaces it.`,
 		Example: "  mlship deploy create fraud models:/fraud@production --wait 2m",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -124,12 +127,31 @@ background; --wait waits for it.`,
 			if err != nil {
 				return err
 			}
-			return f.sendSpec(cmd, "POST", "/api/v1/deployments", spec, s.wait)
+			err = f.sendSpec(cmd, "POST", "/api/v1/deployments", spec, s.wait)
+			var lf loadFailed
+			if errors.As(err, &lf) && !s.keepFailed {
+				return f.deleteFailed(cmd, spec.Name, err)
+			}
+			return err
 		},
 	}
 	f.add(c)
 	s.add(c)
+	c.Flags().BoolVar(&s.keepFailed, "keep-failed", false, "with --wait, keep a deployment whose model failed to load instead of deleting it")
 	return c
+}
+
+// deleteFailed deletes a deployment that was just created and failed to load, and
+// says so beside the load error.
+func (f *clientFlags) deleteFailed(cmd *cobra.Command, name string, loadErr error) error {
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	if err := cl.Send(cmd.Context(), "DELETE", "/api/v1/deployments/"+url.PathEscape(name), nil, nil); err != nil {
+		return fmt.Errorf("%w; deleting it failed too: %v", loadErr, err)
+	}
+	return fmt.Errorf("%w; the deployment was deleted (--keep-failed keeps it)", loadErr)
 }
 
 func deployUpdateCommand() *cobra.Command {
@@ -172,6 +194,11 @@ func (f *clientFlags) sendSpec(cmd *cobra.Command, method, path string, spec ser
 	return f.out.print(cmd.OutOrStdout(), v, func(t *tabwriter.Writer) { deploymentTable(t, v) })
 }
 
+// loadFailed is the error of a deployment whose model failed to load.
+type loadFailed struct{ error }
+
+func (e loadFailed) Unwrap() error { return e.error }
+
 // waitReady polls a deployment until its primary model serves, its load fails, or the
 // time is up.
 func waitReady(ctx context.Context, cl *client.Client, name string, wait time.Duration) (serving.View, error) {
@@ -182,10 +209,10 @@ func waitReady(ctx context.Context, cl *client.Client, name string, wait time.Du
 			return v, err
 		}
 		switch {
-		case v.Status.State == "ready":
+		case v.Status.State == serving.StateReady:
 			return v, nil
-		case v.Status.State == "failed":
-			return v, fmt.Errorf("deployment %s failed to load its model: %s", name, v.Status.Error)
+		case v.Status.State == serving.StateFailed:
+			return v, loadFailed{fmt.Errorf("deployment %s failed to load its model: %s", name, v.Status.Error)}
 		case time.Now().After(deadline):
 			return v, fmt.Errorf("deployment %s is still %s after %s; see `mlship deploy show %s`", name, v.Status.State, wait, name)
 		}

@@ -51,6 +51,13 @@ func (r routes) with(role string, s *served) *routes {
 	return &r
 }
 
+// The states of a deployment.
+const (
+	StateLoading = "loading" // nothing serves yet
+	StateReady   = "ready"   // a model serves the primary role
+	StateFailed  = "failed"  // nothing serves and the last load failed
+)
+
 // Status is what a deployment reports about itself.
 type Status struct {
 	// State is loading (nothing serves yet), ready, or failed (nothing serves and the
@@ -340,7 +347,7 @@ func (d *Deployment) lastError(role string) loadError {
 func (d *Deployment) Status() Status {
 	spec := d.Spec()
 	r := d.routes.Load()
-	st := Status{State: "loading", Models: []ModelStatus{}}
+	st := Status{State: StateLoading, Models: []ModelStatus{}}
 	want := refs(spec)
 	for _, role := range []string{RolePrimary, RoleCanary, RoleShadow} {
 		ref, ok := want[role]
@@ -358,9 +365,9 @@ func (d *Deployment) Status() Status {
 	}
 	switch p := st.Models[0]; {
 	case r.primary != nil:
-		st.State = "ready"
+		st.State = StateReady
 	case p.Error != "":
-		st.State, st.Error = "failed", p.Error
+		st.State, st.Error = StateFailed, p.Error
 	}
 	return st
 }

@@ -80,6 +80,9 @@ type Manager struct {
 
 	mu          sync.RWMutex
 	deployments map[string]*Deployment
+	// specMu orders the changes of specs (create, replace, update, delete), so that
+	// two creations over one failed deployment cannot both replace it.
+	specMu sync.Mutex
 }
 
 // maxShadowInFlight caps mirrored requests in flight across deployments.
@@ -136,25 +139,39 @@ func storedRefusal(spec Spec, err error) error {
 	return fault.Wrap(fault.Invalid, err, "deployment %q as stored is refused: %s; fix it with `mlship deploy update`", spec.Name, fault.Message(err))
 }
 
+// run starts a deployment of spec, in place of the one of that name if there is one.
 func (m *Manager) run(spec Spec) *Deployment {
 	d := newDeployment(m, spec.withDefaults())
 	m.mu.Lock()
+	old := m.deployments[spec.Name]
 	m.deployments[spec.Name] = d
 	m.mu.Unlock()
+	if old != nil {
+		old.stop()
+	}
 	d.start(m.ctx)
 	return d
 }
 
-// Create validates, stores and starts a deployment.
+// Create validates, stores and starts a deployment. A deployment of that name that
+// serves or is loading is left alone (already exists); one whose model failed to load
+// and serves nothing is replaced, so that creating it again after a failure works.
 func (m *Manager) Create(ctx context.Context, spec Spec) (*Deployment, error) {
 	if err := m.admit(spec); err != nil {
 		return nil, err
 	}
-	if _, ok := m.Get(spec.Name); ok {
-		return nil, fault.New(fault.AlreadyExists, "deployment %q already exists; update it or choose another name", spec.Name)
+	m.specMu.Lock()
+	defer m.specMu.Unlock()
+	replace := false
+	if d, ok := m.Get(spec.Name); ok {
+		if d.Status().State != StateFailed {
+			return nil, fault.New(fault.AlreadyExists, "deployment %q already exists; update it or choose another name", spec.Name)
+		}
+		replace = true
+		m.logger.Info("deployment failed to load; a new creation replaces it", "deployment", spec.Name, "err", d.Status().Error)
 	}
 	if m.opts.Store != nil {
-		if err := m.opts.Store.PutDeployment(ctx, spec, true); err != nil {
+		if err := m.opts.Store.PutDeployment(ctx, spec, !replace); err != nil {
 			return nil, err
 		}
 	}
@@ -167,6 +184,8 @@ func (m *Manager) Update(ctx context.Context, spec Spec) (*Deployment, error) {
 	if err := m.admit(spec); err != nil {
 		return nil, err
 	}
+	m.specMu.Lock()
+	defer m.specMu.Unlock()
 	d, ok := m.Get(spec.Name)
 	if !ok {
 		return nil, fault.NotFoundf("deployment %q does not exist", spec.Name)
@@ -182,6 +201,8 @@ func (m *Manager) Update(ctx context.Context, spec Spec) (*Deployment, error) {
 
 // Delete stops a deployment, unloads its models and forgets it.
 func (m *Manager) Delete(ctx context.Context, name string) error {
+	m.specMu.Lock()
+	defer m.specMu.Unlock()
 	d, ok := m.Get(name)
 	if !ok {
 		return fault.NotFoundf("deployment %q does not exist", name)

@@ -433,3 +433,33 @@ func TestLoadRuntimes(t *testing.T) {
 		}
 	}
 }
+
+// A creation replaces a deployment of the same name only when that one failed to load
+// and serves nothing; one that serves stays and the creation is refused.
+func TestCreateOverAnExistingDeployment(t *testing.T) {
+	for _, tc := range []struct {
+		name, first string
+		wantState   string
+		replaced    bool
+	}{
+		{"failed is replaced", "broken", StateFailed, true},
+		{"ready is kept", "1", StateReady, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newScaleSource(t)
+			src.set("models:/m/first", tc.first)
+			src.set("models:/m/second", "2")
+			m := newTestManager(t, src, &scaleRuntime{})
+			if _, err := m.Create(context.Background(), Spec{Name: "d", Model: "models:/m/first"}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, tc.wantState, func() bool { d, _ := m.Get("d"); return d.Status().State == tc.wantState })
+			_, err := m.Create(context.Background(), Spec{Name: "d", Model: "models:/m/second"})
+			if tc.replaced != (err == nil) || (err != nil && !errors.Is(err, fault.AlreadyExists)) {
+				t.Fatalf("second create: %v", err)
+			}
+			want := map[bool]string{true: "2", false: tc.first}[tc.replaced]
+			waitFor(t, "version "+want, func() bool { d, _ := m.Get("d"); _, v, ok := d.Metadata(); return ok && v.Version == want })
+		})
+	}
+}
