@@ -132,6 +132,35 @@ def test_sklearn_register_alias_and_load_in_fresh_process(server, client, experi
 # --------------------------------------------------------------------------------------------
 
 
+def test_every_registration_path_links_the_version_to_its_logged_model(client, experiment_id):
+    """Three ways to register a logged model; each version leads back to it the ways MLflow 3.17
+    offers: its MLmodel's model_id, its source, and the logged model's mlflow.modelVersions tag.
+    ModelVersion.model_id stays None through MLflow's open-source client, whatever the server:
+    its ModelVersion.from_proto does not read the field (only Unity Catalog's store fills it)."""
+    import json
+
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1]
+    by_logging, by_run_uri, by_location = unique_name("logged"), unique_name("runs"), unique_name("loc")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        first = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", registered_model_name=by_logging)
+    mlflow.register_model(f"runs:/{run.info.run_id}/model", by_run_uri)
+    logged = client.get_logged_model(first.model_id)
+    client.create_registered_model(by_location)
+    # MLflow refuses a logged model's artifact location as a source unless model_id names it.
+    client.create_model_version(by_location, source=logged.artifact_location, run_id=run.info.run_id,
+                                model_id=first.model_id)
+    registered = json.loads(client.get_logged_model(first.model_id).tags["mlflow.modelVersions"])
+    for name in (by_logging, by_run_uri, by_location):
+        mv = client.get_model_version(name, "1")
+        assert mv.run_id == run.info.run_id, name
+        assert mv.model_id is None, name  # the client never fills it from the wire
+        assert mlflow.models.get_model_info(f"models:/{name}/1").model_id == first.model_id, name
+        assert {"name": name, "version": "1"} in registered, (name, registered)
+    assert client.get_model_version(by_run_uri, "1").source == f"models:/{first.model_id}"
+
+
 def test_registered_model_create_get_update_rename_delete(base_url, client, run_source):
     run_id, src = run_source
     name = unique_name("crud")
