@@ -23,6 +23,20 @@ type Batching struct {
 	MaxQueue int `json:"max_queue,omitempty"`
 	// Concurrency is how many batches run at once (the runtime's workers).
 	Concurrency int `json:"concurrency,omitempty"`
+	// RowWise says whether the model predicts each row on its own, so that rows of
+	// different requests may share a batch. Unset takes the model's word: the native
+	// ONNX engine and the row-wise flavors (scikit-learn, XGBoost, LightGBM...) say
+	// yes, a custom pyfunc says no unless its MLmodel metadata has mlship_batchable.
+	RowWise *bool `json:"row_wise,omitempty"`
+}
+
+// batchesAcrossRequests reports whether rows of different requests may share a batch.
+func (c Batching) batchesAcrossRequests(md runtime.Metadata) bool {
+	rowWise := md.Batchable
+	if c.RowWise != nil {
+		rowWise = *c.RowWise
+	}
+	return c.MaxBatchSize > 1 && rowWise
 }
 
 // call is one request waiting for its answer.
@@ -60,7 +74,7 @@ func newBatcher(model runtime.Model, cfg Batching, mm *modelMetrics) *batcher {
 		queue: make(chan *call, cfg.MaxQueue),
 		stop:  make(chan struct{}),
 	}
-	b.batching.Store(cfg.MaxBatchSize > 1 && model.Metadata().Batchable)
+	b.batching.Store(cfg.batchesAcrossRequests(model.Metadata()))
 	for range max(cfg.Concurrency, 1) {
 		b.stopped.Add(1)
 		go b.executor()

@@ -463,3 +463,26 @@ func TestCreateOverAnExistingDeployment(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchesAcrossRequests: rows of different requests share a batch only when the
+// model is row-wise, by its own word or the spec's, and batches hold more than a row.
+func TestBatchesAcrossRequests(t *testing.T) {
+	yes, no := true, false
+	for name, tc := range map[string]struct {
+		cfg       Batching
+		batchable bool
+		want      bool
+	}{
+		"row-wise model":         {Batching{MaxBatchSize: 32}, true, true},
+		"custom model":           {Batching{MaxBatchSize: 32}, false, false},
+		"spec says row-wise":     {Batching{MaxBatchSize: 32, RowWise: &yes}, false, true},
+		"spec says not row-wise": {Batching{MaxBatchSize: 32, RowWise: &no}, true, false},
+		"batches of one row":     {Batching{MaxBatchSize: 1, RowWise: &yes}, true, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.cfg.batchesAcrossRequests(runtime.Metadata{Batchable: tc.batchable}); got != tc.want {
+				t.Fatalf("batchesAcrossRequests = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -38,11 +38,13 @@ _COLUMN_TYPES = {
     "boolean": "BOOL", "integer": "INT32", "long": "INT64", "float": "FP32",
     "double": "FP64", "string": "BYTES", "binary": "BYTES", "datetime": "BYTES",
 }
-# The pyfunc loaders whose predictions are row-wise, so that requests may be batched.
+# The pyfunc loaders whose predictions are row-wise by the library's contract, so that
+# rows of different requests may share a batch. A custom PythonModel (mlflow.pyfunc.model)
+# or a network's forward may compute across rows (x - mean(x)): such a model is batched
+# only when it declares itself row-wise (metadata mlship_batchable).
 _ROW_WISE = {
     "mlflow.sklearn", "mlflow.xgboost", "mlflow.lightgbm", "mlflow.catboost",
-    "mlflow.pyfunc.model", "mlflow.onnx", "mlflow.pytorch", "mlflow.tensorflow",
-    "mlflow.keras", "mlflow.h2o",
+    "mlflow.onnx", "mlflow.h2o",
 }
 # MLflow error codes that mean the input is the caller's mistake.
 _CLIENT_CODES = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST"}
