@@ -126,3 +126,30 @@ def test_search_logged_models_dataset_needs_a_name(base_url, experiment_id):
     assert r.status_code == 400, r.text
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "dataset_name" in r.json()["message"]
+
+
+def test_search_logged_models_order_by_metric_on_a_dataset(client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    ids = {n: client.create_logged_model(experiment_id, name=n, source_run_id=run_id).model_id for n in "abc"}
+
+    def log(name, value, ts, step=0, dataset=None):
+        digest = "d1" if dataset else None
+        client.log_metric(run_id, "acc", value, timestamp=ts, step=step, model_id=ids[name],
+                          dataset_name=dataset, dataset_digest=digest)
+
+    log("a", 0.6, 1000, dataset="holdout")
+    log("a", 0.99, 2000)  # a's newest acc, on no dataset
+    log("b", 0.8, 1000, dataset="holdout")
+    # c's newest value is the one with the newest timestamp, not the highest step.
+    log("c", 0.1, 1000, step=5)
+    log("c", 0.9, 2000, step=1)
+
+    def order(**key):
+        models = client.search_logged_models(
+            [experiment_id], order_by=[{"field_name": "metrics.acc", "ascending": False, **key}])
+        return [m.name for m in models]
+
+    assert order() == ["a", "c", "b"]
+    # Only values logged against holdout count; c has none, so it goes last.
+    assert order(dataset_name="holdout") == ["b", "a", "c"]
+    assert order(dataset_name="holdout", dataset_digest="d1") == ["b", "a", "c"]

@@ -118,8 +118,10 @@ func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, e
 		MaxResults    *protojson.Int64 `json:"max_results"`
 		PageToken     string           `json:"page_token"`
 		OrderBy       []struct {
-			FieldName string `json:"field_name"`
-			Ascending *bool  `json:"ascending"`
+			FieldName     string `json:"field_name"`
+			Ascending     *bool  `json:"ascending"`
+			DatasetName   string `json:"dataset_name"`
+			DatasetDigest string `json:"dataset_digest"`
 		} `json:"order_by"`
 		Datasets []struct {
 			Name   string `json:"dataset_name"`
@@ -138,7 +140,8 @@ func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, e
 		q.ExperimentIDs = req.ExperimentIDs.strings()
 	}
 	for _, o := range req.OrderBy {
-		q.OrderBy = append(q.OrderBy, tracking.LoggedModelOrder{FieldName: o.FieldName, Ascending: o.Ascending == nil || *o.Ascending})
+		q.OrderBy = append(q.OrderBy, tracking.LoggedModelOrder{FieldName: o.FieldName, Ascending: o.Ascending == nil || *o.Ascending,
+			DatasetName: o.DatasetName, DatasetDigest: o.DatasetDigest})
 	}
 	models, next, err := a.tracking.SearchLoggedModels(r.Context(), q)
 	if err != nil {

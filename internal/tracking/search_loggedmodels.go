@@ -13,9 +13,12 @@ import (
 )
 
 // LoggedModelOrder is one key of a logged-model search's order_by, an object on the wire.
+// A metric key may be restricted to the values logged against a dataset.
 type LoggedModelOrder struct {
-	FieldName string
-	Ascending bool
+	FieldName     string
+	Ascending     bool
+	DatasetName   string
+	DatasetDigest string
 }
 
 // SearchLoggedModelsQuery is a logged-models/search request.
@@ -51,9 +54,26 @@ var loggedModelAttrColumns = map[string]string{
 	"last_updated_timestamp": "m.last_updated_timestamp_ms",
 }
 
-// latestModelMetric is a model's newest value of a metric, for ordering.
-const latestModelMetric = `(SELECT x.value FROM logged_model_metrics x WHERE x.model_id = m.model_id AND x.key = ?
-	ORDER BY x.step DESC, x.timestamp DESC LIMIT 1)`
+// latestModelMetric is a model's newest value of a metric, for ordering, newest as MLflow
+// has it: by timestamp, then step, then run. Its arguments are the metric's name, then
+// those of onDataset, a condition on the row x that starts with AND (or is empty).
+func latestModelMetric(onDataset string) string {
+	return `(SELECT x.value FROM logged_model_metrics x WHERE x.model_id = m.model_id AND x.key = ?` + onDataset + `
+	ORDER BY x.timestamp DESC, x.step DESC, x.run_uuid ASC LIMIT 1)`
+}
+
+// orderDataset is the condition an order_by key puts on the metric rows it orders by.
+func orderDataset(o LoggedModelOrder) (string, []any) {
+	var cond string
+	var args []any
+	if o.DatasetName != "" {
+		cond, args = cond+" AND x.dataset_name = ?", append(args, o.DatasetName)
+	}
+	if o.DatasetDigest != "" {
+		cond, args = cond+" AND x.dataset_digest = ?", append(args, o.DatasetDigest)
+	}
+	return cond, args
+}
 
 // SearchLoggedModels returns a page of active logged models of the given experiments.
 func (s *Service) SearchLoggedModels(ctx context.Context, sq SearchLoggedModelsQuery) ([]*LoggedModel, string, error) {
@@ -85,8 +105,10 @@ func (s *Service) SearchLoggedModels(ctx context.Context, sq SearchLoggedModelsQ
 	for i, o := range p.orders {
 		desc := !sq.OrderBy[i].Ascending
 		if o.Entity == search.Metric {
-			q.Order = append(q.Order, sqlsearch.OrderTerm(latestModelMetric, desc, ""))
-			q.OrderArgs = append(q.OrderArgs, o.Key, o.Key) // the term names the metric twice
+			onDataset, args := orderDataset(sq.OrderBy[i])
+			q.Order = append(q.Order, sqlsearch.OrderTerm(latestModelMetric(onDataset), desc, ""))
+			termArgs := append([]any{o.Key}, args...)
+			q.OrderArgs = append(append(q.OrderArgs, termArgs...), termArgs...) // the term holds the subquery twice
 			continue
 		}
 		q.Order = append(q.Order, sqlsearch.OrderTerm(loggedModelAttrColumns[o.Key], desc, ""))
