@@ -133,3 +133,32 @@ def test_a_model_that_declares_itself_row_wise_is_batched(server, tmp_path):
         assert _max_batch(server, dep) == 32
     finally:
         requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=60)
+
+
+def test_missing_strings_are_null_in_every_answer(server, tmp_path):
+    """None in a string column is null, as MLflow's scoring server answers; NaN there is
+    null too (MLflow writes a bare NaN, which is not JSON)."""
+    dep = _deploy(server, _log(tmp_path, server, LABELS), workers=1)
+    try:
+        x = [1.0, 0.0, -2.0]
+        r = requests.post(
+            f"{server.url}/deployments/{dep}/invocations",
+            json={"dataframe_split": {"columns": ["x"], "data": [[v] for v in x]}},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "predictions": [{"label": "pos", "score": 2.0}, {"label": None, "score": 0.0}, {"label": None, "score": -4.0}]
+        }
+        body = {"inputs": [{"name": "x", "shape": [3], "datatype": "FP64", "data": x}]}
+        r = requests.post(f"{server.url}/v2/models/{dep}/infer", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        outs = {o["name"]: o for o in r.json()["outputs"]}
+        assert outs["label"]["datatype"] == "BYTES"
+        assert outs["label"]["data"] == ["pos", None, None]
+        r = requests.post(f"{server.url}/v1/models/{dep}:predict", json={"instances": [{"x": v} for v in x]}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert "nan" not in r.text
+        assert [p["label"] for p in r.json()["predictions"]] == ["pos", None, None]
+    finally:
+        requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=60)

@@ -59,7 +59,8 @@ const MaxElements = 1 << 28
 // Tensor is one named, typed, row-major array. Fixed-size elements are stored
 // little-endian in Data, as the Open Inference Protocol's binary extension and the
 // worker protocol carry them, so a tensor crosses both without conversion. BYTES
-// elements are in Strings.
+// elements are in Strings; a nil element is a missing value (a model's None or NaN in
+// a string column), which JSON answers carry as null.
 type Tensor struct {
 	Name     string
 	Datatype Datatype

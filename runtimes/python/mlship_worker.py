@@ -54,6 +54,16 @@ _CLIENT_CODES = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST"}
 PROBA_PARAM = "mlship.predict_proba"
 
 
+def _missing(x):
+    """Whether x is a missing value: None, a float NaN (numpy's too), pandas' NA or NaT."""
+    if x is None:
+        return True
+    if type(x).__name__ in ("NAType", "NaTType"):
+        return True
+    floating = isinstance(x, float) or type(x).__name__ in ("float16", "float32")
+    return floating and x != x
+
+
 def _label(c):
     """A class label as mlship compares labels: integral numbers without a fraction,
     booleans as true/false, strings as they are."""
@@ -412,13 +422,17 @@ class Worker:
         if kind == "f" and (kind, size) not in _DATATYPES:
             arr, size = arr.astype("<f8"), 8
         datatype = _DATATYPES.get((kind, size))
+        nulls = None
         if datatype is None:
-            buf = self.encode_strings(arr)
+            buf, nulls = self.encode_strings(arr)
             datatype = "BYTES"
         else:
             flat = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).reshape(-1)
             buf = memoryview(flat).cast("B") if flat.size else b""
-        return {"name": name, "datatype": datatype, "shape": list(arr.shape), "nbytes": len(buf)}, buf
+        spec = {"name": name, "datatype": datatype, "shape": list(arr.shape), "nbytes": len(buf)}
+        if nulls:
+            spec["nulls"] = nulls
+        return spec, buf
 
     def narrow(self, arr):
         """An object array of numbers or booleans as a numeric array; else itself."""
@@ -431,21 +445,24 @@ class Worker:
 
     @staticmethod
     def encode_strings(arr):
-        parts, pack = [], _U32.pack
-        for x in arr.flat:
+        """The BYTES buffer of arr, and the indices of its missing values (None, NaN,
+        pandas' NA and NaT), which MLflow answers as null; they are sent as empty."""
+        parts, pack, nulls = [], _U32.pack, []
+        for i, x in enumerate(arr.flat):
             if isinstance(x, bytes):
                 b = x
             elif isinstance(x, str):
                 b = x.encode()
-            elif x is None:
+            elif _missing(x):
                 b = b""
+                nulls.append(i)
             elif isinstance(x, (dict, list)):
                 b = json.dumps(x).encode()
             else:
                 b = str(x).encode()
             parts.append(pack(len(b)))
             parts.append(b)
-        return b"".join(parts)
+        return b"".join(parts), nulls
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ type wireTensor struct {
 	Datatype runtime.Datatype `json:"datatype"`
 	Shape    []int64          `json:"shape"`
 	Nbytes   int64            `json:"nbytes"`
+	// Nulls lists, for a BYTES output, the elements that are missing values (None,
+	// NaN), which the buffer carries as empty strings.
+	Nulls []int64 `json:"nulls,omitempty"`
 }
 
 // readyFrame is a worker's first frame: its metadata, or why the model did not load.
@@ -272,6 +275,11 @@ func checkOutputs(outs []wireTensor) error {
 		if (size > 0 && wt.Nbytes != n*size) || (size == 0 && wt.Nbytes < 4*n) {
 			return fmt.Errorf("%w: output %q: %d bytes do not fit %s%v", errMalformed, wt.Name, wt.Nbytes, wt.Datatype, wt.Shape)
 		}
+		for _, i := range wt.Nulls {
+			if size > 0 || i < 0 || i >= n {
+				return fmt.Errorf("%w: output %q: null element %d is not a string of %v", errMalformed, wt.Name, i, wt.Shape)
+			}
+		}
 		if total += wt.Nbytes; total > maxPayload {
 			return fmt.Errorf("%w: reply of more than %d bytes", errMalformed, int64(maxPayload))
 		}
@@ -296,6 +304,9 @@ func (c *conn) readTensor(wt wireTensor) (runtime.Tensor, error) {
 	strs, err := splitStrings(data, runtime.Elements(t.Shape))
 	if err != nil {
 		return t, fmt.Errorf("%w: output %q: %v", errMalformed, t.Name, err)
+	}
+	for _, i := range wt.Nulls {
+		strs[i] = nil
 	}
 	t.Strings = strs
 	return t, nil

@@ -71,6 +71,24 @@ func TestReadReply(t *testing.T) {
 	if resp.Kind != runtime.ResultTable || len(resp.Outputs) != 2 || fmt.Sprintf("%q", resp.Outputs[1].Strings) != `["hi" ""]` {
 		t.Fatalf("reply = %+v", resp)
 	}
+	if resp.Outputs[1].Strings[1] == nil {
+		t.Fatal("an empty string is not a missing value")
+	}
+}
+
+// TestReadReplyNulls: the elements a worker lists as nulls are missing values (nil),
+// the others keep their bytes, empty ones included.
+func TestReadReplyNulls(t *testing.T) {
+	strs := []byte("\x02\x00\x00\x00hi\x00\x00\x00\x00\x00\x00\x00\x00")
+	resp, err := replyConn(frame(`{"ok":true,"kind":"table","outputs":[`+
+		`{"name":"s","datatype":"BYTES","shape":[3],"nbytes":14,"nulls":[2]}]}`, strs)).readReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.Outputs[0].Strings
+	if string(got[0]) != "hi" || got[1] == nil || got[2] != nil {
+		t.Fatalf("strings = %q", got)
+	}
 }
 
 func TestReadReplyRejects(t *testing.T) {
@@ -93,6 +111,8 @@ func TestReadReplyRejects(t *testing.T) {
 		{"huge buffer cut short", frame(`{"ok":true,"outputs":[{"name":"x","datatype":"UINT8","shape":[100000000],"nbytes":100000000}]}`), io.ErrUnexpectedEOF},
 		{"string overruns", frame(`{"ok":true,"outputs":[{"name":"x","datatype":"BYTES","shape":[1],"nbytes":5}]}`, []byte{9, 0, 0, 0, 'a'}), errMalformed},
 		{"bytes after strings", frame(`{"ok":true,"outputs":[{"name":"x","datatype":"BYTES","shape":[1],"nbytes":6}]}`, []byte{1, 0, 0, 0, 'a', 'b'}), errMalformed},
+		{"null out of range", frame(`{"ok":true,"outputs":[{"name":"x","datatype":"BYTES","shape":[1],"nbytes":4,"nulls":[1]}]}`, []byte{0, 0, 0, 0}), errMalformed},
+		{"null in numbers", frame(`{"ok":true,"outputs":[{"name":"x","datatype":"FP64","shape":[1],"nbytes":8,"nulls":[0]}]}`, make([]byte, 8)), errMalformed},
 		{"error with outputs", frame(`{"ok":false,"error":"x","outputs":[{"name":"x","datatype":"FP64","shape":[0],"nbytes":0}]}`), errMalformed},
 	}
 	for _, tt := range tests {

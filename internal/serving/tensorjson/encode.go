@@ -239,6 +239,9 @@ func (l Layout) AppendElement(dst []byte, t *runtime.Tensor, i int) []byte {
 		}
 		return AppendFloat(dst, t.Float64At(i), 32)
 	case runtime.Bytes:
+		if t.Strings[i] == nil {
+			return append(dst, "null"...)
+		}
 		return l.AppendString(dst, t.Strings[i])
 	}
 	return append(dst, "null"...)

@@ -102,6 +102,7 @@ func TestAppendTensor(t *testing.T) {
 	bf := runtime.Tensor{Name: "h", Datatype: runtime.BF16, Shape: []int64{1}, Data: []byte{0xc0, 0x3f}}
 	f32 := runtime.Tensor{Name: "f", Datatype: runtime.FP32, Shape: []int64{1}, Data: []byte{0xcd, 0xcc, 0xcc, 0x3d}}
 	s := runtime.NewStrings("s", []int64{2, 1}, []string{"a", "b\"c"})
+	missing := runtime.Tensor{Name: "m", Datatype: runtime.Bytes, Shape: []int64{3}, Strings: [][]byte{[]byte("a"), nil, {}}}
 	scalar := runtime.NewInt64("k", []int64{}, []int64{-7})
 	empty := runtime.NewFloat64("e", []int64{2, 0}, nil)
 	cases := []struct {
@@ -124,6 +125,8 @@ func TestAppendTensor(t *testing.T) {
 		{"fp32", string(AppendFlat(nil, &f32)), `[0.1]`},
 		{"bytes nested", string(AppendNested(nil, &s)), `[["a"],["b\"c"]]`},
 		{"bytes row", string(AppendRow(nil, &s, 1)), `["b\"c"]`},
+		{"missing string", string(AppendFlat(nil, &missing)), `["a",null,""]`},
+		{"missing string in Python layout", string(Python.AppendFlat(nil, &missing)), `["a", null, ""]`},
 		{"scalar", string(AppendNested(nil, &scalar)), `-7`},
 		{"scalar flat", string(AppendFlat(nil, &scalar)), `[-7]`},
 		{"empty", string(AppendNested(nil, &empty)), `[[],[]]`},
