@@ -727,6 +727,49 @@ def test_mlship_serve_by_alias_from_the_server(server, registered, models, data,
     assert "mlship_inference_requests_total" in requests.get(url + "/metrics", timeout=10).text
 
 
+def _serve(tmp_path, *args, **kw):
+    binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLSHIP_PYTHON=sys.executable)
+    cmd = [binary, "serve", *args, "--port", str(_free_port()), "--cache-dir", str(tmp_path / "cache"), "--workers", "1"]
+    return cmd, env
+
+
+def test_mlship_serve_a_local_model_that_cannot_load_exits_1(tmp_path):
+    """Its files will not change, so it exits as `mlflow models serve` does, not 503 forever."""
+    model_dir = tmp_path / "raising-model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: mlship_raising_loader\n    code: code\n"
+    )
+    (model_dir / "code" / "mlship_raising_loader.py").write_text(
+        "def _load_pyfunc(path):\n    raise RuntimeError('this model refuses to load')\n"
+    )
+    (tmp_path / "garbage.onnx").write_bytes(b"not an onnx model")
+    for path, says in [(model_dir, "this model refuses to load"), (tmp_path / "garbage.onnx", "invalid ONNX model")]:
+        cmd, env = _serve(tmp_path, str(path))
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=READY_TIMEOUT_S)
+        assert p.returncode == 1, (p.returncode, p.stderr[-3000:])
+        last = p.stderr.strip().splitlines()[-1]
+        assert last.startswith("mlship: ") and "cannot be served" in last and says in last, last
+
+
+def test_mlship_serve_by_alias_outlives_a_version_that_cannot_load(server, tmp_path):
+    """An alias may move to a version that loads, so a models:/ reference keeps serving 503."""
+    cmd, env = _serve(tmp_path, _raising_version(tmp_path), "--server", server.url)
+    port = cmd[cmd.index("--port") + 1]
+    with open(tmp_path / "serve.log", "wb") as log:
+        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(lambda: b"failed to load" in (tmp_path / "serve.log").read_bytes(), "the load error")
+        time.sleep(1)
+        assert p.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        assert requests.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=10).status_code == 503
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
 def test_mlship_serve_a_local_directory(models, data, standalone, tmp_path):
     X, _ = data
     path = tmp_path / "local-model"

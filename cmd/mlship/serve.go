@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,6 +70,9 @@ MODEL_URI is a local model directory (an MLflow model, an .onnx or an .rds file)
 models:/NAME@ALIAS, models:/NAME/VERSION on an mlship server (--server, default
 $MLSHIP_SERVER or $MLFLOW_TRACKING_URI). An alias is followed: when it moves, the new
 version loads beside the old one and traffic switches once it is ready.
+
+A local model that fails to load ends the command with exit status 1; a models:/
+reference goes on answering 503 until a version loads.
 
 Every flag can also be set with an MLSHIP_* environment variable: --port is
 MLSHIP_PORT.`,
@@ -176,8 +180,14 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 		return err
 	}
 	defer m.Close()
-	if _, err := m.Create(ctx, spec); err != nil {
+	d, err := m.Create(ctx, spec)
+	if err != nil {
 		return err
+	}
+	ctx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	if serving.IsLocalRef(uri) {
+		go stopOnFailedFirstLoad(ctx, d, uri, stopServing)
 	}
 	rt := httpx.NewRouter(httpx.RouterOptions{Logger: logger})
 	serving.NewHandler(m, serving.HTTPOptions{Single: name, MaxBody: f.maxBody, Gatherer: reg, Logger: logger}).Register(rt)
@@ -205,7 +215,39 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 		return fmt.Errorf("listen on %s: %w (is something else serving there? choose another --port)", addr, err)
 	}
 	logger.Info("mlship serve listening", "addr", "http://"+ln.Addr().String(), "model", uri, "name", name, "version", version.Version)
-	return httpx.Serve(ctx, ln, handler, logger)
+	if err := httpx.Serve(ctx, ln, handler, logger); err != nil {
+		return err
+	}
+	var lf loadFailed
+	if errors.As(context.Cause(ctx), &lf) {
+		return lf
+	}
+	return nil
+}
+
+// stopOnFailedFirstLoad stops serving a local model whose first load failed, as
+// `mlflow models serve` does: its files will not change, so nothing would ever serve
+// and every request would get 503. A models:/ reference is left running, as its
+// alias may move to a version that loads.
+func stopOnFailedFirstLoad(ctx context.Context, d *serving.Deployment, uri string, stop context.CancelCauseFunc) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		switch st := d.Status(); st.State {
+		case serving.StateReady:
+			return
+		case serving.StateFailed:
+			// %s, not %w: the exit status is that of a failed command (1), whatever the
+			// load error's kind.
+			stop(loadFailed{fmt.Errorf("%s cannot be served: %s", uri, st.Error)})
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // source returns where the model comes from, and the name it is served under.
