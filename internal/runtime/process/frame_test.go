@@ -39,7 +39,7 @@ func TestRequestHeaderIsJSON(t *testing.T) {
 	if err := json.Unmarshal(h, &got); err != nil {
 		t.Fatalf("%s: %v", h, err)
 	}
-	want := `{predict columns [{a"` + "\x00\ufffd" + ` FP64 [2] 16} {s BYTES [2 1] 10}] map[k:3]}`
+	want := `{predict columns [{a"` + "\x00\ufffd" + ` FP64 [2] 16 []} {s BYTES [2 1] 10 []}] map[k:3]}`
 	if s := fmt.Sprint(got); s != want {
 		t.Fatalf("header decodes to\n%s\nwant\n%s", s, want)
 	}
