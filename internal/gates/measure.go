@@ -36,6 +36,7 @@ func (s *Service) measure(ctx context.Context, def Definition, model, version st
 	if err != nil {
 		return gate.Result{}, "", err
 	}
+	progress(0, dv.Rows) // the total is known before the model loads, which takes a while
 	m, runtimeName, err := s.opts.Loader.Load(ctx, model, version)
 	if err != nil {
 		return gate.Result{}, "", err
@@ -46,7 +47,7 @@ func (s *Service) measure(ctx context.Context, def Definition, model, version st
 		return gate.Result{}, "", err
 	}
 	defer rc.Close()
-	r, err := dataset.Open(rc, dv.Format, &dataset.ReadOptions{BatchRows: s.opts.BatchRows})
+	r, err := dataset.Open(rc, dv.Format, &dataset.ReadOptions{BatchRows: batchRows(s.opts.BatchRows, dv.Rows)})
 	if err != nil {
 		return gate.Result{}, "", err
 	}
@@ -144,6 +145,14 @@ func (s *Service) measure(ctx context.Context, def Definition, model, version st
 	}
 	progress(rows, rows)
 	return acc.result(), runtimeName, nil
+}
+
+// batchRows is how many rows go to the model per request: at most limit, and for a
+// dataset of a few batches' rows about a twentieth of it (but not under 256 rows), so
+// that progress is reported as the evaluation goes, not in one step at the end.
+func batchRows(limit int, rows int64) int {
+	const steps, least = 20, 256
+	return min(limit, max(least, int((rows+steps-1)/steps)))
 }
 
 // pinned returns the benchmark's dataset version, checking that it is still the
