@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/mlship/mlship/internal/datasets"
@@ -69,11 +68,7 @@ Registering bytes the dataset already has returns that version.`,
 			}
 			var body io.Reader = fh
 			if !quiet && f.out.format == "table" {
-				bar := progressbar.NewOptions64(fi.Size(), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-					progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(),
-					progressbar.OptionSetDescription("registering "+file))
-				r := progressbar.NewReader(fh, bar)
-				body = &r
+				body = newUploadProgress(fh, cmd.ErrOrStderr(), file, fi.Size())
 			}
 			q := url.Values{"file": {file}}
 			if format != "" {
@@ -83,7 +78,11 @@ Registering bytes the dataset already has returns that version.`,
 				q.Set("allow_mixed", "true")
 			}
 			var v registeredVersion
-			if err := cl.Upload(cmd.Context(), "POST", "/api/v1/datasets/"+url.PathEscape(args[0])+"/versions", q, body, fi.Size(), &v); err != nil {
+			err = cl.Upload(cmd.Context(), "POST", "/api/v1/datasets/"+url.PathEscape(args[0])+"/versions", q, body, fi.Size(), &v)
+			if progress, ok := body.(*uploadProgress); ok {
+				progress.Done()
+			}
+			if err != nil {
 				return err
 			}
 			return f.out.print(cmd.OutOrStdout(), v, func(t *tabwriter.Writer) {
