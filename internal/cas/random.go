@@ -22,11 +22,7 @@ type RandomReader interface {
 // driver whose objects read at offsets themselves (a local file) is read directly, with
 // no copy; other objects are read by seeking.
 func (s *Store) OpenRandom(ctx context.Context, digest string) (RandomReader, error) {
-	d, err := parseDigest(digest)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := s.openObject(ctx, s.objectKey(d), d)
+	obj, _, err := s.openDigest(ctx, digest)
 	if err != nil {
 		return nil, err
 	}

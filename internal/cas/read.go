@@ -17,15 +17,21 @@ import (
 // digest. The bytes read before that error must then be thrown away; a reader closed before
 // the end verifies nothing.
 func (s *Store) Open(ctx context.Context, digest string) (io.ReadCloser, error) {
-	d, err := parseDigest(digest)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := s.openObject(ctx, s.objectKey(d), d)
+	obj, d, err := s.openDigest(ctx, digest)
 	if err != nil {
 		return nil, err
 	}
 	return verifyingCloser{newVerifier(obj, d, anySize, errCorrupt), obj}, nil
+}
+
+// openDigest opens the object named by digest, unverified.
+func (s *Store) openDigest(ctx context.Context, digest string) (blob.Object, sum, error) {
+	d, err := parseDigest(digest)
+	if err != nil {
+		return nil, d, err
+	}
+	obj, err := s.openObject(ctx, s.objectKey(d), d)
+	return obj, d, err
 }
 
 func (s *Store) openObject(ctx context.Context, key string, d sum) (blob.Object, error) {
