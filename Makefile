@@ -10,12 +10,18 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build build-onnxruntime run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
+.PHONY: all build build-onnxruntime install run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
+
+# Puts mlship on the PATH: make install (PREFIX=/usr/local), or PREFIX=$HOME/.local.
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mlship
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/mlship"
 
 # The same binary with cgo and ONNX Runtime support (--onnxruntime-lib): ONNX models with
 # operators the native engine lacks run through ONNX Runtime's shared library.
