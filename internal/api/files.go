@@ -3,7 +3,6 @@ package api
 import (
 	"io"
 	"net/http"
-	stdpath "path"
 	"strconv"
 
 	"github.com/mlship/mlship/internal/blob"
@@ -40,12 +39,9 @@ func (a *API) versionFile(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		defer rc.Close()
 		h := w.Header()
-		h.Set("Content-Type", "application/octet-stream")
+		httpx.SetDownload(h, path, "application/octet-stream")
 		h.Set("Content-Length", strconv.FormatInt(e.Size, 10))
 		h.Set("ETag", strconv.Quote(e.Digest))
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Disposition", httpx.Attachment(stdpath.Base(path)))
-		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 		if _, err := io.CopyBuffer(w, rc, make([]byte, 256<<10)); err != nil {
 			a.logger.Error("serving a model file failed", "name", v.Name, "version", v.Version, "path", path, "err", err)
 			panic(http.ErrAbortHandler)

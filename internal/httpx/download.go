@@ -1,6 +1,11 @@
 package httpx
 
-import "strings"
+import (
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+)
 
 // Attachment is a Content-Disposition that names the download. The name is encoded as
 // RFC 5987 says: a URL path keeps characters such as "=", ":" and "@" that would end the
@@ -17,4 +22,20 @@ func Attachment(name string) string {
 		}
 	}
 	return string(b)
+}
+
+// SetDownload sets the headers of a file sent to a client as a download: never shown
+// inline or run on the server's origin (an HTML or SVG artifact is a file, not a page).
+// An empty contentType is guessed from the name's extension.
+func SetDownload(h http.Header, name, contentType string) {
+	if contentType == "" {
+		contentType = mime.TypeByExtension(path.Ext(name))
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", Attachment(path.Base(name)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 }

@@ -2,7 +2,6 @@ package mlflowapi
 
 import (
 	"errors"
-	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -109,15 +108,7 @@ func (a *API) getArtifact(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	defer obj.Close()
 	info := obj.Info()
-	ctype := mime.TypeByExtension(path.Ext(key))
-	if ctype == "" {
-		ctype = "application/octet-stream"
-	}
-	h := w.Header()
-	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", httpx.Attachment(path.Base(key)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	httpx.SetDownload(w.Header(), key, "")
 	http.ServeContent(w, r, "", info.ModTime, obj)
 	return nil, nil
 }

@@ -3,9 +3,7 @@ package mlflowapi
 import (
 	"context"
 	"io"
-	"mime"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 
@@ -128,15 +126,8 @@ func (a *API) sendManifestFile(w http.ResponseWriter, r *http.Request, m cas.Man
 			return err
 		}
 		defer body.Close()
-		ctype := mime.TypeByExtension(path.Ext(file))
-		if ctype == "" {
-			ctype = "application/octet-stream"
-		}
-		h := w.Header()
-		h.Set("Content-Type", ctype)
-		h.Set("Content-Length", strconv.FormatInt(e.Size, 10))
-		h.Set("Content-Disposition", httpx.Attachment(path.Base(file)))
-		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+		httpx.SetDownload(w.Header(), file, "")
+		w.Header().Set("Content-Length", strconv.FormatInt(e.Size, 10))
 		if r.Method == http.MethodHead {
 			return nil
 		}
