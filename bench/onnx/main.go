@@ -4,7 +4,9 @@
 //
 //	go run ./bench/onnx [-python PATH] [-seconds 3]
 //
-// The Python needs onnxruntime and numpy (internal/onnx/testdata/gen/requirements.txt).
+// The Python needs onnxruntime and numpy: .venv-bench, which `bash bench/setup.sh bench`
+// (and `make bench-onnx`) prepares, has them. Without onnxruntime's figures there is
+// nothing to compare with, so the run fails rather than print mlship's alone.
 package main
 
 import (
@@ -14,7 +16,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -41,7 +42,7 @@ type result struct {
 }
 
 func main() {
-	python := flag.String("python", "", "Python with onnxruntime (default: $MLSHIP_ONNX_REFERENCE_PYTHON, .venv, .venv-onnxgen)")
+	python := flag.String("python", "", "Python with onnxruntime (default: the first of $MLSHIP_ONNX_REFERENCE_PYTHON, .venv-bench, .venv, .venv-onnxgen that has it)")
 	seconds := flag.Float64("seconds", 1, "time per measurement")
 	rows := flag.Int("rows", 1000, "batch size of the throughput measurement")
 	rounds := flag.Int("rounds", 5, "rounds, alternating the two engines; each figure is the best round's")
@@ -56,21 +57,19 @@ func main() {
 func run(python string, seconds float64, rows, rounds int) error {
 	const features = 20
 	x := inputs(rows, features)
-	py := findPython(python)
-	if py == "" {
-		fmt.Fprintln(os.Stderr, "no Python with onnxruntime found: measuring mlship only")
+	py, err := findPython(python)
+	if err != nil {
+		return err
 	}
 	ours, ort := map[string]result{}, map[string]result{}
 	for round := range rounds {
 		fmt.Fprintf(os.Stderr, "round %d of %d\n", round+1, rounds)
-		if py != "" {
-			res, err := runOnnxruntime(py, x, rows, features, seconds)
-			if err != nil {
-				return err
-			}
-			for name, r := range res {
-				ort[name] = best(ort[name], r)
-			}
+		res, err := runOnnxruntime(py, x, rows, features, seconds)
+		if err != nil {
+			return err
+		}
+		for name, r := range res {
+			ort[name] = best(ort[name], r)
 		}
 		for _, name := range models {
 			r, err := benchEngine(filepath.Join(modelsDir, name+".onnx"), x, rows, features, seconds)
@@ -80,7 +79,25 @@ func run(python string, seconds float64, rows, rounds int) error {
 			ours[name] = best(ours[name], r)
 		}
 	}
+	if err := checkBaseline(ort); err != nil {
+		return err
+	}
 	report(ours, ort, rows)
+	return nil
+}
+
+// checkBaseline fails when onnxruntime measured no figure for a model: a ratio against
+// nothing is not a result.
+func checkBaseline(ort map[string]result) error {
+	var missing []string
+	for _, name := range models {
+		if r, ok := ort[name]; !ok || !(r.Batch1USPerRow > 0) || !(r.BatchRowsPerS > 0) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("onnxruntime measured nothing for %s: no ratio to report", strings.Join(missing, ", "))
+	}
 	return nil
 }
 
@@ -107,13 +124,34 @@ func inputs(rows, features int) []float32 {
 	return x
 }
 
-func findPython(flagValue string) string {
-	for _, py := range []string{flagValue, os.Getenv("MLSHIP_ONNX_REFERENCE_PYTHON"), ".venv/bin/python", ".venv-onnxgen/bin/python"} {
-		if py != "" && exec.Command(py, "-c", "import onnxruntime, numpy").Run() == nil {
-			return py
-		}
+// findPython returns the Python that runs onnxruntime's side: the one given with
+// -python, which must work, or else the first of $MLSHIP_ONNX_REFERENCE_PYTHON and the
+// repository's venvs that imports onnxruntime and numpy. .venv-bench comes first: it is
+// the one `make bench-onnx` prepares.
+func findPython(flagValue string) (string, error) {
+	candidates := []string{os.Getenv("MLSHIP_ONNX_REFERENCE_PYTHON"), ".venv-bench/bin/python", ".venv/bin/python", ".venv-onnxgen/bin/python"}
+	if flagValue != "" {
+		candidates = []string{flagValue}
 	}
-	return ""
+	var tried []string
+	for _, py := range candidates {
+		if py == "" {
+			continue
+		}
+		out, err := exec.Command(py, "-c", "import onnxruntime, numpy").CombinedOutput()
+		if err == nil {
+			return py, nil
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v %s", py, err, lastLine(out)))
+	}
+	return "", fmt.Errorf("no Python with onnxruntime and numpy, so no baseline to measure against "+
+		"(run `bash bench/setup.sh bench`, or give -python):\n  %s", strings.Join(tried, "\n  "))
+}
+
+// lastLine is the last non-empty line of a command's output, which says why an import failed.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
 }
 
 func runOnnxruntime(py string, x []float32, rows, features int, seconds float64) (map[string]result, error) {
@@ -226,10 +264,7 @@ func report(ours, ort map[string]result, rows int) {
 	fmt.Fprintf(w, "\tmlship\tort\tort/mlship\tmlship\tort\tmlship/ort\tmlship\tort\tmlship\tort\t\n")
 	for _, name := range models {
 		r := ours[name]
-		o, ok := ort[r.Model]
-		if !ok {
-			o = result{Batch1USPerRow: math.NaN(), BatchRowsPerS: math.NaN(), LoadMS: math.NaN(), RSSBytes: math.NaN()}
-		}
+		o := ort[r.Model] // checkBaseline made sure it is there
 		fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.2fx\t%.0f\t%.0f\t%.2fx\t%.2f\t%.2f\t%.0f\t%.0f\t\n",
 			strings.TrimPrefix(r.Model, "bench_"), r.Batch1USPerRow, o.Batch1USPerRow, o.Batch1USPerRow/r.Batch1USPerRow,
 			r.BatchRowsPerS, o.BatchRowsPerS, r.BatchRowsPerS/o.BatchRowsPerS, r.LoadMS, o.LoadMS, r.RSSBytes/1024, o.RSSBytes/1024)
