@@ -162,3 +162,45 @@ def test_missing_strings_are_null_in_every_answer(server, tmp_path):
         assert [p["label"] for p in r.json()["predictions"]] == ["pos", None, None]
     finally:
         requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=60)
+
+
+ZIPS = '''
+import mlflow
+import pandas as pd
+
+
+class Zips(mlflow.pyfunc.PythonModel):
+    """Echoes a zip code beside a count, as the model was handed them."""
+
+    def predict(self, context, model_input, params=None):
+        return pd.DataFrame({
+            "key": model_input["zip"] + "/" + model_input["rooms"].astype(str),
+            "zip_type": [type(z).__name__ for z in model_input["zip"]],
+        })
+
+
+mlflow.models.set_model(Zips())
+'''
+
+
+def test_csv_is_read_with_the_signature_types(server, tmp_path):
+    """MLflow reads CSV with the signature's types: zip codes in a string column stay
+    strings, leading zeros and all; a field that is not its column's type is a 400 that
+    names the row and the column."""
+    mlflow.set_tracking_uri(server.url)
+    name = unique_name("zips")
+    example = pd.DataFrame({"zip": ["02139", "94110"], "rooms": [3, 4], "area": [50.5, 80.0]})
+    with mlflow.start_run():
+        mlflow.pyfunc.log_model(name="model", python_model=_pickled(tmp_path, ZIPS),
+                                registered_model_name=name, input_example=example)
+    dep = _deploy(server, name)
+    url = f"{server.url}/deployments/{dep}/invocations"
+    csv = "zip,rooms,area\n02139,3,50.5\n00501,1,\n"
+    r = requests.post(url, data=csv, headers={"Content-Type": "text/csv"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"] == [{"key": "02139/3", "zip_type": "str"}, {"key": "00501/1", "zip_type": "str"}]
+
+    r = requests.post(url, data="zip,rooms,area\n02139,3,50.5\n00501,two,1\n", headers={"Content-Type": "text/csv"}, timeout=60)
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == "BAD_REQUEST"
+    assert 'row 2, column "rooms": "two" is not an integer' in r.json()["message"], r.text

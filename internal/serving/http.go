@@ -352,7 +352,12 @@ func (h *Handler) invocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	decode := func(body []byte) (*runtime.Request, error) {
-		return scoring.DecodeInvocation(r.Header.Get("Content-Type"), body)
+		// CSV columns take the types of the primary version's signature: a canary
+		// with another signature is rare enough to be served by its own enforcement.
+		return scoring.DecodeInvocationAs(r.Header.Get("Content-Type"), body, func() scoring.ColumnTypes {
+			meta, _, _ := d.Metadata()
+			return scoring.ColumnTypesOf(meta)
+		})
 	}
 	h.predictJSON(w, r, d, decode, scoring.EncodePredictions, h.mlflowError)
 }

@@ -14,11 +14,12 @@ import (
 	"github.com/mlship/mlship/internal/runtime"
 )
 
-// decodeCSV reads a CSV table as pandas.read_csv does by default: the first row names
-// the columns (an empty name becomes "Unnamed: i", a repeated one "name.1"), blank
-// lines are skipped, and each column's type is inferred (see csvColumn). Unlike pandas,
-// a row with fewer fields than the header is an error, as is one with more.
-func decodeCSV(body []byte) (*runtime.Request, error) {
+// decodeCSV reads a CSV table as pandas.read_csv does: the first row names the
+// columns (an empty name becomes "Unnamed: i", a repeated one "name.1"), blank lines
+// are skipped, a column the signature types is parsed as that type (see typedColumn)
+// and any other column's type is inferred (see csvColumn). Unlike pandas, a row with
+// fewer fields than the header is an error, as is one with more.
+func decodeCSV(body []byte, types ColumnTypes) (*runtime.Request, error) {
 	if !utf8.Valid(body) {
 		return nil, csvError("the body is not UTF-8")
 	}
@@ -51,7 +52,16 @@ func decodeCSV(body []byte) (*runtime.Request, error) {
 	}
 	req := &runtime.Request{Layout: runtime.LayoutColumns, Inputs: make([]runtime.Tensor, len(names))}
 	for c, name := range names {
-		req.Inputs[c] = csvColumn(name, fields[c])
+		d := types.typeOf(name)
+		if d == "" {
+			req.Inputs[c] = csvColumn(name, fields[c])
+			continue
+		}
+		col, err := typedColumn(name, d, fields[c])
+		if err != nil {
+			return nil, err
+		}
+		req.Inputs[c] = col
 	}
 	return req, nil
 }

@@ -80,7 +80,16 @@ func unsupportedMediaType(format string, args ...any) error {
 // fault.Invalid) and, where MLflow's fit, MLflow's messages; a content type other than
 // JSON or CSV, or a charset other than UTF-8, has status 415. Strings in the request's
 // tensors may alias body, which the caller must leave untouched while it is in use.
+// CSV columns are inferred; DecodeInvocationAs types them by a signature.
 func DecodeInvocation(contentType string, body []byte) (*runtime.Request, error) {
+	return DecodeInvocationAs(contentType, body, func() ColumnTypes { return ColumnTypes{} })
+}
+
+// DecodeInvocationAs is DecodeInvocation for a model whose input signature gives CSV
+// columns their types, as MLflow reads CSV with the signature's types: a string
+// column of zip codes stays strings, leading zeros and all. types is called only for
+// a CSV body.
+func DecodeInvocationAs(contentType string, body []byte, types func() ColumnTypes) (*runtime.Request, error) {
 	mime, err := parseContentType(contentType)
 	if err != nil {
 		return nil, err
@@ -88,7 +97,7 @@ func DecodeInvocation(contentType string, body []byte) (*runtime.Request, error)
 	if mime == contentTypeJSON {
 		return decodeInvocationJSON(body)
 	}
-	return decodeCSV(body)
+	return decodeCSV(body, types())
 }
 
 // parseContentType checks a Content-Type as MLflow does: the only parameter allowed is
