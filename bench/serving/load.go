@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 type rowResult struct {
 	Server          string           `json:"server"`
 	Runtime         string           `json:"runtime,omitempty"`
+	Variant         string           `json:"variant,omitempty"`
 	Protocol        string           `json:"protocol"`
 	Path            string           `json:"path"`
 	Requests        int              `json:"requests"` // started inside the measured window
@@ -36,13 +38,44 @@ type rowResult struct {
 	ClientCPU       float64          `json:"load_tool_cpu_cores"` // CPU the load tool itself used, in cores
 	LoadAvg         string           `json:"loadavg_before"`
 	ErrorSamples    []string         `json:"error_samples,omitempty"`
+	// RunsReqPerSec is every run's req/s, in the order they ran. The row's req/s,
+	// latency and CPU are the median run's; its request and error counts are all runs'.
+	RunsReqPerSec []float64 `json:"runs_req_per_sec"`
 }
 
-func (r *rowResult) label() string {
-	if r.Runtime == "" {
-		return r.Server
+func (r *rowResult) label() string { return rowLabel(r.Server, r.Runtime, r.Variant) }
+
+// medianRun is the run with the median req/s (the lower of the two middle ones for an
+// even count), with the requests, errors and checks of every run added up.
+func medianRun(runs []rowResult) rowResult {
+	order := make([]int, len(runs))
+	for i := range order {
+		order[i] = i
 	}
-	return r.Server + " (" + r.Runtime + ")"
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(runs[a].ReqPerSec, runs[b].ReqPerSec) })
+	med := runs[order[(len(runs)-1)/2]]
+	med.Requests, med.OK, med.Non2xx, med.TransportErrors, med.WrongAnswers, med.Checked, med.WarmupRequests = 0, 0, 0, 0, 0, 0, 0
+	med.ErrorSamples = nil
+	for _, r := range runs {
+		med.RunsReqPerSec = append(med.RunsReqPerSec, r.ReqPerSec)
+		med.Requests += r.Requests
+		med.OK += r.OK
+		med.Non2xx += r.Non2xx
+		med.TransportErrors += r.TransportErrors
+		med.WrongAnswers += r.WrongAnswers
+		med.Checked += r.Checked
+		med.WarmupRequests += r.WarmupRequests
+		for _, s := range r.ErrorSamples {
+			if len(med.ErrorSamples) < maxErrorSamples && !slices.Contains(med.ErrorSamples, s) {
+				med.ErrorSamples = append(med.ErrorSamples, s)
+			}
+		}
+	}
+	med.ErrorRate = 0
+	if med.Requests > 0 {
+		med.ErrorRate = float64(med.Non2xx+med.TransportErrors) / float64(med.Requests)
+	}
+	return med
 }
 
 // newHTTPClient keeps an idle keep-alive connection for every client, so that the

@@ -40,6 +40,8 @@ var allServers = []string{serverMLflow, serverMLServer, serverMlship}
 type config struct {
 	only           []string
 	onnx           bool
+	likeForLike    bool
+	runs           int
 	concurrency    int
 	duration       time.Duration
 	warmup         time.Duration
@@ -69,8 +71,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		stderr)
 	fs.StringVar(&only, "only", strings.Join(allServers, ","), "comma-separated servers to benchmark: "+strings.Join(allServers, ","))
 	fs.BoolVar(&cfg.onnx, "onnx", false, "also serve the ONNX export of the model with mlship's native runtime (serve --runtime onnx)")
+	fs.BoolVar(&cfg.likeForLike, "like-for-like", true, "also serve the python runtime as the Python servers run by default: --workers 1 (or --workers N) --max-batch-size 1")
+	fs.IntVar(&cfg.runs, "runs", 3, "measured windows per server and protocol; the report gives the median run's figures and every run's req/s")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent clients, each sending its next request when the last one is answered")
-	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "measured window per server and protocol")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured window of each run")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each measured window")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "timeout of one request")
 	fs.IntVar(&cfg.workers, "workers", 0, "workers of the Python servers: mlflow models serve --workers, MLServer parallel_workers (0: each server's own default, 1 for both)")
@@ -97,8 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 func (c *config) validate() error {
 	switch {
-	case c.concurrency < 1:
-		return errors.New("--concurrency must be at least 1")
+	case c.concurrency < 1 || c.runs < 1:
+		return errors.New("--concurrency and --runs must be at least 1")
 	case c.duration <= 0 || c.warmup < 0 || c.timeout <= 0:
 		return errors.New("--duration and --timeout must be positive and --warmup not negative")
 	case c.workers < 0:

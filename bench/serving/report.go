@@ -31,6 +31,7 @@ type report struct {
 
 type settings struct {
 	Concurrency int       `json:"concurrency"`
+	Runs        int       `json:"runs"`
 	DurationS   float64   `json:"duration_s"`
 	WarmupS     float64   `json:"warmup_s"`
 	TimeoutS    float64   `json:"request_timeout_s"`
@@ -95,6 +96,7 @@ func newReport(ctx context.Context, cfg config, m *model) *report {
 	}
 	return &report{Machine: mach, Versions: versions, Settings: settings{
 		Concurrency: cfg.concurrency,
+		Runs:        cfg.runs,
 		DurationS:   cfg.duration.Seconds(),
 		WarmupS:     cfg.warmup.Seconds(),
 		TimeoutS:    cfg.timeout.Seconds(),
@@ -193,19 +195,20 @@ func (r *report) writeTable(w io.Writer) error {
 		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
 	fmt.Fprintf(w, "versions: %s\n", formatVersions(r.Versions))
 	fmt.Fprintf(w, "model:    %s, served as %q\n", s.Model, s.ModelName)
-	fmt.Fprintf(w, "load:     %d clients in a closed loop over keep-alive, %gs warm-up then %gs measured per row\n",
-		s.Concurrency, s.WarmupS, s.DurationS)
+	fmt.Fprintf(w, "load:     %d clients in a closed loop over keep-alive, %gs warm-up then %d runs of %gs per row;\n"+
+		"          a row's figures are its median run's (by req/s), its error counts all runs'\n",
+		s.Concurrency, s.WarmupS, s.Runs, s.DurationS)
 	fmt.Fprintf(w, "workers:  %s\n", s.Workers)
 	if len(s.MlshipArgs) > 0 {
 		fmt.Fprintf(w, "mlship:   extra serve arguments %q\n", s.MlshipArgs)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "server\tprotocol\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tnon-2xx\ttransport errors\tserver CPU ms/req\tload avg before\t")
+	fmt.Fprintln(tw, "server\tprotocol\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tnon-2xx\ttransport errors\tserver CPU ms/req\tload avg before\treq/s of each run\t")
 	for _, row := range r.Rows {
 		l := row.LatencyMs
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.2f\t%s\t\n", row.label(), row.Path, row.ReqPerSec,
-			l.P50, l.P90, l.P99, l.Max, row.Non2xx, row.TransportErrors, row.CPUPerRequestMs, firstField(row.LoadAvg))
+		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.2f\t%s\t%s\t\n", row.label(), row.Path, row.ReqPerSec,
+			l.P50, l.P90, l.P99, l.Max, row.Non2xx, row.TransportErrors, row.CPUPerRequestMs, firstField(row.LoadAvg), formatRuns(row.RunsReqPerSec))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -272,6 +275,14 @@ func formatVersions(envs map[string]map[string]string) string {
 		out = append(out, env+": "+strings.Join(parts, ", "))
 	}
 	return strings.Join(out, "; ")
+}
+
+func formatRuns(runs []float64) string {
+	parts := make([]string, len(runs))
+	for i, v := range runs {
+		parts[i] = fmt.Sprintf("%.0f", v)
+	}
+	return strings.Join(parts, " ")
 }
 
 func firstField(s string) string {

@@ -20,18 +20,38 @@ import (
 
 // target is one server serving one model, and the protocols measured on it.
 type target struct {
-	server    string // serverMLflow, serverMLServer or serverMlship
-	runtime   string // mlship's --runtime; empty for the Python servers
+	server    string   // serverMLflow, serverMLServer or serverMlship
+	runtime   string   // mlship's --runtime; empty for the Python servers
+	variant   string   // what sets this mlship target apart from the defaults, for its label
+	args      []string // mlship serve arguments of the variant, after --mlship-args
 	modelDir  string
 	endpoints []endpoint
 	command   string // the command line it was started with, for the report
 }
 
-func (t *target) label() string {
-	if t.runtime == "" {
-		return t.server
+func (t *target) label() string { return rowLabel(t.server, t.runtime, t.variant) }
+
+// rowLabel names a server, its runtime and variant: "mlship (python, 1 worker, batch 1)".
+func rowLabel(server, runtime, variant string) string {
+	switch {
+	case runtime == "":
+		return server
+	case variant == "":
+		return server + " (" + runtime + ")"
 	}
-	return t.server + " (" + t.runtime + ")"
+	return server + " (" + runtime + ", " + variant + ")"
+}
+
+// likeForLike is the mlship python target set as the Python servers are by default:
+// as many workers as they have (1 unless --workers), each prediction on its own.
+func likeForLike(cfg config, m *model, endpoints []endpoint) *target {
+	w := max(cfg.workers, 1)
+	variant := fmt.Sprintf("%d worker, batch 1", w)
+	if w > 1 {
+		variant = fmt.Sprintf("%d workers, batch 1", w)
+	}
+	return &target{server: serverMlship, runtime: "python", variant: variant, modelDir: m.SklearnDir,
+		endpoints: endpoints, args: []string{"--workers", strconv.Itoa(w), "--max-batch-size", "1"}}
 }
 
 // oipInput is how the sklearn model's input is named over OIP v2: MLServer's name for
@@ -53,6 +73,9 @@ func targets(cfg config, m *model) []*target {
 	}
 	if cfg.wants(serverMlship) {
 		ts = append(ts, &target{server: serverMlship, runtime: "python", modelDir: m.SklearnDir, endpoints: []endpoint{inv, oip}})
+		if cfg.likeForLike {
+			ts = append(ts, likeForLike(cfg, m, []endpoint{inv, oip}))
+		}
 	}
 	if cfg.onnx {
 		want := m.OnnxLabels
@@ -89,17 +112,26 @@ func benchTarget(ctx context.Context, cfg config, t *target, work string, logger
 	logger.Printf("%s: answers equal the expected labels on %s", t.label(), endpointPaths(t.endpoints))
 	var rows []rowResult
 	for _, ep := range t.endpoints {
-		logger.Printf("%s %s: %d clients, %s warm-up + %s", t.label(), ep.Path, cfg.concurrency, cfg.warmup, cfg.duration)
-		r := measure(ctx, ep, srv.baseURL, cfg, srv.cmd.Process.Pid)
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		runs := make([]rowResult, 0, cfg.runs)
+		for i := range cfg.runs {
+			c := cfg
+			if i > 0 {
+				c.warmup = 0 // the previous window warmed it up
+			}
+			logger.Printf("%s %s: run %d of %d, %d clients, %s warm-up + %s", t.label(), ep.Path, i+1, cfg.runs, cfg.concurrency, c.warmup, cfg.duration)
+			r := measure(ctx, ep, srv.baseURL, c, srv.cmd.Process.Pid)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := srv.exitedEarly(); err != nil {
+				return nil, err
+			}
+			logger.Printf("%s %s: %.1f req/s, p50 %.2f ms, p99 %.2f ms, %d non-2xx, %d transport errors",
+				t.label(), ep.Path, r.ReqPerSec, r.LatencyMs.P50, r.LatencyMs.P99, r.Non2xx, r.TransportErrors)
+			runs = append(runs, r)
 		}
-		if err := srv.exitedEarly(); err != nil {
-			return nil, err
-		}
-		r.Server, r.Runtime, r.Protocol, r.Path = t.server, t.runtime, ep.Protocol, ep.Path
-		logger.Printf("%s %s: %.1f req/s, p50 %.2f ms, p99 %.2f ms, %d non-2xx, %d transport errors",
-			t.label(), ep.Path, r.ReqPerSec, r.LatencyMs.P50, r.LatencyMs.P99, r.Non2xx, r.TransportErrors)
+		r := medianRun(runs)
+		r.Server, r.Runtime, r.Variant, r.Protocol, r.Path = t.server, t.runtime, t.variant, ep.Protocol, ep.Path
 		rows = append(rows, r)
 	}
 	return rows, nil
@@ -177,7 +209,7 @@ func serverCommand(cfg config, t *target, dir string, ports []int) (*exec.Cmd, s
 		if name := oipModelName(t); name != filepath.Base(t.modelDir) {
 			args = append(args, "--name", name)
 		}
-		cmd := exec.Command(cfg.mlshipBin, append(args, cfg.mlshipArgs...)...)
+		cmd := exec.Command(cfg.mlshipBin, slices.Concat(args, cfg.mlshipArgs, t.args)...)
 		// The Python runtime's workers need mlflow and scikit-learn: those of .venv-bench.
 		cmd.Env = append(venvEnv(cfg.benchPython), "MLSHIP_PYTHON="+cfg.benchPython)
 		return cmd, "/v2/health/ready", nil

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mlship/mlship/bench/internal/benchkit"
 )
 
 func TestLabels(t *testing.T) {
@@ -84,7 +86,8 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(cfg.only, allServers) || cfg.concurrency != 32 || cfg.duration != 15*time.Second || cfg.warmup != 3*time.Second || cfg.onnx {
+	if !slices.Equal(cfg.only, allServers) || cfg.concurrency != 32 || cfg.duration != 5*time.Second || cfg.warmup != 3*time.Second || cfg.onnx ||
+		!cfg.likeForLike || cfg.runs != 3 {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	cfg, err = parseFlags([]string{"--only=mlship,mlflow", "--mlship-args", "--workers 2  --max-batch-size 8"}, io.Discard)
@@ -94,7 +97,7 @@ func TestParseFlags(t *testing.T) {
 	if !slices.Equal(cfg.only, []string{serverMLflow, serverMlship}) || !slices.Equal(cfg.mlshipArgs, []string{"--workers", "2", "--max-batch-size", "8"}) {
 		t.Errorf("only = %v, mlship args = %q", cfg.only, cfg.mlshipArgs)
 	}
-	for _, bad := range [][]string{{"--only=triton"}, {"--only=mlflow", "--onnx"}, {"--concurrency=0"}, {"--duration=0s"}, {"-o", "csv"}, {"extra"}} {
+	for _, bad := range [][]string{{"--only=triton"}, {"--only=mlflow", "--onnx"}, {"--concurrency=0"}, {"--duration=0s"}, {"--runs=0"}, {"-o", "csv"}, {"extra"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
 		}
@@ -129,8 +132,8 @@ func TestServerCommands(t *testing.T) {
 	}
 	m := &model{Name: "gbc", Rows: [][]float64{{1, 2}}, SklearnLabels: []int64{1}, SklearnDir: "/m/sklearn/gbc"}
 	ts := targets(cfg, m)
-	if len(ts) != 3 {
-		t.Fatalf("targets = %d, want 3", len(ts))
+	if len(ts) != 4 {
+		t.Fatalf("targets = %d, want 4", len(ts))
 	}
 	dir := t.TempDir()
 	ports := []int{8000, 8001, 8002}
@@ -146,6 +149,18 @@ func TestServerCommands(t *testing.T) {
 	}
 	if got := args(ts[2]); got != "serve /m/sklearn/gbc --host 127.0.0.1 --port 8000 --runtime python --max-batch-size 16" {
 		t.Errorf("mlship args = %s", got)
+	}
+	// Like for like: as many workers as the Python servers were given, no batching;
+	// its own settings come last, so they win over --mlship-args.
+	if got, want := args(ts[3]), "serve /m/sklearn/gbc --host 127.0.0.1 --port 8000 --runtime python --max-batch-size 16 --workers 2 --max-batch-size 1"; got != want {
+		t.Errorf("like-for-like mlship args = %s, want %s", got, want)
+	}
+	if got := ts[3].label(); got != "mlship (python, 2 workers, batch 1)" {
+		t.Errorf("like-for-like label = %q", got)
+	}
+	noLike, _ := parseFlags([]string{"--like-for-like=false"}, io.Discard)
+	if n := len(targets(noLike, m)); n != 3 {
+		t.Errorf("--like-for-like=false: %d targets, want 3", n)
 	}
 	args(ts[1])
 	b, err := os.ReadFile(filepath.Join(dir, "mlserver-repo", "settings.json"))
@@ -235,5 +250,30 @@ func TestVerifyAndMeasure(t *testing.T) {
 	rep := &report{Rows: []rowResult{r}}
 	if err := rep.checkErrorRates(0.01); err == nil {
 		t.Error("a row with wrong answers passed")
+	}
+}
+
+// A row is its median run, with every run's requests and errors counted.
+func TestMedianRun(t *testing.T) {
+	runs := []rowResult{
+		{ReqPerSec: 300, OK: 900, Requests: 900, LatencyMs: benchkit.Latency{P99: 3}},
+		{ReqPerSec: 100, OK: 290, Non2xx: 10, Requests: 300, LatencyMs: benchkit.Latency{P99: 1}, ErrorSamples: []string{"status 500"}},
+		{ReqPerSec: 200, OK: 600, Requests: 600, WrongAnswers: 1, Checked: 40, LatencyMs: benchkit.Latency{P99: 2}},
+	}
+	r := medianRun(runs)
+	if r.ReqPerSec != 200 || r.LatencyMs.P99 != 2 {
+		t.Errorf("median run: req/s %v, p99 %v; want 200 and 2", r.ReqPerSec, r.LatencyMs.P99)
+	}
+	if r.Requests != 1800 || r.OK != 1790 || r.Non2xx != 10 || r.WrongAnswers != 1 || r.Checked != 40 {
+		t.Errorf("counts of all runs = %+v", r)
+	}
+	if want := 10.0 / 1800; math.Abs(r.ErrorRate-want) > 1e-12 || !slices.Equal(r.ErrorSamples, []string{"status 500"}) {
+		t.Errorf("error rate %v, samples %q", r.ErrorRate, r.ErrorSamples)
+	}
+	if !slices.Equal(r.RunsReqPerSec, []float64{300, 100, 200}) {
+		t.Errorf("runs = %v", r.RunsReqPerSec)
+	}
+	if r := medianRun(runs[:2]); r.ReqPerSec != 100 {
+		t.Errorf("median of two = %v, want the lower, 100", r.ReqPerSec)
 	}
 }

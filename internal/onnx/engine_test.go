@@ -179,7 +179,8 @@ func TestConcurrentRuns(t *testing.T) {
 
 func TestOperatorsListed(t *testing.T) {
 	ops := strings.Join(Operators(), " ")
-	for _, op := range []string{"ai.onnx.ml:TreeEnsembleClassifier", "ai.onnx.ml:TreeEnsemble", "ai.onnx:Gemm", "ai.onnx.ml:ZipMap"} {
+	for _, op := range []string{"ai.onnx.ml:TreeEnsembleClassifier", "ai.onnx.ml:TreeEnsemble", "ai.onnx:Gemm", "ai.onnx.ml:ZipMap",
+		"ai.onnx:Scan", "ai.onnx:TopK", "ai.onnx:TfIdfVectorizer", "ai.onnx:StringNormalizer", "com.microsoft:Tokenizer"} {
 		if !strings.Contains(ops, op) {
 			t.Errorf("Operators() lacks %s", op)
 		}
@@ -191,7 +192,8 @@ func TestOperatorsListed(t *testing.T) {
 // run on a small input without an internal error.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"logreg_binary", "decision_tree_regressor", "core_ops", "ml_preprocessing",
-		"tree_ensemble_v5", "tree_classifier_logistic", "svc_probability", "column_transformer_logreg", "ml_maps"} {
+		"tree_ensemble_v5", "tree_classifier_logistic", "svc_probability", "column_transformer_logreg", "ml_maps",
+		"knn_classifier", "scan_directions_axes", "text_count_logreg", "tokenizer", "tfidf_int_modes", "topk_ties"} {
 		data, err := os.ReadFile(filepath.Join(modelsDir, name+".onnx"))
 		if err != nil {
 			f.Fatal(err)

@@ -114,22 +114,36 @@ func build(mp *onnxpb.ModelProto) (*Model, error) {
 	if g == nil {
 		return nil, fmt.Errorf("%w: no graph", ErrInvalidModel)
 	}
-	m := &Model{opsets: map[string]int64{}, producer: strings.TrimSpace(mp.GetProducerName() + " " + mp.GetProducerVersion())}
+	opsets := map[string]int64{}
 	for _, o := range mp.GetOpsetImport() {
-		m.opsets[normDomain(o.GetDomain())] = o.GetVersion()
+		opsets[normDomain(o.GetDomain())] = o.GetVersion()
 	}
-	if len(m.opsets) == 0 {
+	if len(opsets) == 0 {
 		return nil, fmt.Errorf("%w: the model imports no operator set", ErrInvalidModel)
 	}
-	p := &planner{m: m, slot: map[string]int{}}
-	if err := p.declare(g); err != nil {
+	if err := checkOperators(g.GetNode(), opsets); err != nil {
 		return nil, err
 	}
-	nodes, err := topoSort(g.GetNode(), p.slot)
+	m, err := buildGraph(g, opsets, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkOperators(nodes); err != nil {
+	m.producer = strings.TrimSpace(mp.GetProducerName() + " " + mp.GetProducerVersion())
+	return m, nil
+}
+
+// buildGraph checks and plans a graph. outer is nil for a model's main graph; for a
+// subgraph (a Scan body) it names the enclosing graph's values the subgraph reads, which
+// become inputs after the subgraph's own.
+func buildGraph(g *onnxpb.GraphProto, opsets map[string]int64, outer *outerScope) (*Model, error) {
+	m := &Model{opsets: opsets}
+	p := &planner{m: m, slot: map[string]int{}, sub: outer != nil}
+	if err := p.declare(g); err != nil {
+		return nil, err
+	}
+	p.declareOuter(outer)
+	nodes, err := topoSort(g.GetNode(), p.slot)
+	if err != nil {
 		return nil, err
 	}
 	if err := p.plan(nodes); err != nil {
@@ -161,6 +175,7 @@ func opKey(domain, op string) string {
 type planner struct {
 	m    *Model
 	slot map[string]int
+	sub  bool // planning a subgraph, whose inputs and outputs may leave out their types
 }
 
 func (p *planner) newSlot(name string) int {
@@ -188,9 +203,10 @@ func (p *planner) declare(g *onnxpb.GraphProto) error {
 			return fmt.Errorf("%w: a graph input has no name", ErrInvalidModel)
 		}
 		info, err := valueInfo(vi)
-		if err != nil {
+		if err != nil && !p.sub {
 			return err
 		}
+		info.Name = vi.GetName()
 		p.m.inputs = append(p.m.inputs, info)
 		p.m.inputSlot = append(p.m.inputSlot, p.newSlot(vi.GetName()))
 	}
@@ -259,7 +275,7 @@ func topoSort(nodes []*onnxpb.NodeProto, known map[string]int) ([]*onnxpb.NodePr
 	waiting := make([]int, len(nodes))
 	readers := make([][]int, len(nodes))
 	for i, n := range nodes {
-		for _, in := range n.GetInput() {
+		for _, in := range nodeInputs(n) {
 			if in == "" {
 				continue
 			}
@@ -305,17 +321,12 @@ func nodeName(n *onnxpb.NodeProto) string {
 	return n.GetOpType()
 }
 
-// checkOperators fails, naming every one, if any operator or domain is unknown.
-func (p *planner) checkOperators(nodes []*onnxpb.NodeProto) error {
+// checkOperators fails, naming every one, if any operator or domain is unknown, in the
+// graph or in its subgraphs.
+func checkOperators(nodes []*onnxpb.NodeProto, opsets map[string]int64) error {
 	var missing []string
-	for _, n := range nodes {
-		key := opKey(n.GetDomain(), n.GetOpType())
-		if _, ok := p.m.opsets[normDomain(n.GetDomain())]; !ok {
-			return fmt.Errorf("%w: node %s uses domain %q, which the model does not import", ErrInvalidModel, nodeName(n), n.GetDomain())
-		}
-		if _, ok := registry[key]; !ok && !slices.Contains(missing, key) {
-			missing = append(missing, key)
-		}
+	if err := collectMissing(nodes, opsets, &missing); err != nil {
+		return err
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
@@ -324,14 +335,34 @@ func (p *planner) checkOperators(nodes []*onnxpb.NodeProto) error {
 	return nil
 }
 
+func collectMissing(nodes []*onnxpb.NodeProto, opsets map[string]int64, missing *[]string) error {
+	for _, n := range nodes {
+		key := opKey(n.GetDomain(), n.GetOpType())
+		if _, ok := opsets[normDomain(n.GetDomain())]; !ok {
+			return fmt.Errorf("%w: node %s uses domain %q, which the model does not import", ErrInvalidModel, nodeName(n), n.GetDomain())
+		}
+		if _, ok := registry[key]; !ok && !slices.Contains(*missing, key) {
+			*missing = append(*missing, key)
+		}
+		for _, g := range subgraphs(n) {
+			if err := collectMissing(g.GetNode(), opsets, missing); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (p *planner) plan(nodes []*onnxpb.NodeProto) error {
 	for _, n := range nodes {
 		key := opKey(n.GetDomain(), n.GetOpType())
 		nc := &nodeCtx{
-			proto:  n,
-			attrs:  attrs{},
-			opset:  p.m.opsets[normDomain(n.GetDomain())],
-			consts: p.constInputs(n),
+			proto:    n,
+			attrs:    attrs{},
+			opset:    p.m.opsets[normDomain(n.GetDomain())],
+			opsets:   p.m.opsets,
+			consts:   p.constInputs(n),
+			implicit: subgraphRefs(n),
 		}
 		for _, a := range n.GetAttribute() {
 			nc.attrs[a.GetName()] = a
@@ -341,7 +372,7 @@ func (p *planner) plan(nodes []*onnxpb.NodeProto) error {
 			return fmt.Errorf("node %s: %w", nodeName(n), err)
 		}
 		st := step{name: nodeName(n), op: key, k: k}
-		for _, in := range n.GetInput() {
+		for _, in := range nodeInputs(n) {
 			if in == "" {
 				st.in = append(st.in, -1)
 			} else {
@@ -362,8 +393,9 @@ func (p *planner) plan(nodes []*onnxpb.NodeProto) error {
 
 // constInputs gives a kernel builder the node's inputs that are known at load time.
 func (p *planner) constInputs(n *onnxpb.NodeProto) []Value {
-	out := make([]Value, len(n.GetInput()))
-	for i, in := range n.GetInput() {
+	names := nodeInputs(n)
+	out := make([]Value, len(names))
+	for i, in := range names {
 		if s, ok := p.slot[in]; ok && in != "" {
 			out[i] = p.m.consts[s]
 		}
@@ -378,9 +410,10 @@ func (p *planner) outputs(g *onnxpb.GraphProto) error {
 			return fmt.Errorf("%w: graph output %q is never computed", ErrInvalidModel, vi.GetName())
 		}
 		info, err := valueInfo(vi)
-		if err != nil {
+		if err != nil && !p.sub {
 			return err
 		}
+		info.Name = vi.GetName()
 		p.m.outputs = append(p.m.outputs, info)
 		p.m.outSlot = append(p.m.outSlot, s)
 	}
@@ -448,8 +481,14 @@ func (p *planner) lastUses() {
 type nodeCtx struct {
 	proto  *onnxpb.NodeProto
 	attrs  attrs
-	opset  int64   // the version of the node's domain the model imports
-	consts []Value // the node's inputs known at load time, nil where not
+	opset  int64            // the version of the node's domain the model imports
+	opsets map[string]int64 // every domain's version, for subgraphs
+	// consts are the node's inputs known at load time, nil where not: its own inputs,
+	// then the implicit ones.
+	consts []Value
+	// implicit names the enclosing graph's values the node's subgraphs read; the kernel
+	// receives them after the node's own inputs.
+	implicit []string
 }
 
 func (n *nodeCtx) constTensor(i int) *Tensor {

@@ -24,6 +24,22 @@ func (m *Model) Run(inputs map[string]Value) (out map[string]Value, err error) {
 	for i, info := range m.inputs {
 		vals[m.inputSlot[i]] = inputs[info.Name]
 	}
+	if err := m.exec(vals); err != nil {
+		return nil, err
+	}
+	out = make(map[string]Value, len(m.outputs))
+	for i, info := range m.outputs {
+		v := vals[m.outSlot[i]]
+		if v == nil {
+			return nil, fmt.Errorf("onnx: output %q was not computed", info.Name)
+		}
+		out[info.Name] = v
+	}
+	return out, nil
+}
+
+// exec runs the steps over the slots, whose inputs and constants are filled.
+func (m *Model) exec(vals []Value) error {
 	in := make([]Value, 0, 8)
 	for i := range m.steps {
 		st := &m.steps[i]
@@ -37,7 +53,7 @@ func (m *Model) Run(inputs map[string]Value) (out map[string]Value, err error) {
 		}
 		res, err := st.k.run(in)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", st.name, err)
+			return fmt.Errorf("node %s: %w", st.name, err)
 		}
 		for j, s := range st.out {
 			if s >= 0 && j < len(res) {
@@ -48,15 +64,7 @@ func (m *Model) Run(inputs map[string]Value) (out map[string]Value, err error) {
 			vals[s] = nil
 		}
 	}
-	out = make(map[string]Value, len(m.outputs))
-	for i, info := range m.outputs {
-		v := vals[m.outSlot[i]]
-		if v == nil {
-			return nil, fmt.Errorf("onnx: output %q was not computed", info.Name)
-		}
-		out[info.Name] = v
-	}
-	return out, nil
+	return nil
 }
 
 func (m *Model) slotsFor() []Value {

@@ -84,6 +84,9 @@ type Metadata struct {
 	// Batchable is true when the model's prediction for rows stacked together is the
 	// predictions for each row stacked together, so that requests may be batched.
 	Batchable bool
+	// Environment describes the environment the model runs in when the runtime built
+	// one for it (a Python environment from the model's requirements); empty otherwise.
+	Environment string
 }
 
 // Model is a loaded model. Predict is safe for concurrent use.

@@ -16,7 +16,8 @@ Floats that JSON cannot hold are written as the strings "NaN", "Infinity" and "-
 The manifest (models/manifest.json) says how to draw fresh inputs for each model:
     {"models": [{"name", "rows", "inputs": [INPUT, ...]}]}
 with INPUT = {"name", "elem", "shape" (-1 for the batch), "dist": "normal"|"uniform"|"int"|
-"categories"|"map", "scale", "nan_rate", "categories", "low", "high", "keys"}.
+"categories"|"map"|"text", "scale", "nan_rate", "categories", "low", "high", "keys", "words",
+"max_words"}; "text" joins 0 to max_words of the words with spaces.
 """
 
 import math
@@ -97,6 +98,12 @@ def draw(spec, rows, rng):
         return {k: float(np.float32(rng.normal(0, spec.get("scale", 1.0)))) for k in chosen}
     shape = [rows if d == -1 else d for d in spec["shape"]]
     elem = spec["elem"]
+    if dist == "text":
+        words = np.array(spec["words"], dtype=object)
+        out = np.empty(int(np.prod(shape)), dtype=object)
+        for i in range(out.size):
+            out[i] = " ".join(rng.choice(words, size=int(rng.integers(0, spec["max_words"] + 1))))
+        return out.reshape(shape)
     if dist == "categories":
         cats = spec["categories"]
         idx = rng.integers(0, len(cats), size=shape)

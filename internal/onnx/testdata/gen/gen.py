@@ -1,6 +1,9 @@
 """Builds the ONNX corpus of the Go engine's tests and benchmark.
 
-    python gen.py [OUT_DIR]      (default: ../models)
+    python gen.py [OUT_DIR] [GROUP...]     (default: ../models, every group)
+
+Naming a group (neighbours, text) rebuilds its models and those of the groups after it, and
+keeps the others; those groups come last, so their seeds are the ones a full run gives them.
 
 For each model it writes NAME.onnx and NAME.json (fixed inputs and onnxruntime's outputs
 for them, in the format cases.py describes), and manifest.json, which tells reference.py
@@ -19,6 +22,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from cases import draw, run_case
+import neighbours_text
 
 warnings.filterwarnings("ignore")
 
@@ -662,9 +666,33 @@ def tree_graphs():
     add("tree_ensemble_v5", m, [spec])
 
 
+# The groups a run can rebuild alone: they come last, in this order.
+GROUPS = {"neighbours": neighbours_text.neighbours_group, "text": neighbours_text.text_group}
+
+
+def grouped(group):
+    def add_to(name, model, inputs, rows=ROWS):
+        add(name, model, inputs, rows)
+        MODELS[-1]["group"] = group
+    return add_to
+
+
 def main():
     _patch_bool_attributes()
     os.makedirs(OUT, exist_ok=True)
+    only = sys.argv[2:]
+    if only:
+        order = list(GROUPS)
+        rebuilt = order[min(order.index(g) for g in only):]
+        with open(os.path.join(OUT, "manifest.json")) as f:
+            kept = [m for m in json.load(f)["models"] if m.get("group") not in rebuilt]
+        MODELS.extend(kept)
+        for group in rebuilt:
+            GROUPS[group](grouped(group))
+        with open(os.path.join(OUT, "manifest.json"), "w") as f:
+            json.dump({"seed": SEED, "models": MODELS}, f, indent=1)
+        print(f"{len(MODELS)} models")
+        return
     for f in os.listdir(OUT):
         if f.endswith((".onnx", ".json")):
             os.remove(os.path.join(OUT, f))
@@ -676,6 +704,8 @@ def main():
     core_ops_old_opset()
     ml_ops_graphs()
     tree_graphs()
+    for group, build in GROUPS.items():
+        build(grouped(group))
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump({"seed": SEED, "models": MODELS}, f, indent=1)
     print(f"{len(MODELS)} models")
