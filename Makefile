@@ -6,6 +6,10 @@ PYTHON  ?= python3
 VENV    := .venv
 # Evidently, the reference of the drift statistics, needs pandas 2: a venv of its own.
 DRIFT_VENV := .venv-drift
+# uv, pinned, in a venv of its own: it installs the test venvs.
+UV_VERSION := 0.13.8
+TOOLS   := .tools
+UV      := $(TOOLS)/bin/uv
 BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
@@ -41,10 +45,16 @@ deps: $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
 
 # Evidently, the reference the drift statistics are checked against, needs pandas 2, so it
 # lives in a virtualenv of its own (internal/drift's tests find it).
-$(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt
-	$(PYTHON) -m venv $(DRIFT_VENV)
-	$(DRIFT_VENV)/bin/pip install --quiet --disable-pip-version-check -r internal/drift/testdata/requirements.txt
+$(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt $(UV)
+	$(UV) venv --quiet --seed --allow-existing --no-python-downloads --python $(PYTHON) $(DRIFT_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(DRIFT_VENV) $(UV) pip install --quiet -r internal/drift/testdata/requirements.txt
 	touch $@
+
+# uv installs the pinned Python packages in seconds (pip takes minutes); it comes from the
+# package registry like everything else, into a venv of its own.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # bubblewrap confines the model workers (docs/security.md); without it they fall back to
 # Landlock, which is weaker.
@@ -66,9 +76,9 @@ system-deps: sandbox-deps
 	fi
 
 # The test virtualenv is rebuilt whenever the pinned requirements change.
-$(VENV)/.installed: tests/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+$(VENV)/.installed: tests/requirements.txt $(UV)
+	$(UV) venv --quiet --seed --allow-existing --no-python-downloads --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet -r tests/requirements.txt
 	touch $@
 
 vet:
@@ -79,8 +89,11 @@ test-go:
 	CGO_ENABLED=1 $(GO) test -tags onnxruntime -race ./internal/runtime/ort/...
 	MLSHIP_DRIFT_REFERENCE_PYTHON=$(CURDIR)/$(DRIFT_VENV)/bin/python $(GO) test -count=1 -run TestMatchesEvidently ./internal/drift/
 
+# The end-to-end files run in E2E_WORKERS processes (pytest-xdist), each against a server of
+# its own; a file stays in one process, so its module fixtures (deployments) load once.
+E2E_WORKERS ?= 3
 test-e2e: build deps
-	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q
+	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile
 
 test: deps vet test-go test-e2e
 
@@ -134,4 +147,4 @@ bench-onnx:
 	$(GO) run ./bench/onnx $(BENCH_FLAGS)
 
 clean:
-	rm -rf bin $(VENV)
+	rm -rf bin $(VENV) $(TOOLS)

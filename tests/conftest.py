@@ -208,13 +208,16 @@ def server(request) -> Server:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    srv = config.stash.get(_SERVER_KEY, None)
-    if srv is None:
-        return
-    if terminalreporter.stats.get("failed") or terminalreporter.stats.get("error"):
-        terminalreporter.section(f"{srv.target} server log (tail of {srv.log_path})")
-        terminalreporter.write_line(srv.log_tail())
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the tail of its session server's log. The report is
+    what travels from a pytest-xdist worker to the terminal, so the log shows under the
+    failure whichever process ran it."""
+    report = yield
+    srv = item.config.stash.get(_SERVER_KEY, None)
+    if report.failed and srv is not None:
+        report.sections.append((f"{srv.target} server log (tail of {srv.log_path})", srv.log_tail(8000)))
+    return report
 
 
 @pytest.fixture(scope="session")
