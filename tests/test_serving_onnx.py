@@ -229,3 +229,154 @@ def test_mlship_serve_a_bare_onnx_file(onnx_model, reference, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ---- k nearest neighbours and text pipelines, as skl2onnx converts them ----------------------
+
+
+def _deploy(server, onx, prefix):
+    name = unique_name(prefix)
+    with mlflow.start_run():
+        mlflow.onnx.log_model(onx, name="model", registered_model_name=name)
+    dep = unique_name(prefix + "dep")
+    r = requests.post(f"{server.url}/api/v1/deployments", json={"name": dep, "model": f"models:/{name}/1"}, timeout=30)
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while True:
+        d = requests.get(f"{server.url}/api/v1/deployments/{dep}", timeout=10).json()
+        if d["status"]["state"] == "ready":
+            break
+        assert d["status"]["state"] != "failed" and time.monotonic() < deadline, d
+        time.sleep(0.1)
+    assert d["status"]["models"][0]["runtime"] == "onnx"
+    return dep
+
+
+TEXTS = [
+    "the cat sat on the mat",
+    "Dogs bark at the quick brown fox",
+    "a naïve CAT, an éclair!",
+    "",
+    "dog dog DOG cat",
+    "well-known e-mail from the U.S.A.",
+    "ΣΟΦΙΑ and straße",
+]
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    """A TF-IDF and logistic regression pipeline over one text column: skl2onnx writes
+    StringNormalizer, Tokenizer and TfIdfVectorizer. The model served is the converter's
+    default; onnxruntime runs the same model with a locale this machine surely has."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import StringTensorType
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(3)
+    words = np.array(" ".join(TEXTS).split() + ["fish", "bird", "tree"])
+    docs = [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(300)]
+    y = [("cat" in d.lower()) + ("dog" in d.lower()) for d in docs]
+    vec = TfidfVectorizer(ngram_range=(1, 2))
+    clf = LogisticRegression(max_iter=500)
+    pipe = make_pipeline(vec, clf).fit(docs, y)
+    types = [("text", StringTensorType([None, 1]))]
+    served = to_onnx(pipe, initial_types=types, options={id(clf): {"zipmap": False}})
+    ref = to_onnx(pipe, initial_types=types, options={id(clf): {"zipmap": False}, id(vec): {"locale": "C.UTF-8"}})
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(ref.SerializeToString(), providers=["CPUExecutionProvider"])
+    ops = {n.op_type for n in served.graph.node}
+    assert {"StringNormalizer", "Tokenizer", "TfIdfVectorizer"} <= ops, ops
+    return served, sess
+
+
+@pytest.fixture(scope="module")
+def deployed_text(server, text_model):
+    dep = _deploy(server, text_model[0], "onnx-text")
+    yield dep
+    requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=30)
+
+
+def test_text_pipeline_oip_equals_onnxruntime(server, deployed_text, text_model):
+    _, sess = text_model
+    rows = np.array(TEXTS, dtype=object).reshape(-1, 1)
+    label, proba = sess.run(None, {"text": rows})
+    inp = {"name": "text", "shape": [len(TEXTS), 1], "datatype": "BYTES", "data": TEXTS}
+    r = requests.post(f"{server.url}/v2/models/{deployed_text}/infer", json={"inputs": [inp]}, timeout=30)
+    assert r.status_code == 200, r.text
+    _check(r.json()["outputs"], label, proba)
+    meta = requests.get(f"{server.url}/v2/models/{deployed_text}", timeout=10).json()
+    assert meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1, 1]}]
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_text_pipeline_tritonclient_equals_onnxruntime(server, deployed_text, text_model, binary):
+    import tritonclient.http as httpclient
+
+    _, sess = text_model
+    rows = np.array(TEXTS, dtype=object).reshape(-1, 1)
+    label, proba = sess.run(None, {"text": rows})
+    client = httpclient.InferenceServerClient(url=f"{server.host}:{server.port}")
+    inp = httpclient.InferInput("text", list(rows.shape), "BYTES")
+    inp.set_data_from_numpy(np.array([t.encode() for t in TEXTS], dtype=object).reshape(-1, 1), binary_data=binary)
+    outs = [httpclient.InferRequestedOutput(n, binary_data=binary) for n in ("label", "probabilities")]
+    result = client.infer(deployed_text, inputs=[inp], outputs=outs)
+    assert result.as_numpy("label").tolist() == label.tolist()
+    np.testing.assert_allclose(result.as_numpy("probabilities"), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_text_pipeline_invocations_equals_onnxruntime(server, deployed_text, text_model):
+    _, sess = text_model
+    label, proba = sess.run(None, {"text": np.array(TEXTS, dtype=object).reshape(-1, 1)})
+    url = f"{server.url}/deployments/{deployed_text}/invocations"
+    for body in ({"dataframe_split": {"columns": ["text"], "data": [[t] for t in TEXTS]}},
+                 {"dataframe_records": [{"text": t} for t in TEXTS]},
+                 {"inputs": {"text": [[t] for t in TEXTS]}}):
+        r = requests.post(url, json=body, timeout=30)
+        assert r.status_code == 200, (body, r.text)
+        preds = r.json()["predictions"]
+        assert preds["label"] == label.tolist()
+        np.testing.assert_allclose(np.asarray(preds["probabilities"], dtype=np.float32), proba, rtol=1e-5, atol=1e-6)
+    csv = "text\n" + "\n".join(f'"{t}"' for t in TEXTS) + "\n"
+    r = requests.post(url, data=csv.encode(), headers={"Content-Type": "text/csv"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"]["label"] == label.tolist()
+
+
+def test_text_pipeline_refuses_numbers(server, deployed_text):
+    inp = {"name": "text", "shape": [1, 1], "datatype": "FP32", "data": [1.5]}
+    r = requests.post(f"{server.url}/v2/models/{deployed_text}/infer", json={"inputs": [inp]}, timeout=30)
+    assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize("options", [None, {"zipmap": False}], ids=["zipmap", "nozipmap"])
+def test_knn_classifier_equals_onnxruntime(server, options):
+    """skl2onnx's default conversion of k nearest neighbours: Scan computes the distances to
+    the training rows, TopK picks the nearest."""
+    import onnxruntime as ort
+    from skl2onnx import to_onnx
+    from sklearn.datasets import make_classification
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = make_classification(n_samples=200, n_features=5, n_informative=4, n_redundant=0, n_classes=3, random_state=4)
+    X = X.astype(np.float32)
+    onx = to_onnx(KNeighborsClassifier(5, weights="distance").fit(X, y), X[:1], options=options)
+    assert {"Scan", "TopK"} <= {n.op_type for n in onx.graph.node}
+    dep = _deploy(server, onx, "onnx-knn")
+    try:
+        rows = np.random.default_rng().normal(0, 1.5, (12, 5)).astype(np.float32)
+        sess = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+        label, proba = sess.run(None, {"X": rows})
+        if isinstance(proba, list):  # ZipMap: a list of {class: probability}
+            proba = np.array([[p[k] for k in sorted(p)] for p in proba], dtype=np.float32)
+        r = requests.post(f"{server.url}/deployments/{dep}/invocations", json={"inputs": rows.tolist()}, timeout=30)
+        assert r.status_code == 200, r.text
+        preds = r.json()["predictions"]
+        got = {k: np.asarray(v) for k, v in preds.items()}
+        names = ("label", "probabilities") if options else ("output_label", "output_probability")
+        assert got[names[0]].tolist() == label.tolist()
+        np.testing.assert_allclose(got[names[1]].astype(np.float32), proba, rtol=1e-5, atol=1e-6)
+    finally:
+        requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=30)
