@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type fakeParams struct {
 //	silent          never answer
 //	failif:PATH     report a load error while PATH exists; else echo
 //	exitafterready  exit as soon as it is ready
+//	slowstart:MS    sleep MS milliseconds before it is ready, as a model loads; then echo
 func fakeWorker(mode string) int {
 	in := bufio.NewReader(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
@@ -51,6 +53,9 @@ func fakeWorker(mode string) int {
 	case mode == "silent":
 		time.Sleep(time.Minute)
 		return 0
+	case strings.HasPrefix(mode, "slowstart:"):
+		ms, _ := strconv.Atoi(strings.TrimPrefix(mode, "slowstart:"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 	case strings.HasPrefix(mode, "failif:"):
 		if _, err := os.Stat(strings.TrimPrefix(mode, "failif:")); err == nil {
 			fakeSend(out, map[string]any{"ok": false, "error": "marker file present"}, nil)
