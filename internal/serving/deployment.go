@@ -92,8 +92,9 @@ type Deployment struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex
-	errors map[string]loadError // by role: the last failure
+	mu      sync.Mutex
+	errors  map[string]loadError // by role: the last failure
+	follows map[string]*follow   // by role: what its loads remember (see follow.go)
 }
 
 type loadError struct {
@@ -222,7 +223,13 @@ func (d *Deployment) reconcileRole(ctx context.Context, spec Spec, role, ref str
 	if last := d.lastError(role); last.config == config && time.Since(last.at) < retryFailedLoad {
 		return
 	}
-	s, err := d.load(ctx, spec, role, v, config)
+	if !d.settled(role) {
+		return
+	}
+	s, err := d.loadFollowing(ctx, spec, role, v, config)
+	if errors.Is(err, errSuperseded) {
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			fate := "nothing is served until a version loads"
