@@ -67,7 +67,7 @@ Registering bytes the dataset already has returns that version.`,
 				file = filepath.Base(args[1])
 			}
 			var body io.Reader = fh
-			if !quiet && f.out.format == "table" {
+			if !quiet && f.out.format == "table" && onTerminal(cmd.ErrOrStderr()) {
 				body = newUploadProgress(fh, cmd.ErrOrStderr(), file, fi.Size())
 			}
 			q := url.Values{"file": {file}}

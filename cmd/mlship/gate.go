@@ -287,7 +287,7 @@ Exit codes: 0 passed, 5 failed the gate, 1 the evaluation could not run.`,
 				return err
 			}
 			if !noWait {
-				if err := followEvaluation(ctx, cl, &e, quiet || f.out.format == "json", cmd.ErrOrStderr()); err != nil {
+				if err := followEvaluation(ctx, cl, &e, quiet || f.out.format == "json" || !onTerminal(cmd.ErrOrStderr()), cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 			}

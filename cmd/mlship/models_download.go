@@ -41,7 +41,7 @@ created; a file that does not match is not kept, and the command fails.`,
 				dest = l.Model.Name + "-v" + l.Version.Version
 			}
 			var bar io.Writer = io.Discard
-			if !quiet && f.out.format == "table" {
+			if !quiet && f.out.format == "table" && onTerminal(cmd.ErrOrStderr()) {
 				bar = progressbar.NewOptions64(totalSize(l.Files), progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 					progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(),
 					progressbar.OptionSetDescription("downloading "+l.Model.Name+" v"+l.Version.Version))
