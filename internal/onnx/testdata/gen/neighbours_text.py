@@ -66,6 +66,13 @@ def neighbours_models(add):
         to_onnx(KNeighborsClassifier(4, weights="distance", p=1).fit(X, np.array(["a", "b", "c"])[y]),
                 initial_types=t6, options={"zipmap": False}), f6)
     add("knn_regressor", to_onnx(KNeighborsRegressor(3).fit(Xr, yr / 50), initial_types=t6), f6)
+    # The converter's other form: onnxruntime's CDist in place of the Scan.
+    add("knn_classifier_cdist",
+        to_onnx(KNeighborsClassifier(5).fit(X, y), initial_types=t6,
+                options={"optim": "cdist", "zipmap": False}), f6)
+    add("knn_regressor_cdist_distance",
+        to_onnx(KNeighborsRegressor(4, weights="distance").fit(Xr, yr / 50), initial_types=t6,
+                options={"optim": "cdist"}), f6)
     add("knn_regressor_distance_double",
         to_onnx(KNeighborsRegressor(6, weights="distance").fit(Xr.astype(np.float64), yr / 50),
                 initial_types=[("X", DoubleTensorType([None, 6]))]),
