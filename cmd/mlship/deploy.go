@@ -286,7 +286,11 @@ func deployShowCommand() *cobra.Command {
 func deploymentTable(t *tabwriter.Writer, v serving.View) {
 	row(t, "Name:", v.Name)
 	row(t, "Model:", v.Spec.Model)
-	row(t, "State:", v.Status.State)
+	state := v.Status.State
+	if len(v.Status.Models) > 0 && v.Status.Models[0].Loading != "" && state == serving.StateLoading {
+		state += ": " + v.Status.Models[0].Loading
+	}
+	row(t, "State:", state)
 	if v.Status.Error != "" {
 		row(t, "Error:", v.Status.Error)
 	}
@@ -296,6 +300,12 @@ func deploymentTable(t *tabwriter.Writer, v serving.View) {
 			serving = fmt.Sprintf("%s version %s (%s runtime)", m.Model, m.Version, m.Runtime)
 		}
 		row(t, strings.ToUpper(m.Role[:1])+m.Role[1:]+":", m.Ref+" -> "+serving)
+		if m.Environment != "" {
+			row(t, "", "environment: "+m.Environment)
+		}
+		if m.Loading != "" && m.Version != "" {
+			row(t, "", "loading another version: "+m.Loading)
+		}
 		if m.Error != "" {
 			row(t, "", "last load failed: "+m.Error)
 		}

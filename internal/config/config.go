@@ -47,6 +47,15 @@ type Server struct {
 	// Python and Rscript run the embedded workers of the python and r runtimes;
 	// empty means $MLSHIP_PYTHON or python3, $MLSHIP_RSCRIPT or Rscript.
 	Python, Rscript string
+	// EnvManager is how the python runtime gets each model's packages: uv (an
+	// environment built from the model's requirements) or local (the Python
+	// interpreter as it is). Empty means local when Python is given, else uv when uv
+	// is found, else local.
+	EnvManager string
+	// UV is the uv program; empty means uv on the PATH.
+	UV string
+	// EnvsDir holds the models' Python environments and uv's cache; default <DataDir>/envs.
+	EnvsDir string
 	// ONNXRuntimeLib is ONNX Runtime's shared library, for ONNX models with operators
 	// the native engine lacks; empty means none.
 	ONNXRuntimeLib string
@@ -129,6 +138,14 @@ func (c *Server) Resolve() error {
 	}
 	if c.JobsDB == "" {
 		c.JobsDB = filepath.Join(dir, "jobs.db")
+	}
+	if c.EnvsDir == "" {
+		c.EnvsDir = filepath.Join(dir, "envs")
+	}
+	switch c.EnvManager {
+	case "", "uv", "local":
+	default:
+		return fmt.Errorf("--env-manager must be uv or local, got %q", c.EnvManager)
 	}
 	if c.MaxRequestBody < 1<<20 {
 		return fmt.Errorf("--max-request-body must be at least 1 MiB, got %d bytes", c.MaxRequestBody)

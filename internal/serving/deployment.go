@@ -79,6 +79,12 @@ type ModelStatus struct {
 	// Error is the last failure to resolve or load this role's model. The version
 	// that was serving before goes on serving.
 	Error string `json:"error,omitempty"`
+	// Loading is the stage a load of this role's model is at ("building
+	// environment", "starting workers"), while one runs.
+	Loading string `json:"loading,omitempty"`
+	// Environment describes the Python environment built for the serving version
+	// from its requirements: its key, whether it was reused, any warning.
+	Environment string `json:"environment,omitempty"`
 }
 
 // Deployment serves one spec: it loads the model versions its references name, swaps
@@ -95,6 +101,7 @@ type Deployment struct {
 	mu      sync.Mutex
 	errors  map[string]loadError // by role: the last failure
 	follows map[string]*follow   // by role: what its loads remember (see follow.go)
+	stages  map[string]string    // by role: the stage of the load that runs
 }
 
 type loadError struct {
@@ -108,7 +115,7 @@ const retryFailedLoad = 30 * time.Second
 
 func newDeployment(m *Manager, spec Spec) *Deployment {
 	d := &Deployment{m: m, logger: m.logger.With("deployment", spec.Name), wake: make(chan struct{}, 1),
-		done: make(chan struct{}), errors: map[string]loadError{}}
+		done: make(chan struct{}), errors: map[string]loadError{}, stages: map[string]string{}}
 	d.spec.Store(&spec)
 	d.routes.Store(&routes{spec: spec})
 	return d
@@ -255,6 +262,9 @@ func loadConfig(v Version, spec Spec) string {
 
 // load fetches, loads and warms up a version beside whatever serves now.
 func (d *Deployment) load(ctx context.Context, spec Spec, role string, v Version, config string) (*served, error) {
+	ctx = runtime.WithProgress(ctx, func(stage string) { d.setStage(role, stage) })
+	d.setStage(role, "fetching model")
+	defer d.setStage(role, "")
 	model, name, err := LoadVersion(ctx, d.m.opts.Source, d.m.opts.Runtimes, v, spec, d.logger.With("role", role))
 	if err != nil {
 		return nil, err
@@ -344,6 +354,22 @@ func (d *Deployment) setError(role string, e loadError) {
 	d.errors[role] = e
 }
 
+func (d *Deployment) setStage(role, stage string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if stage == "" {
+		delete(d.stages, role)
+		return
+	}
+	d.stages[role] = stage
+}
+
+func (d *Deployment) stage(role string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stages[role]
+}
+
 func (d *Deployment) lastError(role string) loadError {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -364,10 +390,12 @@ func (d *Deployment) Status() Status {
 		ms := ModelStatus{Role: role, Ref: ref}
 		if s := r.get(role); s != nil {
 			ms.Model, ms.Version, ms.Runtime, ms.Platform, ms.LoadedAt = s.version.Model, s.version.Version, s.runtime, s.meta.Platform, s.loaded
+			ms.Environment = s.meta.Environment
 		}
 		if e := d.lastError(role); e.err != nil {
 			ms.Error = e.err.Error()
 		}
+		ms.Loading = d.stage(role)
 		st.Models = append(st.Models, ms)
 	}
 	switch p := st.Models[0]; {

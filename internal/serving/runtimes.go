@@ -19,6 +19,7 @@ import (
 	"github.com/mlship/mlship/internal/runtime/native"
 	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/runtime/process"
+	"github.com/mlship/mlship/internal/runtime/pythonenv"
 	"github.com/mlship/mlship/internal/runtime/sandbox"
 )
 
@@ -113,7 +114,14 @@ type RuntimeConfig struct {
 	Unsandboxed bool
 	// WorkerEnv are variables (NAME=VALUE) the operator passes to every worker.
 	WorkerEnv []string
-	Logger    *slog.Logger
+	// PythonEnvs, if set, builds each Python model's environment from the
+	// requirements it was logged with (--env-manager uv); nil runs every model in
+	// Python (--env-manager local).
+	PythonEnvs *pythonenv.Builder
+	// UVFound says uv was found, for the advice of a model that the local
+	// interpreter cannot load.
+	UVFound bool
+	Logger  *slog.Logger
 }
 
 // Factory returns the runtime factory of a Manager: the native ONNX engine, and the
@@ -135,8 +143,11 @@ func (c RuntimeConfig) Factory() RuntimeFactory {
 			Sandbox: c.Sandbox, Env: c.WorkerEnv}
 		switch name {
 		case "python":
+			if c.PythonEnvs != nil {
+				return envPython{opts: opts, envs: c.PythonEnvs}, nil
+			}
 			opts.Interpreter = c.Python
-			return process.Python(opts), nil
+			return localPython{Runtime: process.Python(opts), interpreter: localInterpreter(c.Python), uvFound: c.UVFound}, nil
 		case "r":
 			opts.Interpreter = c.Rscript
 			return process.R(opts), nil

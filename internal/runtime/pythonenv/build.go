@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -36,6 +37,9 @@ type Builder struct {
 	// Timeout bounds one build; default 20 minutes.
 	Timeout time.Duration
 	Logger  *slog.Logger
+
+	// interpreters caches what interpreter serves each requested version.
+	interpreters sync.Map // string -> interpreter
 }
 
 // Env is a model's environment, ready to run its worker.
@@ -241,12 +245,25 @@ func (b *Builder) uv(ctx context.Context, args ...string) (string, error) {
 	if ctx.Err() != nil {
 		return "", fault.Wrap(fault.DeadlineExceeded, ctx.Err(), "building the model's Python environment was stopped (%v)", ctx.Err())
 	}
-	msg := tail(strings.TrimSpace(stderr.String()+"\n"+stdout.String()), errorTail)
+	msg := tail(uvMessage(stderr.String()+"\n"+stdout.String()), errorTail)
 	kind := fault.Unavailable
 	if strings.Contains(msg, "No solution found") || strings.Contains(msg, "not found in the package registry") {
 		kind = fault.Invalid // the model asks for what does not exist
 	}
-	return "", fault.Wrap(kind, err, "the model's Python environment cannot be built: uv %s failed: %s", args[0]+" "+args[1], msg)
+	b.logger().Debug("uv failed", "args", args, "err", err)
+	return "", fault.New(kind, "the model's Python environment cannot be built: uv %s %s failed: %s", args[0], args[1], msg)
+}
+
+// uvMessage is what uv said, without the lines that only name the temporary
+// environment.
+func uvMessage(out string) string {
+	var keep []string
+	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(l, "Using Python ") && strings.TrimSpace(l) != "" {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(s string, n int) string {
@@ -324,6 +341,17 @@ type interpreter struct {
 // same minor version), never downloading one; else the builder's Python, with a
 // warning when its minor version differs from want.
 func (b *Builder) interpreter(ctx context.Context, want string) (interpreter, error) {
+	if in, ok := b.interpreters.Load(want); ok {
+		return in.(interpreter), nil
+	}
+	in, err := b.findInterpreter(ctx, want)
+	if err == nil {
+		b.interpreters.Store(want, in)
+	}
+	return in, err
+}
+
+func (b *Builder) findInterpreter(ctx context.Context, want string) (interpreter, error) {
 	for _, v := range candidates(want) {
 		out, err := b.uv(ctx, "python", "find", "--no-project", "--no-config", v)
 		if err != nil {

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlship/mlship/internal/config"
+	"github.com/mlship/mlship/internal/serving"
+)
+
+func TestPythonEnvManagerChoice(t *testing.T) {
+	uv := filepath.Join(t.TempDir(), "uv")
+	if err := os.WriteFile(uv, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // no uv on the PATH
+	tests := []struct {
+		name            string
+		manager, uv, py string
+		want            string // uv, local, or an error's words
+	}{
+		{"uv found: uv", "", uv, "", "uv"},
+		{"no uv: local", "", "", "", "local"},
+		{"--python keeps the local interpreter", "", uv, "/usr/bin/python3", "local"},
+		{"--env-manager uv with --python", "uv", uv, "/usr/bin/python3", "uv"},
+		{"--env-manager local with uv", "local", uv, "", "local"},
+		{"--env-manager uv without uv", "uv", "", "", "--env-manager uv needs uv"},
+		{"--uv that is not there", "", filepath.Join(t.TempDir(), "nothing"), "", "--uv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Server{EnvManager: tt.manager, UV: tt.uv, Python: tt.py, EnvsDir: t.TempDir()}
+			var rc serving.RuntimeConfig
+			err := pythonEnvs(&rc, cfg, slog.New(slog.DiscardHandler))
+			got := "local"
+			switch {
+			case err != nil:
+				got = err.Error()
+			case rc.PythonEnvs != nil:
+				got = "uv"
+				if rc.PythonEnvs.UV != tt.uv || rc.PythonEnvs.Dir != cfg.EnvsDir || rc.PythonEnvs.Python != tt.py {
+					t.Errorf("builder %+v for %+v", rc.PythonEnvs, cfg)
+				}
+			}
+			if !strings.Contains(got, tt.want) || (err == nil) != (tt.want == "uv" || tt.want == "local") {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
