@@ -36,11 +36,13 @@ build-onnxruntime:
 BIND     ?= 127.0.0.1
 PORT     ?= 5000
 DATA_DIR ?= ./mlship-data
-run: build sandbox-deps
+# Python models get environments built from their logged requirements by the pinned uv
+# (--env-manager uv, docs/serving.md), in $(DATA_DIR)/envs.
+run: build sandbox-deps $(UV)
 	@echo "mlship server on http://$(BIND):$(PORT); the command line is $(CURDIR)/$(BIN)$(if $(filter 5000,$(PORT)),, (export MLSHIP_SERVER=http://$(BIND):$(PORT) so that it finds this server))"
-	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR)
+	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR) --uv $(UV)
 
-deps: $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
+deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
 	$(GO) mod download
 
 # Evidently, the reference the drift statistics are checked against, needs pandas 2, so it
