@@ -380,3 +380,16 @@ def test_knn_classifier_equals_onnxruntime(server, options):
         np.testing.assert_allclose(got[names[1]].astype(np.float32), proba, rtol=1e-5, atol=1e-6)
     finally:
         requests.delete(f"{server.url}/api/v1/deployments/{dep}", timeout=30)
+
+
+def test_csv_of_digits_to_a_string_input_stays_strings(server, deployed_text, text_model):
+    """CSV columns take the types of the model's inputs: digits with leading zeros sent
+    to a string input are strings, as the graph takes them, not integers it refuses."""
+    _, sess = text_model
+    zips = ["02139", "00501", "94110"]
+    label, proba = sess.run(None, {"text": np.array(zips, dtype=object).reshape(-1, 1)})
+    r = requests.post(f"{server.url}/deployments/{deployed_text}/invocations", data="text\n" + "\n".join(zips) + "\n",
+                      headers={"Content-Type": "text/csv"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"]["label"] == label.tolist()
+    np.testing.assert_allclose(np.asarray(r.json()["predictions"]["probabilities"], dtype=np.float32), proba, rtol=1e-5, atol=1e-6)
