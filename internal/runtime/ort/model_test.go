@@ -46,8 +46,8 @@ func modelDir(t testing.TB, g *onnxpb.GraphProto) string {
 }
 
 // cumSumTopKModel takes X float32 [N, 4] and returns the two largest of each row's
-// running sums, "values" [N, 2], and their positions, "indices" [N, 2]: CumSum and TopK
-// are operators the native engine does not have.
+// running sums, "values" [N, 2], and their positions, "indices" [N, 2]: CumSum is an
+// operator the native engine does not have.
 func cumSumTopKModel(t testing.TB) string {
 	int64s := func(name string, dims []int64, v ...int64) *onnxpb.TensorProto {
 		return &onnxpb.TensorProto{Name: name, DataType: int32(onnx.Int64), Dims: dims, Int64Data: v}

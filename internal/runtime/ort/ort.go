@@ -5,6 +5,7 @@ package ort
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -242,7 +243,8 @@ func terminateWhenDone(opts *onnxruntime.RunOptions, ctxs ...context.Context) (s
 
 func destroy(values []onnxruntime.Value) {
 	for _, v := range values {
-		if v != nil {
+		// A run that fails part way can leave typed nil pointers among its outputs.
+		if v != nil && !reflect.ValueOf(v).IsNil() {
 			v.Destroy()
 		}
 	}
