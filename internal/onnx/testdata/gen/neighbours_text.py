@@ -204,16 +204,18 @@ def scan_graphs(add):
         {"name": "xa", "elem": "float32", "shape": [-1, 3], "dist": "normal"},
         {"name": "xb", "elem": "float32", "shape": [3, -1], "dist": "normal"}], rows=5)
 
-    # No state: the pairwise distances skl2onnx writes, as a cumulative product over rows
-    # with an int64 counter, in an opset 9 model.
+    # A scalar int64 state counting the iterations and the distance of each row to a
+    # point of the outer graph, in an opset 9 model.
     body = helper.make_graph(
         [helper.make_node("Add", ["n_in", "one"], ["n_out"]),
          helper.make_node("Sub", ["row", "centre"], ["d"]),
          helper.make_node("ReduceSumSquare", ["d"], ["dist"], axes=[0], keepdims=0)],
         "body", [vi("n_in", I64, []), vi("row", F32, [4])],
         [vi("n_out", I64, []), vi("dist", F32, [])])
-    nodes = [helper.make_node("Scan", ["n0", "x"], ["count", "dists"], body=body, num_scan_inputs=1)]
-    m = graph(nodes, [vi("x", F32, ["N", 4])], [vi("count", I64, []), vi("dists", F32, ["N"])],
+    # The count is a scalar; it leaves as [1], as some runtimes return no scalars.
+    nodes = [helper.make_node("Scan", ["n0", "x"], ["n", "dists"], body=body, num_scan_inputs=1),
+             helper.make_node("Unsqueeze", ["n"], ["count"], axes=[0])]
+    m = graph(nodes, [vi("x", F32, ["N", 4])], [vi("count", I64, [1]), vi("dists", F32, ["N"])],
               [init("n0", np.array(0, dtype=np.int64)), init("one", np.array(1, dtype=np.int64)),
                init("centre", np.array([0.5, -1, 2, 0], dtype=np.float32))], opset=9)
     add("scan_opset9_outer", m, [{"name": "x", "elem": "float32", "shape": [-1, 4], "dist": "normal"}])
