@@ -1,11 +1,13 @@
 // Package onnx is a pure-Go ONNX inference engine for the models most teams serve:
 // tabular classifiers and regressors (scikit-learn, XGBoost and LightGBM through their
-// ONNX converters) and small neural networks. It loads a model once, checks and plans its
+// ONNX converters), k nearest neighbours and text pipelines from skl2onnx, and small
+// neural networks. It loads a model once, checks and plans its
 // graph, folds what is constant, and then runs it for any number of concurrent callers.
 //
 // It implements the ai.onnx.ml domain (tree ensembles, linear models, SVMs, encoders and
-// the map and sequence types of ZipMap and DictVectorizer) and the core operators the
-// converters and exporters emit; docs/onnx.md lists them. A model that uses anything else
+// the map and sequence types of ZipMap and DictVectorizer), the core operators the
+// converters and exporters emit (Scan with its subgraph among them), and the two
+// com.microsoft operators skl2onnx writes (Tokenizer, CDist); docs/onnx.md lists them. A model that uses anything else
 // fails at load time with an error that names every missing operator.
 package onnx
 
