@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ type step func(ctx context.Context) error
 // workloadResult is what one workload measured against one server.
 type workloadResult struct {
 	Name             string           `json:"name"`
+	Clients          int              `json:"clients"`
 	Requests         int              `json:"requests"`
 	Successes        int              `json:"successes"`
 	Errors           int              `json:"errors"`
@@ -24,6 +26,45 @@ type workloadResult struct {
 	LatencyMs        benchkit.Latency `json:"latency_ms"`
 	ErrorSamples     []string         `json:"error_samples,omitempty"`
 	InlineRunCreates int              `json:"inline_run_creates,omitempty"`
+	// Runs is every measured window's figures, in the order they ran; a result of
+	// several is summed up by medianWindow.
+	Runs []runFigures `json:"runs,omitempty"`
+}
+
+// runFigures is one measured window of a workload.
+type runFigures struct {
+	ReqPerSec float64 `json:"req_per_sec"`
+	Requests  int     `json:"requests"`
+	Errors    int     `json:"errors"`
+	P99Ms     float64 `json:"p99_ms"`
+}
+
+// medianWindow sums up the windows of one workload at one client count: req/s and
+// latency are those of the window with the median req/s (the lower middle one for an
+// even count), requests and errors are all windows' together.
+func medianWindow(runs []workloadResult, clients int) workloadResult {
+	order := slices.Clone(runs)
+	slices.SortStableFunc(order, func(a, b workloadResult) int { return cmp.Compare(a.ReqPerSec, b.ReqPerSec) })
+	med := order[(len(order)-1)/2]
+	med.Clients = clients
+	med.Requests, med.Successes, med.Errors, med.InlineRunCreates, med.ErrorSamples = 0, 0, 0, 0, nil
+	for _, r := range runs {
+		med.Runs = append(med.Runs, runFigures{ReqPerSec: r.ReqPerSec, Requests: r.Requests, Errors: r.Errors, P99Ms: r.LatencyMs.P99})
+		med.Requests += r.Requests
+		med.Successes += r.Successes
+		med.Errors += r.Errors
+		med.InlineRunCreates += r.InlineRunCreates
+		for _, s := range r.ErrorSamples {
+			if len(med.ErrorSamples) < maxErrorSamples && !slices.Contains(med.ErrorSamples, s) {
+				med.ErrorSamples = append(med.ErrorSamples, s)
+			}
+		}
+	}
+	med.ErrorRate = 0
+	if med.Requests > 0 {
+		med.ErrorRate = float64(med.Errors) / float64(med.Requests)
+	}
+	return med
 }
 
 // tally is one client's count; each client owns its own, so no locking is needed.

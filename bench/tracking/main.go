@@ -11,8 +11,10 @@
 //	search_runs  POST /api/2.0/mlflow/runs/search, max_results=1000, over an
 //	             experiment seeded with --runs runs
 //
-// Only 200 responses count as successes. The run exits non-zero when a workload's
-// error rate is above --max-error-rate. All traffic goes to 127.0.0.1.
+// Each workload is measured --runs times at each --clients count, and reported as the
+// median of its windows with the failed requests of all of them beside it. Only 200
+// responses count as successes. The run exits non-zero when a workload's error rate is
+// above --max-error-rate. All traffic goes to 127.0.0.1.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"io"
 	"log"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,11 +46,12 @@ type config struct {
 	mlflowPython   string
 	targets        []string
 	workloads      []string
-	clients        int
+	clientCounts   []int // each workload is measured at each of these
 	seedClients    int
 	duration       time.Duration
 	warmup         time.Duration
-	runs           int
+	repeats        int // measured windows per workload and client count
+	searchRuns     int
 	batchesPerRun  int
 	maxErrorRate   float64
 	startupTimeout time.Duration
@@ -59,7 +63,7 @@ func main() { benchkit.Main("tracking", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	var targets, workloads string
+	var targets, workloads, clients string
 	fs := benchkit.NewFlagSet("tracking",
 		"Starts mlship and MLflow's `mlflow server` (default workers, SQLite) one after the other on\n"+
 			"free loopback ports and measures requests/s of log_batch, runs_create and search_runs with\n"+
@@ -69,11 +73,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.mlflowPython, "mlflow-python", ".venv-bench/bin/python", "`python` with mlflow installed (see bench/setup.sh), started as: PYTHON -m mlflow server ...")
 	fs.StringVar(&targets, "targets", strings.Join(allTargets, ","), "comma-separated servers to benchmark: "+strings.Join(allTargets, ","))
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "comma-separated workloads: "+strings.Join(allWorkloads, ","))
-	fs.IntVar(&cfg.clients, "clients", 20, "concurrent clients per workload (MLflow's k6 benchmarks use 20 VUs)")
-	fs.IntVar(&cfg.seedClients, "seed-clients", 0, "concurrent clients seeding the search experiment (0: same as --clients)")
-	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured duration of each workload")
-	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured warm-up before each workload")
-	fs.IntVar(&cfg.runs, "runs", 25000, "runs seeded into the experiment that search_runs searches")
+	fs.StringVar(&clients, "clients", "20,8", "comma-separated concurrent client counts, each workload measured at each: 20 as MLflow's k6 benchmarks;\n"+
+		"8, where MLflow's connection pool cannot deadlock (see bench/README.md)")
+	fs.IntVar(&cfg.seedClients, "seed-clients", 8, "concurrent clients seeding the search experiment")
+	fs.IntVar(&cfg.repeats, "runs", 5, "measured windows of each workload at each client count; the report gives their median req/s")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured duration of each window")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each window")
+	fs.IntVar(&cfg.searchRuns, "search-runs", 25000, "MLflow runs seeded into the experiment that search_runs searches")
 	fs.IntVar(&cfg.batchesPerRun, "batches-per-run", 50, "log_batch requests sent to one run before a client moves to a fresh one")
 	fs.Float64Var(&cfg.maxErrorRate, "max-error-rate", 0.01, "fail when a workload's share of non-200 responses is above this")
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for a server's /health")
@@ -89,20 +95,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.workloads, err = benchkit.ParseList("workloads", workloads, allWorkloads); err != nil {
 		return cfg, err
 	}
-	if cfg.seedClients == 0 {
-		cfg.seedClients = cfg.clients
+	if cfg.clientCounts, err = parseCounts(clients); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.validate()
 }
 
 func (c *config) validate() error {
 	switch {
-	case c.clients < 1 || c.seedClients < 1:
-		return errors.New("--clients and --seed-clients must be at least 1")
+	case c.seedClients < 1:
+		return errors.New("--seed-clients must be at least 1")
 	case c.duration <= 0 || c.warmup < 0:
 		return errors.New("--duration must be positive and --warmup not negative")
-	case c.runs < 1:
-		return errors.New("--runs must be at least 1")
+	case c.repeats < 1 || c.searchRuns < 1:
+		return errors.New("--runs and --search-runs must be at least 1")
 	case c.batchesPerRun < 1:
 		return errors.New("--batches-per-run must be at least 1")
 	}
@@ -114,10 +120,32 @@ func (c *config) validate() error {
 
 func (c *config) wants(workload string) bool { return slices.Contains(c.workloads, workload) }
 
+// parseCounts reads --clients: distinct positive counts, in the order given.
+func parseCounts(value string) ([]int, error) {
+	var counts []int
+	for f := range strings.SplitSeq(value, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--clients: %q is not a positive count", f)
+		}
+		if !slices.Contains(counts, n) {
+			counts = append(counts, n)
+		}
+	}
+	if len(counts) == 0 {
+		return nil, errors.New("--clients: no count given")
+	}
+	return counts, nil
+}
+
 // run benchmarks every selected target in turn, prints the report and fails when a
 // workload saw too many errors.
 func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) error {
-	client := newHTTPClient(max(cfg.clients, cfg.seedClients))
+	client := newHTTPClient(max(slices.Max(cfg.clientCounts), cfg.seedClients))
 	rep := newReport(ctx, cfg)
 	logger.Printf("machine: %s", rep.Machine.Summary())
 	for _, name := range cfg.targets {

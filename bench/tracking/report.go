@@ -7,20 +7,24 @@ import (
 	"fmt"
 	"github.com/mlship/mlship/bench/internal/benchkit"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
 
 // report is the whole output of a run; -o json prints it as is.
 type report struct {
-	Machine  benchkit.Machine   `json:"machine"`
-	Settings settings           `json:"settings"`
-	Targets  []targetResult     `json:"targets"`
-	Ratios   map[string]float64 `json:"ratio_mlship_over_mlflow,omitempty"`
+	Machine  benchkit.Machine `json:"machine"`
+	Settings settings         `json:"settings"`
+	Targets  []targetResult   `json:"targets"`
+	// Ratios are keyed "workload/clients": "log_batch/8".
+	Ratios map[string]float64 `json:"ratio_mlship_over_mlflow,omitempty"`
 }
 
 type settings struct {
-	Clients       int      `json:"clients"`
+	Clients       []int    `json:"clients"`
+	Runs          int      `json:"runs"`
 	SeedClients   int      `json:"seed_clients"`
 	DurationS     float64  `json:"duration_s"`
 	WarmupS       float64  `json:"warmup_s"`
@@ -33,11 +37,12 @@ type settings struct {
 func newReport(ctx context.Context, cfg config) *report {
 	m := benchkit.NewMachine(ctx, cfg.server(), cfg.targets)
 	return &report{Machine: m, Settings: settings{
-		Clients:       cfg.clients,
+		Clients:       cfg.clientCounts,
+		Runs:          cfg.repeats,
 		SeedClients:   cfg.seedClients,
 		DurationS:     cfg.duration.Seconds(),
 		WarmupS:       cfg.warmup.Seconds(),
-		SearchRuns:    cfg.runs,
+		SearchRuns:    cfg.searchRuns,
 		BatchesPerRun: cfg.batchesPerRun,
 		Workloads:     cfg.workloads,
 		Started:       time.Now().UTC().Format(time.RFC3339),
@@ -51,11 +56,13 @@ func (r *report) computeRatios() {
 	}
 	r.Ratios = map[string]float64{}
 	for _, w := range other.Workloads {
-		if b := base.workload(w.Name); b != nil && b.ReqPerSec > 0 {
-			r.Ratios[w.Name] = w.ReqPerSec / b.ReqPerSec
+		if b := base.workload(w.Name, w.Clients); b != nil && b.ReqPerSec > 0 {
+			r.Ratios[ratioKey(w.Name, w.Clients)] = w.ReqPerSec / b.ReqPerSec
 		}
 	}
 }
+
+func ratioKey(workload string, clients int) string { return workload + "/" + strconv.Itoa(clients) }
 
 func (r *report) target(name string) *targetResult {
 	for i := range r.Targets {
@@ -66,12 +73,12 @@ func (r *report) target(name string) *targetResult {
 	return nil
 }
 
-func (t *targetResult) workload(name string) *workloadResult {
+func (t *targetResult) workload(name string, clients int) *workloadResult {
 	if t == nil {
 		return nil
 	}
 	for i := range t.Workloads {
-		if t.Workloads[i].Name == name {
+		if t.Workloads[i].Name == name && t.Workloads[i].Clients == clients {
 			return &t.Workloads[i]
 		}
 	}
@@ -92,22 +99,28 @@ func (r *report) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nmachine:  %s\n", r.Machine.Summary())
 	fmt.Fprintf(w, "load:     %s at start, %s at end (1/5/15 min; above %d CPUs means other work competed)\n",
 		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
-	fmt.Fprintf(w, "settings: %d clients, %gs per workload after %gs warm-up; search over %d seeded runs\n\n",
-		s.Clients, s.DurationS, s.WarmupS, s.SearchRuns)
+	fmt.Fprintf(w, "settings: %d runs of %gs after %gs warm-up for each workload at each client count; search over %d seeded runs\n",
+		s.Runs, s.DurationS, s.WarmupS, s.SearchRuns)
+	fmt.Fprintf(w, "          req/s is the median run's; failed counts the non-200 answers of all runs\n\n")
 	mlflow, mlship := r.target(targetMLflow), r.target(targetMlship)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "workload\tMLflow req/s\tmlship req/s\tratio (mlship/MLflow)\t")
+	fmt.Fprintln(tw, "workload\tclients\tMLflow req/s\tMLflow failed\tmlship req/s\tmlship failed\tratio (mlship/MLflow)\t")
 	for _, name := range s.Workloads {
-		ratio := "-"
-		if v, ok := r.Ratios[name]; ok {
-			ratio = fmt.Sprintf("%.2fx", v)
+		for _, c := range s.Clients {
+			ratio := "-"
+			if v, ok := r.Ratios[ratioKey(name, c)]; ok {
+				ratio = fmt.Sprintf("%.1fx", v)
+			}
+			m, o := mlflow.workload(name, c), mlship.workload(name, c)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", name, c, rate(m), failed(m), rate(o), failed(o), ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, rate(mlflow.workload(name)), rate(mlship.workload(name)), ratio)
 	}
-	fmt.Fprintln(tw, "\t\t\t\t")
-	fmt.Fprintln(tw, "latency ms (p50 / p95 / p99)\tMLflow\tmlship\t\t")
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "latency ms (p50 / p95 / p99)\tclients\tMLflow\t\tmlship\t\t\t")
 	for _, name := range s.Workloads {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\t\n", name, latency(mlflow.workload(name)), latency(mlship.workload(name)))
+		for _, c := range s.Clients {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t\t%s\t\t\t\n", name, c, latency(mlflow.workload(name, c)), latency(mlship.workload(name, c)))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -124,8 +137,8 @@ func (r *report) writeNotes(w io.Writer) {
 				t.Name, t.Seed.Runs, t.Seed.Seconds, t.Seed.RunsPerSec, t.Seed.Retries)
 		}
 		for _, wl := range t.Workloads {
-			fmt.Fprintf(w, "%s %s: %d requests, %d ok, %d errors (%.2f%%) in %.1fs",
-				t.Name, wl.Name, wl.Requests, wl.Successes, wl.Errors, 100*wl.ErrorRate, wl.Seconds)
+			fmt.Fprintf(w, "%s %s, %d clients: %d requests, %d ok, %d errors (%.2f%%) in %d runs; req/s of each run: %s",
+				t.Name, wl.Name, wl.Clients, wl.Requests, wl.Successes, wl.Errors, 100*wl.ErrorRate, len(wl.Runs), runRates(wl.Runs))
 			if wl.InlineRunCreates > 0 {
 				fmt.Fprintf(w, ", %d runs created inside the window", wl.InlineRunCreates)
 			}
@@ -144,6 +157,25 @@ func rate(w *workloadResult) string {
 	return fmt.Sprintf("%.1f", w.ReqPerSec)
 }
 
+// failed is the non-200 answers of all runs and their share: "12 (3.3%)".
+func failed(w *workloadResult) string {
+	if w == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d (%.1f%%)", w.Errors, 100*w.ErrorRate)
+}
+
+func runRates(runs []runFigures) string {
+	parts := make([]string, len(runs))
+	for i, r := range runs {
+		parts[i] = fmt.Sprintf("%.1f", r.ReqPerSec)
+		if r.Errors > 0 {
+			parts[i] += fmt.Sprintf(" (%d failed, p99 %.0f ms)", r.Errors, r.P99Ms)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func latency(w *workloadResult) string {
 	if w == nil {
 		return "-"
@@ -158,8 +190,8 @@ func (r *report) checkErrorRates(maxRate float64) error {
 	for _, t := range r.Targets {
 		for _, w := range t.Workloads {
 			if w.Successes == 0 || w.ErrorRate > maxRate {
-				errs = append(errs, fmt.Errorf("%s %s: %d of %d requests failed (%.2f%%, limit %.2f%%), e.g. %q",
-					t.Name, w.Name, w.Errors, w.Requests, 100*w.ErrorRate, 100*maxRate, w.ErrorSamples))
+				errs = append(errs, fmt.Errorf("%s %s, %d clients: %d of %d requests failed (%.2f%%, limit %.2f%%), e.g. %q",
+					t.Name, w.Name, w.Clients, w.Errors, w.Requests, 100*w.ErrorRate, 100*maxRate, w.ErrorSamples))
 			}
 		}
 	}

@@ -17,7 +17,7 @@ type seedResult struct {
 	Retries    int64   `json:"retries"`
 }
 
-// seed fills a fresh experiment with cfg.runs runs, each created and then given one
+// seed fills a fresh experiment with cfg.searchRuns runs, each created and then given one
 // k6 batch (10 metrics, 3 params, 5 tags), and checks that search_runs sees them.
 func (tb *targetBench) seed(ctx context.Context) (seedResult, error) {
 	exp, err := tb.newExperiment(ctx, "bench-search-runs")
@@ -25,11 +25,11 @@ func (tb *targetBench) seed(ctx context.Context) (seedResult, error) {
 		return seedResult{}, err
 	}
 	tb.searchExp = exp
-	tb.log.Printf("%s: seeding %d runs with %d clients (not measured)", tb.name, tb.cfg.runs, tb.cfg.seedClients)
+	tb.log.Printf("%s: seeding %d runs with %d clients (not measured)", tb.name, tb.cfg.searchRuns, tb.cfg.seedClients)
 	var done, retries atomic.Int64
 	stopProgress := tb.reportProgress(&done)
 	start := time.Now()
-	err = parallel(ctx, tb.cfg.runs, tb.cfg.seedClients, func(ctx context.Context, _ int) error {
+	err = parallel(ctx, tb.cfg.searchRuns, tb.cfg.seedClients, func(ctx context.Context, _ int) error {
 		err := tb.seedRun(ctx, exp, &retries)
 		done.Add(1)
 		return err
@@ -39,7 +39,7 @@ func (tb *targetBench) seed(ctx context.Context) (seedResult, error) {
 		return seedResult{}, err
 	}
 	elapsed := time.Since(start).Seconds()
-	res := seedResult{Runs: tb.cfg.runs, Seconds: elapsed, RunsPerSec: float64(tb.cfg.runs) / elapsed, Retries: retries.Load()}
+	res := seedResult{Runs: tb.cfg.searchRuns, Seconds: elapsed, RunsPerSec: float64(tb.cfg.searchRuns) / elapsed, Retries: retries.Load()}
 	tb.log.Printf("%s: seeded %d runs in %.1fs (%.0f runs/s, %d requests retried)", tb.name, res.Runs, res.Seconds, res.RunsPerSec, res.Retries)
 	return res, tb.checkSeeded(ctx)
 }
@@ -70,7 +70,7 @@ func (tb *targetBench) checkSeeded(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("runs/search: %w", err)
 	}
-	if want := min(tb.cfg.runs, 1000); n != want {
+	if want := min(tb.cfg.searchRuns, 1000); n != want {
 		return fmt.Errorf("runs/search returned %d runs, want %d", n, want)
 	}
 	return nil
@@ -83,7 +83,7 @@ func (tb *targetBench) reportProgress(done *atomic.Int64) (stop func()) {
 		for {
 			select {
 			case <-t.C:
-				tb.log.Printf("%s: seeded %d/%d runs", tb.name, done.Load(), tb.cfg.runs)
+				tb.log.Printf("%s: seeded %d/%d runs", tb.name, done.Load(), tb.cfg.searchRuns)
 			case <-quit:
 				return
 			}

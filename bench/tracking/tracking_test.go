@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -138,5 +141,65 @@ func TestRetryGivesUpAfterFiveTries(t *testing.T) {
 	})
 	if err != nil || calls != 3 {
 		t.Errorf("got %v after %d calls, want success on the third", err, calls)
+	}
+}
+
+func TestParseCounts(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []int
+		wantErr bool
+	}{
+		{in: "20,8", want: []int{20, 8}},
+		{in: " 8 ", want: []int{8}},
+		{in: "8,8,20,", want: []int{8, 20}},
+		{in: "", wantErr: true},
+		{in: "0", wantErr: true},
+		{in: "8,x", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseCounts(tt.in)
+			if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+				t.Fatalf("parseCounts(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil || !slices.Equal(cfg.clientCounts, []int{20, 8}) || cfg.repeats != 5 || cfg.searchRuns != 25000 {
+		t.Errorf("defaults: clients %v, runs %d, search runs %d, %v", cfg.clientCounts, cfg.repeats, cfg.searchRuns, err)
+	}
+}
+
+// One deadlocked window among five must not make the figure: the median is the
+// ordinary windows', and its failed requests are still counted beside it.
+func TestMedianWindowAndReport(t *testing.T) {
+	win := func(rate float64, ok, errs int, p99 float64) workloadResult {
+		return workloadResult{Name: "log_batch", ReqPerSec: rate, Successes: ok, Errors: errs, Requests: ok + errs,
+			LatencyMs: benchkit.Latency{P99: p99}}
+	}
+	mlflow := []workloadResult{win(60, 600, 0, 90), win(11, 110, 12, 30300), win(58, 580, 0, 95), win(70, 700, 0, 80), win(40, 400, 0, 120)}
+	m := medianWindow(mlflow, 20)
+	if m.ReqPerSec != 58 || m.LatencyMs.P99 != 95 || m.Clients != 20 {
+		t.Errorf("median window: %v req/s, p99 %v, %d clients; want 58, 95, 20", m.ReqPerSec, m.LatencyMs.P99, m.Clients)
+	}
+	if m.Errors != 12 || m.Requests != 2402 || len(m.Runs) != 5 || m.Runs[1].Errors != 12 {
+		t.Errorf("all windows: %d errors of %d requests, runs %+v", m.Errors, m.Requests, m.Runs)
+	}
+	ours := medianWindow([]workloadResult{win(4000, 40000, 0, 10), win(3000, 30000, 0, 12), win(3500, 35000, 0, 11)}, 20)
+	rep := &report{Settings: settings{Clients: []int{20}, Runs: 5, Workloads: []string{"log_batch"}},
+		Targets: []targetResult{{Name: targetMLflow, Workloads: []workloadResult{m}}, {Name: targetMlship, Workloads: []workloadResult{ours}}}}
+	rep.computeRatios()
+	if got := rep.Ratios["log_batch/20"]; math.Abs(got-3500.0/58) > 1e-9 {
+		t.Errorf("ratio = %v, want %v", got, 3500.0/58)
+	}
+	var out strings.Builder
+	if err := rep.writeTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"60.3x", "12 (0.5%)", "11.0 (12 failed, p99 30300 ms)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -25,7 +25,10 @@ type targetBench struct {
 	name      string
 	api       *api
 	log       *log.Logger
-	searchExp string // experiment holding cfg.runs seeded runs
+	searchExp string // experiment holding cfg.searchRuns seeded runs
+	clients   int    // concurrent clients of the window being measured
+	// experiments counts the experiments created, to name each one apart.
+	experiments int
 }
 
 // benchTarget starts one server, seeds it, runs every selected workload and stops it.
@@ -41,20 +44,37 @@ func benchTarget(ctx context.Context, cfg config, name string, client *http.Clie
 	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger}
 	res := targetResult{Name: name}
 	if cfg.wants("search_runs") {
+		tb.clients = cfg.seedClients
 		seed, err := tb.seed(ctx)
 		if err != nil {
 			return res, fmt.Errorf("seeding: %w", err)
 		}
 		res.Seed = &seed
 	}
-	for _, w := range cfg.workloads {
-		r, err := tb.run(ctx, w)
-		if err != nil {
-			return res, fmt.Errorf("%s: %w", w, err)
+	// The runs go round every workload and client count in turn, so that what else the
+	// machine does at one moment does not fall on one figure alone. Each window starts
+	// on fresh connections: which of MLflow's workers a keep-alive connection lands on
+	// decides whether its connection pool deadlocks, so the runs draw that anew.
+	windows := map[[2]int][]workloadResult{}
+	for i := range cfg.repeats {
+		for ci, clients := range cfg.clientCounts {
+			for wi, w := range cfg.workloads {
+				client.CloseIdleConnections()
+				tb.clients = clients
+				r, err := tb.run(ctx, w)
+				if err != nil {
+					return res, fmt.Errorf("%s, %d clients: %w", w, clients, err)
+				}
+				logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms",
+					name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99)
+				windows[[2]int{wi, ci}] = append(windows[[2]int{wi, ci}], r)
+			}
 		}
-		logger.Printf("%s %s: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms",
-			name, w, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99)
-		res.Workloads = append(res.Workloads, r)
+	}
+	for wi := range cfg.workloads {
+		for ci, clients := range cfg.clientCounts {
+			res.Workloads = append(res.Workloads, medianWindow(windows[[2]int{wi, ci}], clients))
+		}
 	}
 	return res, nil
 }
@@ -68,7 +88,7 @@ func (tb *targetBench) run(ctx context.Context, workload string) (workloadResult
 	if err != nil {
 		return workloadResult{}, err
 	}
-	tb.log.Printf("%s %s: warm-up %s, then %s with %d clients", tb.name, workload, tb.cfg.warmup, tb.cfg.duration, tb.cfg.clients)
+	tb.log.Printf("%s %s: warm-up %s, then %s with %d clients", tb.name, workload, tb.cfg.warmup, tb.cfg.duration, tb.clients)
 	measure(ctx, steps, tb.cfg.warmup)
 	r := measure(ctx, steps, tb.cfg.duration)
 	r.Name = workload
@@ -90,7 +110,7 @@ func (tb *targetBench) steps(ctx context.Context, workload string) ([]step, erro
 	default:
 		return nil, fmt.Errorf("unknown workload %q", workload)
 	}
-	steps := make([]step, tb.cfg.clients)
+	steps := make([]step, tb.clients)
 	for i := range steps {
 		steps[i] = s
 	}
@@ -108,7 +128,7 @@ func (tb *targetBench) runLogBatch(ctx context.Context) (workloadResult, error) 
 	if err != nil {
 		return workloadResult{}, err
 	}
-	clients := make([]*logBatchClient, tb.cfg.clients)
+	clients := make([]*logBatchClient, tb.clients)
 	steps := make([]step, len(clients))
 	for i := range clients {
 		clients[i] = &logBatchClient{api: tb.api, exp: exp, perRun: tb.cfg.batchesPerRun}
@@ -117,7 +137,7 @@ func (tb *targetBench) runLogBatch(ctx context.Context) (workloadResult, error) 
 	if err := tb.fillRunPools(ctx, clients, 1); err != nil {
 		return workloadResult{}, err
 	}
-	tb.log.Printf("%s log_batch: warm-up %s, then %s with %d clients", tb.name, tb.cfg.warmup, tb.cfg.duration, tb.cfg.clients)
+	tb.log.Printf("%s log_batch: warm-up %s, then %s with %d clients", tb.name, tb.cfg.warmup, tb.cfg.duration, tb.clients)
 	warm := measure(ctx, steps, tb.cfg.warmup)
 	if err := tb.fillRunPools(ctx, clients, tb.runsPerClient(warm.ReqPerSec)); err != nil {
 		return workloadResult{}, err
@@ -136,7 +156,7 @@ func (tb *targetBench) runLogBatch(ctx context.Context) (workloadResult, error) 
 // runsPerClient is how many runs a client needs for a measured window at 1.5 times
 // the given rate of log_batch requests per second, over all clients.
 func (tb *targetBench) runsPerClient(rate float64) int {
-	batches := rate * tb.cfg.duration.Seconds() * 1.5 / float64(tb.cfg.clients)
+	batches := rate * tb.cfg.duration.Seconds() * 1.5 / float64(tb.clients)
 	return int(math.Ceil(batches/float64(tb.cfg.batchesPerRun))) + 1
 }
 
@@ -145,7 +165,7 @@ func (tb *targetBench) fillRunPools(ctx context.Context, clients []*logBatchClie
 	runs := make([]string, perClient*len(clients))
 	start := time.Now()
 	var retries atomic.Int64
-	err := parallel(ctx, len(runs), tb.cfg.clients, func(ctx context.Context, i int) error {
+	err := parallel(ctx, len(runs), tb.clients, func(ctx context.Context, i int) error {
 		return retry(ctx, &retries, func() (err error) {
 			runs[i], err = tb.api.createRun(ctx, clients[0].exp)
 			return err
@@ -198,6 +218,9 @@ func (c *logBatchClient) nextRun(ctx context.Context) error {
 // newExperiment creates an experiment for a workload. Like all set-up requests it is
 // retried, since MLflow can fail a request with 400 when overloaded.
 func (tb *targetBench) newExperiment(ctx context.Context, name string) (id string, err error) {
+	// Every window has an experiment of its own, and experiment names are unique.
+	tb.experiments++
+	name += "-" + strconv.Itoa(tb.experiments)
 	err = retry(ctx, new(atomic.Int64), func() error {
 		id, err = tb.api.createExperiment(ctx, name)
 		return err
