@@ -191,8 +191,8 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 	}
 	rt := httpx.NewRouter(httpx.RouterOptions{Logger: logger})
 	serving.NewHandler(m, serving.HTTPOptions{Single: name, MaxBody: f.maxBody, Gatherer: reg, Logger: logger}).Register(rt)
-	rt.Handle(httpx.Route{Method: "GET", Path: "/healthz", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })})
-	rt.Handle(httpx.Route{Method: "GET", Path: "/readyz", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rt.Handle(httpx.Route{Method: "GET", Path: "/healthz", Access: httpx.Public, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })})
+	rt.Handle(httpx.Route{Method: "GET", Path: "/readyz", Access: httpx.Public, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !m.Ready() {
 			http.Error(w, "model loading", http.StatusServiceUnavailable)
 			return

@@ -71,6 +71,7 @@ type route struct {
 	fn           httpx.HandlerFunc
 	streaming    bool
 	body         httpx.Body
+	access       httpx.Access
 }
 
 // The bodies routes take: none (GET), JSON, or a dataset's file.
@@ -88,33 +89,33 @@ var datasetBody = httpx.Accepts("application/octet-stream", "text/csv", "applica
 // test compares with the document.
 func (a *API) routeTable() []route {
 	return []route{
-		{"GET", "/api/v1/openapi.json", a.openAPI, false, none},
-		{"GET", "/api/v1/server-info", a.serverInfo, false, none},
-		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false, none},
-		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify, false, jsonBody},
-		{"POST", "/api/v1/content/gc", a.collectGarbage, false, jsonBody},
-		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile, false, none},
-		{"GET", "/api/v1/deployments", a.listDeployments, false, none},
-		{"POST", "/api/v1/deployments", a.createDeployment, false, jsonBody},
-		{"GET", "/api/v1/deployments/{name}", a.getDeployment, false, none},
-		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment, false, jsonBody},
-		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment, false, jsonBody},
-		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads, false, none},
-		{"GET", "/api/v1/deployments/{name}/drift", a.listDriftWindows, false, none},
-		{"GET", "/api/v1/datasets", a.listDatasets, false, none},
-		{"GET", "/api/v1/datasets/{name}/versions", a.listDatasetVersions, false, none},
-		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true, datasetBody},
-		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false, none},
-		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false, none},
-		{"POST", "/api/v1/drift", a.compareDatasets, false, jsonBody},
-		{"GET", "/api/v1/models/{name}/benchmark", a.getBenchmark, false, none},
-		{"PUT", "/api/v1/models/{name}/benchmark", a.setBenchmark, false, jsonBody},
-		{"DELETE", "/api/v1/models/{name}/benchmark", a.deleteBenchmark, false, jsonBody},
-		{"POST", "/api/v1/models/{name}/versions/{version}/evaluations", a.evaluate, false, jsonBody},
-		{"GET", "/api/v1/models/{name}/evaluations", a.listEvaluations, false, none},
-		{"GET", "/api/v1/evaluations/{id}", a.getEvaluation, false, none},
-		{"PUT", "/api/v1/models/{name}/aliases/{alias}", a.setAlias, false, jsonBody},
-		{"GET", "/api/v1/models/{name}/alias-audit", a.listAliasAudit, false, none},
+		{"GET", "/api/v1/openapi.json", a.openAPI, false, none, httpx.Public},
+		{"GET", "/api/v1/server-info", a.serverInfo, false, none, httpx.Public},
+		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false, none, httpx.Read},
+		{"POST", "/api/v1/models/{name}/versions/{version}/verify", a.verify, false, jsonBody, httpx.Write},
+		{"POST", "/api/v1/content/gc", a.collectGarbage, false, jsonBody, httpx.Admin},
+		{"GET", "/api/v1/models/{name}/versions/{version}/files/{path...}", a.versionFile, false, none, httpx.Read},
+		{"GET", "/api/v1/deployments", a.listDeployments, false, none, httpx.Read},
+		{"POST", "/api/v1/deployments", a.createDeployment, false, jsonBody, httpx.Deploy},
+		{"GET", "/api/v1/deployments/{name}", a.getDeployment, false, none, httpx.Read},
+		{"PUT", "/api/v1/deployments/{name}", a.updateDeployment, false, jsonBody, httpx.Deploy},
+		{"DELETE", "/api/v1/deployments/{name}", a.deleteDeployment, false, jsonBody, httpx.Deploy},
+		{"GET", "/api/v1/deployments/{name}/payloads", a.listPayloads, false, none, httpx.Read},
+		{"GET", "/api/v1/deployments/{name}/drift", a.listDriftWindows, false, none, httpx.Read},
+		{"GET", "/api/v1/datasets", a.listDatasets, false, none, httpx.Read},
+		{"GET", "/api/v1/datasets/{name}/versions", a.listDatasetVersions, false, none, httpx.Read},
+		{"POST", "/api/v1/datasets/{name}/versions", a.registerDataset, true, datasetBody, httpx.Write},
+		{"GET", "/api/v1/datasets/{name}/versions/{version}", a.getDatasetVersion, false, none, httpx.Read},
+		{"GET", "/api/v1/datasets/{name}/versions/{version}/profile", a.getDatasetProfile, false, none, httpx.Read},
+		{"POST", "/api/v1/drift", a.compareDatasets, false, jsonBody, httpx.Read},
+		{"GET", "/api/v1/models/{name}/benchmark", a.getBenchmark, false, none, httpx.Read},
+		{"PUT", "/api/v1/models/{name}/benchmark", a.setBenchmark, false, jsonBody, httpx.Write},
+		{"DELETE", "/api/v1/models/{name}/benchmark", a.deleteBenchmark, false, jsonBody, httpx.Write},
+		{"POST", "/api/v1/models/{name}/versions/{version}/evaluations", a.evaluate, false, jsonBody, httpx.Write},
+		{"GET", "/api/v1/models/{name}/evaluations", a.listEvaluations, false, none, httpx.Read},
+		{"GET", "/api/v1/evaluations/{id}", a.getEvaluation, false, none, httpx.Read},
+		{"PUT", "/api/v1/models/{name}/aliases/{alias}", a.setAlias, false, jsonBody, httpx.Write},
+		{"GET", "/api/v1/models/{name}/alias-audit", a.listAliasAudit, false, none, httpx.Read},
 	}
 }
 
@@ -126,7 +127,7 @@ func (a *API) Register(rt *httpx.Router) {
 		if !r.streaming {
 			h = httpx.LimitBody(maxBodyBytes, h)
 		}
-		rt.Handle(httpx.Route{Method: r.method, Path: r.path, Body: r.body, Handler: h})
+		rt.Handle(httpx.Route{Method: r.method, Path: r.path, Body: r.body, Access: r.access, Handler: h})
 	}
 	rt.Fallback(Prefix, httpx.Handle(a.logger, a.endpointNotFound))
 }

@@ -188,11 +188,11 @@ func TestBodyDeclarations(t *testing.T) {
 	rt := NewRouter(RouterOptions{})
 	var hits int
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++; io.Copy(io.Discard, r.Body) })
-	rt.Handle(Route{Method: "POST", Path: "/json", Body: JSON, Handler: ok})
-	rt.Handle(Route{Method: "POST", Path: "/mlflow", Body: JSON.RefusedWith(400, "INVALID_PARAMETER_VALUE"), Handler: ok})
-	rt.Handle(Route{Method: "PUT", Path: "/upload", Body: AnyType, Handler: ok})
-	rt.Handle(Route{Method: "POST", Path: "/infer", Body: Accepts("application/json", "application/octet-stream", ""), Handler: ok})
-	rt.Mount("/raw/", []Route{{Method: "POST", Path: "/raw/op", Body: JSON, Handler: ok}}, http.NotFoundHandler())
+	rt.Handle(Route{Method: "POST", Path: "/json", Body: JSON, Access: Write, Handler: ok})
+	rt.Handle(Route{Method: "POST", Path: "/mlflow", Body: JSON.RefusedWith(400, "INVALID_PARAMETER_VALUE"), Access: Write, Handler: ok})
+	rt.Handle(Route{Method: "PUT", Path: "/upload", Body: AnyType, Access: Write, Handler: ok})
+	rt.Handle(Route{Method: "POST", Path: "/infer", Body: Accepts("application/json", "application/octet-stream", ""), Access: Read, Handler: ok})
+	rt.Mount("/raw/", []Route{{Method: "POST", Path: "/raw/op", Body: JSON, Access: Write, Handler: ok}}, http.NotFoundHandler())
 	for _, tc := range []struct {
 		path, ctype, body string
 		want              int
@@ -237,15 +237,24 @@ func TestBodyDeclarations(t *testing.T) {
 }
 
 func TestUndeclaredRoutePanics(t *testing.T) {
-	for _, method := range []string{"POST", "PUT", "PATCH", "DELETE"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s route with no body declaration was registered", method)
-				}
-			}()
-			NewRouter(RouterOptions{}).Handle(Route{Method: method, Path: "/x", Handler: http.NotFoundHandler()})
+	mustPanic := func(why string, r Route) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s: route %s %s was registered", why, r.Method, r.Path)
+			}
 		}()
+		NewRouter(RouterOptions{}).Handle(r)
 	}
-	NewRouter(RouterOptions{}).Handle(Route{Method: "GET", Path: "/x", Handler: http.NotFoundHandler()})
+	nf := http.NotFoundHandler()
+	for _, method := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		mustPanic("no body", Route{Method: method, Path: "/x", Access: Write, Handler: nf})
+		mustPanic("public and changing state", Route{Method: method, Path: "/x", Body: JSON, Access: Public, Handler: nf})
+	}
+	for _, method := range []string{"GET", "POST"} {
+		mustPanic("no access", Route{Method: method, Path: "/x", Body: JSON, Handler: nf})
+		mustPanic("unknown access", Route{Method: method, Path: "/x", Body: JSON, Access: Admin + 1, Handler: nf})
+	}
+	NewRouter(RouterOptions{}).Handle(Route{Method: "GET", Path: "/x", Access: Public, Handler: nf})
+	NewRouter(RouterOptions{}).Handle(Route{Method: "POST", Path: "/x", Body: JSON, Access: Signed, Handler: nf})
 }

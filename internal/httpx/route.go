@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -81,12 +82,37 @@ func (b Body) Check(r *http.Request) error {
 		"Bad Request. Content-Type must be %s; got '%s'.", strings.Join(want, " or "), ct)}
 }
 
+// Access is what a route needs of its caller when the server checks identities. Every
+// route declares one: the Router refuses a route without, so a route nobody thought
+// about cannot be reached by anyone (deny by default).
+type Access uint8
+
+const (
+	accessUndeclared Access = iota
+	Public                  // anyone: probes, the server's version, signing in
+	Signed                  // any signed-in identity: who it is, its own tokens
+	Read                    // reading tracking, registry, datasets, deployments; calling models
+	Write                   // changing tracking, registry and datasets
+	Deploy                  // creating, changing and deleting deployments
+	Admin                   // users, every token, server-wide maintenance
+)
+
+var accessNames = [...]string{"undeclared", "public", "signed", "read", "write", "deploy", "admin"}
+
+func (a Access) String() string {
+	if int(a) < len(accessNames) {
+		return accessNames[a]
+	}
+	return "access(" + strconv.Itoa(int(a)) + ")"
+}
+
 // Route is one endpoint: its method, its path (a ServeMux pattern path, or a prefix for
-// a mounted route), what body it takes, and its handler.
+// a mounted route), what body it takes, what it needs of its caller, and its handler.
 type Route struct {
 	Method  string
 	Path    string
 	Body    Body
+	Access  Access
 	Handler http.Handler
 }
 
@@ -153,7 +179,7 @@ func (rt *Router) Fallback(pattern string, h http.Handler) {
 func (rt *Router) Mount(prefix string, routes []Route, fallback http.Handler) {
 	m := mount{prefix: prefix, fallback: fallback}
 	for _, r := range routes {
-		m.routes = append(m.routes, Route{Method: r.Method, Path: r.Path, Body: r.Body, Handler: rt.guard(r)})
+		m.routes = append(m.routes, Route{Method: r.Method, Path: r.Path, Body: r.Body, Access: r.Access, Handler: rt.guard(r)})
 		rt.routes = append(rt.routes, r)
 	}
 	rt.mounts = append(rt.mounts, m)
@@ -166,6 +192,12 @@ func (rt *Router) guard(r Route) http.Handler {
 	}
 	if StateChanging(r.Method) && !r.Body.declared() {
 		panic(fmt.Sprintf("httpx: route %s %s changes state and declares no body", r.Method, r.Path))
+	}
+	if r.Access == accessUndeclared || int(r.Access) >= len(accessNames) {
+		panic(fmt.Sprintf("httpx: route %s %s declares no access (Public, Signed, Read, Write, Deploy or Admin)", r.Method, r.Path))
+	}
+	if r.Access == Public && StateChanging(r.Method) {
+		panic(fmt.Sprintf("httpx: route %s %s changes state and is public", r.Method, r.Path))
 	}
 	h := r.Handler
 	if rt.opts.Wrap != nil {

@@ -53,7 +53,15 @@ var prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
 type route struct {
 	method, path string
 	fn           httpx.HandlerFunc
+	access       httpx.Access
 }
+
+// What MLflow's routes need of their caller: reading (searches too, though some are
+// POSTs) or writing.
+const (
+	readAccess  = httpx.Read
+	writeAccess = httpx.Write
+)
 
 func (a *API) routes() []route {
 	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes())
@@ -61,35 +69,35 @@ func (a *API) routes() []route {
 
 func (a *API) trackingRoutes() []route {
 	return []route{
-		{"POST", "experiments/create", a.createExperiment},
-		{"GET", "experiments/get", a.getExperiment},
-		{"GET", "experiments/get-by-name", a.getExperimentByName},
-		{"POST", "experiments/search", a.searchExperiments},
-		{"GET", "experiments/search", a.searchExperiments},
-		{"POST", "experiments/delete", a.deleteExperiment},
-		{"POST", "experiments/restore", a.restoreExperiment},
-		{"POST", "experiments/update", a.updateExperiment},
-		{"POST", "experiments/set-experiment-tag", a.setExperimentTag},
-		{"POST", "experiments/delete-experiment-tag", a.deleteExperimentTag},
+		{"POST", "experiments/create", a.createExperiment, writeAccess},
+		{"GET", "experiments/get", a.getExperiment, readAccess},
+		{"GET", "experiments/get-by-name", a.getExperimentByName, readAccess},
+		{"POST", "experiments/search", a.searchExperiments, readAccess},
+		{"GET", "experiments/search", a.searchExperiments, readAccess},
+		{"POST", "experiments/delete", a.deleteExperiment, writeAccess},
+		{"POST", "experiments/restore", a.restoreExperiment, writeAccess},
+		{"POST", "experiments/update", a.updateExperiment, writeAccess},
+		{"POST", "experiments/set-experiment-tag", a.setExperimentTag, writeAccess},
+		{"POST", "experiments/delete-experiment-tag", a.deleteExperimentTag, writeAccess},
 
-		{"POST", "runs/create", a.createRun},
-		{"GET", "runs/get", a.getRun},
-		{"POST", "runs/update", a.updateRun},
-		{"POST", "runs/delete", a.deleteRun},
-		{"POST", "runs/restore", a.restoreRun},
-		{"POST", "runs/search", a.searchRuns},
-		{"POST", "runs/log-metric", a.logMetric},
-		{"POST", "runs/log-parameter", a.logParam},
-		{"POST", "runs/set-tag", a.setTag},
-		{"POST", "runs/delete-tag", a.deleteTag},
-		{"POST", "runs/log-batch", a.logBatch},
-		{"POST", "runs/log-inputs", a.logInputs},
+		{"POST", "runs/create", a.createRun, writeAccess},
+		{"GET", "runs/get", a.getRun, readAccess},
+		{"POST", "runs/update", a.updateRun, writeAccess},
+		{"POST", "runs/delete", a.deleteRun, writeAccess},
+		{"POST", "runs/restore", a.restoreRun, writeAccess},
+		{"POST", "runs/search", a.searchRuns, readAccess},
+		{"POST", "runs/log-metric", a.logMetric, writeAccess},
+		{"POST", "runs/log-parameter", a.logParam, writeAccess},
+		{"POST", "runs/set-tag", a.setTag, writeAccess},
+		{"POST", "runs/delete-tag", a.deleteTag, writeAccess},
+		{"POST", "runs/log-batch", a.logBatch, writeAccess},
+		{"POST", "runs/log-inputs", a.logInputs, writeAccess},
 
-		{"GET", "metrics/get-history", a.getMetricHistory},
-		{"GET", "metrics/get-history-bulk-interval", a.getMetricHistoryBulkInterval},
+		{"GET", "metrics/get-history", a.getMetricHistory, readAccess},
+		{"GET", "metrics/get-history-bulk-interval", a.getMetricHistoryBulkInterval, readAccess},
 
-		{"GET", "artifacts/list", a.listRunArtifacts},
-		{"GET", "server-features", a.serverFeatures},
+		{"GET", "artifacts/list", a.listRunArtifacts, readAccess},
+		{"GET", "server-features", a.serverFeatures, readAccess},
 	}
 }
 
@@ -117,14 +125,14 @@ func (a *API) Register(rt *httpx.Router) {
 	for _, p := range prefixes {
 		for _, r := range a.routes() {
 			h := httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, r.fn))
-			rt.Handle(httpx.Route{Method: r.method, Path: p + r.path, Body: bodyOf(r.method), Handler: h})
+			rt.Handle(httpx.Route{Method: r.method, Path: p + r.path, Body: bodyOf(r.method), Access: r.access, Handler: h})
 		}
 		rt.Fallback(p, httpx.Handle(a.logger, a.endpointNotFound))
 	}
 	for _, p := range []string{"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"} {
-		rt.Handle(httpx.Route{Method: "GET", Path: p, Handler: httpx.Handle(a.logger, a.serverInfo)})
+		rt.Handle(httpx.Route{Method: "GET", Path: p, Access: httpx.Public, Handler: httpx.Handle(a.logger, a.serverInfo)})
 	}
-	rt.Handle(httpx.Route{Method: "GET", Path: "/model-versions/get-artifact", Handler: httpx.Handle(a.logger, a.getModelVersionArtifact)})
+	rt.Handle(httpx.Route{Method: "GET", Path: "/model-versions/get-artifact", Access: httpx.Read, Handler: httpx.Handle(a.logger, a.getModelVersionArtifact)})
 	rt.Mount(ArtifactsPrefix, a.artifactRoutes(), httpx.Handle(a.logger, a.artifactNotFound))
 }
 

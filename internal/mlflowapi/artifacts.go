@@ -53,7 +53,11 @@ func (a *API) artifactRoutes() []httpx.Route {
 	}
 	out := make([]httpx.Route, len(routes))
 	for i, r := range routes {
-		out[i] = httpx.Route{Method: r.method, Path: ArtifactsPrefix + r.op, Body: r.body,
+		access := httpx.Write
+		if r.method == http.MethodGet {
+			access = httpx.Read
+		}
+		out[i] = httpx.Route{Method: r.method, Path: ArtifactsPrefix + r.op, Body: r.body, Access: access,
 			Handler: httpx.Handle(a.logger, a.artifactOp(r.op, r.fn))}
 	}
 	return out

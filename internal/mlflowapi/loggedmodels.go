@@ -11,16 +11,16 @@ import (
 
 func (a *API) loggedModelRoutes() []route {
 	return []route{
-		{"POST", "logged-models", a.createLoggedModel},
-		{"GET", "logged-models/{model_id}", a.getLoggedModel},
-		{"PATCH", "logged-models/{model_id}", a.finalizeLoggedModel},
-		{"DELETE", "logged-models/{model_id}", a.deleteLoggedModel},
-		{"POST", "logged-models/search", a.searchLoggedModels},
-		{"PATCH", "logged-models/{model_id}/tags", a.setLoggedModelTags},
-		{"DELETE", "logged-models/{model_id}/tags/{tag_key}", a.deleteLoggedModelTag},
-		{"POST", "logged-models/{model_id}/params", a.logLoggedModelParams},
-		{"GET", "logged-models/{model_id}/artifacts/directories", a.listLoggedModelArtifacts},
-		{"POST", "runs/outputs", a.logOutputs},
+		{"POST", "logged-models", a.createLoggedModel, writeAccess},
+		{"GET", "logged-models/{model_id}", a.getLoggedModel, readAccess},
+		{"PATCH", "logged-models/{model_id}", a.finalizeLoggedModel, writeAccess},
+		{"DELETE", "logged-models/{model_id}", a.deleteLoggedModel, writeAccess},
+		{"POST", "logged-models/search", a.searchLoggedModels, readAccess},
+		{"PATCH", "logged-models/{model_id}/tags", a.setLoggedModelTags, writeAccess},
+		{"DELETE", "logged-models/{model_id}/tags/{tag_key}", a.deleteLoggedModelTag, writeAccess},
+		{"POST", "logged-models/{model_id}/params", a.logLoggedModelParams, writeAccess},
+		{"GET", "logged-models/{model_id}/artifacts/directories", a.listLoggedModelArtifacts, readAccess},
+		{"POST", "runs/outputs", a.logOutputs, writeAccess},
 	}
 }
 

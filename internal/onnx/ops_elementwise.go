@@ -112,6 +112,18 @@ func broadcastIndex(in, out []int64) []int {
 	return idx
 }
 
+// trailing reports whether shape, leading 1s aside, is the last dimensions of full, so
+// that a tensor of shape repeats every len elements over full.
+func trailing(shape, full []int64) bool {
+	for len(shape) > 0 && shape[0] == 1 {
+		shape = shape[1:]
+	}
+	if len(shape) > len(full) {
+		return false
+	}
+	return sameShape(shape, full[len(full)-len(shape):])
+}
+
 func sameShape(a, b []int64) bool {
 	if len(a) != len(b) {
 		return false
@@ -147,6 +159,15 @@ func zip2[A, B, R Element](a []A, as []int64, b []B, bs []int64, f func(A, B) R)
 	case len(a) == 1 && len(b) == n:
 		for i := range out {
 			out[i] = f(a[0], b[i])
+		}
+	case len(a) == n && len(b) > 0 && trailing(bs, shape):
+		// b repeats along the leading dimensions (a row of per-feature constants).
+		for i := range out {
+			out[i] = f(a[i], b[i%len(b)])
+		}
+	case len(b) == n && len(a) > 0 && trailing(as, shape):
+		for i := range out {
+			out[i] = f(a[i%len(a)], b[i])
 		}
 	default:
 		ia, ib := broadcastIndex(as, shape), broadcastIndex(bs, shape)

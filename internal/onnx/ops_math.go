@@ -377,20 +377,7 @@ func reduceBuilder(name string, r reducer) builder {
 func reduce(name string, r reducer, v []float64, shape []int64, axes []int) []float64 {
 	kept := reducedShape(shape, axes, true)
 	n, _ := numElements(kept)
-	outStrides := rowStrides(kept)
-	target := make([]int, len(v))
-	inStrides := rowStrides(shape)
-	for i := range v {
-		o, rem := 0, i
-		for d := range shape {
-			c := rem / inStrides[d]
-			rem %= inStrides[d]
-			if !slices.Contains(axes, d) {
-				o += c * outStrides[d]
-			}
-		}
-		target[i] = o
-	}
+	target := reduceTargets(shape, kept, axes, len(v))
 	count := max(1, len(v)/max(1, n))
 	acc := make([]float64, n)
 	if name == "ReduceLogSumExp" {
@@ -421,6 +408,54 @@ func reduce(name string, r reducer, v []float64, shape []int64, axes []int) []fl
 		}
 	}
 	return acc
+}
+
+// reduceTargets maps each element of a tensor of shape to its group in the reduced
+// tensor of shape kept.
+func reduceTargets(shape, kept []int64, axes []int, size int) []int {
+	target := make([]int, size)
+	if lo, hi, ok := axisBlock(axes); ok && hi < len(shape) {
+		// One block of adjacent axes: a group is red elements inner apart.
+		_, red, inner := axisSplit(shape, lo)
+		for _, d := range shape[lo+1 : hi+1] {
+			red *= int(d)
+			inner /= max(1, int(d))
+		}
+		if red*inner > 0 {
+			for i := range target {
+				target[i] = i/(red*inner)*inner + i%inner
+			}
+			return target
+		}
+	}
+	outStrides := rowStrides(kept)
+	inStrides := rowStrides(shape)
+	for i := range target {
+		o, rem := 0, i
+		for d := range shape {
+			c := rem / inStrides[d]
+			rem %= inStrides[d]
+			if !slices.Contains(axes, d) {
+				o += c * outStrides[d]
+			}
+		}
+		target[i] = o
+	}
+	return target
+}
+
+// axisBlock reports whether axes are one run of adjacent axes, lo to hi.
+func axisBlock(axes []int) (lo, hi int, ok bool) {
+	if len(axes) == 0 {
+		return 0, 0, false
+	}
+	lo, hi = slices.Min(axes), slices.Max(axes)
+	for a := lo; a <= hi; a++ {
+		if !slices.Contains(axes, a) {
+			return 0, 0, false
+		}
+	}
+	return lo, hi, hi-lo+1 == len(axes)
 }
 
 func nanOr(a, v float64, f func(a, b float64) float64) float64 {

@@ -80,22 +80,6 @@ func topKOf[T number](d []T, inShape, outShape []int64, ax, k int, largest bool)
 	outer, dim, inner := axisSplit(inShape, ax)
 	n, _ := numElements(outShape)
 	vals, idxs := make([]T, n), make([]int64, n)
-	// before reports whether element a (at index i) comes before b (at j) in the result.
-	before := func(a, b T, i, j int) bool {
-		an, bn := a != a, b != b // NaN
-		switch {
-		case an || bn:
-			if an && bn {
-				return i < j
-			}
-			return an == largest
-		case a == b:
-			return i < j
-		case largest:
-			return a > b
-		}
-		return a < b
-	}
 	line := make([]T, dim)
 	best := make([]int, 0, k)
 	for o := range outer {
@@ -103,7 +87,7 @@ func topKOf[T number](d []T, inShape, outShape []int64, ax, k int, largest bool)
 			for j := range dim {
 				line[j] = d[(o*dim+j)*inner+in]
 			}
-			best = selectTop(line, k, best[:0], before)
+			best = selectTop(line, k, best[:0], largest)
 			for r, j := range best {
 				pos := (o*k+r)*inner + in
 				vals[pos], idxs[pos] = line[j], int64(j)
@@ -113,23 +97,37 @@ func topKOf[T number](d []T, inShape, outShape []int64, ax, k int, largest bool)
 	return []Value{NewTensor(outShape, vals), NewTensor(outShape, idxs)}
 }
 
-// selectTop appends to best the indices of the k first elements of line in the order
-// before defines, in that order.
-func selectTop[T number](line []T, k int, best []int, before func(a, b T, i, j int) bool) []int {
+// before reports whether element a (at index i) comes before b (at j) in the result.
+func before[T number](a, b T, i, j int, largest bool) bool {
+	if a != a || b != b { // NaN
+		if a != a && b != b {
+			return i < j
+		}
+		return (a != a) == largest
+	}
+	if a == b {
+		return i < j
+	}
+	return (a > b) == largest
+}
+
+// selectTop appends to best the indices of the k first elements of line in the result's
+// order, in that order.
+func selectTop[T number](line []T, k int, best []int, largest bool) []int {
 	if k == 0 {
 		return best
 	}
 	if k <= 32 {
 		// Insertion into a sorted buffer: few comparisons for the small k of neighbours.
 		for j, v := range line {
-			if len(best) == k && !before(v, line[best[k-1]], j, best[k-1]) {
+			if len(best) == k && !before(v, line[best[k-1]], j, best[k-1], largest) {
 				continue
 			}
 			if len(best) < k {
 				best = append(best, j)
 			}
 			p := len(best) - 1
-			for p > 0 && before(v, line[best[p-1]], j, best[p-1]) {
+			for p > 0 && before(v, line[best[p-1]], j, best[p-1], largest) {
 				best[p] = best[p-1]
 				p--
 			}
@@ -141,10 +139,10 @@ func selectTop[T number](line []T, k int, best []int, before func(a, b T, i, j i
 		best = append(best, j)
 	}
 	slices.SortFunc(best, func(i, j int) int {
-		if before(line[i], line[j], i, j) {
+		if before(line[i], line[j], i, j, largest) {
 			return -1
 		}
-		if before(line[j], line[i], j, i) {
+		if before(line[j], line[i], j, i, largest) {
 			return 1
 		}
 		return 0

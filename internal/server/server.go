@@ -172,7 +172,7 @@ func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, 
 	s.faces.inference.Register(rt)
 	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.Version),
 		"/healthz": plain("ok"), "/readyz": s.ready} {
-		rt.Handle(httpx.Route{Method: "GET", Path: path, Handler: h})
+		rt.Handle(httpx.Route{Method: "GET", Path: path, Access: httpx.Public, Handler: h})
 	}
 	edge, err := httpx.Edge(httpx.EdgeOptions{AllowedHosts: s.cfg.AllowedHosts, Bind: s.cfg.Host,
 		CORSOrigins: s.cfg.CORSAllowedOrigins, MinBodyRate: s.cfg.MinBodyRate, BodyGrace: s.cfg.MinBodyRateGrace,

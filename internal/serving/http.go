@@ -65,46 +65,47 @@ type endpoint struct {
 	pattern string
 	fn      http.HandlerFunc
 	body    httpx.Body
+	access  httpx.Access
 }
 
 // Register adds the endpoints to rt.
 func (h *Handler) Register(rt *httpx.Router) {
 	routes := []endpoint{
-		{"GET /v2", h.serverMetadata, httpx.Body{}},
-		{"GET /v2/health/live", h.live, httpx.Body{}},
-		{"GET /v2/health/ready", h.ready, httpx.Body{}},
-		{"GET /v2/models/{name}", h.modelMetadata, httpx.Body{}},
-		{"GET /v2/models/{name}/versions/{version}", h.modelMetadata, httpx.Body{}},
-		{"GET /v2/models/{name}/ready", h.modelReady, httpx.Body{}},
-		{"GET /v2/models/{name}/versions/{version}/ready", h.modelReady, httpx.Body{}},
-		{"GET /v2/models/{name}/config", h.modelConfig, httpx.Body{}},
-		{"GET /v2/models/{name}/versions/{version}/config", h.modelConfig, httpx.Body{}},
-		{"POST /v2/models/{name}/infer", h.infer, inferBody},
-		{"POST /v2/models/{name}/versions/{version}/infer", h.infer, inferBody},
-		{"POST /v2/repository/index", h.repositoryIndex, jsonOrNone},
-		{"GET /v1/models", h.v1List, httpx.Body{}},
-		{"GET /v1/models/{target}", h.v1Ready, httpx.Body{}},
-		{"POST /v1/models/{target}", h.v1Predict, jsonOrNone},
-		{"POST /deployments/{name}/invocations", h.invocations, invocationsBody},
-		{"GET /deployments/{name}/ping", h.ping, httpx.Body{}},
-		{"GET /deployments/{name}/health", h.ping, httpx.Body{}},
+		{"GET /v2", h.serverMetadata, httpx.Body{}, httpx.Public},
+		{"GET /v2/health/live", h.live, httpx.Body{}, httpx.Public},
+		{"GET /v2/health/ready", h.ready, httpx.Body{}, httpx.Public},
+		{"GET /v2/models/{name}", h.modelMetadata, httpx.Body{}, httpx.Read},
+		{"GET /v2/models/{name}/versions/{version}", h.modelMetadata, httpx.Body{}, httpx.Read},
+		{"GET /v2/models/{name}/ready", h.modelReady, httpx.Body{}, httpx.Read},
+		{"GET /v2/models/{name}/versions/{version}/ready", h.modelReady, httpx.Body{}, httpx.Read},
+		{"GET /v2/models/{name}/config", h.modelConfig, httpx.Body{}, httpx.Read},
+		{"GET /v2/models/{name}/versions/{version}/config", h.modelConfig, httpx.Body{}, httpx.Read},
+		{"POST /v2/models/{name}/infer", h.infer, inferBody, httpx.Read},
+		{"POST /v2/models/{name}/versions/{version}/infer", h.infer, inferBody, httpx.Read},
+		{"POST /v2/repository/index", h.repositoryIndex, jsonOrNone, httpx.Read},
+		{"GET /v1/models", h.v1List, httpx.Body{}, httpx.Read},
+		{"GET /v1/models/{target}", h.v1Ready, httpx.Body{}, httpx.Read},
+		{"POST /v1/models/{target}", h.v1Predict, jsonOrNone, httpx.Read},
+		{"POST /deployments/{name}/invocations", h.invocations, invocationsBody, httpx.Read},
+		{"GET /deployments/{name}/ping", h.ping, httpx.Body{}, httpx.Public},
+		{"GET /deployments/{name}/health", h.ping, httpx.Body{}, httpx.Public},
 	}
 	if h.opts.Single != "" {
 		routes = append(routes, []endpoint{
-			{"POST /invocations", h.invocations, invocationsBody},
-			{"GET /ping", h.ping, httpx.Body{}},
-			{"GET /health", h.ping, httpx.Body{}},
+			{"POST /invocations", h.invocations, invocationsBody, httpx.Read},
+			{"GET /ping", h.ping, httpx.Body{}, httpx.Public},
+			{"GET /health", h.ping, httpx.Body{}, httpx.Public},
 			{"GET /version", func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				io.WriteString(w, version.Version)
-			}, httpx.Body{}},
+			}, httpx.Body{}, httpx.Public},
 		}...)
 	}
 	allowed := map[string][]string{}
 	var paths []string
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r.pattern, " ")
-		rt.Handle(httpx.Route{Method: method, Path: path, Body: r.body, Handler: http.MaxBytesHandler(r.fn, h.opts.MaxBody)})
+		rt.Handle(httpx.Route{Method: method, Path: path, Body: r.body, Access: r.access, Handler: http.MaxBytesHandler(r.fn, h.opts.MaxBody)})
 		if allowed[path] == nil {
 			paths = append(paths, path)
 		}
@@ -114,7 +115,7 @@ func (h *Handler) Register(rt *httpx.Router) {
 		rt.Fallback(path, h.methodNotAllowed(path, allowed[path]))
 	}
 	if h.opts.Gatherer != nil {
-		rt.Handle(httpx.Route{Method: "GET", Path: "/metrics", Handler: promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{})})
+		rt.Handle(httpx.Route{Method: "GET", Path: "/metrics", Access: httpx.Read, Handler: promhttp.HandlerFor(h.opts.Gatherer, promhttp.HandlerOpts{})})
 	}
 }
 
