@@ -221,6 +221,27 @@ def scan_graphs(add):
     add("scan_opset9_outer", m, [{"name": "x", "elem": "float32", "shape": [-1, 4], "dist": "normal"}])
 
 
+def nested_scan_graph(add):
+    """A Scan in a Scan's body: the inner body reads a value of the main graph computed at
+    run time (w) and one of the outer body (bias)."""
+    inner = helper.make_graph(
+        [helper.make_node("Mul", ["e", "w"], ["ew"]),
+         helper.make_node("Add", ["a_in", "ew"], ["a_out"]),
+         helper.make_node("Add", ["a_out", "bias"], ["y"])],
+        "inner", [vi("a_in", F32, [1]), vi("e", F32, [])], [vi("a_out", F32, [1]), vi("y", F32, [1])])
+    outer = helper.make_graph(
+        [helper.make_node("ReduceMax", ["row"], ["bias"], axes=[0], keepdims=1),
+         helper.make_node("Scan", ["acc_in", "row"], ["acc_out", "ys"], body=inner, num_scan_inputs=1)],
+        "outer", [vi("acc_in", F32, [1]), vi("row", F32, [4])], [vi("acc_out", F32, [1]), vi("ys", F32, [4, 1])])
+    nodes = [helper.make_node("Mul", ["s", "two"], ["w"]),
+             helper.make_node("Scan", ["zero", "x"], ["total", "all_ys"], body=outer, num_scan_inputs=1)]
+    m = graph(nodes, [vi("x", F32, ["N", 4]), vi("s", F32, [1])],
+              [vi("total", F32, [1]), vi("all_ys", F32, ["N", 4, 1])],
+              [init("two", np.array([2.0], dtype=np.float32)), init("zero", np.zeros(1, dtype=np.float32))], opset=17)
+    add("scan_nested", m, [{"name": "x", "elem": "float32", "shape": [-1, 4], "dist": "normal"},
+                           {"name": "s", "elem": "float32", "shape": [1], "dist": "normal"}])
+
+
 def tfidf_graphs(add):
     # Integer pool: 1-grams 2, 3, 5, 7; 2-grams (2, 3), (3, 5), (7, 7); 3-gram (2, 3, 5).
     pool = [2, 3, 5, 7, 2, 3, 3, 5, 7, 7, 2, 3, 5]
@@ -331,6 +352,7 @@ def neighbours_group(add):
     neighbours_models(add)
     topk_graphs(add)
     scan_graphs(add)
+    nested_scan_graph(add)
 
 
 def text_group(add):
