@@ -42,6 +42,7 @@ type serveFlags struct {
 	host, name, cacheDir string
 	port                 int
 	python, rscript      string
+	envManager, uv       string
 	onnxruntimeLib       string
 	poll                 time.Duration
 	maxBody              int64
@@ -97,7 +98,9 @@ MLSHIP_PORT.`,
 	fl.StringVar(&f.name, "name", "", "the model's name in the protocols' paths (default: the registered model's name, or the file's)")
 	fl.StringVar(&f.server, "server", "", "mlship server that models:/ URIs name (default $MLSHIP_SERVER, else $MLFLOW_TRACKING_URI)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "where downloaded model versions are kept (default: the user's cache directory)")
-	fl.StringVar(&f.python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3)")
+	fl.StringVar(&f.python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3); with --env-manager uv, the one environments are made from when the model's Python version is not found")
+	fl.StringVar(&f.envManager, "env-manager", "", "how a Python model gets its packages: uv (an environment built from its python_env.yaml and requirements.txt, cached under --cache-dir) or local (the --python interpreter as it is) (default: local if --python is given, else uv if uv is found, else local)")
+	fl.StringVar(&f.uv, "uv", "", "the uv program of --env-manager uv (default: uv on the PATH)")
 	fl.StringVar(&f.rscript, "rscript", "", "Rscript of the r runtime (default $MLSHIP_RSCRIPT, else Rscript)")
 	fl.StringVar(&f.onnxruntimeLib, "onnxruntime-lib", "", onnxRuntimeLibHelp)
 	fl.DurationVar(&f.poll, "poll-interval", 2*time.Second, "how often an alias is checked for a new version")

@@ -26,6 +26,9 @@ func (f *serveFlags) runtimes(spec *serving.Spec, logger *slog.Logger) (serving.
 	case spec.Runtime == "command":
 		return rc, usageError{fmt.Errorf("--runtime command needs --command: the worker program and its arguments")}
 	}
+	if err := rc.UsePythonEnvs(f.envManager, f.uv, f.envsDir()); err != nil {
+		return rc, usageError{err}
+	}
 	sb, err := serving.StartSandbox(f.worker.SandboxConfig(), f.worker.Unsandboxed, logger)
 	if err != nil {
 		return rc, err
@@ -47,4 +50,16 @@ func commandPaths(argv, readOnly []string) []string {
 		}
 	}
 	return paths
+}
+
+// envsDir holds the Python environments of --env-manager uv: beside the downloaded
+// models, in --cache-dir or the user's cache directory.
+func (f *serveFlags) envsDir() string {
+	if f.cacheDir != "" {
+		return filepath.Join(f.cacheDir, "envs")
+	}
+	if base, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(base, "mlship", "envs")
+	}
+	return filepath.Join(os.TempDir(), "mlship-envs")
 }

@@ -3,7 +3,11 @@ package serving
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -85,6 +89,42 @@ func (r localPython) Load(ctx context.Context, spec runtime.Spec) (runtime.Model
 		"%s, so that each model gets an environment built from the requirements it was logged with, "+
 		"or restart it with --python an interpreter that has them (pip install -r the model's requirements.txt, with mlflow, numpy and pandas)",
 		err, r.interpreter, how)
+}
+
+// UsePythonEnvs chooses how Python models get their packages: with uv (manager "uv"),
+// an environment built from each model's requirements under dir; locally ("local"),
+// the interpreter c.Python as it is. An empty manager means local when c.Python is
+// given, else uv when uv is found (the program uv, else uv on the PATH), else local.
+func (c *RuntimeConfig) UsePythonEnvs(manager, uv, dir string) error {
+	if uv == "" {
+		uv, _ = exec.LookPath("uv")
+	} else if p, err := exec.LookPath(uv); err == nil {
+		uv = p
+	} else {
+		return fmt.Errorf("--uv %s: %w", uv, err)
+	}
+	c.UVFound = uv != ""
+	if manager == "" {
+		manager = EnvManagerLocal
+		if c.Python == "" && uv != "" {
+			manager = EnvManagerUV
+		}
+	}
+	logger := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	switch manager {
+	case EnvManagerLocal:
+		logger.Info("python models run in the local interpreter", "env_manager", manager, "python", localInterpreter(c.Python))
+		return nil
+	case EnvManagerUV:
+	default:
+		return fmt.Errorf("--env-manager must be uv or local, got %q", manager)
+	}
+	if uv == "" {
+		return errors.New("--env-manager uv needs uv, which is not on the PATH: `make deps` installs it in .tools/bin/uv; pass its path with --uv, or use --env-manager local with --python")
+	}
+	c.PythonEnvs = &pythonenv.Builder{UV: uv, Dir: dir, Python: c.Python, Logger: c.Logger}
+	logger.Info("python models run in environments built from their requirements", "env_manager", manager, "uv", uv, "dir", dir)
+	return nil
 }
 
 // localInterpreter names the interpreter of the local environment manager.

@@ -1,4 +1,4 @@
-package server
+package serving
 
 import (
 	"log/slog"
@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mlship/mlship/internal/config"
-	"github.com/mlship/mlship/internal/serving"
 )
 
 func TestPythonEnvManagerChoice(t *testing.T) {
@@ -29,20 +26,21 @@ func TestPythonEnvManagerChoice(t *testing.T) {
 		{"--env-manager local with uv", "local", uv, "", "local"},
 		{"--env-manager uv without uv", "uv", "", "", "--env-manager uv needs uv"},
 		{"--uv that is not there", "", filepath.Join(t.TempDir(), "nothing"), "", "--uv"},
+		{"an unknown manager", "conda", uv, "", "--env-manager must be uv or local"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := config.Server{EnvManager: tt.manager, UV: tt.uv, Python: tt.py, EnvsDir: t.TempDir()}
-			var rc serving.RuntimeConfig
-			err := pythonEnvs(&rc, cfg, slog.New(slog.DiscardHandler))
+			dir := t.TempDir()
+			rc := RuntimeConfig{Python: tt.py, Logger: slog.New(slog.DiscardHandler)}
+			err := rc.UsePythonEnvs(tt.manager, tt.uv, dir)
 			got := "local"
 			switch {
 			case err != nil:
 				got = err.Error()
 			case rc.PythonEnvs != nil:
 				got = "uv"
-				if rc.PythonEnvs.UV != tt.uv || rc.PythonEnvs.Dir != cfg.EnvsDir || rc.PythonEnvs.Python != tt.py {
-					t.Errorf("builder %+v for %+v", rc.PythonEnvs, cfg)
+				if rc.PythonEnvs.UV != tt.uv || rc.PythonEnvs.Dir != dir || rc.PythonEnvs.Python != tt.py {
+					t.Errorf("builder %+v for %+v", rc.PythonEnvs, tt)
 				}
 			}
 			if !strings.Contains(got, tt.want) || (err == nil) != (tt.want == "uv" || tt.want == "local") {

@@ -20,7 +20,7 @@ const fakeUV = `#!/bin/sh
 log="$(dirname "$0")/calls"
 echo "$*" >> "$log"
 case "$1 $2" in
-"python find") command -v python3 ;;
+"python find") case "$5" in 3.99*) echo "error: No interpreter found for Python $5" >&2; exit 2 ;; esac; command -v python3 ;;
 "venv --relocatable") eval "dir=\${$#}"; mkdir -p "$dir/bin" && ln -s "$(command -v python3)" "$dir/bin/python" ;;
 "pip install")
 	req=""; prev=""
@@ -48,11 +48,15 @@ func newBuilder(t *testing.T) (*Builder, string) {
 }
 
 func modelDir(t *testing.T, requirements string) string {
+	return modelDirPython(t, "3.11.7", requirements)
+}
+
+func modelDirPython(t *testing.T, python, requirements string) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
 		"MLmodel":          "flavors:\n  python_function:\n    env:\n      virtualenv: python_env.yaml\n",
-		"python_env.yaml":  "python: 3.11.7\ndependencies:\n- -r requirements.txt\n",
+		"python_env.yaml":  "python: " + python + "\ndependencies:\n- -r requirements.txt\n",
 		"requirements.txt": requirements,
 	}
 	for name, body := range files {
@@ -172,5 +176,28 @@ func TestEnviron(t *testing.T) {
 	}
 	if env := strings.Join(b.environ(), " "); strings.Contains(env, "/data/envs/uv-cache") {
 		t.Errorf("the operator's UV_CACHE_DIR is overridden: %q", env)
+	}
+}
+
+func TestPrepareFallsBackToThePythonGivenWithAWarning(t *testing.T) {
+	b, _ := newBuilder(t)
+	env, err := b.Prepare(context.Background(), modelDirPython(t, "3.99.1", "numpy\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Version == "" || strings.HasPrefix(env.Version, "3.99") {
+		t.Fatalf("the environment runs Python %q", env.Version)
+	}
+	if !strings.Contains(env.Warning, "logged with Python 3.99.1") || !strings.Contains(env.Warning, env.Version) ||
+		!strings.Contains(env.String(), "warning: ") {
+		t.Errorf("warning %q, description %q", env.Warning, env)
+	}
+	// The same minor version as the interpreter found: no warning.
+	same, err := b.Prepare(context.Background(), modelDirPython(t, minor(env.Version), "numpy\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Warning != "" {
+		t.Errorf("Python %s found for %s, yet warned %q", same.Version, minor(env.Version), same.Warning)
 	}
 }
