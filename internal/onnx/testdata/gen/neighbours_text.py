@@ -221,6 +221,29 @@ def scan_graphs(add):
     add("scan_opset9_outer", m, [{"name": "x", "elem": "float32", "shape": [-1, 4], "dist": "normal"}])
 
 
+def scan_opset8_graph(add):
+    """Opset 8's batched Scan: a state and two scan inputs per batch item, one reversed,
+    with sequence_lens (outputs past an item's length are zeros) and without."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "a"], ["s_out"]),
+         helper.make_node("Mul", ["s_out", "b"], ["y"])],
+        "body", [vi("s_in", F32, [2]), vi("a", F32, [2]), vi("b", F32, [])],
+        [vi("s_out", F32, [2]), vi("y", F32, [2])])
+    nodes = [helper.make_node("Scan", ["lens", "s0", "xa", "xb"], ["s_final", "ys"], body=body,
+                              num_scan_inputs=2, directions=[1, 0]),
+             helper.make_node("Scan", ["", "s0", "xa", "xb"], ["s_full", "ys_full"], body=body,
+                              num_scan_inputs=2)]
+    m = graph(nodes, [vi("lens", I64, ["B"]), vi("s0", F32, ["B", 2]), vi("xa", F32, ["B", 5, 2]),
+                      vi("xb", F32, ["B", 5])],
+              [vi("s_final", F32, ["B", 2]), vi("ys", F32, ["B", 5, 2]), vi("s_full", F32, ["B", 2]),
+               vi("ys_full", F32, ["B", 5, 2])], opset=8)
+    add("scan_opset8_batched", m, [
+        {"name": "lens", "elem": "int64", "shape": [-1], "dist": "int", "low": 1, "high": 6},
+        {"name": "s0", "elem": "float32", "shape": [-1, 2], "dist": "normal"},
+        {"name": "xa", "elem": "float32", "shape": [-1, 5, 2], "dist": "normal"},
+        {"name": "xb", "elem": "float32", "shape": [-1, 5], "dist": "normal"}], rows=6)
+
+
 def nested_scan_graph(add):
     """A Scan in a Scan's body: the inner body reads a value of the main graph computed at
     run time (w) and one of the outer body (bias)."""
@@ -353,6 +376,7 @@ def neighbours_group(add):
     topk_graphs(add)
     scan_graphs(add)
     nested_scan_graph(add)
+    scan_opset8_graph(add)
 
 
 def text_group(add):
