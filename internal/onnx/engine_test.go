@@ -193,7 +193,8 @@ func TestOperatorsListed(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"logreg_binary", "decision_tree_regressor", "core_ops", "ml_preprocessing",
 		"tree_ensemble_v5", "tree_classifier_logistic", "svc_probability", "column_transformer_logreg", "ml_maps",
-		"knn_classifier", "scan_directions_axes", "text_count_logreg", "tokenizer", "tfidf_int_modes", "topk_ties"} {
+		"knn_classifier", "scan_directions_axes", "scan_opset8_batched", "scan_nested", "text_count_logreg", "tokenizer",
+		"tfidf_int_modes", "topk_ties", "string_normalizer", "knn_classifier_cdist"} {
 		data, err := os.ReadFile(filepath.Join(modelsDir, name+".onnx"))
 		if err != nil {
 			f.Fatal(err)
