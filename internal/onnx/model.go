@@ -327,7 +327,7 @@ func nodeName(n *onnxpb.NodeProto) string {
 // graph or in its subgraphs.
 func checkOperators(nodes []*onnxpb.NodeProto, opsets map[string]int64) error {
 	var missing []string
-	if err := collectMissing(nodes, opsets, &missing); err != nil {
+	if err := collectMissing(nodes, opsets, &missing, 0); err != nil {
 		return err
 	}
 	if len(missing) > 0 {
@@ -337,7 +337,13 @@ func checkOperators(nodes []*onnxpb.NodeProto, opsets map[string]int64) error {
 	return nil
 }
 
-func collectMissing(nodes []*onnxpb.NodeProto, opsets map[string]int64, missing *[]string) error {
+// maxGraphDepth caps the nesting of subgraphs, whose planning costs grow with its square.
+const maxGraphDepth = 32
+
+func collectMissing(nodes []*onnxpb.NodeProto, opsets map[string]int64, missing *[]string, depth int) error {
+	if depth > maxGraphDepth {
+		return fmt.Errorf("%w: subgraphs nested more than %d deep", ErrUnsupported, maxGraphDepth)
+	}
 	for _, n := range nodes {
 		key := opKey(n.GetDomain(), n.GetOpType())
 		if _, ok := opsets[normDomain(n.GetDomain())]; !ok {
@@ -347,7 +353,7 @@ func collectMissing(nodes []*onnxpb.NodeProto, opsets map[string]int64, missing 
 			*missing = append(*missing, key)
 		}
 		for _, g := range subgraphs(n) {
-			if err := collectMissing(g.GetNode(), opsets, missing); err != nil {
+			if err := collectMissing(g.GetNode(), opsets, missing, depth+1); err != nil {
 				return err
 			}
 		}

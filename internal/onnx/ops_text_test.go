@@ -170,3 +170,22 @@ func TestScanBodyOperatorsNamed(t *testing.T) {
 		t.Fatalf("Load: %v, want both operators named", err)
 	}
 }
+
+// TestSubgraphDepthCapped: Scans nested past the cap are refused at load, before any
+// planning.
+func TestSubgraphDepthCapped(t *testing.T) {
+	body := &onnxpb.GraphProto{Name: "leaf", Node: []*onnxpb.NodeProto{node("Identity", "", []string{"x"}, "y")},
+		Input: []*onnxpb.ValueInfoProto{{Name: "x"}}, Output: []*onnxpb.ValueInfoProto{{Name: "y"}}}
+	for range maxGraphDepth + 1 {
+		scan := withAttrs(node("Scan", "", []string{"x"}, "y"), intAttr("num_scan_inputs", 1),
+			&onnxpb.AttributeProto{Name: "body", Type: onnxpb.AttributeProto_GRAPH, G: body})
+		body = &onnxpb.GraphProto{Name: "level", Node: []*onnxpb.NodeProto{scan},
+			Input: []*onnxpb.ValueInfoProto{{Name: "x"}}, Output: []*onnxpb.ValueInfoProto{{Name: "y"}}}
+	}
+	top := withAttrs(node("Scan", "", []string{"X"}, "Y"), intAttr("num_scan_inputs", 1),
+		&onnxpb.AttributeProto{Name: "body", Type: onnxpb.AttributeProto_GRAPH, G: body})
+	_, err := Load(graphModel([]*onnxpb.NodeProto{top}, "Y"))
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "nested") {
+		t.Fatalf("Load: %v, want ErrUnsupported about nesting", err)
+	}
+}
