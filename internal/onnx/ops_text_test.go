@@ -93,6 +93,9 @@ func TestTextInputErrors(t *testing.T) {
 		{"tokenizer invalid UTF-8", tokenizer, []string{"ok", "\xff\xfe"}, "UTF-8"},
 		{"normalizer invalid UTF-8", normalizer, []string{"\xc3"}, "UTF-8"},
 		{"normalizer empty", normalizer, []string{}, "C > 0"},
+		{"short tokens rescanned without end", withAttrs(node("Tokenizer", "com.microsoft", []string{"S"}, "Y"),
+			intAttr("mark", 0), strAttr("pad_value", "#"), intAttr("mincharnum", 1<<30), strAttr("tokenexp", "[a-z]+")),
+			[]string{strings.Repeat("a", 1<<13)}, "too many tokens"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

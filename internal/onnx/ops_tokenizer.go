@@ -122,7 +122,9 @@ func (t *tokenizer) run(in []Value) ([]Value, error) {
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("%w: Tokenizer input is not valid UTF-8", ErrInvalidInput)
 		}
-		rows[i] = t.split(s)
+		if rows[i], err = t.split(s); err != nil {
+			return nil, err
+		}
 		longest = max(longest, len(rows[i]))
 	}
 	shape := append(append([]int64{}, x.Shape...), 0)
@@ -153,14 +155,14 @@ func (t *tokenizer) run(in []Value) ([]Value, error) {
 	return one(NewTensor(shape, out)), nil
 }
 
-func (t *tokenizer) split(s string) []string {
+func (t *tokenizer) split(s string) ([]string, error) {
 	switch {
 	case t.chars:
 		var out []string
 		for i, r := range s {
 			out = append(out, s[i:i+utf8.RuneLen(r)])
 		}
-		return out
+		return out, nil
 	case t.tokens != nil:
 		return t.matchTokens(s)
 	}
@@ -172,13 +174,19 @@ func (t *tokenizer) split(s string) []string {
 		}
 		row = next
 	}
-	return row
+	return row, nil
 }
+
+// rescanLimit caps the bytes of short matches a string's tokenization searches again
+// (the search resumes inside each): a long run of one short token would otherwise cost
+// the square of its length.
+const rescanLimit = 1 << 24
 
 // matchTokens collects the matches of the token expression long enough to keep; after a
 // short one the search goes on one character after its start.
-func (t *tokenizer) matchTokens(s string) []string {
+func (t *tokenizer) matchTokens(s string) ([]string, error) {
 	var out []string
+	rescanned := 0
 	for from := 0; from <= len(s); {
 		lo, hi, ok := t.tokens.find(s, from)
 		if !ok {
@@ -191,9 +199,12 @@ func (t *tokenizer) matchTokens(s string) []string {
 				continue
 			}
 		}
+		if rescanned += hi - lo; rescanned > rescanLimit {
+			return nil, fmt.Errorf("%w: Tokenizer: a string of %d bytes holds too many tokens shorter than mincharnum (%d)", ErrInvalidInput, len(s), t.minChars)
+		}
 		from = lo + runeWidth(s, lo)
 	}
-	return out
+	return out, nil
 }
 
 // splitOn appends the pieces of text between the separator's matches that are long enough.
