@@ -3,6 +3,7 @@ package dataset
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -34,6 +35,7 @@ type ColumnProfile struct {
 
 	values *valueCounter
 	flags  typeFlags
+	texts  textSample // string values, for text drift
 }
 
 // Schema returns the profile's schema.
@@ -111,7 +113,33 @@ func (c *ColumnProfile) ValueCounts() (counts []ValueCount, ok bool) {
 	if !c.values.exact() {
 		return nil, false
 	}
-	return c.values.exactCounts(), true
+	counts = c.values.exactCounts()
+	if c.Type == TypeString {
+		counts = spellOut(counts)
+	}
+	return counts, true
+}
+
+// spellOut turns the numbers and booleans of a string column, counted as
+// values before the column met its first word, into strings, merged with
+// the same strings counted since.
+func spellOut(counts []ValueCount) []ValueCount {
+	if !slices.ContainsFunc(counts, func(vc ValueCount) bool { return vc.Value.Kind != ValueString }) {
+		return counts
+	}
+	byText := map[string]int{}
+	var out []ValueCount
+	for _, vc := range counts {
+		s := vc.Value.String()
+		if i, ok := byText[s]; ok {
+			out[i].Count += vc.Count
+			continue
+		}
+		byText[s] = len(out)
+		out = append(out, ValueCount{Value: StringValue(s), Count: vc.Count})
+	}
+	slices.SortFunc(out, func(a, b ValueCount) int { return a.Value.Compare(b.Value) })
+	return out
 }
 
 // TopValues returns up to n of the most frequent values, largest first
@@ -157,6 +185,7 @@ func (c *ColumnProfile) clone() *ColumnProfile {
 		d.kll = c.kll.Clone()
 	}
 	d.values = c.values.clone()
+	d.texts = c.texts.clone()
 	return &d
 }
 
@@ -215,6 +244,7 @@ func (c *ColumnProfile) merge(o *ColumnProfile) error {
 		c.kll.Merge(o.kll)
 	}
 	c.values.merge(o.values)
+	c.texts.merge(&o.texts)
 	return nil
 }
 

@@ -31,6 +31,10 @@ type columnJSON struct {
 	Numbers       *numbersJSON    `json:"numbers,omitempty"`
 	Top           []topJSON       `json:"top,omitempty"`
 	Values        json.RawMessage `json:"values"`
+	// Texts is the sample of a text column's values (TextSampleSize), out of
+	// TextsSeen; absent for other kinds and in profiles stored before it.
+	Texts     []string `json:"texts,omitempty"`
+	TextsSeen int64    `json:"texts_seen,omitempty"`
 }
 
 type numbersJSON struct {
@@ -82,6 +86,9 @@ func (c *ColumnProfile) toJSON() (columnJSON, error) {
 	}
 	if c.Numeric() && c.kll != nil {
 		out.Numbers = c.numbersJSON()
+	}
+	if c.Kind == KindText {
+		out.Texts, out.TextsSeen = c.texts.texts, c.texts.seen
 	}
 	for _, t := range c.TopValues(summaryTopValues) {
 		out.Top = append(out.Top, topJSON(t))
@@ -145,6 +152,10 @@ func (cj columnJSON) column(limit, capacity int, rows int64) (*ColumnProfile, er
 		return nil, err
 	}
 	c.values = values
+	if len(cj.Texts) > TextSampleSize || int64(len(cj.Texts)) > cj.TextsSeen && cj.Texts != nil || cj.TextsSeen > cj.Count {
+		return nil, bad("texts do not agree with their count")
+	}
+	c.texts = textSample{texts: cj.Texts, seen: cj.TextsSeen}
 	if n := cj.Numbers; n != nil {
 		if n.Sketch == nil || n.Sketch.N() != n.Count || n.Count+cj.Infinite > cj.Count {
 			return nil, bad("numbers do not agree with their sketch")

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,6 +128,13 @@ func TestProfileJSONRoundTrip(t *testing.T) {
 	}
 	if _, exact := back.Column("id").Distinct(); exact {
 		t.Error("id should be sketched")
+	}
+	// a text column keeps a sample of its texts for text drift; others none
+	if texts, complete := back.Column("id").Texts(); len(texts) != TextSampleSize || complete {
+		t.Errorf("id keeps %d texts (complete %v), want a sample of %d", len(texts), complete, TextSampleSize)
+	}
+	if texts, _ := back.Column("city").Texts(); len(texts) != 0 {
+		t.Errorf("categorical city keeps %d texts", len(texts))
 	}
 	t.Logf("profile of 30,000 rows x 5 columns: %d bytes of JSON", len(raw))
 	for _, bad := range []string{`{"version":2}`, `{"version":1,"rows":1,"exact_distinct":10,"top_capacity":5,"columns":[{"name":"a","type":"float","count":5,"nulls":0,"values":{"exact":true}}]}`} {
@@ -247,5 +255,27 @@ func TestRejectMixedNamesTheLine(t *testing.T) {
 	p, err := ProfileReader(context.Background(), r, nil, nil)
 	if err != nil || p.Column("a").Type != TypeString {
 		t.Fatalf("without RejectMixed: %v, %v; want a string column", p, err)
+	}
+}
+
+// TestTextSampleIsUniform: past its size, the sample of texts keeps every
+// value with the same chance, in row order until then.
+func TestTextSampleIsUniform(t *testing.T) {
+	var s textSample
+	const n = 20 * TextSampleSize
+	for i := range n {
+		s.add([]byte(strconv.Itoa(i)))
+	}
+	if len(s.texts) != TextSampleSize || s.seen != n {
+		t.Fatalf("kept %d of %d", len(s.texts), s.seen)
+	}
+	firstHalf := 0
+	for _, v := range s.texts {
+		if i, _ := strconv.Atoi(v); i < n/2 {
+			firstHalf++
+		}
+	}
+	if firstHalf < 430 || firstHalf > 570 { // 500 ± 4.4 sd
+		t.Errorf("%d of %d kept texts come from the first half", firstHalf, TextSampleSize)
 	}
 }

@@ -111,20 +111,23 @@ func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int, firstLine in
 		return
 	}
 	nums := c.scratch[:0]
+	spelled := c.stringBatch(kinds[:rows], rejectMixed)
 	for i := range rows {
 		k := kinds[i]
 		if rejectMixed && c.mixed == nil && k != CellNull && c.flags.conflicts(k) {
 			c.mixed = &InputError{Line: firstLine + int64(i), Column: c.Name, Err: mixedError(c.flags, k, col, i)}
 		}
 		c.flags = c.flags.see(k)
-		switch k {
-		case CellNull:
+		switch {
+		case k == CellNull:
 			c.Nulls++
 			continue
-		case CellBool:
+		case k == CellString || spelled:
+			text := CellText(col, i, k, values[i])
+			c.values.addString(text)
+			c.texts.add(text)
+		case k == CellBool:
 			c.values.addBool(values[i] != 0)
-		case CellString:
-			c.values.addString(col.Text(i))
 		default:
 			v := values[i]
 			if math.IsInf(v, 0) {
@@ -137,6 +140,22 @@ func (c *columnProfiler) addBatchColumn(col *BatchColumn, rows int, firstLine in
 	}
 	c.addNumbers(nums)
 	c.scratch = nums
+}
+
+// stringBatch reports whether the column is a string column once the batch
+// is in: its numbers and booleans are then counted as the input spelled
+// them, as pandas keeps "1" and "1.0" apart in an object column. Those of
+// earlier batches, counted as values, take their canonical spelling when the
+// counts are read (see ColumnProfile.ValueCounts).
+func (c *columnProfiler) stringBatch(kinds []CellKind, rejectMixed bool) bool {
+	if rejectMixed {
+		return false
+	}
+	f := c.flags
+	for _, k := range kinds {
+		f = f.see(k)
+	}
+	return f.Type() == TypeString
 }
 
 // addNumericBatch adds a batch that holds only numbers and missing values to a
@@ -237,7 +256,9 @@ func (p *Profiler) addNumbers(name string, values []float64, kind CellKind) {
 func (p *Profiler) AddStrings(name string, values []string) {
 	c := p.column(name)
 	for _, s := range values {
-		c.values.addString(unsafe.Slice(unsafe.StringData(s), len(s))) // read, never kept
+		b := unsafe.Slice(unsafe.StringData(s), len(s)) // read, never kept
+		c.values.addString(b)
+		c.texts.add(b)
 	}
 	if len(values) > 0 {
 		c.flags = c.flags.see(CellString)

@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strings"
@@ -241,6 +242,43 @@ func TestAppendRawCopiesExactly(t *testing.T) {
 	for i, w := range want {
 		if got := string(c.Text(i)); got != w {
 			t.Fatalf("field %d = %q, want %q", i, got, w)
+		}
+	}
+}
+
+// TestStringColumnsKeepSpelling: in a column that mixes numbers and words,
+// values stay the strings the file holds, as pandas keeps them in an object
+// column: "1" and "1.0" are two values. A boolean column with missing values
+// is of unknown kind, as Evidently leaves it.
+func TestStringColumnsKeepSpelling(t *testing.T) {
+	data := "code,flag\n1,True\n1.0,\nx,False\n01,True\n1,False\n"
+	tbl, err := readString(t, FormatCSV, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tbl.Column("code").Strings; strings.Join(got, " ") != "1 1.0 x 01 1" {
+		t.Errorf("table: code = %q", got)
+	}
+	r, err := Open(strings.NewReader(data), FormatCSV, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := ProfileReader(context.Background(), r, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, _ := p.Column("code").ValueCounts()
+	var got []string
+	for _, vc := range counts {
+		got = append(got, fmt.Sprintf("%s:%d", vc.Value, vc.Count))
+	}
+	if strings.Join(got, " ") != "01:1 1:2 1.0:1 x:1" {
+		t.Errorf("profile: code counts = %v", got)
+	}
+	for _, f := range []Field{tbl.Column("flag").Field, p.Column("flag").Field()} {
+		if f.Type != TypeBoolean || f.Kind != KindUnknown {
+			t.Errorf("flag = %+v, want a boolean of unknown kind", f)
 		}
 	}
 }

@@ -41,7 +41,8 @@ const IntegerCategoryLimit = 10
 //   - integer: categorical when it has at most 10 distinct values, numerical
 //     otherwise; an integer column with missing values is numerical, because
 //     pandas reads it as float;
-//   - boolean: categorical;
+//   - boolean: categorical; with missing values unknown, because pandas
+//     reads it as objects that are not strings;
 //   - string: text when more than half of its non-null values are distinct,
 //     categorical otherwise;
 //   - a column with no values: unknown.
@@ -58,6 +59,9 @@ func InferKind(t Type, count, nulls, distinct int64) Kind {
 		}
 		return KindCategorical
 	case TypeBoolean:
+		if nulls > 0 {
+			return KindUnknown
+		}
 		return KindCategorical
 	case TypeString:
 		if float64(distinct) > 0.5*float64(count) {

@@ -163,12 +163,13 @@ type tableBuilder struct {
 }
 
 type columnBuilder struct {
-	name   string
-	flags  typeFlags
-	kinds  []CellKind
-	nums   []float64
-	strs   []string // one per row once the column has held a string
-	intern map[string]string
+	name        string
+	flags       typeFlags
+	kinds       []CellKind
+	nums        []float64
+	strs        []string // one per row from spelledFrom, once the column is a string column
+	spelledFrom int
+	intern      map[string]string
 }
 
 func (tb *tableBuilder) add(b *Batch) error {
@@ -203,24 +204,47 @@ func (tb *tableBuilder) column(name string) *columnBuilder {
 	return c
 }
 
+// add appends a batch. Once the column is a string column, every value is
+// kept as the input spelled it, as pandas keeps "1" and "1.0" apart in an
+// object column; values of earlier batches, read while the column held only
+// numbers or booleans, take their canonical spelling.
 func (c *columnBuilder) add(col *BatchColumn, rows int) {
 	kinds, values := col.Cells()
+	for _, k := range kinds[:rows] {
+		c.flags = c.flags.see(k)
+	}
+	if c.strs == nil && c.flags.Type() == TypeString {
+		c.spelledFrom = len(c.kinds)
+		c.strs = make([]string, len(c.kinds), cap(c.kinds))
+	}
 	for i := range rows {
 		k := kinds[i]
-		c.flags = c.flags.see(k)
 		c.kinds = append(c.kinds, k)
 		c.nums = append(c.nums, values[i])
-		if k == CellString && c.strs == nil {
-			c.strs = make([]string, len(c.kinds)-1, cap(c.kinds))
-		}
 		if c.strs != nil {
 			s := ""
-			if k == CellString {
-				s = c.internText(col.Text(i))
+			if k != CellNull {
+				s = c.internText(CellText(col, i, k, values[i]))
 			}
 			c.strs = append(c.strs, s)
 		}
 	}
+}
+
+// CellText returns the text of a batch's cell as the input spelled it (CSV),
+// or the value's canonical spelling when the input gave a typed value (JSON,
+// Parquet).
+func CellText(col *BatchColumn, i int, k CellKind, v float64) []byte {
+	if t := col.Text(i); len(t) > 0 || k == CellString {
+		return t
+	}
+	switch k {
+	case CellBool:
+		return []byte(BoolValue(v != 0).String())
+	case CellInt:
+		return strconv.AppendFloat(nil, v, 'f', -1, 64)
+	}
+	return []byte(NumberValue(v).String())
 }
 
 func (c *columnBuilder) internText(b []byte) string {
@@ -252,9 +276,13 @@ func (c *columnBuilder) column() *Column {
 	}
 	out.Strings = make([]string, len(c.kinds))
 	for i, k := range c.kinds {
-		switch k {
-		case CellString:
+		switch {
+		case k == CellNull:
+		case k == CellString || i >= c.spelledFrom:
 			out.Strings[i] = c.strs[i]
+			continue
+		}
+		switch k {
 		case CellNull:
 			if out.Missing == nil {
 				out.Missing = make([]bool, len(c.kinds))
