@@ -101,6 +101,8 @@ def _predict(server, dep, rows):
 
 def test_sklearn_model_gets_its_environment(uv_server):
     srv = uv_server
+    info = requests.get(f"{srv.url}/api/v1/server-info", timeout=10).json()
+    assert info["workers"]["python_env_manager"] == "uv", info
     name = unique_name("sk")
     rows = [[1.0, 2.0], [3.0, 5.0]]
 

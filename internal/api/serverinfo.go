@@ -30,6 +30,9 @@ type WorkersInfo struct {
 	Unavailable string `json:"unavailable,omitempty"`
 	// Runtimes are the runtimes a deployment may name: built-in, then declared.
 	Runtimes []string `json:"runtimes"`
+	// PythonEnvManager is where Python models get their packages: uv (an
+	// environment built from each model's requirements) or local (--python).
+	PythonEnvManager string `json:"python_env_manager,omitempty"`
 }
 
 // LimitsInfo are a worker's resource limits.
@@ -42,8 +45,9 @@ type LimitsInfo struct {
 }
 
 // NewWorkersInfo describes workers run in sb.
-func NewWorkersInfo(sb *sandbox.Sandbox, unsandboxed bool, runtimes []string) WorkersInfo {
-	w := WorkersInfo{Sandbox: sb.Name(), UnsafeUnsandboxed: unsandboxed, Unavailable: sb.Unavailable(), Runtimes: runtimes}
+func NewWorkersInfo(sb *sandbox.Sandbox, unsandboxed bool, runtimes []string, pythonEnvManager string) WorkersInfo {
+	w := WorkersInfo{Sandbox: sb.Name(), UnsafeUnsandboxed: unsandboxed, Unavailable: sb.Unavailable(), Runtimes: runtimes,
+		PythonEnvManager: pythonEnvManager}
 	if !sb.Confined() {
 		return w
 	}

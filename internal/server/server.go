@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
 	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
 		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates,
-		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes())}}, logger), inference: inference}
+		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes(), workers.EnvManager())}}, logger), inference: inference}
 	if s.handler, _, err = s.routes(httpx.RouterOptions{Logger: logger}); err != nil {
 		s.Close()
 		return nil, err

@@ -127,6 +127,14 @@ func (c *RuntimeConfig) UsePythonEnvs(manager, uv, dir string) error {
 	return nil
 }
 
+// EnvManager is the environment manager of the python runtime: uv or local.
+func (c RuntimeConfig) EnvManager() string {
+	if c.PythonEnvs != nil {
+		return EnvManagerUV
+	}
+	return EnvManagerLocal
+}
+
 // localInterpreter names the interpreter of the local environment manager.
 func localInterpreter(python string) string {
 	return cmp.Or(python, os.Getenv("MLSHIP_PYTHON"), "python3")
