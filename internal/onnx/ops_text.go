@@ -269,9 +269,6 @@ func (t *tfidf) run(in []Value) ([]Value, error) {
 	default:
 		return nil, fmt.Errorf("%w: TfIdfVectorizer of %s", ErrInvalidInput, x.Type())
 	}
-	if (x.DType == String) != (t.strRoot != nil) {
-		return nil, fmt.Errorf("%w: TfIdfVectorizer with a pool of %s given %s", ErrInvalidInput, t.poolKind(), x.Type())
-	}
 	shape := []int64{int64(rows), int64(t.outSize)}
 	if len(x.Shape) < 2 {
 		shape = shape[1:]
@@ -280,18 +277,14 @@ func (t *tfidf) run(in []Value) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if (x.DType == String) != (t.strRoot != nil) {
+		return one(out), nil // no n-gram of the pool can match: zeros, as onnxruntime gives
+	}
 	freq := Data[float32](out)
 	for r := range rows {
 		t.count(key, r*cols, cols, freq[r*t.outSize:(r+1)*t.outSize])
 	}
 	return one(out), nil
-}
-
-func (t *tfidf) poolKind() string {
-	if t.strRoot != nil {
-		return "strings"
-	}
-	return "integers"
 }
 
 // count adds up the n-grams of one row of cols items from base.
