@@ -11,6 +11,7 @@ Environment:
 """
 
 import enum
+import inspect
 import json
 import os
 import struct
@@ -214,6 +215,7 @@ class Worker:
         elif schema is not None:
             self.shapes = {s.name: tuple(s.shape) for s in schema.inputs}
         self.dtypes = {k: numpy.dtype(v) for k, v in _DTYPES.items()}
+        self.direct = self.direct_predict()
 
     def ready(self):
         inputs, columns = self.specs(self.info.get_input_schema())
@@ -265,6 +267,40 @@ class Worker:
         loader = (self.info.flavors.get("python_function") or {}).get("loader_module")
         return loader in _ROW_WISE
 
+    def direct_predict(self):
+        """MLflow's PyFuncModel.predict for the flavors of _ROW_WISE, less the work it
+        repeats on every call although its outcome never changes: reading the schemas
+        from the metadata, inspecting the flavor's predict for a params argument, and
+        setting up the prediction context, which only tracing reads and these flavors
+        do not trace. The data goes through the same schema enforcement
+        (_validate_prediction_input) to the same predict function, so answers and
+        errors are the same; on one row the call costs a fifth less. None for any other
+        model, or an MLflow whose internals differ: model.predict is used then."""
+        loader = (self.info.flavors.get("python_function") or {}).get("loader_module")
+        if loader not in _ROW_WISE:
+            return None
+        try:
+            from mlflow.pyfunc import _validate_prediction_input
+
+            meta = self.model.metadata
+            if (meta._is_signature_from_type_hint() or meta._is_type_hint_from_example()
+                    or "dependencies_schemas" in (meta.metadata or {})):
+                return None
+            fn = self.model._predict_fn
+            input_schema, params_schema = meta.get_input_schema(), meta.get_params_schema()
+            module = self.model.loader_module
+            arg = inspect.signature(fn).parameters.get("params")
+            takes_params = arg is not None and arg.kind != inspect.Parameter.VAR_KEYWORD
+        except Exception:
+            return None
+        if params_schema is not None and not takes_params:
+            return None  # model.predict warns about the schema's params on each call
+
+        def predict(data):
+            data, params = _validate_prediction_input(data, None, input_schema, params_schema, module)
+            return fn(data, params=params) if takes_params else fn(data)
+        return predict
+
     def predict(self, header, specs, payload):
         try:
             try:
@@ -275,6 +311,8 @@ class Worker:
             proba = params.pop(PROBA_PARAM, False)
             if params:
                 result = self.model.predict(data, params=params)
+            elif self.direct is not None:
+                result = self.direct(data)
             else:
                 result = self.model.predict(data)
             if proba:
