@@ -114,6 +114,8 @@ func (b *Builder) Prepare(ctx context.Context, modelDir string) (Env, error) {
 		env.Reused, env.Took = true, time.Since(start)
 		return env, nil
 	}
+	// Building, or waiting for the load that builds the same environment.
+	runtime.Progress(ctx, "building environment")
 	unlock, err := lock(ctx, filepath.Join(b.Dir, key[:32]+".lock"))
 	if err != nil {
 		return env, err
@@ -123,7 +125,6 @@ func (b *Builder) Prepare(ctx context.Context, modelDir string) (Env, error) {
 		env.Reused, env.Took = true, time.Since(start)
 		return env, nil
 	}
-	runtime.Progress(ctx, "building environment")
 	if err := b.build(ctx, env, base, req); err != nil {
 		return env, err
 	}
