@@ -265,7 +265,9 @@ func checkLine(l string) (requirement, error) {
 		return requirement{}, refused("%q: %s; a model's requirements may name packages and versions only, and packages come from the index the server's operator configured", l, why)
 	}
 	switch {
-	case strings.HasPrefix(l, "-"):
+	case strings.HasPrefix(l, "-") || strings.Contains(l, " -") || strings.Contains(l, "\t-"):
+		// An option after a requirement (numpy --hash=..., or hidden in a marker)
+		// is an installer option too.
 		return refuse("installer options are not accepted (index and link URLs, -e, -r, -c, --hash)")
 	case strings.Contains(l, "://") || strings.Contains(l, "@") || strings.HasPrefix(l, "git+"):
 		return refuse("a URL is not accepted")

@@ -68,6 +68,8 @@ func TestPackagesRefused(t *testing.T) {
 		"numpy==2.4.6 --hash=sha256:abc",
 		"numpy==2.4.6; python_version >= '3' --index-url http://x",
 		"numpy===",
+		`numpy; python_version > "3" --find-links .`,
+		`numpy; python_version > "3" -i x`,
 		"numpy;$(touch /tmp/x)",
 	} {
 		t.Run(line, func(t *testing.T) {
