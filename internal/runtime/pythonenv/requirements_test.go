@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestPackagesRefused(t *testing.T) {
 			if !errors.Is(err, ErrRefused) || !errors.Is(err, fault.Invalid) {
 				t.Fatalf("Packages(%q) = %v, want a refusal", line, err)
 			}
-			if !strings.Contains(err.Error(), line) {
+			if !strings.Contains(err.Error(), strconv.Quote(line)) {
 				t.Errorf("the refusal %q does not quote the line", err)
 			}
 		})
