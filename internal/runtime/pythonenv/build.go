@@ -275,7 +275,9 @@ func tail(s string, n int) string {
 }
 
 // environ is uv's environment: the operator's, with the cache, no downloads of
-// interpreters and no progress bars.
+// interpreters and no progress bars; and wheels only unless the operator set
+// UV_NO_BUILD, since building a source distribution runs its code outside the sandbox,
+// and a model, which is untrusted, chooses the packages.
 func (b *Builder) environ() []string {
 	env := b.Environ
 	if env == nil {
@@ -289,6 +291,9 @@ func (b *Builder) environ() []string {
 	}
 	if cache := b.cacheDir(); cache != "" {
 		out = append(out, "UV_CACHE_DIR="+cache)
+	}
+	if b.getenv("UV_NO_BUILD") == "" {
+		out = append(out, "UV_NO_BUILD=1")
 	}
 	return append(out, "UV_PYTHON_DOWNLOADS=never", "UV_NO_PROGRESS=1", "NO_COLOR=1")
 }

@@ -158,7 +158,7 @@ func TestEnviron(t *testing.T) {
 	b := &Builder{Dir: "/data/envs", Environ: []string{"PATH=/bin", "UV_PYTHON_DOWNLOADS=automatic", "PIP_INDEX_URL=https://mirror.example/simple",
 		"PIP_EXTRA_INDEX_URL=https://a.example/simple https://b.example/simple"}}
 	env := strings.Join(b.environ(), " ")
-	for _, want := range []string{"UV_CACHE_DIR=/data/envs/uv-cache", "UV_PYTHON_DOWNLOADS=never", "PIP_INDEX_URL=https://mirror.example/simple"} {
+	for _, want := range []string{"UV_CACHE_DIR=/data/envs/uv-cache", "UV_PYTHON_DOWNLOADS=never", "PIP_INDEX_URL=https://mirror.example/simple", "UV_NO_BUILD=1"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("uv's environment %q lacks %s", env, want)
 		}
@@ -170,12 +170,12 @@ func TestEnviron(t *testing.T) {
 	if args != "--index-url https://mirror.example/simple --extra-index-url https://a.example/simple --extra-index-url https://b.example/simple" {
 		t.Errorf("index arguments %q", args)
 	}
-	b.Environ = append(b.Environ, "UV_INDEX_URL=https://uv.example/simple", "UV_CACHE_DIR=/cache")
+	b.Environ = append(b.Environ, "UV_INDEX_URL=https://uv.example/simple", "UV_CACHE_DIR=/cache", "UV_NO_BUILD=0")
 	if args := b.indexArgs(); len(args) != 0 {
 		t.Errorf("uv's own index setting is overridden by %q", args)
 	}
-	if env := strings.Join(b.environ(), " "); strings.Contains(env, "/data/envs/uv-cache") {
-		t.Errorf("the operator's UV_CACHE_DIR is overridden: %q", env)
+	if env := strings.Join(b.environ(), " "); strings.Contains(env, "/data/envs/uv-cache") || strings.Contains(env, "UV_NO_BUILD=1") {
+		t.Errorf("the operator's UV_CACHE_DIR or UV_NO_BUILD is overridden: %q", env)
 	}
 }
 
