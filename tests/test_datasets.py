@@ -82,6 +82,55 @@ def test_drift_finds_exactly_the_shifted_columns(server, wine, tmp_path):
     assert "default-src 'none'" in r.headers["Content-Security-Policy"]
 
 
+WORDS = (
+    "delivery arrived late box damaged support answered quickly refund issued product works great battery "
+    "lasts long screen bright sound quality poor price fair would recommend again never ordered size fits "
+    "color faded after wash shipping cost high packaging nice instructions unclear setup easy app crashes"
+).split()
+
+
+def _reviews(rng, n, words):
+    return [" ".join(rng.choice(words, size=rng.randint(4, 12))).capitalize() + "." for _ in range(n)]
+
+
+def test_text_columns_count_in_the_drifted_share(server, wine, tmp_path):
+    # One of two numerical columns drifts beside two unchanged text columns:
+    # Evidently counts four columns, one drifted (share 0.25), no dataset drift.
+    rng = np.random.RandomState(31)
+    frames = []
+    for _ in range(2):
+        d = wine[["alcohol", "malic_acid"]].iloc[rng.randint(0, len(wine), size=300)].reset_index(drop=True)
+        d["review"], d["title"] = _reviews(rng, len(d), WORDS), _reviews(rng, len(d), WORDS[:30])
+        frames.append(d)
+    ref, cur = frames
+    cur["alcohol"] += 1.0
+    name = unique_name("reviews")
+    for i, frame in enumerate(frames):
+        frame.to_csv(tmp_path / f"{i}.csv", index=False)
+        mlship(server, "data", "add", name, str(tmp_path / f"{i}.csv"))
+    report = json.loads(mlship(server, "drift", "compare", f"{name}/1", f"{name}/2", "-o", "json").stdout)
+    columns = {c["name"]: c for c in report["columns"]}
+    assert set(columns) == {"alcohol", "malic_acid", "review", "title"}, report
+    assert report["share_of_drifted_columns"] == 0.25 and report["dataset_drift"] is False, report
+    for text in ("review", "title"):
+        c = columns[text]
+        assert c["kind"] == "text" and c["method"] == "perc_text_content_drift", c
+        assert c["method_name"] == "Percentile text content drift" and not c["drifted"], c
+        assert 0.3 < c["score"] < 0.7, c
+    # The table says which test judged each column.
+    table = mlship(server, "drift", "compare", f"{name}/1", f"{name}/2").stdout
+    assert "Percentile text content drift" in table, table
+    # Taking kinds from the reference is an option; a bad value is the client's mistake.
+    r = requests.post(
+        f"{server.url}/api/v1/drift",
+        json={"reference": {"dataset": name, "version": "1"}, "current": {"dataset": name}, "kinds_from": "sideways"},
+        timeout=60,
+    )
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", r.text
+    again = json.loads(mlship(server, "drift", "compare", f"{name}/1", f"{name}/2", "--kinds-from", "reference", "-o", "json").stdout)
+    assert again["share_of_drifted_columns"] == 0.25
+
+
 @pytest.mark.parametrize(
     "content,where",
     [

@@ -44,6 +44,7 @@ func driftCompareCommand() *cobra.Command {
 	var method, html string
 	var threshold float64
 	var exact bool
+	var kindsFrom string
 	c := &cobra.Command{
 		Use:   "compare REFERENCE CURRENT",
 		Short: "Report the drift from one dataset version to another",
@@ -67,6 +68,9 @@ which columns drifted and whether the dataset did (at least half of its columns)
 			if exact {
 				body["exact"] = true
 			}
+			if kindsFrom != "" {
+				body["kinds_from"] = kindsFrom
+			}
 			var report drift.Report
 			if err := cl.Send(cmd.Context(), "POST", "/api/v1/drift", body, &report); err != nil {
 				return err
@@ -80,7 +84,8 @@ which columns drifted and whether the dataset did (at least half of its columns)
 		},
 	}
 	f.add(c)
-	c.Flags().StringVar(&method, "method", "", "one test for every column: ks, chisquare, z, wasserstein, jensenshannon, psi or kl_div (default: Evidently's choice per column)")
+	c.Flags().StringVar(&method, "method", "", "one test for every column: ks, chisquare, z, wasserstein, jensenshannon, psi or kl_div; text columns keep text content drift unless it is abs_text_content_drift or perc_text_content_drift (default: Evidently's choice per column)")
+	c.Flags().StringVar(&kindsFrom, "kinds-from", "", "whose inferred column kinds decide the tests: current (the default, as Evidently) or reference")
 	c.Flags().Float64Var(&threshold, "threshold", 0, "the drift threshold (default: the test's own)")
 	c.Flags().BoolVar(&exact, "exact", false, "compare the data itself even when the versions are large (by default above 200,000 rows together the stored profiles are compared)")
 	c.Flags().StringVar(&html, "html", "", "also write the report as a self-contained HTML page to this file")

@@ -30,10 +30,17 @@ type driftRequest struct {
 	Columns    []string `json:"columns,omitempty"`
 	// Exact compares the data itself even when the versions are large.
 	Exact bool `json:"exact,omitempty"`
+	// KindsFrom is current (the default, as Evidently) or reference: whose
+	// inferred column kinds decide the tests.
+	KindsFrom string `json:"kinds_from,omitempty"`
 }
 
 func (r driftRequest) options() (*drift.Options, error) {
-	o := &drift.Options{Threshold: r.Threshold, DriftShare: r.DriftShare, Columns: r.Columns}
+	kindsFrom, err := drift.ParseKindsFrom(r.KindsFrom)
+	if err != nil {
+		return nil, fault.Invalidf("kinds_from %q: use current or reference", r.KindsFrom)
+	}
+	o := &drift.Options{Threshold: r.Threshold, DriftShare: r.DriftShare, Columns: r.Columns, KindsFrom: kindsFrom}
 	if r.Method != "" {
 		m, err := drift.ParseMethod(r.Method)
 		if err != nil {

@@ -21,18 +21,19 @@ func Compare(ctx context.Context, ref, cur *dataset.Table, opts *Options) (*Repo
 	build := func(name string, kind dataset.Kind) (*pair, error) {
 		return tablePair(ref.Column(name), cur.Column(name), kind)
 	}
-	return compare(ctx, opts, ref.Schema(), build, "datasets", int64(ref.Rows), int64(cur.Rows))
+	return compare(ctx, opts, ref.Schema(), cur.Schema(), build, "datasets", int64(ref.Rows), int64(cur.Rows))
 }
 
-// compare runs the comparison of the columns of schema that opts selects, each pair
-// of columns made by build; Compare and CompareProfiles differ only in build.
-func compare(ctx context.Context, opts *Options, schema dataset.Schema, build func(string, dataset.Kind) (*pair, error),
+// compare runs the comparison of the columns of the reference that opts
+// selects, each pair of columns made by build; Compare and CompareProfiles
+// differ only in build.
+func compare(ctx context.Context, opts *Options, refSchema, curSchema dataset.Schema, build func(string, dataset.Kind) (*pair, error),
 	source string, refRows, curRows int64) (*Report, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	jobs, skipped, err := planJobs(o, schema)
+	jobs, skipped, err := planJobs(o, refSchema, curSchema)
 	if err != nil {
 		return nil, err
 	}
@@ -44,38 +45,53 @@ func compare(ctx context.Context, opts *Options, schema dataset.Schema, build fu
 	return r, nil
 }
 
-// planJobs picks the columns to compare and their kinds.
-func planJobs(o Options, schema dataset.Schema) ([]job, []SkippedColumn, error) {
+// planJobs picks the columns of the reference to compare and their kinds.
+func planJobs(o Options, ref, cur dataset.Schema) ([]job, []SkippedColumn, error) {
 	names := o.Columns
 	if names == nil {
-		for _, f := range schema.Fields {
+		for _, f := range ref.Fields {
 			names = append(names, f.Name)
 		}
 	}
 	var jobs []job
 	var skipped []SkippedColumn
 	for _, name := range names {
-		f, ok := schema.Field(name)
+		f, ok := ref.Field(name)
 		if !ok {
 			return nil, nil, fmt.Errorf("%w: %q is not in the reference data", ErrUnknownColumn, name)
 		}
-		kind := o.kindOf(name, f.Kind)
+		kind, side := o.kindOf(name, f, cur)
 		switch kind {
-		case dataset.KindNumerical, dataset.KindCategorical:
+		case dataset.KindNumerical, dataset.KindCategorical, dataset.KindText:
 			jobs = append(jobs, job{name: name, kind: kind})
-		case dataset.KindText:
-			skipped = append(skipped, SkippedColumn{Name: name, Reason: "text column (set its kind to compare it as categorical)"})
 		default:
-			skipped = append(skipped, SkippedColumn{Name: name, Reason: "no values in the reference data"})
+			skipped = append(skipped, SkippedColumn{Name: name, Reason: unknownReason(f, cur, side)})
 		}
 	}
 	return jobs, skipped, nil
+}
+
+// unknownReason says why a column's kind is unknown on the side it was
+// inferred on.
+func unknownReason(ref dataset.Field, cur dataset.Schema, side string) string {
+	f := ref
+	switch side {
+	case "":
+		return "its kind is set to unknown"
+	case "current":
+		f, _ = cur.Field(ref.Name)
+	}
+	if f.Type == dataset.TypeBoolean {
+		return "booleans with missing values in the " + side + " data: unknown kind, as in Evidently (set its kind to categorical to compare it)"
+	}
+	return "no values in the " + side + " data"
 }
 
 func tablePair(ref, cur *dataset.Column, kind dataset.Kind) (*pair, error) {
 	if cur == nil {
 		return nil, errMissingCurrent
 	}
+	kind = booleanKind(kind, ref.Type, cur.Type)
 	p := &pair{name: ref.Name, typ: ref.Type, kind: kind}
 	if kind == dataset.KindNumerical {
 		if !numericType(ref.Type) || !numericType(cur.Type) {
@@ -88,15 +104,57 @@ func tablePair(ref, cur *dataset.Column, kind dataset.Kind) (*pair, error) {
 		p.distinct, p.refDistinct = unionDistinct(*p.ref.numbers, *p.cur.numbers), runs(*p.ref.numbers)
 		return p, nil
 	}
+	if kind == dataset.KindText && (ref.Type != dataset.TypeString || cur.Type != dataset.TypeString) {
+		return nil, errNotText
+	}
 	p.ref, p.cur = categoricalSide(ref), categoricalSide(cur)
 	if p.ref.n == 0 || p.cur.n == 0 {
 		return nil, errEmptyColumn
+	}
+	if kind == dataset.KindText {
+		p.ref.texts, p.ref.approx = textSample(ref.Strings, ref.Missing)
+		p.cur.texts, p.cur.approx = textSample(cur.Strings, cur.Missing)
 	}
 	matchBooleans(p, ref.Type, cur.Type)
 	rc, _ := p.ref.counts()
 	keys, _, _, _ := p.alignedCounts()
 	p.distinct, p.refDistinct = int64(len(keys)), int64(len(rc))
 	return p, nil
+}
+
+// MaxTextRows bounds the texts of each side the text drift classifier
+// reads; beyond it, a seeded sample of that many, in row order, stands for
+// the column and the result is marked approximate.
+const MaxTextRows = 20_000
+
+// textSample returns the non-missing values in row order, or a seeded
+// sample of MaxTextRows of them.
+func textSample(values []string, missing []bool) (texts []string, sampled bool) {
+	for i, s := range values {
+		if missing == nil || !missing[i] {
+			texts = append(texts, s)
+		}
+	}
+	if len(texts) <= MaxTextRows {
+		return texts, false
+	}
+	keep := newMT19937(42).permutation(len(texts))[:MaxTextRows]
+	slices.Sort(keep)
+	out := make([]string, len(keep))
+	for i, k := range keep {
+		out[i] = texts[k]
+	}
+	return out, true
+}
+
+// booleanKind compares a column numerical on one side and boolean on the
+// other (0/1 numbers meeting True/False) value by value, as categorical;
+// Evidently, for which booleans are numbers, finds the same two values.
+func booleanKind(kind dataset.Kind, ref, cur dataset.Type) dataset.Kind {
+	if kind == dataset.KindNumerical && (ref == dataset.TypeBoolean) != (cur == dataset.TypeBoolean) {
+		return dataset.KindCategorical
+	}
+	return kind
 }
 
 func numericType(t dataset.Type) bool { return t == dataset.TypeInteger || t == dataset.TypeFloat }

@@ -107,8 +107,11 @@ func TestOptionsAndSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Results) != 1 || len(r.Skipped) != 3 || !r.DatasetDrift {
+	if len(r.Results) != 2 || len(r.Skipped) != 2 || !r.DatasetDrift {
 		t.Fatalf("results %d, skipped %+v, dataset drift %v", len(r.Results), r.Skipped, r.DatasetDrift)
+	}
+	if id, _ := r.Result("id"); id.Kind != dataset.KindText || id.Method != MethodTextPerc {
+		t.Errorf("id: %s column tested with %s, want text content drift", id.Kind, id.Method)
 	}
 
 	opts := &Options{Kinds: map[string]dataset.Kind{"id": dataset.KindCategorical}, Columns: []string{"x", "id"},

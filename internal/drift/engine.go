@@ -24,6 +24,9 @@ type side struct {
 	integer  bool // pandas would hold it as int64: integer type, no missing values
 	approx   bool // numbers come from a compacted sketch
 	summary  Summary
+	// texts are a text column's values in row order (or a sample of them:
+	// approx), for text content drift.
+	texts []string
 }
 
 // pair is one column on both sides.
@@ -91,22 +94,37 @@ func compareColumn(o Options, j job, build pairBuilder) (*ColumnResult, error, e
 	if m == "" {
 		m = DefaultMethod(p.kind, p.ref.n, p.distinct)
 	}
-	res := p.test(m)
-	res.Threshold = o.thresholdFor(j.name, j.kind, m)
-	res.Drifted = m.Drifted(res.Score.V, res.Threshold)
+	threshold := o.thresholdFor(j.name, j.kind, m)
+	res, skip := p.test(m, threshold)
+	if skip != nil {
+		return nil, skip, nil
+	}
+	res.Threshold = threshold
+	res.Drifted = m.Drifted(res.Score.V, threshold)
+	if m == MethodTextPerc {
+		res.Drifted = m.Drifted(res.Score.V, res.Statistic.V)
+	}
 	res.Histogram = p.histogram()
 	return res, nil, nil
 }
 
-// test computes the method's score on the pair.
-func (p *pair) test(m Method) *ColumnResult {
-	res := &ColumnResult{
+// test computes the method's score on the pair; text drift can find the
+// texts unfit for its classifier (skip).
+func (p *pair) test(m Method, threshold float64) (res *ColumnResult, skip error) {
+	res = &ColumnResult{
 		Name: p.name, Type: p.typ, Kind: p.kind, Method: m, MethodName: m.DisplayName(), ScoreIsPValue: m.IsPValue(),
 		Reference: p.ref.summary, Current: p.cur.summary,
 	}
 	var score, stat float64
 	approx := p.approx
 	switch m {
+	case MethodTextAbs, MethodTextPerc:
+		var err error
+		score, stat, err = textDrift(p.ref.texts, p.cur.texts, m == MethodTextPerc, threshold)
+		if err != nil {
+			return nil, err
+		}
+		approx = p.ref.approx || p.cur.approx
 	case MethodKS:
 		score, stat = ksPValue(ksStatistic(*p.ref.numbers, *p.cur.numbers), p.ref.n, p.cur.n)
 		approx = p.ref.approx || p.cur.approx
@@ -134,7 +152,7 @@ func (p *pair) test(m Method) *ColumnResult {
 		stat, approx = score, approx || sketched
 	}
 	res.Score, res.Statistic, res.Approximate = num(score), num(stat), approx
-	return res
+	return res, nil
 }
 
 // binned reports whether JS, PSI and KL bin the values (numerical columns

@@ -20,6 +20,11 @@ const (
 	MethodJensenShannon Method = "jensenshannon" // Jensen-Shannon distance, natural log
 	MethodPSI           Method = "psi"           // population stability index
 	MethodKL            Method = "kl_div"        // Kullback-Leibler divergence
+	// Text content drift (text columns): the ROC AUC of a classifier trained
+	// to tell reference texts from current ones, against a fixed threshold
+	// or against random classifiers' AUCs (see textDrift).
+	MethodTextAbs  Method = "abs_text_content_drift"
+	MethodTextPerc Method = "perc_text_content_drift"
 )
 
 // Errors.
@@ -29,7 +34,9 @@ var (
 	ErrBadOptions     = errors.New("bad drift options")
 	ErrUnknownColumn  = errors.New("unknown column")
 	errEmptyColumn    = errors.New("no values after dropping missing and infinite ones")
-	errNotNumeric     = errors.New("not numeric in the current data")
+	errNotNumeric     = errors.New("numerical, but not numbers in both the reference and the current data")
+	errNotText        = errors.New("text, but not strings in both the reference and the current data")
+	errNoTexts        = errors.New("text, but a profile holds no sample of its texts and too many values to stand for one")
 	errMissingCurrent = errors.New("missing from the current data")
 )
 
@@ -45,6 +52,7 @@ var (
 	numOnly = []dataset.Kind{dataset.KindNumerical}
 	catOnly = []dataset.Kind{dataset.KindCategorical}
 	both    = []dataset.Kind{dataset.KindNumerical, dataset.KindCategorical}
+	txtOnly = []dataset.Kind{dataset.KindText}
 )
 
 var methods = map[Method]methodInfo{
@@ -55,11 +63,13 @@ var methods = map[Method]methodInfo{
 	MethodJensenShannon: {name: "Jensen-Shannon distance", threshold: 0.1, kinds: both},
 	MethodPSI:           {name: "PSI", threshold: 0.1, kinds: both},
 	MethodKL:            {name: "Kullback-Leibler divergence", threshold: 0.1, kinds: both},
+	MethodTextAbs:       {name: "Absolute text content drift", threshold: 0.55, kinds: txtOnly},
+	MethodTextPerc:      {name: "Percentile text content drift", threshold: 0.95, kinds: txtOnly},
 }
 
 // Methods lists the supported methods.
 func Methods() []Method {
-	return []Method{MethodKS, MethodChiSquare, MethodZ, MethodWasserstein, MethodJensenShannon, MethodPSI, MethodKL}
+	return []Method{MethodKS, MethodChiSquare, MethodZ, MethodWasserstein, MethodJensenShannon, MethodPSI, MethodKL, MethodTextAbs, MethodTextPerc}
 }
 
 // ParseMethod checks a method name.
@@ -82,11 +92,15 @@ func (m Method) IsPValue() bool { return methods[m].pValue }
 func (m Method) DefaultThreshold() float64 { return methods[m].threshold }
 
 // Drifted applies the method's rule: p <= threshold for ks, p < threshold
-// for the other p-value tests, distance >= threshold for distances. NaN
-// never drifts.
+// for the other p-value tests, distance >= threshold for distances, ROC AUC
+// > threshold for abs_text_content_drift (perc_text_content_drift compares
+// the AUC with a cutoff it derives from the threshold: see ColumnResult).
+// NaN never drifts.
 func (m Method) Drifted(score, threshold float64) bool {
 	info := methods[m]
 	switch {
+	case m == MethodTextAbs || m == MethodTextPerc:
+		return score > threshold
 	case !info.pValue:
 		return score >= threshold
 	case info.inclusive:
@@ -119,7 +133,14 @@ const ReferenceRowsLimit = 1000
 //	numerical, ≤ 2            z                  jensenshannon
 //	categorical, > 2          chisquare          jensenshannon
 //	categorical, ≤ 2          z                  jensenshannon
+//	text                      perc_text_content_drift  abs_text_content_drift
 func DefaultMethod(kind dataset.Kind, referenceRows, distinct int64) Method {
+	if kind == dataset.KindText {
+		if referenceRows > ReferenceRowsLimit {
+			return MethodTextAbs
+		}
+		return MethodTextPerc
+	}
 	if referenceRows > ReferenceRowsLimit {
 		if kind == dataset.KindNumerical && distinct > 5 {
 			return MethodWasserstein

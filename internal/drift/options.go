@@ -22,22 +22,48 @@ type Options struct {
 	Method          Method            // every column
 	NumMethod       Method            // numerical columns
 	CatMethod       Method            // categorical columns
+	TextMethod      Method            // text columns
 	PerColumnMethod map[string]Method // by column name
 
 	Threshold          *float64
 	NumThreshold       *float64
 	CatThreshold       *float64
+	TextThreshold      *float64
 	PerColumnThreshold map[string]float64
 
 	// Columns limits the comparison to these columns; nil compares every
 	// column of the reference.
 	Columns []string
-	// Kinds overrides the kind of columns (by default the reference's
-	// inferred kind); a text column, which is otherwise skipped, can be
-	// compared as categorical this way.
+	// KindsFrom says which side's inferred kinds decide how columns are
+	// compared: KindsFromCurrent (the default, as Evidently does) or
+	// KindsFromReference (stable across current windows).
+	KindsFrom KindsFrom
+	// Kinds overrides the kind of columns; a text column can be compared as
+	// categorical this way, a boolean column with missing values (unknown
+	// kind) as categorical.
 	Kinds map[string]dataset.Kind
 	// Workers bounds the columns compared in parallel; GOMAXPROCS when 0.
 	Workers int
+}
+
+// KindsFrom names the data whose inferred kinds a comparison uses.
+type KindsFrom string
+
+// The sides kinds can be taken from.
+const (
+	KindsFromCurrent   KindsFrom = "current"
+	KindsFromReference KindsFrom = "reference"
+)
+
+// ParseKindsFrom checks a KindsFrom name; "" is the default, current.
+func ParseKindsFrom(s string) (KindsFrom, error) {
+	switch k := KindsFrom(s); k {
+	case "", KindsFromCurrent:
+		return KindsFromCurrent, nil
+	case KindsFromReference:
+		return k, nil
+	}
+	return "", fmt.Errorf("%w: kinds from %q: use current or reference", ErrBadOptions, s)
 }
 
 // Threshold returns a pointer to v, for the threshold options.
@@ -57,7 +83,11 @@ func (o *Options) withDefaults() (Options, error) {
 	if d.Workers <= 0 {
 		d.Workers = runtime.GOMAXPROCS(0)
 	}
-	for _, m := range append([]Method{d.Method, d.NumMethod, d.CatMethod}, mapValues(d.PerColumnMethod)...) {
+	var err error
+	if d.KindsFrom, err = ParseKindsFrom(string(d.KindsFrom)); err != nil {
+		return d, err
+	}
+	for _, m := range append([]Method{d.Method, d.NumMethod, d.CatMethod, d.TextMethod}, mapValues(d.PerColumnMethod)...) {
 		if _, ok := methods[m]; m != "" && !ok {
 			return d, fmt.Errorf("%w: %q", ErrUnknownMethod, m)
 		}
@@ -73,16 +103,22 @@ func mapValues(m map[string]Method) []Method {
 	return out
 }
 
-// kindOf returns the kind a column is compared as.
-func (o *Options) kindOf(name string, inferred dataset.Kind) dataset.Kind {
+// kindOf returns the kind a column is compared as, and the side it was
+// inferred on ("" when an option set it): the current data's inferred kind
+// unless KindsFrom says reference or the current data lacks the column.
+func (o *Options) kindOf(name string, ref dataset.Field, cur dataset.Schema) (dataset.Kind, string) {
 	if k, ok := o.Kinds[name]; ok {
-		return k
+		return k, ""
 	}
-	return inferred
+	if f, ok := cur.Field(name); ok && o.KindsFrom != KindsFromReference {
+		return f.Kind, "current"
+	}
+	return ref.Kind, "reference"
 }
 
 // methodFor returns the requested method for a column, "" for the default
-// selection.
+// selection. Method, meant for every column, passes over text columns when
+// it does not apply to text (Evidently would fail): they keep their default.
 func (o *Options) methodFor(name string, kind dataset.Kind) Method {
 	if m, ok := o.PerColumnMethod[name]; ok {
 		return m
@@ -92,6 +128,10 @@ func (o *Options) methodFor(name string, kind dataset.Kind) Method {
 		return o.NumMethod
 	case kind == dataset.KindCategorical && o.CatMethod != "":
 		return o.CatMethod
+	case kind == dataset.KindText && o.TextMethod != "":
+		return o.TextMethod
+	case kind == dataset.KindText && !o.Method.allows(kind):
+		return ""
 	}
 	return o.Method
 }
@@ -106,6 +146,10 @@ func (o *Options) thresholdFor(name string, kind dataset.Kind, m Method) float64
 		return *o.NumThreshold
 	case kind == dataset.KindCategorical && o.CatThreshold != nil:
 		return *o.CatThreshold
+	case kind == dataset.KindText && o.TextThreshold != nil:
+		return *o.TextThreshold
+	case kind == dataset.KindText && o.Method != "" && !o.Method.allows(kind):
+		return m.DefaultThreshold() // Threshold goes with a Method text columns do not use
 	case o.Threshold != nil:
 		return *o.Threshold
 	}

@@ -28,20 +28,31 @@ func CompareProfiles(ctx context.Context, ref, cur *dataset.Profile, opts *Optio
 	build := func(name string, kind dataset.Kind) (*pair, error) {
 		return profilePair(ref.Column(name), cur.Column(name), kind)
 	}
-	return compare(ctx, opts, ref.Schema(), build, "profiles", ref.Rows, cur.Rows)
+	return compare(ctx, opts, ref.Schema(), cur.Schema(), build, "profiles", ref.Rows, cur.Rows)
 }
 
 func profilePair(ref, cur *dataset.ColumnProfile, kind dataset.Kind) (*pair, error) {
 	if cur == nil {
 		return nil, errMissingCurrent
 	}
+	kind = booleanKind(kind, ref.Type, cur.Type)
 	p := &pair{name: ref.Name, typ: ref.Type, kind: kind}
 	if kind == dataset.KindNumerical && (!ref.Numeric() || !cur.Numeric()) {
 		return nil, errNotNumeric
 	}
+	if kind == dataset.KindText && (ref.Type != dataset.TypeString || cur.Type != dataset.TypeString) {
+		return nil, errNotText
+	}
 	p.ref, p.cur = profileSide(ref, kind), profileSide(cur, kind)
 	if p.ref.n == 0 || p.cur.n == 0 {
 		return nil, errEmptyColumn
+	}
+	if kind == dataset.KindText {
+		p.ref.texts, p.ref.approx = profileTexts(ref)
+		p.cur.texts, p.cur.approx = profileTexts(cur)
+		if p.ref.texts == nil || p.cur.texts == nil {
+			return nil, errNoTexts
+		}
 	}
 	matchBooleans(p, ref.Type, cur.Type)
 	distinct, exact := dataset.DistinctUnion(ref, cur)
@@ -99,4 +110,32 @@ func profileCounts(c *dataset.ColumnProfile, n int64) ([]dataset.ValueCount, int
 	}
 	sortCounts(counts)
 	return counts, n - held
+}
+
+// profileTexts returns the texts a profile kept of a column, or, where it
+// kept none (a column that was not text where it was profiled, a profile
+// stored before samples were kept), its exactly counted values, each
+// repeated as often as it occurs, up to MaxTextRows of them. sampled is
+// true unless they are every value in row order.
+func profileTexts(c *dataset.ColumnProfile) (texts []string, sampled bool) {
+	if texts, complete := c.Texts(); len(texts) > 0 {
+		return texts, !complete
+	}
+	counts, ok := c.ValueCounts()
+	if !ok {
+		return nil, true
+	}
+	var total int64
+	for _, vc := range counts {
+		total += vc.Count
+	}
+	if total > MaxTextRows {
+		return nil, true
+	}
+	for _, vc := range counts {
+		for range vc.Count {
+			texts = append(texts, vc.Value.String())
+		}
+	}
+	return texts, true
 }

@@ -2,7 +2,7 @@
 the data scikit-learn ships, and writes what they found for the Go test
 (internal/drift/evidently_test.go) to compare with mlship's drift package.
 
-    python evidently_check.py OUTDIR
+    python evidently_check.py OUTDIR [SCENARIO...]
 
 For each scenario it writes OUTDIR/NAME.ref.csv and OUTDIR/NAME.cur.csv, reads
 them back with pandas (as a user would), runs Evidently on them and records
@@ -26,7 +26,25 @@ from sklearn import datasets
 from evidently import DataDefinition, Dataset, Report
 from evidently.core.datasets import infer_column_type
 from evidently.legacy.core import ColumnType
+from evidently.legacy.utils import data_drift_utils
 from evidently.presets import DataDriftPreset
+
+# Evidently computes each text column's drift three times (the column's
+# metric, the dataset's and the table's), each drawing 1,000 random
+# classifiers: remember the random classifiers' percentile per labels, which
+# is a pure function of them, so the check runs in minutes, not tens.
+_random_percentile = data_drift_utils.roc_auc_random_classifier_percentile
+_percentiles = {}
+
+
+def _remembered_percentile(y_test, p_value=0.05, iter_num=1000, seed=42):
+    key = (np.asarray(y_test).tobytes(), p_value, iter_num, seed)
+    if key not in _percentiles:
+        _percentiles[key] = _random_percentile(y_test, p_value=p_value, iter_num=iter_num, seed=seed)
+    return _percentiles[key]
+
+
+data_drift_utils.roc_auc_random_classifier_percentile = _remembered_percentile
 
 METHOD_NAMES = {
     "K-S p_value": "ks",
@@ -36,6 +54,8 @@ METHOD_NAMES = {
     "Jensen-Shannon distance": "jensenshannon",
     "PSI": "psi",
     "Kullback-Leibler divergence": "kl_div",
+    "Absolute text content drift": "abs_text_content_drift",
+    "Percentile text content drift": "perc_text_content_drift",
 }
 
 
@@ -117,6 +137,115 @@ def ks_asymptotic():
     return ref, cur, ["mean perimeter"], {}
 
 
+WORDS = (
+    "delivery arrived late box damaged support answered quickly refund issued product works great battery "
+    "lasts long screen bright sound quality poor price fair would recommend again never ordered size fits "
+    "color faded after wash shipping cost high packaging nice instructions unclear setup easy app crashes "
+    "often customer service helpful warranty covered replacement strap broke charger missing fabric soft "
+    "zipper stuck material cheap design elegant smells strange taste fresh portion small staff friendly"
+).split()
+NEW_WORDS = (
+    "subscription renewal invoice account password login verification firmware update bluetooth pairing "
+    "latency dashboard export spreadsheet calendar sync notification badge widget tutorial onboarding"
+).split()
+
+
+def sentences(rng, n, words, extra=None, extra_share=0.0):
+    out = []
+    for _ in range(n):
+        k = rng.randint(4, 12)
+        pool = words
+        if extra is not None and rng.rand() < extra_share:
+            pool = extra
+        out.append(" ".join(rng.choice(pool, size=k)).capitalize() + ".")
+    return out
+
+
+def text_columns():
+    # the example of a report counting text columns: one of two numerics
+    # drifts beside two unchanged text columns
+    d = datasets.load_wine(as_frame=True).frame[["alcohol", "malic_acid"]]
+    rng = np.random.RandomState(31)
+    d = d.iloc[rng.randint(0, len(d), size=600)].reset_index(drop=True)
+    d["review"] = sentences(rng, len(d), WORDS)
+    d["title"] = sentences(rng, len(d), WORDS[:40])
+    ref, cur = split(d, 300, 31)
+    cur["alcohol"] += 1.0
+    return ref, cur, ["alcohol"], {}
+
+
+def text_drift():
+    d = datasets.load_wine(as_frame=True).frame[["alcohol", "hue"]]
+    rng = np.random.RandomState(37)
+    d = d.iloc[rng.randint(0, len(d), size=500)].reset_index(drop=True)
+    ref, cur = split(d, 250, 37)
+    ref["review"] = sentences(rng, len(ref), WORDS)
+    cur["review"] = sentences(rng, len(cur), WORDS, NEW_WORDS, 0.4)
+    ref["note"] = sentences(rng, len(ref), WORDS)
+    cur["note"] = sentences(rng, len(cur), WORDS, NEW_WORDS, 0.03)
+    return ref, cur, None, {}
+
+
+def text_large():
+    # more than 1000 reference rows: the absolute ROC AUC threshold
+    d = datasets.load_breast_cancer(as_frame=True).frame[["mean radius", "mean texture"]]
+    rng = np.random.RandomState(41)
+    d = d.iloc[rng.randint(0, len(d), size=2600)].reset_index(drop=True)
+    ref, cur = split(d, 1300, 41)
+    ref["comment"] = sentences(rng, len(ref), WORDS)
+    cur["comment"] = sentences(rng, len(cur), WORDS, NEW_WORDS, 0.3)
+    ref["remark"] = sentences(rng, len(ref), WORDS)
+    cur["remark"] = sentences(rng, len(cur), WORDS)
+    return ref, cur, None, {}
+
+
+def mixed_strings():
+    # a string column whose values include numbers: pandas keeps "1" and
+    # "1.0" apart
+    d = datasets.load_wine(as_frame=True).frame[["alcohol", "hue"]]
+    rng = np.random.RandomState(43)
+    ref, cur = split(d, 90, 43)
+    ref["code"] = rng.choice(["1", "2", "x"], size=len(ref), p=[0.6, 0.2, 0.2])
+    cur["code"] = rng.choice(["1.0", "2", "x"], size=len(cur), p=[0.6, 0.2, 0.2])
+    ref["grade"] = rng.choice(["1", "1.5", "A", "B"], size=len(ref))
+    cur["grade"] = rng.choice(["1", "1.5", "A", "B"], size=len(cur))
+    return ref, cur, ["code"], {}
+
+
+def nullable_booleans():
+    d = datasets.load_wine(as_frame=True).frame[["alcohol", "hue", "proline"]]
+    ref, cur = split(d, 90, 47)
+    ref["strong"], cur["strong"] = ref["alcohol"] > 13.0, cur["alcohol"] > 12.0
+    cur["strong"] = cur["strong"].astype(object)
+    cur.loc[cur.index[:5], "strong"] = np.nan  # missing in current: Evidently leaves it Unknown
+    ref["pale"], cur["pale"] = ref["hue"] > 1.0, cur["hue"] > 0.7
+    ref["pale"] = ref["pale"].astype(object)
+    ref.loc[ref.index[:5], "pale"] = np.nan  # missing in the reference only: compared
+    return ref, cur, ["pale"], {}
+
+
+def kinds_differ():
+    d = datasets.load_wine(as_frame=True).frame[["alcohol", "hue"]]
+    rng = np.random.RandomState(53)
+    d = d.iloc[rng.randint(0, len(d), size=400)].reset_index(drop=True)
+    ref, cur = split(d, 200, 53)
+    # 10 distinct integers in the reference (categorical), 11 in the current (numerical)
+    ref["rating"] = rng.randint(0, 10, size=len(ref))
+    cur["rating"] = rng.randint(0, 11, size=len(cur))
+    # 11 in the reference, 10 in the current
+    ref["floors"] = rng.randint(0, 11, size=len(ref))
+    cur["floors"] = rng.randint(1, 11, size=len(cur))
+    # categorical in the reference, text in the current
+    ref["city"] = rng.choice(["paris", "lyon", "nice", "lille"], size=len(ref))
+    cur["city"] = [f"{c} {i}" for i, c in enumerate(rng.choice(["paris", "lyon", "nice", "lille"], size=len(cur)))]
+    return ref, cur, None, {}
+
+
+def kinds_from_reference():
+    ref, cur, _, _ = kinds_differ()
+    return ref, cur, None, {"kinds_from": "reference"}
+
+
 SCENARIOS = {
     "wine": wine,
     "breast_cancer": breast_cancer,
@@ -131,6 +260,13 @@ SCENARIOS = {
         "num_threshold": 0.01, "cat_threshold": 0.2, "drift_share": 0.1,
     }),
     "ks_asymptotic": ks_asymptotic,
+    "text_columns": text_columns,
+    "text_drift": text_drift,
+    "text_large": text_large,
+    "mixed_strings": mixed_strings,
+    "nullable_booleans": nullable_booleans,
+    "kinds_differ": kinds_differ,
+    "kinds_from_reference": kinds_from_reference,
 }
 
 
@@ -145,18 +281,27 @@ def run(name, outdir):
     cur.to_csv(cur_path, index=False)
     ref, cur = pd.read_csv(ref_path), pd.read_csv(cur_path)
 
-    # Evidently infers kinds from the data it is given; pin the rule to the
-    # reference (as mlship does) by handing Evidently its own inference on it.
-    kinds = {c: kind_of(infer_column_type(ref[c])) for c in ref.columns}
-    definition = DataDefinition(
-        numerical_columns=[c for c, k in kinds.items() if k == "numerical"],
-        categorical_columns=[c for c, k in kinds.items() if k == "categorical"],
-    )
+    # Evidently infers each dataset's kinds from its own data and compares
+    # the columns as the current data's kinds say. kinds_from=reference (an
+    # mlship option) pins them to the reference by handing Evidently its own
+    # inference on the reference.
+    options = dict(options)
+    kinds_from = options.pop("kinds_from", "current")
+    kinds = {c: kind_of(infer_column_type((ref if kinds_from == "reference" else cur)[c])) for c in ref.columns}
+    definition = None
+    if kinds_from == "reference":
+        definition = DataDefinition(
+            numerical_columns=[c for c, k in kinds.items() if k == "numerical"],
+            categorical_columns=[c for c, k in kinds.items() if k == "categorical"],
+            text_columns=[c for c, k in kinds.items() if k == "text"],
+        )
     preset = DataDriftPreset(**options)
     snapshot = Report([preset], include_tests=True).run(
         current_data=Dataset.from_pandas(cur, data_definition=definition),
         reference_data=Dataset.from_pandas(ref, data_definition=definition),
     )
+    if kinds_from != "current":
+        options["kinds_from"] = kinds_from
     out = snapshot.dict()
     columns, share = {}, None
     for metric in out["metrics"]:
@@ -197,14 +342,14 @@ def run(name, outdir):
     }
 
 
-def main(outdir):
+def main(outdir, names):
     # Evidently is imported once, then the scenarios run in forked workers.
     with multiprocessing.get_context("fork").Pool(min(2, os.cpu_count() or 1)) as pool:
-        scenarios = pool.starmap(run, [(name, outdir) for name in SCENARIOS])
+        scenarios = pool.starmap(run, [(name, outdir) for name in names or SCENARIOS])
     results = {"scenarios": scenarios}
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
