@@ -35,6 +35,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			logger := newLogger(&cfg)
+			cfg.AdminPassword = os.Getenv("MLSHIP_ADMIN_PASSWORD")
 			srv, err := server.New(c.Context(), cfg, logger)
 			if err != nil {
 				return err
@@ -67,6 +68,8 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringVar(&cfg.ONNXRuntimeLib, "onnxruntime-lib", "", onnxRuntimeLibHelp)
 	f.StringVar(&cfg.RuntimesConfig, "runtimes-config", "", "YAML file of the worker runtimes deployments may name: runtimes: NAME: {command: [...], read_only: [...], env: {...}}; a deployment never carries a command line itself")
 	cfg.Worker.AddFlags(f)
+	f.BoolVar(&cfg.Auth, "auth", cfg.Auth, "require a user's password or an API token on every request but the probes, and check each route's access (docs/auth.md); the first start creates the user admin with the password in MLSHIP_ADMIN_PASSWORD")
+	f.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", cfg.InsecureNoAuth, "listen beyond loopback without --auth: only when something in front of the server authenticates every request")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	return c

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
@@ -38,6 +39,7 @@ type API struct {
 	datasets    *datasets.Service
 	monitor     *monitor.Monitor
 	gates       *gates.Service
+	auth        *auth.Service
 	info        ServerInfo
 	logger      *slog.Logger
 }
@@ -52,6 +54,8 @@ type Services struct {
 	Datasets    *datasets.Service
 	Monitor     *monitor.Monitor
 	Gates       *gates.Service // nil: no benchmark gates
+	// Auth holds users and tokens.
+	Auth *auth.Service
 	// Info is what GET /api/v1/server-info says of the server besides its version.
 	Info ServerInfo
 }
@@ -60,7 +64,7 @@ type Services struct {
 // registry's copies of model versions.
 func New(s Services, logger *slog.Logger) *API {
 	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
-		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, info: s.Info, logger: logger}
+		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, auth: s.Auth, info: s.Info, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
@@ -116,6 +120,15 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/evaluations/{id}", a.getEvaluation, false, none, httpx.Read},
 		{"PUT", "/api/v1/models/{name}/aliases/{alias}", a.setAlias, false, jsonBody, httpx.Write},
 		{"GET", "/api/v1/models/{name}/alias-audit", a.listAliasAudit, false, none, httpx.Read},
+		{"GET", "/api/v1/whoami", a.whoAmI, false, none, httpx.Signed},
+		{"GET", "/api/v1/users", a.listUsers, false, none, httpx.Admin},
+		{"POST", "/api/v1/users", a.createUser, false, jsonBody, httpx.Admin},
+		{"GET", "/api/v1/users/{name}", a.getUser, false, none, httpx.Admin},
+		{"PATCH", "/api/v1/users/{name}", a.updateUser, false, jsonBody, httpx.Admin},
+		{"DELETE", "/api/v1/users/{name}", a.deleteUser, false, jsonBody, httpx.Admin},
+		{"GET", "/api/v1/tokens", a.listTokens, false, none, httpx.Signed},
+		{"POST", "/api/v1/tokens", a.createToken, false, jsonBody, httpx.Signed},
+		{"DELETE", "/api/v1/tokens/{id}", a.revokeToken, false, jsonBody, httpx.Signed},
 	}
 }
 

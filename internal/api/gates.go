@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/mlship/mlship/internal/auth"
 	"net/http"
 	"strconv"
 
@@ -135,6 +136,14 @@ func (a *API) setAlias(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	name, alias := r.PathValue("name"), r.PathValue("alias")
+	// With identities on, the audit trail names who signed in, never a name the
+	// request chose.
+	if id := auth.From(r.Context()); id != nil {
+		if req.Actor != "" && req.Actor != id.Name {
+			return nil, fault.Invalidf("actor %q is not you: the audit trail records the signed-in identity (%s); leave actor out", req.Actor, id.Name)
+		}
+		req.Actor = id.Name
+	}
 	if err := a.registry.SetAliasOverride(r.Context(), name, alias, req.Version, req.Override, req.Actor); err != nil {
 		return nil, err
 	}

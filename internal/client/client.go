@@ -5,7 +5,9 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,7 +47,35 @@ func New(base string) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fault.Invalidf("--server %q must be an http:// or https:// URL", base)
 	}
-	return &Client{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}, nil
+	return &Client{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 5 * time.Minute,
+		Transport: credentials{next: http.DefaultTransport, header: Authorization()}}}, nil
+}
+
+// Authorization is the Authorization header the command line sends, from the
+// environment: MLSHIP_TOKEN, else MLflow's MLFLOW_TRACKING_TOKEN, else
+// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD; "" when none is set.
+func Authorization() string {
+	if t := cmp.Or(os.Getenv("MLSHIP_TOKEN"), os.Getenv("MLFLOW_TRACKING_TOKEN")); t != "" {
+		return "Bearer " + t
+	}
+	if u := os.Getenv("MLFLOW_TRACKING_USERNAME"); u != "" {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+os.Getenv("MLFLOW_TRACKING_PASSWORD")))
+	}
+	return ""
+}
+
+// credentials adds the Authorization header to every request that has none.
+type credentials struct {
+	next   http.RoundTripper
+	header string
+}
+
+func (c credentials) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.header != "" && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", c.header)
+	}
+	return c.next.RoundTrip(r)
 }
 
 // Base is the server's URL.

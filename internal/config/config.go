@@ -85,6 +85,15 @@ type Server struct {
 	// Worker is the sandbox, limits and environment of the processes that run
 	// model code.
 	Worker Worker
+	// Auth turns identities on: every request but the public ones (probes, the
+	// server's version) needs a user's password or an API token, and every route
+	// checks the access it declares.
+	Auth bool
+	// InsecureNoAuth lets the server listen beyond loopback without Auth.
+	InsecureNoAuth bool
+	// AdminPassword, from MLSHIP_ADMIN_PASSWORD, is given to the administrator admin
+	// that the first start with Auth creates. Never a flag: flags show in ps.
+	AdminPassword string
 }
 
 // DefaultServer returns the embedded default: loopback, SQLite and ./mlship-data.
@@ -162,6 +171,10 @@ func (c *Server) Resolve() error {
 	if c.MinBodyRate < 0 || c.MinBodyRateGrace < time.Second {
 		return fmt.Errorf("--min-body-rate must be 0 (off) or more bytes per second and --min-body-rate-grace at least 1s, got %d and %s", c.MinBodyRate, c.MinBodyRateGrace)
 	}
+	if !c.Auth && !c.InsecureNoAuth && !IsLoopback(c.Host) {
+		return fmt.Errorf("--host %s listens beyond this machine with no authentication: anyone who reaches it could change or delete everything; "+
+			"add --auth (and create users: docs/auth.md), or --insecure-no-auth if something in front of the server authenticates every request", c.Host)
+	}
 	if err := c.Worker.Resolve(); err != nil {
 		return err
 	}
@@ -178,6 +191,16 @@ func (c *Server) Resolve() error {
 }
 
 // Addr is the address to listen on.
+// IsLoopback reports whether host names only this machine: a loopback address or
+// localhost.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (c *Server) Addr() string { return net.JoinHostPort(c.Host, fmt.Sprint(c.Port)) }
 
 // Level parses LogLevel.

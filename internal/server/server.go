@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mlship/mlship/internal/api"
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/config"
@@ -53,6 +54,7 @@ type Server struct {
 	gates       *gates.Service
 	payloads    *serving.PayloadStore
 	metrics     *prometheus.Registry
+	auth        *auth.Service
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -79,6 +81,13 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open content store %s: %w", cfg.ContentDestination, err)
 	}
 	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs, content: contentBlobs}
+	s.auth = auth.New(db, logger, auth.Options{})
+	if cfg.Auth {
+		if err := s.bootstrap(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	opts := tracking.Options{ArtifactRoot: cfg.DefaultArtifactRoot,
 		TruncateLongValues: true, ArtifactSchemes: cfg.ArtifactSchemes}
 	if db.Exclusive() {
@@ -129,9 +138,13 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	}
 	inference := serving.NewHandler(s.deployments, serving.HTTPOptions{Gatherer: s.metrics, Logger: logger})
 	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
-		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates,
+		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates, Auth: s.auth,
 		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes(), workers.EnvManager())}}, logger), inference: inference}
-	if s.handler, _, err = s.routes(httpx.RouterOptions{Logger: logger}); err != nil {
+	ropts := httpx.RouterOptions{Logger: logger}
+	if cfg.Auth {
+		ropts.Wrap = s.checkAccess
+	}
+	if s.handler, _, err = s.routes(ropts); err != nil {
 		s.Close()
 		return nil, err
 	}
