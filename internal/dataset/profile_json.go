@@ -35,6 +35,7 @@ type columnJSON struct {
 	// TextsSeen; absent for other kinds and in profiles stored before it.
 	Texts     []string `json:"texts,omitempty"`
 	TextsSeen int64    `json:"texts_seen,omitempty"`
+	TextsCut  bool     `json:"texts_cut,omitempty"` // some were cut to MaxSampledText bytes
 }
 
 type numbersJSON struct {
@@ -88,7 +89,7 @@ func (c *ColumnProfile) toJSON() (columnJSON, error) {
 		out.Numbers = c.numbersJSON()
 	}
 	if c.Kind == KindText {
-		out.Texts, out.TextsSeen = c.texts.texts, c.texts.seen
+		out.Texts, out.TextsSeen, out.TextsCut = c.texts.texts, c.texts.seen, c.texts.cut
 	}
 	for _, t := range c.TopValues(summaryTopValues) {
 		out.Top = append(out.Top, topJSON(t))
@@ -155,7 +156,12 @@ func (cj columnJSON) column(limit, capacity int, rows int64) (*ColumnProfile, er
 	if len(cj.Texts) > TextSampleSize || int64(len(cj.Texts)) > cj.TextsSeen && cj.Texts != nil || cj.TextsSeen > cj.Count {
 		return nil, bad("texts do not agree with their count")
 	}
-	c.texts = textSample{texts: cj.Texts, seen: cj.TextsSeen}
+	for _, t := range cj.Texts {
+		if len(t) > MaxSampledText {
+			return nil, bad("a sampled text is longer than the sample keeps")
+		}
+	}
+	c.texts = textSample{texts: cj.Texts, seen: cj.TextsSeen, cut: cj.TextsCut}
 	if n := cj.Numbers; n != nil {
 		if n.Sketch == nil || n.Sketch.N() != n.Count || n.Count+cj.Infinite > cj.Count {
 			return nil, bad("numbers do not agree with their sketch")

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // testCSV writes n rows of mixed columns: a float with missing and infinite
@@ -277,5 +278,17 @@ func TestTextSampleIsUniform(t *testing.T) {
 	}
 	if firstHalf < 430 || firstHalf > 570 { // 500 ± 4.4 sd
 		t.Errorf("%d of %d kept texts come from the first half", firstHalf, TextSampleSize)
+	}
+}
+
+// TestLongTextsAreCut: a sample keeps at most MaxSampledText bytes of each
+// text, cut between characters, and then says it is not complete.
+func TestLongTextsAreCut(t *testing.T) {
+	p := NewProfiler(nil)
+	long := strings.Repeat("é", MaxSampledText) // two bytes a character
+	p.AddStrings("doc", []string{long, "short"})
+	texts, complete := p.Profile().Column("doc").Texts()
+	if len(texts) != 2 || len(texts[0]) != MaxSampledText || !utf8.ValidString(texts[0]) || complete {
+		t.Errorf("kept %d texts, the first of %d bytes (valid %v), complete %v", len(texts), len(texts[0]), utf8.ValidString(texts[0]), complete)
 	}
 }

@@ -3,6 +3,7 @@ package dataset
 import (
 	"math"
 	"math/rand/v2"
+	"unicode/utf8"
 )
 
 // TextSampleSize is the number of a string column's values a profile keeps
@@ -10,6 +11,11 @@ import (
 // order, up to this many (the reference sizes for which Evidently's default
 // text test is exact), then a seeded uniform sample.
 const TextSampleSize = 1000
+
+// MaxSampledText bounds each kept text, so that a sample stays within about
+// 4 MB whatever the column holds; a longer text is kept cut at a character
+// boundary, and the sample no longer counts as complete.
+const MaxSampledText = 4 << 10
 
 // textSample keeps the first TextSampleSize values in row order, then
 // replaces them at random (reservoir sampling, Li's algorithm L, which draws
@@ -21,9 +27,13 @@ type textSample struct {
 	rng   *rand.Rand
 	w     float64
 	next  int64 // the next value kept past the first TextSampleSize
+	cut   bool  // a kept text was cut to MaxSampledText
 }
 
 func (s *textSample) add(b []byte) {
+	if len(b) > MaxSampledText {
+		b, s.cut = cutText(b), true
+	}
 	if len(s.texts) < TextSampleSize {
 		s.seen++
 		s.texts = append(s.texts, string(b))
@@ -40,6 +50,16 @@ func (s *textSample) add(b []byte) {
 		s.w *= math.Exp(math.Log(s.uniform()) / TextSampleSize)
 		s.skip()
 	}
+}
+
+// cutText cuts b to at most MaxSampledText bytes, at the start of a UTF-8
+// character.
+func cutText(b []byte) []byte {
+	n := MaxSampledText
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return b[:n]
 }
 
 func (s *textSample) skip() {
@@ -67,17 +87,18 @@ func (s *textSample) merge(o *textSample) {
 		s.texts = append(s.texts[:len(s.texts):len(s.texts)], o.texts...)
 	}
 	s.seen = total
+	s.cut = s.cut || o.cut
 	s.rng = nil
 }
 
 func (s *textSample) clone() textSample {
-	return textSample{texts: append([]string(nil), s.texts...), seen: s.seen}
+	return textSample{texts: append([]string(nil), s.texts...), seen: s.seen, cut: s.cut}
 }
 
 // Texts returns the column's sample of texts (string values, in row order
 // while the column has at most TextSampleSize of them) and whether it holds
-// every value. A profile keeps the sample of text columns only; others, and
+// every value, whole. A profile keeps the sample of text columns only; others, and
 // profiles stored before samples were kept, return none.
 func (c *ColumnProfile) Texts() (texts []string, complete bool) {
-	return c.texts.texts, int64(len(c.texts.texts)) == c.texts.seen
+	return c.texts.texts, int64(len(c.texts.texts)) == c.texts.seen && !c.texts.cut
 }
