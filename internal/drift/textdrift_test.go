@@ -1,9 +1,13 @@
 package drift
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/mlship/mlship/internal/dataset"
 )
 
 // TestTextDriftMatchesEvidently: the expected numbers are Evidently 0.7's
@@ -57,5 +61,62 @@ func TestRoundedLog(t *testing.T) {
 		if got := roundedLog(x); got != want {
 			t.Errorf("log(%v) = %v, want %v", x, got, want)
 		}
+	}
+}
+
+// TestTextDriftFromProfiles: profiles keep their text columns' texts, so a
+// text column is compared from profiles as from data; a profile stored
+// before texts were kept stands in with its value counts, approximately.
+func TestTextDriftFromProfiles(t *testing.T) {
+	ref := make([]string, 300)
+	cur := make([]string, 300)
+	for i := range ref {
+		ref[i] = fmt.Sprintf("order %d arrived late box %d", i, i%7)
+		cur[i] = fmt.Sprintf("order %d refund issued quickly %d", i, i%5)
+	}
+	profile := func(texts []string) *dataset.Profile {
+		p := dataset.NewProfiler(nil)
+		p.AddStrings("note", texts)
+		return p.Profile()
+	}
+	data, err := Compare(context.Background(), table(t, dataset.StringColumn("note", ref, nil)), table(t, dataset.StringColumn("note", cur, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := data.Result("note")
+	fromProfiles, err := CompareProfiles(context.Background(), profile(ref), profile(cur), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := fromProfiles.Result("note")
+	if want.Method != MethodTextPerc || !want.Drifted || got.Score != want.Score || got.Approximate {
+		t.Errorf("from data %s %v (drifted %v); from profiles %v (approximate %v)", want.Method, want.Score.V, want.Drifted, got.Score.V, got.Approximate)
+	}
+
+	// the same profiles as stored before texts were kept
+	old := func(p *dataset.Profile) *dataset.Profile {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		for _, c := range m["columns"].([]any) {
+			delete(c.(map[string]any), "texts")
+			delete(c.(map[string]any), "texts_seen")
+		}
+		raw, _ = json.Marshal(m)
+		var back dataset.Profile
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatal(err)
+		}
+		return &back
+	}
+	fromOld, err := CompareProfiles(context.Background(), old(profile(ref)), old(profile(cur)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := fromOld.Result("note"); !ok || !got.Approximate || !got.Drifted {
+		t.Errorf("old profiles: compared %v, approximate %v, drifted %v (skipped %v)", ok, got.Approximate, got.Drifted, fromOld.Skipped)
 	}
 }
