@@ -99,6 +99,7 @@ type tfidf struct {
 	// texts: scikit-learn's training rows hold their words in that order,
 	// and sums over a row must add in the same order to give the same bits.
 	firstSeen []int32
+	logs      logCache
 }
 
 func fitTFIDF(docs []string) (*tfidf, error) {
@@ -127,11 +128,11 @@ func fitTFIDF(docs []string) (*tfidf, error) {
 		return nil, errTextNoTerms
 	}
 	slices.Sort(terms)
-	v := &tfidf{vocab: make(map[string]int32, len(terms)), idf: make([]float64, len(terms)), firstSeen: make([]int32, len(terms))}
+	v := &tfidf{vocab: make(map[string]int32, len(terms)), idf: make([]float64, len(terms)), firstSeen: make([]int32, len(terms)), logs: logCache{}}
 	for i, w := range terms {
 		v.vocab[w] = int32(i)
 		v.firstSeen[i] = first[w]
-		v.idf[i] = roundedLog(float64(len(docs)+1)/float64(df[w]+1)) + 1
+		v.idf[i] = v.logs.log(float64(len(docs)+1)/float64(df[w]+1)) + 1
 	}
 	return v, nil
 }
@@ -168,7 +169,7 @@ func (v *tfidf) transform(doc string, order func(a, b int32) int) textRow {
 	slices.SortFunc(r.idx, order)
 	sum := 0.0
 	for _, j := range r.idx {
-		x := float64((roundedLog(float64(counts[j])) + 1) * v.idf[j])
+		x := float64((v.logs.log(float64(counts[j])) + 1) * v.idf[j])
 		r.val = append(r.val, x)
 		sum += float64(x * x)
 	}

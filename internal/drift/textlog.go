@@ -3,19 +3,17 @@ package drift
 import (
 	"math"
 	"math/big"
-	"sync"
 )
 
 // Text drift's classifier amplifies the last bit of its inputs, so the
 // logarithms in the TF-IDF weights must be the ones numpy takes (glibc's,
 // correctly rounded for all but a handful of inputs), not math.Log's, which
 // can be an ulp off. roundedLog computes ln x to 200 bits and rounds once;
-// the arguments (counts and ratios of document counts) repeat, so results are
-// remembered.
+// the arguments (counts and ratios of document counts) repeat, so a
+// vectorizer remembers them (logCache).
 
 var (
-	logCache sync.Map // float64 -> float64
-	ln2      = mustFloat("0.69314718055994530941723212145817656807550013436025525412068000949339362196969471560586332699641868754200148102057068573368552023575813055703267075163507596193072757082837143519030703862389167347112335")
+	ln2 = mustFloat("0.69314718055994530941723212145817656807550013436025525412068000949339362196969471560586332699641868754200148102057068573368552023575813055703267075163507596193072757082837143519030703862389167347112335")
 )
 
 const logPrec = 200
@@ -32,9 +30,6 @@ func mustFloat(s string) *big.Float {
 func roundedLog(x float64) float64 {
 	if x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
 		return math.Log(x)
-	}
-	if v, ok := logCache.Load(x); ok {
-		return v.(float64)
 	}
 	frac, exp := math.Frexp(x)
 	if frac < math.Sqrt2/2 {
@@ -59,6 +54,17 @@ func roundedLog(x float64) float64 {
 	sum.Mul(sum, new(big.Float).SetPrec(logPrec).SetInt64(2))
 	sum.Add(sum, new(big.Float).SetPrec(logPrec).Mul(ln2, new(big.Float).SetPrec(logPrec).SetInt64(int64(exp))))
 	v, _ := sum.Float64()
-	logCache.Store(x, v)
+	return v
+}
+
+// logCache remembers roundedLog's results for one vectorizer.
+type logCache map[float64]float64
+
+func (c logCache) log(x float64) float64 {
+	v, ok := c[x]
+	if !ok {
+		v = roundedLog(x)
+		c[x] = v
+	}
 	return v
 }
