@@ -84,6 +84,10 @@ type Metadata struct {
 	// Batchable is true when the model's prediction for rows stacked together is the
 	// predictions for each row stacked together, so that requests may be batched.
 	Batchable bool
+	// InFlight is how many requests each of the model's workers takes at once: a
+	// process worker is sent its next request while it computes one. A batcher that
+	// does not batch keeps that many going per worker. 0 means 1.
+	InFlight int
 	// Environment describes the environment the model runs in when the runtime built
 	// one for it (a Python environment from the model's requirements); empty otherwise.
 	Environment string

@@ -74,8 +74,15 @@ func newBatcher(model runtime.Model, cfg Batching, mm *modelMetrics) *batcher {
 		queue: make(chan *call, cfg.MaxQueue),
 		stop:  make(chan struct{}),
 	}
-	b.batching.Store(cfg.batchesAcrossRequests(model.Metadata()))
-	for range max(cfg.Concurrency, 1) {
+	md := model.Metadata()
+	b.batching.Store(cfg.batchesAcrossRequests(md))
+	// Unbatched, each request is a call of its own: as many executors as the workers
+	// take calls at once keep every worker's next request waiting in its input.
+	executors := max(cfg.Concurrency, 1)
+	if !b.batching.Load() {
+		executors *= max(md.InFlight, 1)
+	}
+	for range executors {
 		b.stopped.Add(1)
 		go b.executor()
 	}

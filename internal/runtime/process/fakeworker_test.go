@@ -9,7 +9,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mlship/mlship/internal/runtime"
 )
@@ -28,6 +30,9 @@ type fakeParams struct {
 	Garbage     bool   `json:"garbage"`      // answer with a malformed frame
 	Error       string `json:"error"`        // answer with this error
 	ClientError bool   `json:"client_error"` // ... and mark it the client's
+	// Pending: after the sleep, answer with an error that says how many bytes of
+	// requests are already waiting in stdin.
+	Pending bool `json:"pending"`
 }
 
 // fakeWorker serves the protocol on stdin and stdout. mode picks how it starts:
@@ -118,6 +123,11 @@ func fakeServe(in *bufio.Reader, out *bufio.Writer) bool {
 		return true
 	case p.Error != "":
 		fakeSend(out, map[string]any{"ok": false, "error": p.Error, "client_error": p.ClientError}, nil)
+		return true
+	case p.Pending:
+		var n int32
+		syscall.Syscall(syscall.SYS_IOCTL, os.Stdin.Fd(), syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		fakeSend(out, map[string]any{"ok": false, "error": fmt.Sprintf("pending %d", int(n)+in.Buffered()), "client_error": true}, nil)
 		return true
 	}
 	fakeEcho(out, req.Layout, req.Inputs, bufs)

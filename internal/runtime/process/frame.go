@@ -84,13 +84,17 @@ type workerError struct {
 
 func (e *workerError) Error() string { return e.msg }
 
-// conn is the server's end of one worker's pipes. It is used by one goroutine at a
-// time; its buffers are reused from request to request.
+// conn is the server's end of one worker's pipes. Its reading side and its writing
+// side are each used by one goroutine at a time, but the two may be used at once (a
+// request is written while the reply before it is read), so each has its own
+// buffers, reused from request to request.
 type conn struct {
-	r      *bufio.Reader
-	w      *bufio.Writer
-	prefix [4]byte
-	header []byte
+	r       *bufio.Reader
+	w       *bufio.Writer
+	wprefix [4]byte
+	wheader []byte
+	rprefix [4]byte
+	rheader []byte
 }
 
 func newConn(r io.Reader, w io.Writer) *conn {
@@ -99,9 +103,9 @@ func newConn(r io.Reader, w io.Writer) *conn {
 
 // writeRequest sends a predict frame. params is the request's params as JSON, or nil.
 func (c *conn) writeRequest(req *runtime.Request, params []byte) error {
-	h := appendRequestHeader(c.header[:0], req, params)
-	c.header = h
-	c.w.Write(binary.LittleEndian.AppendUint32(c.prefix[:0], uint32(len(h))))
+	h := appendRequestHeader(c.wheader[:0], req, params)
+	c.wheader = h
+	c.w.Write(binary.LittleEndian.AppendUint32(c.wprefix[:0], uint32(len(h))))
 	c.w.Write(h)
 	for i := range req.Inputs {
 		t := &req.Inputs[i]
@@ -110,7 +114,7 @@ func (c *conn) writeRequest(req *runtime.Request, params []byte) error {
 			continue
 		}
 		for _, s := range t.Strings {
-			c.w.Write(binary.LittleEndian.AppendUint32(c.prefix[:0], uint32(len(s))))
+			c.w.Write(binary.LittleEndian.AppendUint32(c.wprefix[:0], uint32(len(s))))
 			c.w.Write(s)
 		}
 	}
@@ -120,7 +124,7 @@ func (c *conn) writeRequest(req *runtime.Request, params []byte) error {
 // writePing sends a ping frame, which a worker answers with {"ok":true}.
 func (c *conn) writePing() error {
 	const ping = `{"op":"ping"}`
-	c.w.Write(binary.LittleEndian.AppendUint32(c.prefix[:0], uint32(len(ping))))
+	c.w.Write(binary.LittleEndian.AppendUint32(c.wprefix[:0], uint32(len(ping))))
 	c.w.WriteString(ping)
 	return c.w.Flush()
 }
@@ -194,21 +198,21 @@ func appendJSONString(b []byte, s string) []byte {
 
 // readHeader reads one frame's JSON header into the conn's reused buffer.
 func (c *conn) readHeader() ([]byte, error) {
-	if _, err := io.ReadFull(c.r, c.prefix[:]); err != nil {
+	if _, err := io.ReadFull(c.r, c.rprefix[:]); err != nil {
 		return nil, err
 	}
-	n := binary.LittleEndian.Uint32(c.prefix[:])
+	n := binary.LittleEndian.Uint32(c.rprefix[:])
 	if n > maxHeader {
 		return nil, fmt.Errorf("%w: header of %d bytes", errMalformed, n)
 	}
-	if cap(c.header) < int(n) {
-		c.header = make([]byte, n)
+	if cap(c.rheader) < int(n) {
+		c.rheader = make([]byte, n)
 	}
-	c.header = c.header[:n]
-	if _, err := io.ReadFull(c.r, c.header); err != nil {
+	c.rheader = c.rheader[:n]
+	if _, err := io.ReadFull(c.r, c.rheader); err != nil {
 		return nil, unexpectedEOF(err)
 	}
-	return c.header, nil
+	return c.rheader, nil
 }
 
 // readReady reads a worker's first frame.

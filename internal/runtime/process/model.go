@@ -28,6 +28,11 @@ const (
 	// earlyExit: a worker that dies this soon after reporting ready counts as a failed
 	// start, so that a worker that crashes at once is not restarted in a tight loop.
 	earlyExit = time.Second
+	// pipelineDepth is how many requests a worker may have in flight: while it
+	// computes one, the next is already in its stdin, so that it goes on to it as soon
+	// as it has written its answer instead of waiting for the server to read the
+	// answer and write again. Each worker holds that many slots in the idle channel.
+	pipelineDepth = 2
 )
 
 // model is a loaded model: a fixed number of worker slots, each holding a running
@@ -85,7 +90,7 @@ func newModel(opts Options, spec runtime.Spec, l launch) (*model, error) {
 		proc: sandbox.Process{Argv: append(l.argv[:len(l.argv):len(l.argv)], dir), Env: workerEnv(dir, opts.Env),
 			Dir: dir, ReadOnly: l.readOnly},
 		log:  log.With("runtime", opts.Name, "model", spec.Name, "version", spec.Version),
-		idle: make(chan *worker, opts.Workers), ctx: ctx, cancel: cancel, unloaded: make(chan struct{}),
+		idle: make(chan *worker, opts.Workers*pipelineDepth), ctx: ctx, cancel: cancel, unloaded: make(chan struct{}),
 		workers: make(map[*worker]bool),
 	}
 	return m, nil
@@ -121,9 +126,14 @@ func (m *model) start(ctx context.Context) error {
 		return err
 	}
 	m.meta = frames[0].metadata()
+	m.meta.InFlight = pipelineDepth
 	m.log.Info("model loaded", "workers", len(ws), "platform", m.meta.Platform)
-	for _, w := range ws {
-		m.release(w)
+	// Round by round, so that requests go to an idle worker before a busy one's
+	// second slot.
+	for range pipelineDepth {
+		for _, w := range ws {
+			m.release(w)
+		}
 	}
 	return nil
 }
@@ -197,11 +207,11 @@ func (m *model) exec() (*worker, error) {
 
 // awaitReady reads a new worker's ready frame within the start timeout.
 func (m *model) awaitReady(ctx context.Context, w *worker) (*readyFrame, error) {
-	gen, err := w.arm(time.Now().Add(m.opts.StartTimeout))
+	gen, err := w.armRead(time.Now().Add(m.opts.StartTimeout))
 	if err != nil {
 		return nil, errClosed
 	}
-	stop := context.AfterFunc(ctx, func() { w.expire(gen) })
+	stop := context.AfterFunc(ctx, func() { w.expireRead(gen) })
 	ready, err := w.conn.readReady()
 	stop()
 	switch {
@@ -242,20 +252,29 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// reclaim takes w out of the idle channel, if it is there, and retires it.
+// reclaim takes w's slots out of the idle channel and, if one was there, retires it;
+// otherwise a caller holds it and retires it.
 func (m *model) reclaim(w *worker) {
+	if m.purge(w) {
+		m.retire(w)
+	}
+}
+
+// purge takes every slot of w out of the idle channel and reports whether it found one.
+func (m *model) purge(w *worker) (found bool) {
 	for range len(m.idle) {
 		select {
 		case x := <-m.idle:
 			if x == w {
-				m.retire(w)
-				return
+				found = true
+				continue
 			}
-			m.idle <- x // never blocks: the channel holds one slot per worker
+			m.idle <- x // never blocks: the channel has room for every live slot
 		default:
-			return
+			return found
 		}
 	}
+	return found
 }
 
 // Metadata describes the model as its workers reported it.
@@ -332,7 +351,7 @@ func (m *model) acquire(ctx context.Context) (*worker, error) {
 				return nil, errClosed
 			}
 		}
-		if !w.hasExited() {
+		if !w.hasExited() && !w.isStopped() {
 			return w, nil
 		}
 		m.retire(w)
@@ -360,57 +379,111 @@ func contextError(ctx context.Context) error {
 	return fault.Wrap(fault.DeadlineExceeded, ctx.Err(), "the prediction did not finish before its deadline")
 }
 
-// call runs one exchange with w, which the caller owns, and settles w's fate.
+// call runs one exchange with w, in one of w's slots that the caller holds, and
+// settles w's fate. The request is written at once, even while w computes the request
+// of its other slot; the reply is read once the reply before it has been.
 func (m *model) call(ctx context.Context, w *worker, req *runtime.Request, params []byte) (*runtime.Response, error) {
 	if ctx.Err() != nil {
 		m.release(w)
 		return nil, contextError(ctx)
 	}
 	deadline := time.Now().Add(m.opts.RequestTimeout)
-	gen, err := w.arm(deadline)
-	if err != nil { // only Close stops a worker that a caller owns
-		m.retire(w)
-		return nil, errClosed
+	wait, mine, err := m.send(ctx, w, req, params, deadline)
+	if err != nil {
+		return nil, m.unsent(ctx, w, err)
 	}
-	stop := context.AfterFunc(ctx, func() { w.expire(gen) })
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		m.drainInTurn(w, wait, mine, deadline)
+		return nil, contextError(ctx)
+	}
+	gen, err := w.armRead(deadline)
 	var resp *runtime.Response
-	err = w.conn.writeRequest(req, params)
-	sent := err == nil
-	if sent {
+	if err == nil {
+		stop := context.AfterFunc(ctx, func() { w.expireRead(gen) })
 		resp, err = w.conn.readReply()
+		stop()
 	}
-	stop()
-	return m.settle(ctx, w, resp, err, sent, deadline)
+	return m.settle(ctx, w, resp, err, deadline, mine)
 }
 
-// settle releases, drains or retires w after an exchange, and maps its outcome.
-func (m *model) settle(ctx context.Context, w *worker, resp *runtime.Response, err error, sent bool, deadline time.Time) (*runtime.Response, error) {
+// send writes req to w. It returns the turn its reply must wait for, closed once the
+// reply to the request written before it has been read, and its own turn, which the
+// caller closes once it is done with w's stdout.
+func (m *model) send(ctx context.Context, w *worker, req *runtime.Request, params []byte, deadline time.Time) (wait, mine chan struct{}, err error) {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	gen, err := w.armWrite(deadline)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { w.expireWrite(gen) })
+	err = w.conn.writeRequest(req, params)
+	stop()
+	if err != nil {
+		return nil, nil, err
+	}
+	wait, mine = w.lastTurn, make(chan struct{})
+	w.lastTurn = mine
+	return wait, mine, nil
+}
+
+// unsent settles w's fate after a request could not be written: a frame cut short
+// leaves the worker out of step, so it is replaced.
+func (m *model) unsent(ctx context.Context, w *worker, err error) error {
+	switch {
+	case m.isClosed():
+		m.retire(w)
+		return errClosed
+	case errors.Is(err, errStopped): // another exchange retired it: try another worker
+		return &crashError{pid: w.pid, cause: err}
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		m.retire(w)
+		return contextError(ctx)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		m.log.Error("worker did not take a request in time; replacing it", "pid", w.pid, "timeout", m.opts.RequestTimeout)
+		m.retire(w)
+		return fault.New(fault.DeadlineExceeded, "the model did not answer within %s; its worker was restarted", m.opts.RequestTimeout)
+	}
+	m.retire(w)
+	return &crashError{pid: w.pid, cause: err}
+}
+
+// settle releases, drains or retires w after a request was sent, maps its outcome,
+// and hands the turn on to the next reply (after retiring a worker, so that the
+// reader of the next reply finds it stopped).
+func (m *model) settle(ctx context.Context, w *worker, resp *runtime.Response, err error, deadline time.Time, mine chan struct{}) (*runtime.Response, error) {
 	var werr *workerError
 	switch {
 	case err == nil:
+		close(mine)
 		m.recovered()
 		m.release(w)
 		return resp, nil
 	case errors.As(err, &werr):
+		close(mine)
 		m.recovered()
 		m.release(w)
 		return nil, m.modelError(w, werr)
 	case m.isClosed():
 		m.retire(w)
+		close(mine)
 		return nil, errClosed
+	case w.isStopped(): // retired by the exchange before it: the answer will not come
+		close(mine)
+		return nil, &crashError{pid: w.pid, cause: err}
 	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil:
-		if sent {
-			m.drain(w, deadline)
-		} else {
-			m.retire(w)
-		}
+		m.drain(w, deadline, mine)
 		return nil, contextError(ctx)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		m.log.Error("worker did not answer in time; replacing it", "pid", w.pid, "timeout", m.opts.RequestTimeout)
 		m.retire(w)
+		close(mine)
 		return nil, fault.New(fault.DeadlineExceeded, "the model did not answer within %s; its worker was restarted", m.opts.RequestTimeout)
 	}
 	m.retire(w)
+	close(mine)
 	return nil, &crashError{pid: w.pid, cause: err}
 }
 
@@ -426,20 +499,43 @@ func (m *model) modelError(w *worker, werr *workerError) error {
 
 // drain waits, until deadline, for the reply to a request whose caller has gone, so
 // that a worker that is merely slow goes back to work instead of being restarted.
-func (m *model) drain(w *worker, deadline time.Time) {
-	if !m.goTracked(func() {
-		if _, err := w.arm(deadline); err == nil {
-			if _, err = w.conn.readReply(); err == nil || isWorkerError(err) {
-				m.release(w)
-				return
-			} else if !m.isClosed() {
-				m.log.Warn("worker failed to finish an abandoned request; replacing it", "pid", w.pid, "error", err)
-			}
-		}
+func (m *model) drain(w *worker, deadline time.Time, mine chan struct{}) {
+	if !m.goTracked(func() { m.finish(w, deadline, mine) }) {
 		m.retire(w)
+		close(mine)
+	}
+}
+
+// drainInTurn drains the reply to a request whose caller went before the reply ahead
+// of it was read: it waits for its turn first.
+func (m *model) drainInTurn(w *worker, wait, mine chan struct{}, deadline time.Time) {
+	if !m.goTracked(func() {
+		select {
+		case <-wait:
+			m.finish(w, deadline, mine)
+		case <-m.ctx.Done(): // Close stops the worker
+			close(mine)
+		}
 	}) {
 		m.retire(w)
+		close(mine)
 	}
+}
+
+// finish reads and drops the reply in turn mine, then releases w, or retires it when
+// no well-formed reply comes by deadline.
+func (m *model) finish(w *worker, deadline time.Time, mine chan struct{}) {
+	if _, err := w.armRead(deadline); err == nil {
+		if _, err = w.conn.readReply(); err == nil || isWorkerError(err) {
+			close(mine)
+			m.release(w)
+			return
+		} else if !m.isClosed() && !w.isStopped() {
+			m.log.Warn("worker failed to finish an abandoned request; replacing it", "pid", w.pid, "error", err)
+		}
+	}
+	m.retire(w)
+	close(mine)
 }
 
 func isWorkerError(err error) bool {
@@ -458,13 +554,14 @@ func (m *model) goTracked(f func()) bool {
 	return true
 }
 
-// release returns w to the idle workers, or retires it if it has died.
+// release returns one of w's slots to the idle channel, or retires w if it has died
+// or was retired meanwhile.
 func (m *model) release(w *worker) {
-	if w.hasExited() || m.isClosed() {
+	if w.hasExited() || m.isClosed() || w.isStopped() {
 		m.retire(w)
 		return
 	}
-	m.idle <- w // never blocks: the channel holds one slot per worker
+	m.idle <- w // never blocks: the channel has room for every live slot
 }
 
 // retire ends a worker that is dead, hung or out of step with the protocol, and
@@ -485,6 +582,7 @@ func (m *model) retire(w *worker) {
 	w.interrupt()
 	w.kill()
 	w.closePipes()
+	m.purge(w) // its other slot may be idle
 	if early {
 		last := w.stderr.String()
 		if last == "" {
@@ -521,7 +619,9 @@ func (m *model) replace() {
 			}
 			w, _, err := m.spawn(m.ctx)
 			if err == nil {
-				m.release(w)
+				for range pipelineDepth {
+					m.release(w)
+				}
 				return
 			}
 			if m.isClosed() {

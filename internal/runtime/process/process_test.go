@@ -226,7 +226,7 @@ func TestRequestChecked(t *testing.T) {
 func TestMetadata(t *testing.T) {
 	m := loadFake(t, "echo", Options{Workers: 1})
 	md := m.Metadata()
-	want := runtime.Metadata{Platform: "fake_platform", Batchable: true, Outputs: []runtime.TensorSpec{},
+	want := runtime.Metadata{Platform: "fake_platform", Batchable: true, InFlight: 2, Outputs: []runtime.TensorSpec{},
 		Inputs: []runtime.TensorSpec{{Name: "x", Datatype: runtime.FP64, Shape: []int64{-1, 4}}}}
 	if fmt.Sprintf("%+v", md) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("metadata = %+v, want %+v", md, want)
@@ -663,5 +663,55 @@ func BenchmarkFakeWorkerBatch1(b *testing.B) {
 		if _, err := m.Predict(ctx, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestNextRequestWaitsInTheWorkersInput: while a worker computes, the next request
+// for it is already written to its stdin, so that it goes on without waiting for the
+// server to read its answer and write again.
+func TestNextRequestWaitsInTheWorkersInput(t *testing.T) {
+	m := loadFake(t, "echo", Options{Workers: 1})
+	ctx := testContext(t)
+	first := make(chan error, 1)
+	go func() {
+		_, err := m.Predict(ctx, request(1, map[string]any{"sleep_ms": 400, "pending": true}))
+		first <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the worker is computing the first request
+	resp, err := m.Predict(ctx, request(2, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echoError(request(2, nil), resp); err != nil {
+		t.Errorf("second request: %v", err)
+	}
+	err = <-first
+	var pending int
+	if _, scanErr := fmt.Sscanf(fault.Message(err), "pending %d", &pending); scanErr != nil || pending == 0 {
+		t.Errorf("first request: %v; want the second request waiting in the worker's stdin (pending > 0)", err)
+	}
+}
+
+// TestPipelinedRequestOutlivesTheWorkerBeforeIt: a request written behind one that
+// crashes the worker is answered by another worker.
+func TestPipelinedRequestOutlivesTheWorkerBeforeIt(t *testing.T) {
+	m := loadFake(t, "echo", Options{Workers: 1, RequestTimeout: 10 * time.Second})
+	ctx := testContext(t)
+	crashed := make(chan error, 1)
+	marker := filepath.Join(t.TempDir(), "crashed")
+	go func() {
+		_, err := m.Predict(ctx, request(1, map[string]any{"sleep_ms": 300, "crash_once": marker}))
+		crashed <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	resp, err := m.Predict(ctx, request(2, nil))
+	if err != nil {
+		t.Fatalf("the request behind the crash: %v", err)
+	}
+	if err := echoError(request(2, nil), resp); err != nil {
+		t.Error(err)
+	}
+	if err := <-crashed; err != nil {
+		t.Errorf("the crashing request, retried once: %v", err)
 	}
 }

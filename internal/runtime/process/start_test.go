@@ -16,8 +16,8 @@ func TestWorkersStartTogether(t *testing.T) {
 		if took < startTime || took > startTime+startTime/2+time.Second/2 {
 			t.Errorf("%d workers started in %s; want about one start, %s", workers, took, startTime)
 		}
-		if got := len(m.idle); got != workers {
-			t.Errorf("%d workers idle after the load, want %d", got, workers)
+		if got := len(m.idle); got != workers*pipelineDepth {
+			t.Errorf("%d worker slots idle after the load, want %d (%d per worker)", got, workers*pipelineDepth, pipelineDepth)
 		}
 	}
 }

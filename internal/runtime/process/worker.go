@@ -40,11 +40,24 @@ type worker struct {
 	readyAt   time.Time // when it reported ready; guarded by the model's mu
 
 	// mu guards the pipes' deadlines, so that a stale context's callback cannot
-	// cut short a later request.
+	// cut short a later request. Reads and writes have deadlines and generations of
+	// their own: with two requests in flight, one is being answered while the next
+	// is written.
 	mu      sync.Mutex
-	gen     uint64
+	rgen    uint64
+	wgen    uint64
 	stopped bool
+
+	// wmu is held while a request is written, so that frames do not interleave and
+	// the order of the replies is the order in which lastTurn was handed on.
+	wmu sync.Mutex
+	// lastTurn is closed once the reply to the last request written has been read, or
+	// its exchange has ended: the reader of the next reply waits for it. Guarded by wmu.
+	lastTurn chan struct{}
 }
+
+// closedTurn is the turn of a worker that has nothing in flight.
+var closedTurn = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // startWorker runs p, whose last argument is the model directory, in sb. The caller
 // must then run readStderr and reap, each in its own goroutine.
@@ -80,6 +93,7 @@ func startWorker(sb *sandbox.Sandbox, p sandbox.Process, log *slog.Logger) (*wor
 		conn: newConn(files[2], files[1]), errLog: files[4], release: release,
 		log:    log.With("pid", cmd.Process.Pid),
 		exited: make(chan struct{}), logged: make(chan struct{}),
+		lastTurn: closedTurn,
 	}
 	return w, nil
 }
@@ -143,27 +157,56 @@ func (w *worker) readStderr() {
 	}
 }
 
-// arm sets the deadline of the next exchange and returns its generation.
-func (w *worker) arm(deadline time.Time) (uint64, error) {
+// armRead sets the deadline of the next read from the worker and returns its
+// generation.
+func (w *worker) armRead(deadline time.Time) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.stopped {
 		return 0, errStopped
 	}
-	w.gen++
+	w.rgen++
 	w.stdout.SetReadDeadline(deadline)
-	w.stdin.SetWriteDeadline(deadline)
-	return w.gen, nil
+	return w.rgen, nil
 }
 
-// expire ends exchange gen now, waking a goroutine blocked on the pipes, unless a
-// later exchange has begun.
-func (w *worker) expire(gen uint64) {
+// armWrite sets the deadline of the next write to the worker and returns its
+// generation.
+func (w *worker) armWrite(deadline time.Time) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.gen == gen && !w.stopped {
-		w.setPast()
+	if w.stopped {
+		return 0, errStopped
 	}
+	w.wgen++
+	w.stdin.SetWriteDeadline(deadline)
+	return w.wgen, nil
+}
+
+// expireRead ends read gen now, waking a goroutine blocked on stdout, unless a later
+// read has begun.
+func (w *worker) expireRead(gen uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rgen == gen && !w.stopped {
+		w.stdout.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// expireWrite ends write gen now, unless a later write has begun.
+func (w *worker) expireWrite(gen uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wgen == gen && !w.stopped {
+		w.stdin.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// isStopped reports whether the worker was interrupted: retired or closed.
+func (w *worker) isStopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopped
 }
 
 // interrupt fails the current exchange and every later one.
