@@ -82,9 +82,10 @@ def pytest_report_header(config):
 class Server:
     """A running tracking server: its base URL, its directories and its log."""
 
-    def __init__(self, target: str, base_dir: Path, extra_args: list[str] | None = None):
+    def __init__(self, target: str, base_dir: Path, extra_args: list[str] | None = None, env: dict | None = None):
         self.target = target
         self.extra_args = list(extra_args or [])  # more flags of `mlship server`
+        self.env = dict(env or {})  # the server's environment: a value set, None removed
         self.base_dir = base_dir  # parent of data_dir; nothing the server writes may land here
         self.data_dir = base_dir / "data"
         self.data_dir.mkdir()
@@ -133,6 +134,11 @@ class Server:
         env.setdefault("MLSHIP_PYTHON", sys.executable)
         # mlflow.sklearn loads pickled models only when the operator allows it.
         env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             self.command(),

@@ -1,5 +1,5 @@
 """The README's whole path, run as written: every shell block of its section "The whole path",
-pasted into bash in order, against a fresh server of its own.
+pasted into bash in order, against a fresh server started as `make run` starts it."""
 
 from __future__ import annotations
 
@@ -38,8 +38,15 @@ def test_the_readme_has_the_whole_path():
 
 @pytest.fixture
 def fresh_server():
+    """A server as `make run` starts it: no interpreter given, so Python models run in
+    environments uv builds from their logged requirements."""
+    uv = REPO_ROOT / ".tools" / "bin" / "uv"
+    if not os.access(uv, os.X_OK):
+        pytest.skip("uv is not installed (make deps puts it in .tools/bin/uv)")
     base = Path(tempfile.mkdtemp(prefix="mlship-readme-"))
-    srv = Server("mlship", base)
+    # uv's cache outlives the data directory (as tests/test_envs.py keeps it), so that only
+    # the first run downloads the packages.
+    srv = Server("mlship", base, ["--uv", str(uv)], env={"MLSHIP_PYTHON": None, "UV_CACHE_DIR": str(REPO_ROOT / ".cache" / "uv")})
     srv.start()
     yield srv
     srv.stop()
