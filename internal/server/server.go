@@ -25,6 +25,7 @@ import (
 	"github.com/mlship/mlship/internal/gates"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/mlflowapi"
+	"github.com/mlship/mlship/internal/mlflowauth"
 	"github.com/mlship/mlship/internal/monitor"
 	"github.com/mlship/mlship/internal/netguard"
 	"github.com/mlship/mlship/internal/registry"
@@ -140,6 +141,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
 		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates, Auth: s.auth,
 		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes(), workers.EnvManager())}}, logger), inference: inference}
+	s.faces.mlflowAuth = mlflowauth.New(s.auth, logger, cfg.MaxRequestBody)
 	ropts := httpx.RouterOptions{Logger: logger}
 	if cfg.Auth {
 		ropts.Wrap = s.checkAccess
@@ -174,6 +176,8 @@ type faces struct {
 	mlflow    *mlflowapi.API
 	native    *api.API
 	inference *serving.Handler
+
+	mlflowAuth *mlflowauth.API // MLflow's basic-auth app's API, over the same identities
 }
 
 // routes builds the root handler: every face's routes on one Router, behind the edge
@@ -181,6 +185,7 @@ type faces struct {
 func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, error) {
 	rt := httpx.NewRouter(opts)
 	s.faces.mlflow.Register(rt)
+	s.faces.mlflowAuth.Register(rt)
 	s.faces.native.Register(rt)
 	s.faces.inference.Register(rt)
 	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.Version),

@@ -1,0 +1,195 @@
+// Package mlflowauth answers the REST API of MLflow's basic-auth app over mlship's
+// identities, so that mlflow.server.get_app_client("basic-auth") manages mlship's users
+// (and, through them, their permissions) unchanged. It owns that app's wire rules: its
+// paths, its request parameters, its answers and error codes. Every rule about users
+// lives in internal/auth.
+package mlflowauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/mlship/mlship/internal/auth"
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/httpx"
+)
+
+// API is MLflow's basic-auth REST API.
+type API struct {
+	auth    *auth.Service
+	logger  *slog.Logger
+	maxBody int64
+}
+
+// New returns the API over the identity service; request bodies are capped at maxBody
+// bytes.
+func New(a *auth.Service, logger *slog.Logger, maxBody int64) *API {
+	if maxBody <= 0 {
+		maxBody = 1 << 20
+	}
+	return &API{auth: a, logger: logger, maxBody: maxBody}
+}
+
+type route struct {
+	method, version, path string
+	fn                    httpx.HandlerFunc
+	access                httpx.Access
+}
+
+// routes are the app's endpoints, as its client (mlflow.server.auth.client) calls them.
+// Routes open to any signed-in user check in the handler that the user acts on
+// itself, as MLflow's app does, unless an administrator calls.
+func (a *API) routes() []route {
+	return []route{
+		{"POST", "2.0", "users/create", a.createUser, httpx.Admin},
+		{"GET", "2.0", "users/get", a.getUser, httpx.Read},
+		{"GET", "2.0", "users/list", a.listUsers, httpx.Admin},
+		{"GET", "2.0", "users/current", a.currentUser, httpx.Signed},
+		{"PATCH", "2.0", "users/update-password", a.updatePassword, httpx.Write},
+		{"PATCH", "2.0", "users/update-admin", a.updateAdmin, httpx.Admin},
+		{"DELETE", "2.0", "users/delete", a.deleteUser, httpx.Admin},
+	}
+}
+
+// MLflow's app reads PATCH and DELETE bodies sent with no Content-Type; anything but
+// JSON is refused as its REST API refuses it.
+var (
+	jsonBody       = httpx.JSON.RefusedWith(http.StatusBadRequest, "INVALID_PARAMETER_VALUE")
+	jsonOrNoneBody = httpx.Accepts("application/json", "").RefusedWith(http.StatusBadRequest, "INVALID_PARAMETER_VALUE")
+)
+
+// Register adds the app's routes to rt, under the REST prefix its client calls and the
+// ajax prefix MLflow's web UI calls.
+func (a *API) Register(rt *httpx.Router) {
+	for _, r := range a.routes() {
+		body := jsonBody
+		if r.method == http.MethodPatch || r.method == http.MethodDelete {
+			body = jsonOrNoneBody
+		}
+		h := httpx.LimitBody(a.maxBody, httpx.Handle(a.logger, r.fn))
+		for _, prefix := range []string{"/api/", "/ajax-api/"} {
+			rt.Handle(httpx.Route{Method: r.method, Path: prefix + r.version + "/mlflow/" + r.path,
+				Body: body, Access: r.access, Handler: h})
+		}
+	}
+}
+
+// params are a request's parameters as MLflow's app reads them: the query string of a
+// GET (and of a DELETE without a JSON body), the JSON object of a body otherwise. A body
+// that is not an object holds no parameters.
+type params map[string]json.RawMessage
+
+func readParams(r *http.Request) (params, error) {
+	p := params{}
+	if r.Method == http.MethodGet || (r.Method == http.MethodDelete && r.ContentLength == 0) {
+		for k, v := range r.URL.Query() {
+			b, _ := json.Marshal(v[0])
+			p[k] = b
+		}
+		return p, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, err
+		}
+		return nil, fault.Wrap(fault.Invalid, err, "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, fault.Invalidf("the request body is not valid JSON: %v", err)
+		}
+		return params{}, nil
+	}
+	return p, nil
+}
+
+func missing(name string) error {
+	return fault.Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", name)
+}
+
+// str returns a required string parameter.
+func (p params) str(name string) (string, error) {
+	raw, ok := p[name]
+	if !ok || string(raw) == "null" {
+		return "", missing(name)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fault.Invalidf("parameter '%s' must be a string", name)
+	}
+	return s, nil
+}
+
+// optStr returns a string parameter and whether it was given.
+func (p params) optStr(name string) (string, bool, error) {
+	if raw, ok := p[name]; !ok || string(raw) == "null" {
+		return "", false, nil
+	}
+	s, err := p.str(name)
+	return s, err == nil, err
+}
+
+// boolean returns a required boolean parameter; a query string's "true" and "false"
+// count.
+func (p params) boolean(name string) (bool, error) {
+	raw, ok := p[name]
+	if !ok || string(raw) == "null" {
+		return false, missing(name)
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err == nil {
+		return b, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if b, err := strconv.ParseBool(s); err == nil {
+			return b, nil
+		}
+	}
+	return false, fault.Invalidf("parameter '%s' must be true or false", name)
+}
+
+// integer returns a required integer parameter, given as a number or as digits.
+func (p params) integer(name string) (int64, error) {
+	raw, ok := p[name]
+	if !ok || string(raw) == "null" {
+		return 0, missing(name)
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	return 0, fault.Invalidf("Parameter '%s' must be an integer, got %s.", name, raw)
+}
+
+// errForbidden is the app's answer to a user acting on another.
+var errForbidden = fault.New(fault.PermissionDenied, "Permission denied")
+
+// isAdmin reports whether the caller acts as an administrator: with identities off,
+// every caller does.
+func isAdmin(id *auth.Identity) bool { return id == nil || id.Scopes.Has(auth.Admin) }
+
+// selfOrAdmin refuses a caller who is neither the named user nor an administrator.
+func selfOrAdmin(id *auth.Identity, name string) error {
+	if isAdmin(id) || id.Name == name {
+		return nil
+	}
+	return errForbidden
+}
