@@ -41,27 +41,44 @@ type Client struct {
 	http *http.Client
 }
 
-// New returns a client of the server at base ("http://host:port").
+// New returns a client of the server at base ("http://host:port"), signed in as
+// Authorization(base) says.
 func New(base string) (*Client, error) {
+	return NewSignedIn(base, Authorization(base))
+}
+
+// NewSignedIn returns a client of the server at base that sends authorization ("" for
+// none) as its Authorization header.
+func NewSignedIn(base, authorization string) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fault.Invalidf("--server %q must be an http:// or https:// URL", base)
 	}
 	return &Client{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 5 * time.Minute,
-		Transport: credentials{next: http.DefaultTransport, header: Authorization()}}}, nil
+		Transport: credentials{next: http.DefaultTransport, header: authorization}}}, nil
 }
 
-// Authorization is the Authorization header the command line sends, from the
-// environment: MLSHIP_TOKEN, else MLflow's MLFLOW_TRACKING_TOKEN, else
-// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD; "" when none is set.
-func Authorization() string {
+// Authorization is the Authorization header the command line sends to server: from the
+// environment, MLSHIP_TOKEN, else MLflow's MLFLOW_TRACKING_TOKEN, else
+// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD; else the token `mlship login`
+// kept for server; "" when there is none.
+func Authorization(server string) string {
 	if t := cmp.Or(os.Getenv("MLSHIP_TOKEN"), os.Getenv("MLFLOW_TRACKING_TOKEN")); t != "" {
 		return "Bearer " + t
 	}
 	if u := os.Getenv("MLFLOW_TRACKING_USERNAME"); u != "" {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+os.Getenv("MLFLOW_TRACKING_PASSWORD")))
+		return BasicAuthorization(u, os.Getenv("MLFLOW_TRACKING_PASSWORD"))
+	}
+	// An unreadable credentials file signs nobody in: the server's refusal says how to.
+	if c, err := StoredCredential(server); err == nil && c != nil {
+		return "Bearer " + c.Token
 	}
 	return ""
+}
+
+// BasicAuthorization is the HTTP Basic Authorization header of a user and password.
+func BasicAuthorization(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // credentials adds the Authorization header to every request that has none.
