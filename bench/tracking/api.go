@@ -42,6 +42,8 @@ func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code,
 type api struct {
 	base   string
 	client *http.Client
+	// authorization is sent as the Authorization header when set.
+	authorization string
 }
 
 // Request and response shapes of the MLflow REST API, reduced to the fields used here.
@@ -85,6 +87,9 @@ func (a *api) post(ctx context.Context, endpoint string, body, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if a.authorization != "" {
+		req.Header.Set("Authorization", a.authorization)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return err

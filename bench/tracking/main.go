@@ -12,7 +12,10 @@
 //	             experiment seeded with --runs runs
 //
 // Each workload is measured --runs times at each --clients count, and reported as the
-// median of its windows with the failed requests of all of them beside it. Only 200
+// median of its windows with the failed requests of all of them beside it. With
+// --mlship-auth, mlship is measured a second time started with --auth, its clients
+// signed in as a user (not an administrator) with an API token, and the two are printed
+// side by side. Only 200
 // responses count as successes. The run exits non-zero when a workload's error rate is
 // above --max-error-rate. All traffic goes to 127.0.0.1.
 package main
@@ -37,8 +40,9 @@ var (
 )
 
 const (
-	targetMLflow = "mlflow"
-	targetMlship = "mlship"
+	targetMLflow     = "mlflow"
+	targetMlship     = "mlship"
+	targetMlshipAuth = "mlship+auth" // mlship server --auth, clients sending a token
 )
 
 type config struct {
@@ -57,6 +61,7 @@ type config struct {
 	startupTimeout time.Duration
 	output         string
 	keepData       bool
+	mlshipAuth     bool // also measure mlship with --auth
 }
 
 func main() { benchkit.Main("tracking", parseFlags, run) }
@@ -85,6 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for a server's /health")
 	benchkit.OutputFlag(fs, &cfg.output)
 	fs.BoolVar(&cfg.keepData, "keep-data", false, "keep the servers' temporary data directories and logs")
+	fs.BoolVar(&cfg.mlshipAuth, "mlship-auth", false, "also measure mlship started with --auth (target "+targetMlshipAuth+"), its clients sending a user's API token,\n"+
+		"and print it beside mlship without: the ratio is auth on over auth off")
 	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
 	}
@@ -97,6 +104,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.clientCounts, err = parseCounts(clients); err != nil {
 		return cfg, err
+	}
+	if cfg.mlshipAuth {
+		if !slices.Contains(cfg.targets, targetMlship) {
+			return cfg, errors.New("--mlship-auth compares mlship with and without --auth: include mlship in --targets")
+		}
+		cfg.targets = append(cfg.targets, targetMlshipAuth)
 	}
 	return cfg, cfg.validate()
 }

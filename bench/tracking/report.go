@@ -20,6 +20,8 @@ type report struct {
 	Targets  []targetResult   `json:"targets"`
 	// Ratios are keyed "workload/clients": "log_batch/8".
 	Ratios map[string]float64 `json:"ratio_mlship_over_mlflow,omitempty"`
+	// AuthRatios (--mlship-auth) are mlship's with --auth over without, by the same keys.
+	AuthRatios map[string]float64 `json:"ratio_mlship_auth_over_mlship,omitempty"`
 }
 
 type settings struct {
@@ -50,16 +52,22 @@ func newReport(ctx context.Context, cfg config) *report {
 }
 
 func (r *report) computeRatios() {
-	base, other := r.target(targetMLflow), r.target(targetMlship)
+	r.Ratios = ratios(r.target(targetMLflow), r.target(targetMlship))
+	r.AuthRatios = ratios(r.target(targetMlship), r.target(targetMlshipAuth))
+}
+
+// ratios are other's req/s over base's, by workload and client count; nil without both.
+func ratios(base, other *targetResult) map[string]float64 {
 	if base == nil || other == nil {
-		return
+		return nil
 	}
-	r.Ratios = map[string]float64{}
+	out := map[string]float64{}
 	for _, w := range other.Workloads {
 		if b := base.workload(w.Name, w.Clients); b != nil && b.ReqPerSec > 0 {
-			r.Ratios[ratioKey(w.Name, w.Clients)] = w.ReqPerSec / b.ReqPerSec
+			out[ratioKey(w.Name, w.Clients)] = w.ReqPerSec / b.ReqPerSec
 		}
 	}
+	return out
 }
 
 func ratioKey(workload string, clients int) string { return workload + "/" + strconv.Itoa(clients) }
@@ -125,8 +133,42 @@ func (r *report) writeTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := r.writeAuthTable(w); err != nil {
+		return err
+	}
 	r.writeNotes(w)
 	return nil
+}
+
+// writeAuthTable prints mlship with --auth beside mlship without (--mlship-auth).
+func (r *report) writeAuthTable(w io.Writer) error {
+	off, on := r.target(targetMlship), r.target(targetMlshipAuth)
+	if off == nil || on == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\nmlship with --auth (a user's token on every request) against without:\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "workload\tclients\tauth off req/s\tauth on req/s\tauth on failed\tratio (on/off)\tp50 ms off / on\tp99 ms off / on\t")
+	for _, name := range r.Settings.Workloads {
+		for _, c := range r.Settings.Clients {
+			ratio := "-"
+			if v, ok := r.AuthRatios[ratioKey(name, c)]; ok {
+				ratio = fmt.Sprintf("%.3f", v)
+			}
+			a, b := off.workload(name, c), on.workload(name, c)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, c, rate(a), rate(b), failed(b), ratio,
+				pair(a, b, func(l benchkit.Latency) float64 { return l.P50 }), pair(a, b, func(l benchkit.Latency) float64 { return l.P99 }))
+		}
+	}
+	return tw.Flush()
+}
+
+// pair prints one latency figure of two windows: "1.2 / 1.3".
+func pair(a, b *workloadResult, f func(benchkit.Latency) float64) string {
+	if a == nil || b == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f / %.1f", f(a.LatencyMs), f(b.LatencyMs))
 }
 
 func (r *report) writeNotes(w io.Writer) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"github.com/mlship/mlship/bench/internal/benchkit"
 	"log"
@@ -34,7 +35,14 @@ type targetBench struct {
 // benchTarget starts one server, seeds it, runs every selected workload and stops it.
 func benchTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (targetResult, error) {
 	logger.Printf("%s: starting server", name)
-	srv, err := benchkit.StartServer(ctx, cfg.server(), name, client, logger)
+	scfg, server, adminPassword := cfg.server(), name, ""
+	if name == targetMlshipAuth {
+		adminPassword = rand.Text()
+		scfg.MlshipArgs = []string{"--auth"}
+		scfg.MlshipEnv = []string{"MLSHIP_ADMIN_PASSWORD=" + adminPassword}
+		server = benchkit.Mlship
+	}
+	srv, err := benchkit.StartServer(ctx, scfg, server, client, logger)
 	if err != nil {
 		return targetResult{}, err
 	}
@@ -42,6 +50,13 @@ func benchTarget(ctx context.Context, cfg config, name string, client *http.Clie
 	logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
 
 	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger}
+	if adminPassword != "" {
+		token, err := userToken(ctx, client, srv.BaseURL, adminPassword)
+		if err != nil {
+			return targetResult{}, fmt.Errorf("sign in: %w", err)
+		}
+		tb.api.authorization = "Bearer " + token
+	}
 	res := targetResult{Name: name}
 	if cfg.wants("search_runs") {
 		tb.clients = cfg.seedClients

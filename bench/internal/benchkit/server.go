@@ -67,7 +67,11 @@ func StartServer(ctx context.Context, cfg ServerConfig, name string, client *htt
 func serverCommand(cfg ServerConfig, name, dir string, port int) *exec.Cmd {
 	p := strconv.Itoa(port)
 	if name == Mlship {
-		return exec.Command(cfg.MlshipBin, "server", "--host", "127.0.0.1", "--port", p, "--data-dir", dir)
+		cmd := exec.Command(cfg.MlshipBin, append([]string{"server", "--host", "127.0.0.1", "--port", p, "--data-dir", dir}, cfg.MlshipArgs...)...)
+		if len(cfg.MlshipEnv) > 0 {
+			cmd.Env = append(os.Environ(), cfg.MlshipEnv...)
+		}
+		return cmd
 	}
 	// MLflow's defaults are kept: uvicorn with its default worker count, security
 	// middleware on (its default allowed hosts include 127.0.0.1:*), job runner on.
@@ -183,6 +187,8 @@ type ServerConfig struct {
 	MlflowPython   string        // a Python with the pinned mlflow installed
 	StartupTimeout time.Duration // how long a server may take to answer /health
 	KeepData       bool          // keep the data directories afterwards
+	MlshipArgs     []string      // more flags of mlship server, e.g. --auth
+	MlshipEnv      []string      // more of mlship's environment, as KEY=VALUE
 }
 
 // PID is the server process's id.
