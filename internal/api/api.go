@@ -92,7 +92,7 @@ var datasetBody = httpx.Accepts("application/octet-stream", "text/csv", "applica
 // routeTable is every route of the API, the one list that Register mounts and the OpenAPI
 // test compares with the document.
 func (a *API) routeTable() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/api/v1/openapi.json", a.openAPI, false, none, httpx.Public},
 		{"GET", "/api/v1/server-info", a.serverInfo, false, none, httpx.Public},
 		{"GET", "/api/v1/models/{name}/versions/{version}/lineage", a.lineage, false, none, httpx.Read},
@@ -129,7 +129,7 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/tokens", a.listTokens, false, none, httpx.Signed},
 		{"POST", "/api/v1/tokens", a.createToken, false, jsonBody, httpx.Signed},
 		{"DELETE", "/api/v1/tokens/{id}", a.revokeToken, false, jsonBody, httpx.Signed},
-	}
+	}, a.accessRoutes()...)
 }
 
 // Register adds the API's routes to rt, and a catch-all that answers unknown paths
@@ -140,7 +140,7 @@ func (a *API) Register(rt *httpx.Router) {
 		if !r.streaming {
 			h = httpx.LimitBody(maxBodyBytes, h)
 		}
-		rt.Handle(httpx.Route{Method: r.method, Path: r.path, Body: r.body, Access: r.access, Handler: h})
+		rt.Handle(httpx.Route{Method: r.method, Path: r.path, Body: r.body, Access: r.access, Handler: a.checkObject(r, h)})
 	}
 	rt.Fallback(Prefix, httpx.Handle(a.logger, a.endpointNotFound))
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/mlship/mlship/internal/auth"
 	datafile "github.com/mlship/mlship/internal/dataset"
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
@@ -16,7 +17,20 @@ type versionList struct {
 
 func (a *API) listDatasets(w http.ResponseWriter, r *http.Request) (any, error) {
 	vs, err := a.datasets.Latest(r.Context())
-	return versionList{vs}, err
+	if err != nil {
+		return nil, err
+	}
+	visible, err := a.auth.Visible(r.Context(), auth.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	out := vs[:0]
+	for _, v := range vs { // the list is not paged: filtering it leaves no page short
+		if visible.Allows(v.Name) {
+			out = append(out, v)
+		}
+	}
+	return versionList{out}, nil
 }
 
 func (a *API) listDatasetVersions(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -43,9 +57,24 @@ func (a *API) registerDataset(w http.ResponseWriter, r *http.Request) (any, erro
 			return nil, fault.Invalidf("unknown format %q: use csv, jsonl or parquet", f)
 		}
 	}
-	v, created, err := a.datasets.Register(r.Context(), r.PathValue("name"), q.Get("file"), format, q.Get("allow_mixed") == "true", httpx.UploadBody(r))
+	name := r.PathValue("name")
+	existing, err := a.datasets.Versions(r.Context(), name)
 	if err != nil {
 		return nil, err
+	}
+	if len(existing) > 0 { // a new dataset is its creator's; an existing one needs EDIT
+		if err := a.auth.Can(r.Context(), auth.Dataset, name, auth.LevelEdit); err != nil {
+			return nil, err
+		}
+	}
+	v, created, err := a.datasets.Register(r.Context(), name, q.Get("file"), format, q.Get("allow_mixed") == "true", httpx.UploadBody(r))
+	if err != nil {
+		return nil, err
+	}
+	if len(existing) == 0 {
+		if err := a.auth.GrantCreator(r.Context(), auth.Dataset, name); err != nil {
+			return nil, err
+		}
 	}
 	return registered{v, created}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/serving"
 )
@@ -20,9 +21,15 @@ func (a *API) listDeployments(w http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	visible, err := a.auth.Visible(r.Context(), auth.Deployment)
+	if err != nil {
+		return nil, err
+	}
 	out := deploymentList{Deployments: []serving.View{}}
 	for _, d := range m.List() {
-		out.Deployments = append(out.Deployments, d.View())
+		if visible.Allows(d.Name()) {
+			out.Deployments = append(out.Deployments, d.View())
+		}
 	}
 	return out, nil
 }
@@ -48,8 +55,14 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
+	if err := a.mayServe(r, spec); err != nil {
+		return nil, err
+	}
 	d, err := m.Create(r.Context(), spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.auth.GrantCreator(r.Context(), auth.Deployment, d.Name()); err != nil {
 		return nil, err
 	}
 	return d.View(), nil
@@ -83,7 +96,10 @@ func (a *API) deleteDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return struct{}{}, m.Delete(r.Context(), r.PathValue("name"))
+	if err := m.Delete(r.Context(), r.PathValue("name")); err != nil {
+		return nil, err
+	}
+	return struct{}{}, a.auth.ForgetObject(r.Context(), auth.Deployment, r.PathValue("name"))
 }
 
 func (a *API) manager() (*serving.Manager, error) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/drift"
 	"github.com/mlship/mlship/internal/fault"
@@ -83,6 +84,9 @@ func (a *API) compareDatasets(w http.ResponseWriter, r *http.Request) (any, erro
 func (a *API) datasetVersion(r *http.Request, ref versionRef) (*datasets.Version, error) {
 	if ref.Dataset == "" {
 		return nil, fault.Invalidf("name the reference and current datasets: {\"dataset\": NAME, \"version\": N}")
+	}
+	if err := a.auth.Can(r.Context(), auth.Dataset, ref.Dataset, auth.LevelRead); err != nil {
+		return nil, err
 	}
 	return a.datasets.Get(r.Context(), ref.Dataset, ref.Version)
 }

@@ -85,7 +85,14 @@ func (a *API) getEvaluation(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil || id < 1 {
 		return nil, fault.Invalidf("evaluation id %q is not a positive number", r.PathValue("id"))
 	}
-	return g.Evaluation(r.Context(), id)
+	e, err := g.Evaluation(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.auth.Can(r.Context(), auth.RegisteredModel, e.Model, auth.LevelRead); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // listEvaluations is a model's evaluation history, newest first (?version= keeps one

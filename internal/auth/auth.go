@@ -138,6 +138,9 @@ type Options struct {
 	CacheTTL time.Duration
 	// Now returns the time (tests).
 	Now func() time.Time
+	// DefaultPermission is what a user may do with an object nobody granted it anything
+	// on (READ, USE, EDIT, MANAGE or NO_PERMISSIONS); "" is READ, as MLflow's default.
+	DefaultPermission string
 }
 
 // Service manages identities and checks credentials.
@@ -151,6 +154,10 @@ type Service struct {
 	cache *lru.Cache[[32]byte, cached]
 
 	limits *limiter
+
+	defaultLevel Level
+	permGen      uint64 // under mu: bumped on every change of a grant or a team
+	grants       *lru.Cache[int64, *grantSet]
 }
 
 type cached struct {
@@ -169,7 +176,12 @@ func New(db *store.DB, logger *slog.Logger, opts Options) *Service {
 		opts.Now = time.Now
 	}
 	c, _ := lru.New[[32]byte, cached](4096) // errs only on a size <= 0
-	return &Service{db: db, logger: logger, opts: opts, cache: c, limits: newLimiter(opts.Now)}
+	g, _ := lru.New[int64, *grantSet](4096)
+	def, err := ParseLevel(opts.DefaultPermission)
+	if opts.DefaultPermission == "" || err != nil {
+		def = LevelRead
+	}
+	return &Service{db: db, logger: logger, opts: opts, cache: c, limits: newLimiter(opts.Now), defaultLevel: def, grants: g}
 }
 
 // changed empties the credential cache: a user or a token was changed or removed.
@@ -178,6 +190,7 @@ func (s *Service) changed() {
 	s.gen++
 	s.mu.Unlock()
 	s.cache.Purge()
+	s.grantsChanged() // a user's id may be given to another once it is deleted
 }
 
 func (s *Service) lookup(key [32]byte) (*Identity, bool) {

@@ -91,6 +91,10 @@ type Server struct {
 	Auth bool
 	// InsecureNoAuth lets the server listen beyond loopback without Auth.
 	InsecureNoAuth bool
+	// DefaultPermission is what a user may do with an experiment, registered model,
+	// dataset or deployment it holds no grant on: READ (MLflow's default), USE, EDIT,
+	// MANAGE or NO_PERMISSIONS.
+	DefaultPermission string
 	// AdminPassword, from MLSHIP_ADMIN_PASSWORD, is given to the administrator admin
 	// that the first start with Auth creates. Never a flag: flags show in ps.
 	AdminPassword string
@@ -183,6 +187,11 @@ func (c *Server) Resolve() error {
 	}
 	if _, err := c.Level(); err != nil {
 		return err
+	}
+	switch strings.ToUpper(c.DefaultPermission) {
+	case "", "READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS":
+	default:
+		return fmt.Errorf("--default-permission must be READ, USE, EDIT, MANAGE or NO_PERMISSIONS, got %q", c.DefaultPermission)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)

@@ -136,6 +136,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// BatchRows is how many rows go to the model per request (default 8192).
 	BatchRows int
+	// MayMoveProtected, if set, is asked before a protected alias of the model moves or
+	// is deleted (with identities on: MANAGE on the model).
+	MayMoveProtected func(ctx context.Context, model string) error
 }
 
 // Service manages benchmarks, evaluations and the protected aliases' guard.

@@ -26,6 +26,11 @@ func (s *Service) CheckAlias(ctx context.Context, tx *store.Tx, m registry.Alias
 	if err != nil || b == nil || !slices.Contains(b.Definition.Protected, m.Alias) {
 		return err
 	}
+	if s.opts.MayMoveProtected != nil {
+		if err := s.opts.MayMoveProtected(ctx, m.Name); err != nil {
+			return err
+		}
+	}
 	switch {
 	case m.Version == 0:
 		return s.audit(ctx, tx, m, ActionDeleted, 0)

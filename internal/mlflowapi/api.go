@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
@@ -27,6 +30,9 @@ type Options struct {
 	// VersionFiles holds the registered copies of model versions, which clients
 	// download them from; nil sends them to the versions' sources.
 	VersionFiles VersionFiles
+	// Permissions, when identities are on, decides what each identity may do with each
+	// experiment and registered model; nil allows everything.
+	Permissions *auth.Service
 }
 
 // API is MLflow's REST API.
@@ -36,6 +42,8 @@ type API struct {
 	blobs    blob.Store
 	logger   *slog.Logger
 	opts     Options
+
+	runOwners *lru.Cache[string, string] // run id -> experiment id
 }
 
 // New returns the API over the tracking service, the model registry and the artifact
@@ -44,7 +52,7 @@ func New(t *tracking.Service, reg *registry.Service, blobs blob.Store, logger *s
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
 	}
-	return &API{tracking: t, registry: reg, blobs: blobs, logger: logger, opts: opts}
+	return &API{tracking: t, registry: reg, blobs: blobs, logger: logger, opts: opts, runOwners: newRunOwners()}
 }
 
 // prefixes are where MLflow serves every endpoint: the REST path and the UI's path.
@@ -124,7 +132,7 @@ func bodyOf(method string) httpx.Body {
 func (a *API) Register(rt *httpx.Router) {
 	for _, p := range prefixes {
 		for _, r := range a.routes() {
-			h := httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, r.fn))
+			h := a.checkObjects(r.method, r.path, httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, r.fn)))
 			rt.Handle(httpx.Route{Method: r.method, Path: p + r.path, Body: bodyOf(r.method), Access: r.access, Handler: h})
 		}
 		rt.Fallback(p, httpx.Handle(a.logger, a.endpointNotFound))
@@ -132,7 +140,8 @@ func (a *API) Register(rt *httpx.Router) {
 	for _, p := range []string{"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"} {
 		rt.Handle(httpx.Route{Method: "GET", Path: p, Access: httpx.Public, Handler: httpx.Handle(a.logger, a.serverInfo)})
 	}
-	rt.Handle(httpx.Route{Method: "GET", Path: "/model-versions/get-artifact", Access: httpx.Read, Handler: httpx.Handle(a.logger, a.getModelVersionArtifact)})
+	rt.Handle(httpx.Route{Method: "GET", Path: "/model-versions/get-artifact", Access: httpx.Read,
+		Handler: a.checkObjects("GET", "/model-versions/get-artifact", httpx.Handle(a.logger, a.getModelVersionArtifact))})
 	rt.Mount(ArtifactsPrefix, a.artifactRoutes(), httpx.Handle(a.logger, a.artifactNotFound))
 }
 

@@ -58,7 +58,7 @@ func (a *API) artifactRoutes() []httpx.Route {
 			access = httpx.Read
 		}
 		out[i] = httpx.Route{Method: r.method, Path: ArtifactsPrefix + r.op, Body: r.body, Access: access,
-			Handler: httpx.Handle(a.logger, a.artifactOp(r.op, r.fn))}
+			Handler: a.checkObjects(r.method, ArtifactsPrefix+r.op, httpx.Handle(a.logger, a.artifactOp(r.op, r.fn)))}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package mlflowapi
 import (
 	"net/http"
 
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/protojson"
 	"github.com/mlship/mlship/internal/tracking"
@@ -27,6 +28,9 @@ func (a *API) createExperiment(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	id, err := a.tracking.CreateExperiment(r.Context(), req.Name, req.ArtifactLocation, req.Tags)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.created(r.Context(), auth.Experiment, id); err != nil {
 		return nil, err
 	}
 	return experimentIDRequest{ExperimentID: idString(id)}, nil
@@ -69,9 +73,13 @@ func (a *API) searchExperiments(w http.ResponseWriter, r *http.Request) (any, er
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	visible, err := a.visible(r.Context(), auth.Experiment)
+	if err != nil {
+		return nil, err
+	}
 	exps, next, err := a.tracking.SearchExperiments(r.Context(), tracking.SearchExperimentsQuery{
 		Filter: req.Filter, ViewType: string(req.ViewType), MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchExperimentsResults),
-		OrderBy: req.OrderBy, PageToken: req.PageToken,
+		OrderBy: req.OrderBy, PageToken: req.PageToken, Visible: visible,
 	})
 	if err != nil {
 		return nil, err

@@ -137,7 +137,10 @@ func (a *API) searchLoggedModels(w http.ResponseWriter, r *http.Request) (any, e
 		q.Datasets = append(q.Datasets, tracking.DatasetFilter{Name: d.Name, Digest: d.Digest})
 	}
 	if len(req.ExperimentIDs) > 0 {
-		q.ExperimentIDs = req.ExperimentIDs.strings()
+		q.ExperimentIDs = a.readableExperiments(r.Context(), req.ExperimentIDs.strings())
+		if len(q.ExperimentIDs) == 0 {
+			return struct{}{}, nil // none the caller may read
+		}
 	}
 	for _, o := range req.OrderBy {
 		q.OrderBy = append(q.OrderBy, tracking.LoggedModelOrder{FieldName: o.FieldName, Ascending: o.Ascending == nil || *o.Ascending,

@@ -3,6 +3,7 @@ package mlflowapi
 import (
 	"net/http"
 
+	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/protojson"
 	"github.com/mlship/mlship/internal/registry"
@@ -86,6 +87,9 @@ func (a *API) createRegisteredModel(w http.ResponseWriter, r *http.Request) (any
 	}
 	m, err := a.registry.CreateRegisteredModel(r.Context(), registry.CreateModelInput{
 		Name: req.Name, Description: req.Description, Tags: req.Tags})
+	if err == nil {
+		err = a.created(r.Context(), auth.RegisteredModel, m.Name)
+	}
 	return modelResult(m, err)
 }
 
@@ -112,7 +116,11 @@ func (a *API) renameRegisteredModel(w http.ResponseWriter, r *http.Request) (any
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return modelResult(a.registry.RenameRegisteredModel(r.Context(), req.Name, req.NewName))
+	m, err := a.registry.RenameRegisteredModel(r.Context(), req.Name, req.NewName)
+	if err == nil && a.opts.Permissions != nil {
+		err = a.opts.Permissions.RenameObject(r.Context(), auth.RegisteredModel, req.Name, m.Name)
+	}
+	return modelResult(m, err)
 }
 
 func (a *API) updateRegisteredModel(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -131,7 +139,13 @@ func (a *API) deleteRegisteredModel(w http.ResponseWriter, r *http.Request) (any
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return httpx.Empty, a.registry.DeleteRegisteredModel(r.Context(), req.Name)
+	if err := a.registry.DeleteRegisteredModel(r.Context(), req.Name); err != nil {
+		return nil, err
+	}
+	if a.opts.Permissions != nil {
+		return httpx.Empty, a.opts.Permissions.ForgetObject(r.Context(), auth.RegisteredModel, req.Name)
+	}
+	return httpx.Empty, nil
 }
 
 func (a *API) searchRegisteredModels(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -139,7 +153,12 @@ func (a *API) searchRegisteredModels(w http.ResponseWriter, r *http.Request) (an
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	models, next, err := a.registry.SearchRegisteredModels(r.Context(), req.query(registry.DefaultSearchModels))
+	q := req.query(registry.DefaultSearchModels)
+	var err error
+	if q.Visible, err = a.visible(r.Context(), auth.RegisteredModel); err != nil {
+		return nil, err
+	}
+	models, next, err := a.registry.SearchRegisteredModels(r.Context(), q)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +300,12 @@ func (a *API) searchModelVersions(w http.ResponseWriter, r *http.Request) (any, 
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	versions, next, err := a.registry.SearchModelVersions(r.Context(), req.query(registry.DefaultSearchVersions))
+	q := req.query(registry.DefaultSearchVersions)
+	var err error
+	if q.Visible, err = a.visible(r.Context(), auth.RegisteredModel); err != nil {
+		return nil, err
+	}
+	versions, next, err := a.registry.SearchModelVersions(r.Context(), q)
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,7 @@ func (a *API) searchRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	runs, next, err := a.tracking.SearchRuns(r.Context(), tracking.SearchRunsQuery{
-		ExperimentIDs: req.ExperimentIDs.strings(), Filter: req.Filter, ViewType: string(req.RunViewType),
+		ExperimentIDs: a.readableExperiments(r.Context(), req.ExperimentIDs.strings()), Filter: req.Filter, ViewType: string(req.RunViewType),
 		MaxResults: orDefault(req.MaxResults, tracking.DefaultSearchRunsResults), OrderBy: req.OrderBy, PageToken: req.PageToken,
 	})
 	if err != nil {

@@ -17,6 +17,8 @@ type SearchQuery struct {
 	MaxResults int
 	OrderBy    []string
 	PageToken  string
+	// Visible limits the search to the registered models (by name) a caller may read.
+	Visible *sqlsearch.Restriction
 }
 
 var (
@@ -38,6 +40,7 @@ func (s *Service) SearchRegisteredModels(ctx context.Context, sq SearchQuery) ([
 		return nil, "", err
 	}
 	var q sqlsearch.Query
+	q.Restrict("m.name", sq.Visible)
 	for _, c := range p.filter {
 		if c.Entity == search.Attribute {
 			q.Add(sqlsearch.Compare("m.name", c))
@@ -69,6 +72,7 @@ func (s *Service) SearchModelVersions(ctx context.Context, sq SearchQuery) ([]*M
 		return nil, "", err
 	}
 	var q sqlsearch.Query
+	q.Restrict("m.name", sq.Visible)
 	for _, c := range p.filter {
 		if c.Entity == search.Attribute {
 			q.Add(sqlsearch.Compare(versionAttrColumns[c.Key], c))

@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open content store %s: %w", cfg.ContentDestination, err)
 	}
 	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs, content: contentBlobs}
-	s.auth = auth.New(db, logger, auth.Options{})
+	s.auth = auth.New(db, logger, auth.Options{DefaultPermission: cfg.DefaultPermission})
 	if cfg.Auth {
 		if err := s.bootstrap(ctx); err != nil {
 			s.Close()
@@ -102,8 +102,11 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	contentStore := cas.New(contentBlobs, "cas") // shared by the registry and the native API
 	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr),
 		Content: content{cas: contentStore, blobs: blobs, tracking: tr}})
-	mlflow := mlflowapi.New(tr, reg, blobs, logger, mlflowapi.Options{
-		MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts, VersionFiles: contentStore})
+	mlflowOpts := mlflowapi.Options{MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts, VersionFiles: contentStore}
+	if cfg.Auth {
+		mlflowOpts.Permissions = s.auth
+	}
+	mlflow := mlflowapi.New(tr, reg, blobs, logger, mlflowOpts)
 	s.metrics = prometheus.NewRegistry()
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.payloads = serving.NewPayloadStore(db, 0, logger)
@@ -132,7 +135,10 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
 		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound})
 	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
-		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, JobsPath: cfg.JobsDB, Logger: logger})
+		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, JobsPath: cfg.JobsDB, Logger: logger,
+		MayMoveProtected: func(ctx context.Context, model string) error {
+			return s.auth.Can(ctx, auth.RegisteredModel, model, auth.LevelManage)
+		}})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open the job queue: %w", err)

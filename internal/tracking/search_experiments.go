@@ -16,6 +16,8 @@ type SearchExperimentsQuery struct {
 	MaxResults int // 1 to MaxSearchExpResults
 	OrderBy    []string
 	PageToken  string
+	// Visible limits the search to the experiments (by id) a caller may read.
+	Visible *sqlsearch.Restriction
 }
 
 // DefaultSearchExperimentsResults is the page size when a client asks for none.
@@ -38,6 +40,7 @@ func (s *Service) SearchExperiments(ctx context.Context, sq SearchExperimentsQue
 	if err := stageScope(&q, "e.lifecycle_stage", sq.ViewType); err != nil {
 		return nil, "", err
 	}
+	q.Restrict("e.experiment_id", sq.Visible)
 	for _, c := range filter {
 		if c.Entity == search.Tag {
 			q.Add(sqlsearch.KeyedExists("experiment_tags", "x.experiment_id = e.experiment_id", c))

@@ -91,3 +91,30 @@ func OrderTerm(expr string, desc bool, nullExpr string) string {
 	}
 	return fmt.Sprintf("(%s), %s %s", nullExpr, expr, dir)
 }
+
+// Restriction limits a search to the objects a caller may see: only those whose id is
+// among IDs, or (Only false) all but those. A nil Restriction limits nothing.
+type Restriction struct {
+	Only bool
+	IDs  []string
+}
+
+// Restrict adds r's condition on col, an object's id or name.
+func (q *Query) Restrict(col string, r *Restriction) {
+	switch {
+	case r == nil:
+	case len(r.IDs) == 0 && r.Only:
+		q.Cond("1 = 0")
+	case len(r.IDs) == 0:
+	default:
+		args := make([]any, len(r.IDs))
+		for i, id := range r.IDs {
+			args[i] = id
+		}
+		op := " NOT IN ("
+		if r.Only {
+			op = " IN ("
+		}
+		q.Add(col+op+strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")", args)
+	}
+}
