@@ -68,6 +68,7 @@ func (r *report) addTarget(t *target, rows []rowResult) {
 type comparison struct {
 	BestThroughput ref         `json:"best_other_throughput"`
 	LowestP99      ref         `json:"lowest_other_p99"`
+	LowestCPU      ref         `json:"lowest_other_cpu_ms_per_request"`
 	Mlship         []mlshipRow `json:"mlship"`
 }
 
@@ -80,8 +81,11 @@ type mlshipRow struct {
 	Row             string  `json:"row"`
 	ThroughputRatio float64 `json:"throughput_ratio"` // mlship req/s ÷ best other req/s: above 1 favours mlship
 	P99Ratio        float64 `json:"p99_ratio"`        // mlship p99 ÷ lowest other p99: below 1 favours mlship
-	Target          string  `json:"target,omitempty"`
-	TargetMet       bool    `json:"target_met"`
+	// CPURatio is the lowest server CPU per request of the others ÷ mlship's: above 1
+	// favours mlship. It depends much less than req/s on what else runs on the machine.
+	CPURatio  float64 `json:"cpu_ratio"`
+	Target    string  `json:"target,omitempty"`
+	TargetMet bool    `json:"target_met"`
 }
 
 func newReport(ctx context.Context, cfg config, m *model) *report {
@@ -132,7 +136,7 @@ print(json.dumps({p: m.version(p) for p in ["mlserver", "mlserver-mlflow", "mlfl
 // finish records the end of the run and compares mlship with the others.
 func (r *report) finish() {
 	r.Machine.LoadAvgEnd = benchkit.LoadAvg()
-	var best, lowest *rowResult
+	var best, lowest, frugal *rowResult
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		if row.Server == serverMlship || row.OK == 0 {
@@ -144,6 +148,9 @@ func (r *report) finish() {
 		if lowest == nil || row.LatencyMs.P99 < lowest.LatencyMs.P99 {
 			lowest = row
 		}
+		if frugal == nil || row.CPUPerRequestMs < frugal.CPUPerRequestMs {
+			frugal = row
+		}
 	}
 	if best == nil {
 		return
@@ -151,6 +158,7 @@ func (r *report) finish() {
 	c := &comparison{
 		BestThroughput: ref{Row: best.label() + " " + best.Path, Value: best.ReqPerSec},
 		LowestP99:      ref{Row: lowest.label() + " " + lowest.Path, Value: lowest.LatencyMs.P99},
+		LowestCPU:      ref{Row: frugal.label() + " " + frugal.Path, Value: frugal.CPUPerRequestMs},
 	}
 	for _, row := range r.Rows {
 		if row.Server != serverMlship {
@@ -159,6 +167,9 @@ func (r *report) finish() {
 		m := mlshipRow{Row: row.label() + " " + row.Path, ThroughputRatio: row.ReqPerSec / best.ReqPerSec}
 		if lowest.LatencyMs.P99 > 0 {
 			m.P99Ratio = row.LatencyMs.P99 / lowest.LatencyMs.P99
+		}
+		if row.CPUPerRequestMs > 0 {
+			m.CPURatio = frugal.CPUPerRequestMs / row.CPUPerRequestMs
 		}
 		m.Target, m.TargetMet = goal(row, m)
 		c.Mlship = append(c.Mlship, m)
@@ -228,16 +239,16 @@ func (r *report) writeComparison(w io.Writer) error {
 	if c == nil || len(c.Mlship) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nmlship against the best of the others: %.1f req/s (%s), p99 %.2f ms (%s)\n",
-		c.BestThroughput.Value, c.BestThroughput.Row, c.LowestP99.Value, c.LowestP99.Row)
+	fmt.Fprintf(w, "\nmlship against the best of the others: %.1f req/s (%s), p99 %.2f ms (%s), server CPU %.2f ms/req (%s)\n",
+		c.BestThroughput.Value, c.BestThroughput.Row, c.LowestP99.Value, c.LowestP99.Row, c.LowestCPU.Value, c.LowestCPU.Row)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "mlship row\treq/s ratio (above 1: mlship faster)\tp99 ratio (below 1: mlship lower)\ttarget\t")
+	fmt.Fprintln(tw, "mlship row\treq/s ratio (above 1: mlship faster)\tp99 ratio (below 1: mlship lower)\tCPU/req ratio (above 1: mlship uses less)\ttarget\t")
 	for _, m := range c.Mlship {
 		t := "-"
 		if m.Target != "" {
 			t = m.Target + ": " + map[bool]string{true: "met", false: "not met"}[m.TargetMet]
 		}
-		fmt.Fprintf(tw, "%s\t%.2fx\t%.2fx\t%s\t\n", m.Row, m.ThroughputRatio, m.P99Ratio, t)
+		fmt.Fprintf(tw, "%s\t%.2fx\t%.2fx\t%.2fx\t%s\t\n", m.Row, m.ThroughputRatio, m.P99Ratio, m.CPURatio, t)
 	}
 	return tw.Flush()
 }

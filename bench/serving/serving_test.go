@@ -277,3 +277,24 @@ func TestMedianRun(t *testing.T) {
 		t.Errorf("median of two = %v, want the lower, 100", r.ReqPerSec)
 	}
 }
+
+// Each mlship row is set against the others' best req/s, p99 and CPU per request.
+func TestComparison(t *testing.T) {
+	rep := &report{Rows: []rowResult{
+		{Server: serverMLServer, Path: "/invocations", OK: 1, ReqPerSec: 400, LatencyMs: benchkit.Latency{P99: 50}, CPUPerRequestMs: 3},
+		{Server: serverMLflow, Path: "/invocations", OK: 1, ReqPerSec: 300, LatencyMs: benchkit.Latency{P99: 40}, CPUPerRequestMs: 2},
+		{Server: serverMlship, Runtime: "python", Variant: "1 worker, batch 1", Path: "/invocations", OK: 1, ReqPerSec: 1000, LatencyMs: benchkit.Latency{P99: 20}, CPUPerRequestMs: 0.5},
+	}}
+	rep.finish()
+	m := rep.Comparison.Mlship[0]
+	if m.Row != "mlship (python, 1 worker, batch 1) /invocations" || m.ThroughputRatio != 2.5 || m.P99Ratio != 0.5 || m.CPURatio != 4 || m.TargetMet {
+		t.Errorf("comparison = %+v; want 2.5x req/s, 0.5x p99, 4x CPU, target not met", m)
+	}
+	var out strings.Builder
+	if err := rep.writeComparison(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "4.00x") || !strings.Contains(out.String(), "2.00 ms/req (mlflow /invocations)") {
+		t.Errorf("comparison table:\n%s", out.String())
+	}
+}
