@@ -81,6 +81,7 @@ Point any MLflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000.`,
 	root.AddCommand(serverCommand(), serveCommand(), deployCommand(), modelsCommand(), dataCommand(), driftCommand(), gateCommand(),
 		usersCommand(), tokensCommand(), whoamiCommand(), versionCommand())
 	root.AddCommand(loginCommand(), logoutCommand())
+	root.AddCommand(permissionsCommand(), teamsCommand())
 	markUsageErrors(root)
 	return root
 }
