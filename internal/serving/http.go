@@ -33,6 +33,9 @@ type HTTPOptions struct {
 	// Gatherer serves /metrics; nil serves no /metrics.
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
+	// MayRead, if set, is asked before a request reaches a deployment, and which
+	// deployments a listing shows (with identities on: READ on the deployment).
+	MayRead func(ctx context.Context, deployment string) error
 }
 
 // Handler answers the inference protocols for a Manager's deployments: the Open
@@ -140,7 +143,23 @@ func (h *Handler) deployment(r *http.Request) (*Deployment, error) {
 	if name == "" {
 		name = h.opts.Single
 	}
+	return h.lookup(r, name)
+}
+
+// lookup finds the named deployment, if the caller may read it: refused before it is
+// looked up, so that a refusal says nothing of whether it exists.
+func (h *Handler) lookup(r *http.Request, name string) (*Deployment, error) {
+	if err := h.mayRead(r, name); err != nil {
+		return nil, err
+	}
 	return h.m.Lookup(name)
+}
+
+func (h *Handler) mayRead(r *http.Request, name string) error {
+	if h.opts.MayRead == nil {
+		return nil
+	}
+	return h.opts.MayRead(r.Context(), name)
 }
 
 // requestContext bounds a request by the deployment's timeout.
@@ -257,6 +276,9 @@ func (h *Handler) repositoryIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []entry{}
 	for _, d := range h.m.List() {
+		if h.mayRead(r, d.Name()) != nil {
+			continue
+		}
 		st := d.Status()
 		e := entry{Name: d.Name(), State: "READY"}
 		if _, v, ok := d.Metadata(); ok {
@@ -399,13 +421,15 @@ func (h *Handler) predictJSON(w http.ResponseWriter, r *http.Request, d *Deploym
 func (h *Handler) v1List(w http.ResponseWriter, r *http.Request) {
 	names := []string{}
 	for _, d := range h.m.List() {
-		names = append(names, d.Name())
+		if h.mayRead(r, d.Name()) == nil {
+			names = append(names, d.Name())
+		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"models": names})
 }
 
 func (h *Handler) v1Ready(w http.ResponseWriter, r *http.Request) {
-	d, err := h.m.Lookup(r.PathValue("target"))
+	d, err := h.lookup(r, r.PathValue("target"))
 	if err != nil {
 		h.oipError(w, r, err)
 		return
@@ -420,7 +444,7 @@ func (h *Handler) v1Predict(w http.ResponseWriter, r *http.Request) {
 			Err: fault.NotFoundf("no endpoint POST %s: use /v1/models/NAME:predict", r.URL.Path)})
 		return
 	}
-	d, err := h.m.Lookup(name)
+	d, err := h.lookup(r, name)
 	if err != nil {
 		h.oipError(w, r, err)
 		return
