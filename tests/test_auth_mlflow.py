@@ -132,3 +132,66 @@ def test_wire_answers_as_mlflow(srv):
     assert r.json()["user"]["username"] == "wire-user" and r.json()["is_basic_auth"] is True, r.text
     r = requests.delete(url + "/delete", params={"username": "wire-user"}, auth=ADMIN)
     assert r.status_code == 200 and r.json() == {}, r.text
+
+
+def test_app_client_grants_and_revokes_permissions(srv, signed_in):
+    signed_in(ADMIN)
+    app = mlflow.server.get_app_client("basic-auth", tracking_uri=srv.url)
+    admin = MlflowClient(tracking_uri=srv.url)
+    exp = admin.create_experiment("granted-exp")
+    app.create_user("gus", "gus-password-1")
+    app.create_user("hal", "hal-password-1")
+
+    # Nothing granted: gus reads (the default permission) but does not write.
+    signed_in(("gus", "gus-password-1"))
+    gus = MlflowClient(tracking_uri=srv.url)
+    assert gus.get_experiment(exp).name == "granted-exp"
+    refused(lambda: gus.create_run(exp), "PERMISSION_DENIED", 403)
+    # Nor does he grant himself anything on an experiment he does not manage.
+    own = mlflow.server.get_app_client("basic-auth", tracking_uri=srv.url)
+    refused(lambda: own.grant_user_permission("gus", "experiment", exp, "EDIT"), "PERMISSION_DENIED", 403)
+    assert own.get_user_permission("gus", "experiment", exp).permission == "READ"
+
+    signed_in(ADMIN)
+    app.grant_user_permission("gus", "experiment", exp, "EDIT")
+    refused(lambda: app.grant_user_permission("gus", "experiment", exp, "MANAGE"), "RESOURCE_ALREADY_EXISTS", 400)
+    got = app.get_user_permission("gus", "experiment", exp)
+    assert (got.allowed, got.permission) == (True, "EDIT")
+
+    # gus's own client sees the grant on its next request.
+    signed_in(("gus", "gus-password-1"))
+    run = gus.create_run(exp)
+    gus.log_metric(run.info.run_id, "m", 1.0)
+    refused(lambda: own.grant_user_permission("hal", "experiment", exp, "READ"), "PERMISSION_DENIED", 403)
+    signed_in(("hal", "hal-password-1"))
+    hal = mlflow.server.get_app_client("basic-auth", tracking_uri=srv.url)
+    refused(lambda: hal.get_user_permission("gus", "experiment", exp), "PERMISSION_DENIED", 403)
+
+    signed_in(ADMIN)
+    app.revoke_user_permission("gus", "experiment", exp)
+    refused(lambda: app.revoke_user_permission("gus", "experiment", exp), "RESOURCE_DOES_NOT_EXIST", 404)
+    refused(lambda: app.grant_user_permission("nobody", "experiment", exp, "READ"), "RESOURCE_DOES_NOT_EXIST", 404)
+    refused(lambda: app.grant_user_permission("gus", "prompt", "p", "READ"), "INVALID_PARAMETER_VALUE", 400)
+    refused(lambda: app.grant_user_permission("gus", "experiment", "*", "READ"), "INVALID_PARAMETER_VALUE", 400)
+    refused(lambda: app.grant_user_permission("gus", "experiment", exp, "OWNER"), "INVALID_PARAMETER_VALUE", 400)
+    signed_in(("gus", "gus-password-1"))
+    refused(lambda: gus.log_metric(run.info.run_id, "m", 2.0), "PERMISSION_DENIED", 403)
+
+    # A registered model: MANAGE lets gus delete it; DENY takes even reading away.
+    signed_in(ADMIN)
+    admin.create_registered_model("granted-model")
+    app.grant_user_permission("hal", "registered_model", "granted-model", "DENY")
+    signed_in(("hal", "hal-password-1"))
+    refused(lambda: MlflowClient(tracking_uri=srv.url).get_registered_model("granted-model"), "PERMISSION_DENIED", 403)
+    signed_in(ADMIN)
+    app.grant_user_permission("gus", "registered_model", "granted-model", "MANAGE")
+    signed_in(("gus", "gus-password-1"))
+    gus.delete_registered_model("granted-model")
+
+
+def test_routes_not_answered_say_so(srv):
+    for path in ("/api/3.0/mlflow/roles/create", "/ajax-api/3.0/mlflow/roles/assign"):
+        r = requests.post(srv.url + path, json={"name": "r", "workspace": "default"}, auth=ADMIN)
+        assert r.status_code == 404 and r.json()["error_code"] == "ENDPOINT_NOT_FOUND", r.text
+    r = requests.get(srv.url + "/api/2.0/mlflow/users/create", auth=ADMIN)
+    assert r.status_code in (404, 405), r.text

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/fault"
@@ -53,6 +54,11 @@ func (a *API) routes() []route {
 		{"PATCH", "2.0", "users/update-password", a.updatePassword, httpx.Write},
 		{"PATCH", "2.0", "users/update-admin", a.updateAdmin, httpx.Admin},
 		{"DELETE", "2.0", "users/delete", a.deleteUser, httpx.Admin},
+
+		// Grants on one object; changing them needs MANAGE on it, which internal/auth checks.
+		{"POST", "3.0", "users/permissions/grant", a.grantUserPermission, httpx.Write},
+		{"POST", "3.0", "users/permissions/revoke", a.revokeUserPermission, httpx.Write},
+		{"GET", "3.0", "users/permissions/get", a.getUserPermission, httpx.Read},
 	}
 }
 
@@ -77,6 +83,24 @@ func (a *API) Register(rt *httpx.Router) {
 				Body: body, Access: r.access, Handler: h})
 		}
 	}
+	// MLflow 3's paths no route answers (its roles, among others) get MLflow's answer.
+	for _, prefix := range []string{"/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"} {
+		rt.Fallback(prefix, httpx.Handle(a.logger, a.endpointNotFound))
+	}
+}
+
+// endpointNotFound answers a path no route matched: 405 when the path exists with
+// another method, 404 ENDPOINT_NOT_FOUND otherwise.
+func (a *API) endpointNotFound(w http.ResponseWriter, r *http.Request) (any, error) {
+	for _, rt := range a.routes() {
+		if strings.HasSuffix(r.URL.Path, "/"+rt.version+"/mlflow/"+rt.path) {
+			w.Header().Set("Allow", rt.method)
+			return nil, &httpx.CodedError{Code: "BAD_REQUEST", Status: http.StatusMethodNotAllowed,
+				Err: fault.Invalidf("Method %s is not allowed on %s; use %s", r.Method, r.URL.Path, rt.method)}
+		}
+	}
+	return nil, &httpx.CodedError{Code: "ENDPOINT_NOT_FOUND",
+		Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
 }
 
 // params are a request's parameters as MLflow's app reads them: the query string of a
@@ -158,25 +182,6 @@ func (p params) boolean(name string) (bool, error) {
 		}
 	}
 	return false, fault.Invalidf("parameter '%s' must be true or false", name)
-}
-
-// integer returns a required integer parameter, given as a number or as digits.
-func (p params) integer(name string) (int64, error) {
-	raw, ok := p[name]
-	if !ok || string(raw) == "null" {
-		return 0, missing(name)
-	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err == nil {
-		return n, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return n, nil
-		}
-	}
-	return 0, fault.Invalidf("Parameter '%s' must be an integer, got %s.", name, raw)
 }
 
 // errForbidden is the app's answer to a user acting on another.

@@ -1,0 +1,155 @@
+package mlflowauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/mlship/mlship/internal/auth"
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// MLflow's resource types that are objects of mlship's; the last two are mlship's own.
+var resourceKinds = map[string]auth.ObjectKind{
+	"experiment":       auth.Experiment,
+	"registered_model": auth.RegisteredModel,
+	"dataset":          auth.Dataset,
+	"deployment":       auth.Deployment,
+}
+
+// resourceOf reads resource_type and the id parameter named idParam (resource_id, or a
+// role permission's resource_pattern): one object, never a pattern.
+func resourceOf(p params, idParam string) (auth.ObjectKind, string, error) {
+	typ, err := p.str("resource_type")
+	if err != nil {
+		return "", "", err
+	}
+	kind, ok := resourceKinds[typ]
+	if !ok {
+		return "", "", fault.Invalidf("resource_type '%s' is not supported: mlship grants permissions on experiment, registered_model, dataset and deployment", typ)
+	}
+	id, err := p.str(idParam)
+	if err != nil {
+		return "", "", err
+	}
+	if id == "" || id == "*" {
+		return "", "", fault.Invalidf("%s must name one %s: mlship grants on one object at a time (what everyone may do with the rest is the server's --default-permission)", idParam, typ)
+	}
+	return kind, id, nil
+}
+
+// levelOf reads a permission name: READ, USE, EDIT, MANAGE, or DENY (NO_PERMISSIONS).
+func levelOf(p params) (auth.Level, error) {
+	name, err := p.str("permission")
+	if err != nil {
+		return 0, err
+	}
+	return auth.ParseLevel(name)
+}
+
+// grantUserPermission gives a user a permission on one object. Like MLflow's app, it
+// refuses a grant the user already holds on the object; the caller needs MANAGE on it.
+func (a *API) grantUserPermission(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, err := readParams(r)
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.str("username")
+	if err != nil {
+		return nil, err
+	}
+	kind, object, err := resourceOf(p, "resource_id")
+	if err != nil {
+		return nil, err
+	}
+	level, err := levelOf(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.auth.GetUser(r.Context(), name); err != nil {
+		return nil, err
+	}
+	caller := auth.From(r.Context())
+	if held, err := a.userGrant(r, caller, kind, object, name); err != nil || held != nil {
+		if err == nil {
+			err = fault.New(fault.AlreadyExists, "Permission for user=%s on resource_type=%s, resource_id=%s already exists.", name, kind, object)
+		}
+		return nil, err
+	}
+	if err := a.auth.Grant(r.Context(), caller, kind, object, auth.Principal{User: name}, level); err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+// userGrant returns the grant user holds on object, or nil; listing the grants needs
+// MANAGE on the object, as changing them does.
+func (a *API) userGrant(r *http.Request, caller *auth.Identity, kind auth.ObjectKind, object, user string) (*auth.GrantInfo, error) {
+	grants, err := a.auth.ListGrants(r.Context(), caller, kind, object)
+	if err != nil {
+		return nil, err
+	}
+	for i := range grants {
+		if grants[i].User == user {
+			return &grants[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (a *API) revokeUserPermission(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, err := readParams(r)
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.str("username")
+	if err != nil {
+		return nil, err
+	}
+	kind, object, err := resourceOf(p, "resource_id")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.auth.GetUser(r.Context(), name); err != nil {
+		return nil, err
+	}
+	err = a.auth.Revoke(r.Context(), auth.From(r.Context()), kind, object, auth.Principal{User: name})
+	if errors.Is(err, fault.NotFound) {
+		return nil, fault.NotFoundf("Permission for user=%s on resource_type=%s, resource_id=%s not found.", name, kind, object)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+// getUserPermission answers what a user may do with one object, as a request of theirs
+// would be judged: allowed is whether it may use it (USE or more). An administrator, the
+// user itself, or a manager of the object may ask.
+func (a *API) getUserPermission(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, err := readParams(r)
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.str("username")
+	if err != nil {
+		return nil, err
+	}
+	kind, object, err := resourceOf(p, "resource_id")
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.auth.GetUser(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	if caller := auth.From(r.Context()); !isAdmin(caller) && caller.Name != name {
+		if err := a.auth.Can(r.Context(), kind, object, auth.LevelManage); err != nil {
+			return nil, errForbidden
+		}
+	}
+	level, err := a.auth.LevelOf(r.Context(), &auth.Identity{UserID: u.ID, Name: u.Name, Kind: u.Kind, Admin: u.Admin}, kind, object)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"allowed": level >= auth.LevelUse, "permission": level.String()}, nil
+}
