@@ -14,8 +14,8 @@
 // Each workload is measured --runs times at each --clients count, and reported as the
 // median of its windows with the failed requests of all of them beside it. With
 // --mlship-auth, mlship is measured a second time started with --auth, its clients
-// signed in as a user (not an administrator) with an API token, and the two are printed
-// side by side. Only 200
+// signed in as a user (not an administrator) with an API token: both servers run at
+// once, their windows alternate, and the two are printed side by side. Only 200
 // responses count as successes. The run exits non-zero when a workload's error rate is
 // above --max-error-rate. All traffic goes to 127.0.0.1.
 package main
@@ -161,12 +161,12 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 	client := newHTTPClient(max(slices.Max(cfg.clientCounts), cfg.seedClients))
 	rep := newReport(ctx, cfg)
 	logger.Printf("machine: %s", rep.Machine.Summary())
-	for _, name := range cfg.targets {
-		res, err := benchTarget(ctx, cfg, name, client, logger)
+	for _, group := range targetGroups(cfg.targets) {
+		res, err := benchTargets(ctx, cfg, group, client, logger)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return err
 		}
-		rep.Targets = append(rep.Targets, res)
+		rep.Targets = append(rep.Targets, res...)
 	}
 	rep.Machine.LoadAvgEnd = benchkit.LoadAvg()
 	rep.computeRatios()
@@ -174,6 +174,23 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 		return err
 	}
 	return rep.checkErrorRates(cfg.maxErrorRate)
+}
+
+// targetGroups are the targets measured together: mlship with and without --auth, their
+// windows alternating (the idle one costs the measured one next to nothing); every other
+// server alone.
+func targetGroups(targets []string) [][]string {
+	var groups [][]string
+	for _, t := range targets {
+		switch {
+		case t == targetMlshipAuth && slices.Contains(targets, targetMlship):
+		case t == targetMlship && slices.Contains(targets, targetMlshipAuth):
+			groups = append(groups, []string{targetMlship, targetMlshipAuth})
+		default:
+			groups = append(groups, []string{t})
+		}
+	}
+	return groups
 }
 
 // server is what benchkit needs to start the servers.

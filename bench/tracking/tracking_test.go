@@ -41,6 +41,21 @@ func TestParseList(t *testing.T) {
 	}
 }
 
+func TestTargetGroups(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"mlflow", "mlship"}, "[[mlflow] [mlship]]"},
+		{[]string{"mlflow", "mlship", "mlship+auth"}, "[[mlflow] [mlship mlship+auth]]"},
+		{[]string{"mlship", "mlship+auth"}, "[[mlship mlship+auth]]"},
+	} {
+		if got := fmt.Sprint(targetGroups(tc.in)); got != tc.want {
+			t.Errorf("targetGroups(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	d := make([]time.Duration, 100)
 	for i := range d {

@@ -32,8 +32,66 @@ type targetBench struct {
 	experiments int
 }
 
-// benchTarget starts one server, seeds it, runs every selected workload and stops it.
-func benchTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (targetResult, error) {
+// benchTargets starts the named servers, seeds each, measures every selected workload
+// on each and stops them. Several servers run at once and their windows alternate
+// (mlship with and without --auth): what else the machine does then falls on both
+// alike, and their ratio is read from windows measured seconds apart.
+func benchTargets(ctx context.Context, cfg config, names []string, client *http.Client, logger *log.Logger) ([]targetResult, error) {
+	tbs := make([]*targetBench, len(names))
+	results := make([]targetResult, len(names))
+	for i, name := range names {
+		tb, srv, err := startTarget(ctx, cfg, name, client, logger)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		defer srv.Cleanup(cfg.keepData, logger)
+		tbs[i], results[i] = tb, targetResult{Name: name}
+	}
+	for i, tb := range tbs {
+		if cfg.wants("search_runs") {
+			tb.clients = cfg.seedClients
+			seed, err := tb.seed(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s: seeding: %w", tb.name, err)
+			}
+			results[i].Seed = &seed
+		}
+	}
+	// The runs go round every workload and client count in turn, so that what else the
+	// machine does at one moment does not fall on one figure alone. Each window starts
+	// on fresh connections: which of MLflow's workers a keep-alive connection lands on
+	// decides whether its connection pool deadlocks, so the runs draw that anew.
+	windows := map[[3]int][]workloadResult{}
+	for i := range cfg.repeats {
+		for ci, clients := range cfg.clientCounts {
+			for wi, w := range cfg.workloads {
+				for ti, tb := range tbs {
+					client.CloseIdleConnections()
+					tb.clients = clients
+					r, err := tb.run(ctx, w)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %s, %d clients: %w", tb.name, w, clients, err)
+					}
+					logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms",
+						tb.name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99)
+					windows[[3]int{ti, wi, ci}] = append(windows[[3]int{ti, wi, ci}], r)
+				}
+			}
+		}
+	}
+	for ti := range tbs {
+		for wi := range cfg.workloads {
+			for ci, clients := range cfg.clientCounts {
+				results[ti].Workloads = append(results[ti].Workloads, medianWindow(windows[[3]int{ti, wi, ci}], clients))
+			}
+		}
+	}
+	return results, nil
+}
+
+// startTarget starts one server and returns what drives it; mlship+auth is mlship
+// with --auth, its clients signed in with an ordinary user's token.
+func startTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (*targetBench, *benchkit.Server, error) {
 	logger.Printf("%s: starting server", name)
 	scfg, server, adminPassword := cfg.server(), name, ""
 	if name == targetMlshipAuth {
@@ -44,54 +102,19 @@ func benchTarget(ctx context.Context, cfg config, name string, client *http.Clie
 	}
 	srv, err := benchkit.StartServer(ctx, scfg, server, client, logger)
 	if err != nil {
-		return targetResult{}, err
+		return nil, nil, err
 	}
-	defer srv.Cleanup(cfg.keepData, logger)
 	logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
-
 	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger}
 	if adminPassword != "" {
 		token, err := userToken(ctx, client, srv.BaseURL, adminPassword)
 		if err != nil {
-			return targetResult{}, fmt.Errorf("sign in: %w", err)
+			srv.Cleanup(cfg.keepData, logger)
+			return nil, nil, fmt.Errorf("sign in: %w", err)
 		}
 		tb.api.authorization = "Bearer " + token
 	}
-	res := targetResult{Name: name}
-	if cfg.wants("search_runs") {
-		tb.clients = cfg.seedClients
-		seed, err := tb.seed(ctx)
-		if err != nil {
-			return res, fmt.Errorf("seeding: %w", err)
-		}
-		res.Seed = &seed
-	}
-	// The runs go round every workload and client count in turn, so that what else the
-	// machine does at one moment does not fall on one figure alone. Each window starts
-	// on fresh connections: which of MLflow's workers a keep-alive connection lands on
-	// decides whether its connection pool deadlocks, so the runs draw that anew.
-	windows := map[[2]int][]workloadResult{}
-	for i := range cfg.repeats {
-		for ci, clients := range cfg.clientCounts {
-			for wi, w := range cfg.workloads {
-				client.CloseIdleConnections()
-				tb.clients = clients
-				r, err := tb.run(ctx, w)
-				if err != nil {
-					return res, fmt.Errorf("%s, %d clients: %w", w, clients, err)
-				}
-				logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms",
-					name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99)
-				windows[[2]int{wi, ci}] = append(windows[[2]int{wi, ci}], r)
-			}
-		}
-	}
-	for wi := range cfg.workloads {
-		for ci, clients := range cfg.clientCounts {
-			res.Workloads = append(res.Workloads, medianWindow(windows[[2]int{wi, ci}], clients))
-		}
-	}
-	return res, nil
+	return tb, srv, nil
 }
 
 // run warms up and then measures one workload.
