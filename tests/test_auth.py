@@ -106,6 +106,10 @@ def test_mlflow_client_with_password_and_scoped_tokens(auth_server, as_identity)
     # A user and a read-only token for them.
     r = api(srv, "POST", "/api/v1/users", json={"name": "ana", "password": "ana-password-12"})
     assert r.status_code == 201, r.text
+    # Under the default permission (READ) ana reads every experiment; writing to this one
+    # needs a grant.
+    r = api(srv, "POST", "/api/v1/permissions", json={"kind": "experiment", "object": exp, "user": "ana", "level": "EDIT"})
+    assert r.status_code == 200, r.text
     reader = token(srv, "read", auth=("ana", "ana-password-12"))
     assert reader["scopes"] == ["read"] and reader["token"].startswith("mls_")
 

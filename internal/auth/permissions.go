@@ -136,9 +136,9 @@ func (s *Service) LevelOf(ctx context.Context, id *Identity, kind ObjectKind, ob
 }
 
 // Visibility says which objects of a kind a caller may read, for a search to filter in
-// SQL: all of them (nil), only Only's, or all but Except's.
+// SQL: all of them (nil), only IDs (Only), or all but IDs.
 type Visibility struct {
-	Only   bool     // true: IDs are the only ones visible; false: IDs are hidden
+	Only bool     // true: IDs are the only ones visible; false: IDs are hidden
 	IDs  []string // object ids or names
 }
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -165,5 +166,33 @@ func TestParseLevel(t *testing.T) {
 	}
 	if _, err := ParseLevel("ALL"); fault.KindOf(err) != fault.Invalid {
 		t.Errorf("ALL: %v", err)
+	}
+}
+
+// BenchmarkCan measures a permission check of an ordinary user holding grants, answered
+// from the cache.
+func BenchmarkCan(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "auth.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := New(db, slog.New(slog.DiscardHandler), Options{})
+	u, err := s.CreateUser(ctx, NewUser{Name: "u", Password: "u-password-long"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100 {
+		if err := s.Grant(ctx, nil, Experiment, fmt.Sprint(i), Principal{User: "u"}, LevelEdit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := WithIdentity(ctx, &Identity{UserID: u.ID, Name: "u", Kind: KindUser})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Can(c, Experiment, "42", LevelEdit); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

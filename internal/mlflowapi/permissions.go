@@ -49,7 +49,7 @@ type objectFields struct {
 // Resolvers. noObject marks the routes that touch no single object: creations (the
 // creator is granted MANAGE) and searches (filtered by what the caller may read).
 var (
-	noObject resolver = func(*API, *http.Request, *objectFields) ([]objectRef, error) { return nil, nil }
+	noObject resolver // nil: nothing to peek at
 
 	byExperiment resolver = func(_ *API, _ *http.Request, f *objectFields) ([]objectRef, error) {
 		return []objectRef{{auth.Experiment, string(f.ExperimentID)}}, nil
@@ -210,9 +210,14 @@ func (a *API) allowed(r *http.Request, rule objectRule, declared bool) error {
 	if !declared {
 		return fault.New(fault.PermissionDenied, "permission denied: %s %s is open to administrators only", r.Method, r.URL.Path)
 	}
+	if rule.of == nil {
+		return nil
+	}
 	var f objectFields
 	if err := a.peekFields(r, &f); err != nil {
-		return nil // the handler refuses the malformed request with its own message
+		// Refused here, not left to the handler: a field the rule reads but the
+		// handler ignores must not let a request past unchecked.
+		return err
 	}
 	refs, err := rule.of(a, r, &f)
 	if err != nil {

@@ -143,6 +143,10 @@ func TestObjectPermissions(t *testing.T) {
 			t.Errorf("%s: search found %v", c, exps[0])
 		}
 	}
+	// A field the rule reads but the handler ignores, malformed, lets nothing past.
+	if code, _ := call("stranger", "POST", mlflow+"registered-models/set-tag", `{"name":"m","key":"k","value":"v","run_id":{"x":1}}`); code == 200 {
+		t.Errorf("a stranger set a tag past the check")
+	}
 	// Deleting and renaming need MANAGE.
 	if code, _ := call("editor", "DELETE", mlflow+"registered-models/delete", `{"name":"m"}`); code != http.StatusForbidden {
 		t.Errorf("an editor deleted the model: %d", code)
