@@ -161,3 +161,90 @@ func TestObjectPermissions(t *testing.T) {
 		t.Errorf("the reader's grant did not follow the rename: %d", code)
 	}
 }
+
+// TestNativeObjectPermissions checks the native API's objects with the default
+// permission NO_PERMISSIONS: datasets (the first version's registrant manages it, a
+// stranger neither reads, lists nor adds versions), benchmarks (MANAGE on the model), and
+// deployments (creating one needs READ on the model it serves).
+func TestNativeObjectPermissions(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.DefaultServer()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
+	if err := cfg.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, u := range []string{"owner", "stranger", "editor"} {
+		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := func(who, method, target, ctype, body string) (int, string) {
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		r.Host = testHost
+		if ctype != "" {
+			r.Header.Set("Content-Type", ctype)
+		}
+		r.SetBasicAuth(who, who+"-password-long")
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	const csv = "a,b\n1,2\n3,4\n"
+	if code, body := call("owner", "POST", "/api/v1/datasets/d/versions?format=csv&file=d.csv", "text/csv", csv); code/100 != 2 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		who, method, target, ctype, body string
+		want                             int
+	}{
+		{"owner", "GET", "/api/v1/datasets/d/versions", "", "", 200},
+		{"stranger", "GET", "/api/v1/datasets/d/versions", "", "", 403},
+		{"stranger", "GET", "/api/v1/datasets/d/versions/1/profile", "", "", 403},
+		{"stranger", "POST", "/api/v1/datasets/d/versions?format=csv&file=d.csv", "text/csv", "a,b\n5,6\n", 403},
+		{"stranger", "POST", "/api/v1/drift", "application/json", `{"reference":{"dataset":"d","version":"1"},"current":{"dataset":"d","version":"1"}}`, 403},
+		{"stranger", "POST", "/api/v1/datasets/e/versions?format=csv&file=d.csv", "text/csv", csv, 201},
+		{"stranger", "GET", "/api/v1/datasets/e/versions", "", "", 200},
+	} {
+		if code, body := call(tc.who, tc.method, tc.target, tc.ctype, tc.body); code != tc.want && !(tc.want == 201 && code == 200) {
+			t.Errorf("%s %s as %s: %d %s, want %d", tc.method, tc.target, tc.who, code, body, tc.want)
+		}
+	}
+	for who, want := range map[string]string{"owner": `"d"`, "stranger": `"e"`} {
+		_, body := call(who, "GET", "/api/v1/datasets", "", "")
+		if !strings.Contains(body, want) || strings.Count(body, `"version":`) != 1 {
+			t.Errorf("datasets listed for %s: %s", who, body)
+		}
+	}
+
+	const mlflow = "/api/2.0/mlflow/"
+	if code, body := call("owner", "POST", mlflow+"registered-models/create", "application/json", `{"name":"m"}`); code != 200 {
+		t.Fatalf("create model: %d %s", code, body)
+	}
+	if code, body := call("owner", "POST", "/api/v1/permissions", "application/json",
+		`{"kind":"registered_model","object":"m","user":"editor","level":"EDIT"}`); code != 200 {
+		t.Fatalf("grant: %d %s", code, body)
+	}
+	// A benchmark decides which aliases are protected: setting or deleting one needs MANAGE.
+	for who, want := range map[string]int{"editor": 403, "stranger": 403, "owner": 400} {
+		if code, body := call(who, "PUT", "/api/v1/models/m/benchmark", "application/json", `{}`); code != want {
+			t.Errorf("set a benchmark as %s: %d %s, want %d", who, code, body, want)
+		}
+		if code, body := call(who, "DELETE", "/api/v1/models/m/benchmark", "application/json", `{}`); (code == 403) != (want == 403) {
+			t.Errorf("delete the benchmark as %s: %d %s", who, code, body)
+		}
+	}
+	// Serving a model needs READ on it.
+	spec := `{"name":"dep","model":"models:/m@prod"}`
+	if code, body := call("stranger", "POST", "/api/v1/deployments", "application/json", spec); code != 403 {
+		t.Errorf("a stranger deployed m: %d %s", code, body)
+	}
+	if code, body := call("editor", "POST", "/api/v1/deployments", "application/json", spec); code == 403 {
+		t.Errorf("an editor of m may deploy it: %d %s", code, body)
+	}
+}
