@@ -239,6 +239,30 @@ func TestNativeObjectPermissions(t *testing.T) {
 			t.Errorf("delete the benchmark as %s: %d %s", who, code, body)
 		}
 	}
+	// Moving a protected alias, or overriding its gate, needs MANAGE on the model.
+	if code, body := call("owner", "POST", mlflow+"model-versions/create", "application/json", `{"name":"m","source":"mlflow-artifacts:/0/x"}`); code != 200 {
+		t.Fatalf("create version: %d %s", code, body)
+	}
+	if code, body := call("owner", "PUT", "/api/v1/models/m/benchmark", "application/json",
+		`{"dataset":"d/1","target":"b","spec":{"task":"classification"},"protected_aliases":["production"]}`); code != 200 {
+		t.Fatalf("set a benchmark: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		who, method, target, body string
+		want                      int
+	}{
+		{"editor", "POST", mlflow + "registered-models/alias", `{"name":"m","alias":"staging","version":"1"}`, 200},
+		{"editor", "POST", mlflow + "registered-models/alias", `{"name":"m","alias":"production","version":"1"}`, 403},
+		{"owner", "POST", mlflow + "registered-models/alias", `{"name":"m","alias":"production","version":"1"}`, 409}, // to the gate
+		{"editor", "PUT", "/api/v1/models/m/aliases/production", `{"version":"1","override":"hotfix"}`, 403},
+		{"owner", "PUT", "/api/v1/models/m/aliases/production", `{"version":"1","override":"hotfix"}`, 200},
+		{"editor", "DELETE", mlflow + "registered-models/alias", `{"name":"m","alias":"production"}`, 403},
+	} {
+		if code, body := call(tc.who, tc.method, tc.target, "application/json", tc.body); code != tc.want {
+			t.Errorf("%s %s %s as %s: %d %s, want %d", tc.method, tc.target, tc.body, tc.who, code, body, tc.want)
+		}
+	}
+
 	// Serving a model needs READ on it.
 	spec := `{"name":"dep","model":"models:/m@prod"}`
 	if code, body := call("stranger", "POST", "/api/v1/deployments", "application/json", spec); code != 403 {
