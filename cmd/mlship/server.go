@@ -60,6 +60,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringSliceVar(&cfg.CORSAllowedOrigins, "cors-allowed-origins", nil, corsHelp)
 	f.Int64Var(&cfg.MinBodyRate, "min-body-rate", cfg.MinBodyRate, minBodyRateHelp)
 	f.StringVar(&cfg.DefaultPermission, "default-permission", "READ", "with --auth, what a user may do with an experiment, registered model, dataset or deployment it holds no grant on: READ, USE, EDIT, MANAGE or NO_PERMISSIONS")
+	f.Var((*days)(&cfg.AuditRetention), "audit-retention", "how long audit records are kept, e.g. 365d or 720h; 0 keeps them forever")
 	f.DurationVar(&cfg.MinBodyRateGrace, "min-body-rate-grace", cfg.MinBodyRateGrace, "how long a request body may take before --min-body-rate applies")
 	f.Int64Var(&cfg.MaxRequestBody, "max-request-body", cfg.MaxRequestBody, "largest JSON request body accepted, in bytes (artifact uploads are not limited)")
 	f.StringVar(&cfg.Python, "python", "", "Python interpreter of the python runtime (default $MLSHIP_PYTHON, else python3); with --env-manager uv, the one environments are made from when the model's Python version is not found")

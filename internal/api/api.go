@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/mlship/mlship/internal/audit"
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/datasets"
@@ -40,6 +41,7 @@ type API struct {
 	monitor     *monitor.Monitor
 	gates       *gates.Service
 	auth        *auth.Service
+	audit       *audit.Log
 	info        ServerInfo
 	logger      *slog.Logger
 }
@@ -56,6 +58,8 @@ type Services struct {
 	Gates       *gates.Service // nil: no benchmark gates
 	// Auth holds users and tokens.
 	Auth *auth.Service
+	// Audit is the audit trail; nil: none.
+	Audit *audit.Log
 	// Info is what GET /api/v1/server-info says of the server besides its version.
 	Info ServerInfo
 }
@@ -64,7 +68,7 @@ type Services struct {
 // registry's copies of model versions.
 func New(s Services, logger *slog.Logger) *API {
 	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
-		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, auth: s.Auth, info: s.Info, logger: logger}
+		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, auth: s.Auth, audit: s.Audit, info: s.Info, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also
@@ -129,6 +133,7 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/tokens", a.listTokens, false, none, httpx.Signed},
 		{"POST", "/api/v1/tokens", a.createToken, false, jsonBody, httpx.Signed},
 		{"DELETE", "/api/v1/tokens/{id}", a.revokeToken, false, jsonBody, httpx.Signed},
+		{"GET", "/api/v1/audit", a.listAudit, false, none, httpx.Admin},
 	}, a.accessRoutes()...)
 }
 

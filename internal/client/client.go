@@ -98,6 +98,12 @@ func (c credentials) RoundTrip(r *http.Request) (*http.Response, error) {
 // Base is the server's URL.
 func (c *Client) Base() string { return c.base }
 
+// SignedIn reports whether the client sends credentials.
+func (c *Client) SignedIn() bool {
+	cr, ok := c.http.Transport.(credentials)
+	return ok && cr.header != ""
+}
+
 // Get calls a GET endpoint with query parameters and decodes the answer into out.
 func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {
 	u := c.base + path

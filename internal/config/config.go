@@ -95,6 +95,9 @@ type Server struct {
 	// dataset or deployment it holds no grant on: READ (MLflow's default), USE, EDIT,
 	// MANAGE or NO_PERMISSIONS.
 	DefaultPermission string
+	// AuditRetention is how long audit records are kept before they are pruned; 0
+	// keeps them forever.
+	AuditRetention time.Duration
 	// AdminPassword, from MLSHIP_ADMIN_PASSWORD, is given to the administrator admin
 	// that the first start with Auth creates. Never a flag: flags show in ps.
 	AdminPassword string
@@ -116,6 +119,7 @@ func DefaultServer() Server {
 		MinBodyRate:         1024,
 		MinBodyRateGrace:    10 * time.Second,
 		Worker:              DefaultWorker(),
+		AuditRetention:      365 * 24 * time.Hour,
 	}
 }
 
@@ -184,6 +188,9 @@ func (c *Server) Resolve() error {
 	}
 	if c.SQLStatementTimeout < 100*time.Millisecond || c.SQLStatementTimeout > 24*time.Hour {
 		return fmt.Errorf("--sql-statement-timeout must be between 100ms and 24h, got %s", c.SQLStatementTimeout)
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < time.Hour {
+		return fmt.Errorf("--audit-retention must be 0 (keep forever) or at least 1h, got %s", c.AuditRetention)
 	}
 	if _, err := c.Level(); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mlship/mlship/internal/api"
+	"github.com/mlship/mlship/internal/audit"
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/cas"
@@ -56,6 +57,7 @@ type Server struct {
 	payloads    *serving.PayloadStore
 	metrics     *prometheus.Registry
 	auth        *auth.Service
+	audit       *audit.Log
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -83,6 +85,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	}
 	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs, content: contentBlobs}
 	s.auth = auth.New(db, logger, auth.Options{DefaultPermission: cfg.DefaultPermission})
+	s.audit = audit.New(db, audit.Options{Retention: cfg.AuditRetention})
 	if cfg.Auth {
 		if err := s.bootstrap(ctx); err != nil {
 			s.Close()
@@ -148,13 +151,10 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 			return s.auth.Can(ctx, auth.Deployment, deployment, auth.LevelRead)
 		}})
 	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
-		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates, Auth: s.auth,
+		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates, Auth: s.auth, Audit: s.audit,
 		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes(), workers.EnvManager())}}, logger), inference: inference}
 	s.faces.mlflowAuth = mlflowauth.New(s.auth, logger, cfg.MaxRequestBody)
-	ropts := httpx.RouterOptions{Logger: logger}
-	if cfg.Auth {
-		ropts.Wrap = s.checkAccess
-	}
+	ropts := httpx.RouterOptions{Logger: logger, Wrap: s.wrapRoute}
 	if s.handler, _, err = s.routes(ropts); err != nil {
 		s.Close()
 		return nil, err
@@ -247,6 +247,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	defer s.deployments.Close()
 	go s.monitor.Run(ctx)
+	go s.pruneAudit(ctx)
 	if err := s.gates.Start(ctx); err != nil {
 		return fmt.Errorf("start the job queue: %w", err)
 	}

@@ -105,8 +105,13 @@ func (db *DB) SetReadTimeout(d time.Duration) { db.readTimeout = d }
 // Write runs fn in a transaction and returns once the transaction is durable, or fn's
 // error (in which case nothing fn did is kept).
 // A write that finds the disk full is a fault.InsufficientStorage error.
+// When ctx carries a Trail not yet committed, its record is written after fn in the
+// same transaction.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.noSpace(db.writer.write(ctx, fn))
+	fn, done := withTrail(ctx, fn)
+	err := db.noSpace(db.writer.write(ctx, fn))
+	done(err)
+	return err
 }
 
 // Ping checks that the database answers.

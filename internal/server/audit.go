@@ -1,0 +1,370 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mlship/mlship/internal/audit"
+	"github.com/mlship/mlship/internal/auth"
+	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/store"
+)
+
+// wrapRoute is the Router's wrapper: with --auth, the route's access check; for every
+// route that changes state, with or without --auth, the audit trail.
+func (s *Server) wrapRoute(rt httpx.Route, h http.Handler) http.Handler {
+	audited := auditable(rt)
+	if audited {
+		h = s.joinTrail(h)
+	}
+	if s.cfg.Auth {
+		h = s.checkAccess(rt, h)
+	}
+	if audited {
+		h = s.auditRequest(rt, h)
+	}
+	return h
+}
+
+// auditable reports whether requests to rt are recorded: the routes that change state.
+// Searches sent as POST and inference calls only read, and need no more than Read.
+func auditable(rt httpx.Route) bool {
+	return httpx.StateChanging(rt.Method) && rt.Access != httpx.Read && rt.Access != httpx.Public
+}
+
+// pendingAudit is a request's record while it is answered.
+type pendingAudit struct {
+	entry audit.Entry
+	trail *store.Trail // nil until the request passed its access check
+}
+
+type pendingKey struct{}
+
+// auditRequest records a request to rt: its record joins the transaction of the first
+// change it makes (joinTrail); a request that is refused, fails, or succeeds without a
+// change in the database (an artifact upload) is recorded on its own after its answer.
+func (s *Server) auditRequest(rt httpx.Route, h http.Handler) http.Handler {
+	route := rt.Method + " " + rt.Path
+	action := rt.Method + " " + apiPath(rt.Path)
+	kind := objectKind(rt.Path)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := &pendingAudit{entry: audit.Entry{Address: clientAddress(r), Route: route, Action: action,
+			ObjectKind: kind, RequestID: httpx.RequestID(r.Context())}}
+		p.entry.Object = objectName(rt, r, kind)
+		rec := &auditRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), pendingKey{}, p)))
+		s.settleAudit(r, rec.status, p)
+	})
+}
+
+// joinTrail runs after the access check: the record now knows its actor, and rides in
+// the request's context to the first write the handler makes.
+func (s *Server) joinTrail(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := r.Context().Value(pendingKey{}).(*pendingAudit)
+		if p == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if id := auth.From(r.Context()); id != nil {
+			p.entry.Actor, p.entry.TokenID = id.Name, id.TokenID
+		} else if !s.cfg.Auth {
+			p.entry.Actor = "local"
+		}
+		p.trail = s.audit.Trail(p.entry)
+		h.ServeHTTP(w, r.WithContext(store.WithTrail(r.Context(), p.trail)))
+	})
+}
+
+// settleAudit records what the request's own transaction did not: a refusal, a
+// failure, a success that changed no row, or a failure after a committed change.
+func (s *Server) settleAudit(r *http.Request, status int, p *pendingAudit) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	committed := p.trail != nil && p.trail.Committed()
+	if committed && status < 400 {
+		return
+	}
+	e := p.entry
+	e.Status = status
+	switch {
+	case status < 400:
+		e.Outcome = audit.Succeeded
+	case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests:
+		e.Outcome = audit.Denied
+	default:
+		e.Outcome = audit.Failed
+	}
+	if p.trail == nil && e.Actor == "" {
+		e.Actor = s.claimedActor(r, status)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.audit.Record(ctx, e); err != nil {
+		s.logger.Error("audit: record a request", "err", err, "route", e.Route, "request_id", e.RequestID)
+	}
+}
+
+// claimedActor names the caller of a request refused before its identity was
+// established: the user name it sent, or the owner of a valid token it lacked the scope
+// for. Nothing a client sends is believed without its credentials, except as a claim.
+func (s *Server) claimedActor(r *http.Request, status int) string {
+	if !s.cfg.Auth {
+		return "local"
+	}
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	cred = strings.TrimSpace(cred)
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil {
+			return ""
+		}
+		name, password, _ := strings.Cut(string(raw), ":")
+		if !strings.HasPrefix(password, auth.TokenPrefix) {
+			return name
+		}
+		cred = password
+	case "bearer":
+	default:
+		return ""
+	}
+	if status != http.StatusForbidden {
+		return ""
+	}
+	if id, err := s.auth.Verify(r.Context(), cred); err == nil {
+		return id.Name
+	}
+	return ""
+}
+
+// auditRecorder remembers the status a handler answered with.
+type auditRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (a *auditRecorder) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *auditRecorder) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (a *auditRecorder) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// apiPrefixes are trimmed from a route's path to name its action.
+var apiPrefixes = []string{"/ajax-api/2.0/mlflow/", "/ajax-api/3.0/mlflow/", "/api/2.0/mlflow-artifacts/",
+	"/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/v1/"}
+
+func apiPath(path string) string {
+	for _, p := range apiPrefixes {
+		if rest, ok := strings.CutPrefix(path, p); ok {
+			return rest
+		}
+	}
+	return strings.TrimPrefix(path, "/")
+}
+
+// objectKind is the kind of object a route changes, from its path.
+func objectKind(path string) string {
+	p := apiPath(path)
+	has := func(s ...string) bool {
+		for _, x := range s {
+			if strings.Contains(p, x) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("alias"):
+		return audit.Alias
+	case has("benchmark"):
+		return audit.Benchmark
+	case strings.HasPrefix(p, "artifacts") || strings.HasPrefix(p, "mpu/"):
+		return audit.Artifact
+	case has("model-versions", "/versions/{version}"):
+		return audit.ModelVersion
+	case has("registered-models") || strings.HasPrefix(p, "models/"):
+		return audit.RegisteredModel
+	case has("logged-models"):
+		return audit.LoggedModel
+	case strings.HasPrefix(p, "runs/"):
+		return audit.Run
+	case strings.HasPrefix(p, "experiments/"):
+		return audit.Experiment
+	case strings.HasPrefix(p, "datasets"):
+		return audit.Dataset
+	case strings.HasPrefix(p, "deployments"):
+		return audit.Deployment
+	case has("permissions"):
+		return audit.Permission
+	case strings.HasPrefix(p, "teams"):
+		return audit.Team
+	case strings.HasPrefix(p, "users"):
+		return audit.User
+	case strings.HasPrefix(p, "tokens"):
+		return audit.Token
+	case strings.HasPrefix(p, "content"):
+		return audit.Content
+	}
+	return ""
+}
+
+// objectName names the object a request changes, from the route's path values and the
+// well-known ids of its JSON body: "fraud", "fraud/3" for a version, "fraud@production"
+// for an alias, a run's or an experiment's id, an artifact's path.
+func objectName(rt httpx.Route, r *http.Request, kind string) string {
+	ids := bodyIDs(r)
+	get := func(keys ...string) string {
+		for _, k := range keys {
+			if v := r.PathValue(k); v != "" {
+				return v
+			}
+			if v := ids[k]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	join := func(name, sep, part string) string {
+		if part == "" {
+			return name
+		}
+		return name + sep + part
+	}
+	switch kind {
+	case audit.Alias:
+		return join(get("name"), "@", get("alias"))
+	case audit.ModelVersion:
+		return join(get("name"), "/", get("version"))
+	case audit.Run:
+		return get("run_id", "run_uuid")
+	case audit.Experiment:
+		return get("experiment_id", "name")
+	case audit.LoggedModel:
+		return get("model_id")
+	case audit.Artifact:
+		if rest, ok := strings.CutPrefix(r.URL.Path, strings.TrimSuffix(rt.Path, "/")); ok {
+			return strings.TrimPrefix(rest, "/")
+		}
+		return ""
+	case audit.Token:
+		return get("id")
+	case audit.User:
+		return get("name", "username")
+	case audit.Permission:
+		return join(get("kind", "resource_type"), ":", get("object", "resource_id"))
+	}
+	return get("name")
+}
+
+// maxPeek bounds how much of a body is read for its ids: they come first in the bodies
+// the clients send, and the rest is not looked at.
+const maxPeek = 64 << 10
+
+// bodyIDs returns the top-level string and number fields of r's JSON body that name
+// objects, leaving the body to be read again by the handler.
+func bodyIDs(r *http.Request) map[string]string {
+	if r.Body == nil || r.ContentLength == 0 {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, maxPeek))
+	r.Body = peekedBody{Reader: io.MultiReader(bytes.NewReader(buf), r.Body), Closer: r.Body}
+	if err != nil {
+		return nil
+	}
+	return topLevelIDs(buf)
+}
+
+type peekedBody struct {
+	io.Reader
+	io.Closer
+}
+
+var idFields = map[string]bool{"experiment_id": true, "run_id": true, "run_uuid": true, "name": true,
+	"model_id": true, "version": true, "alias": true, "username": true, "kind": true, "object": true,
+	"resource_type": true, "resource_id": true}
+
+// topLevelIDs reads the id fields of a JSON object, stopping at the first error (a
+// body cut at maxPeek ends there).
+func topLevelIDs(buf []byte) map[string]string {
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	ids := map[string]string{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ids
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ids
+		}
+		if !idFields[key] {
+			continue
+		}
+		var scalar any
+		if json.Unmarshal(v, &scalar) != nil {
+			continue
+		}
+		switch x := scalar.(type) {
+		case string:
+			ids[key] = x
+		case float64:
+			ids[key] = string(v)
+		}
+	}
+	return ids
+}
+
+// pruneAudit deletes audit records past --audit-retention, hourly, until ctx ends.
+func (s *Server) pruneAudit(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.audit.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Error("audit: prune old records", "err", err)
+		} else if n > 0 {
+			s.logger.Info("audit: pruned records past the retention period", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
