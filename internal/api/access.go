@@ -241,7 +241,7 @@ func (a *API) checkObject(rt route, h http.Handler) http.Handler {
 }
 
 // mayServe refuses a deployment spec that serves a registered model the caller may not
-// read (canary and shadow included).
+// read (canary and shadow included), or monitors against a dataset it may not read.
 func (a *API) mayServe(r *http.Request, spec serving.Spec) error {
 	uris := []string{spec.Model}
 	if spec.Canary != nil {
@@ -260,6 +260,10 @@ func (a *API) mayServe(r *http.Request, spec serving.Spec) error {
 		if err := a.auth.Can(r.Context(), auth.RegisteredModel, name, auth.LevelRead); err != nil {
 			return err
 		}
+	}
+	if spec.Monitoring != nil && spec.Monitoring.Reference != "" { // its rows are compared with the traffic
+		dataset, _, _ := strings.Cut(spec.Monitoring.Reference, "/")
+		return a.auth.Can(r.Context(), auth.Dataset, dataset, auth.LevelRead)
 	}
 	return nil
 }

@@ -77,6 +77,9 @@ func (a *API) updateDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
+	if err := a.mayServe(r, spec); err != nil {
+		return nil, err
+	}
 	name := r.PathValue("name")
 	if spec.Name == "" {
 		spec.Name = name

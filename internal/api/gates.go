@@ -4,6 +4,7 @@ import (
 	"github.com/mlship/mlship/internal/auth"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/gates"
@@ -26,6 +27,11 @@ func (a *API) setBenchmark(w http.ResponseWriter, r *http.Request) (any, error) 
 	}
 	var in gates.BenchmarkInput
 	if err := decodeJSON(r, &in); err != nil {
+		return nil, err
+	}
+	// The benchmark's rows are read on every evaluation: pinning it needs READ on them.
+	dataset, _, _ := strings.Cut(in.Dataset, "/")
+	if err := a.auth.Can(r.Context(), auth.Dataset, dataset, auth.LevelRead); err != nil {
 		return nil, err
 	}
 	return g.SetBenchmark(r.Context(), r.PathValue("name"), in)

@@ -244,6 +244,10 @@ func TestNativeObjectPermissions(t *testing.T) {
 		t.Fatalf("create version: %d %s", code, body)
 	}
 	if code, body := call("owner", "PUT", "/api/v1/models/m/benchmark", "application/json",
+		`{"dataset":"e/1","target":"b","spec":{"task":"classification"}}`); code != 403 {
+		t.Errorf("a benchmark on a dataset the owner may not read: %d %s", code, body)
+	}
+	if code, body := call("owner", "PUT", "/api/v1/models/m/benchmark", "application/json",
 		`{"dataset":"d/1","target":"b","spec":{"task":"classification"},"protected_aliases":["production"]}`); code != 200 {
 		t.Fatalf("set a benchmark: %d %s", code, body)
 	}
