@@ -67,6 +67,8 @@ func TestObjectPermissions(t *testing.T) {
 	if code, out := call("owner", "POST", mlflow+"registered-models/create", `{"name":"m"}`); code != 200 {
 		t.Fatalf("create model: %d %v", code, out)
 	}
+	_, out = call("owner", "POST", mlflow+"logged-models", `{"experiment_id":"`+exp+`","name":"lm"}`)
+	lm, _ := out["model"].(map[string]any)["info"].(map[string]any)["model_id"].(string)
 	if code, out := call("admin", "POST", "/api/v1/teams", `{"name":"ds"}`); code != 201 {
 		t.Fatalf("team: %d %v", code, out)
 	}
@@ -104,6 +106,11 @@ func TestObjectPermissions(t *testing.T) {
 		{"PATCH", mlflow + "registered-models/update", `{"name":"m","description":"d"}`, auth.LevelEdit},
 		{"GET", "/api/v1/permissions?kind=experiment&object=" + exp, "", auth.LevelManage},
 		{"GET", "/api/2.0/mlflow-artifacts/artifacts?path=" + exp, "", auth.LevelRead},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/" + exp + "/" + run + "/artifacts/x.txt", "hi", auth.LevelEdit},
+		{"GET", "/api/2.0/mlflow-artifacts/artifacts/" + exp + "/" + run + "/artifacts/x.txt", "", auth.LevelRead},
+		{"GET", mlflow + "logged-models/" + lm, "", auth.LevelRead},
+		{"PATCH", mlflow + "logged-models/" + lm + "/tags", `{"tags":[{"key":"k","value":"v"}]}`, auth.LevelEdit},
+		{"GET", mlflow + "artifacts/list?run_id=" + run, "", auth.LevelRead},
 	}
 	var table []string
 	for _, rq := range requests {
