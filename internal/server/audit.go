@@ -315,40 +315,116 @@ var idFields = map[string]bool{"experiment_id": true, "run_id": true, "run_uuid"
 	"model_id": true, "version": true, "alias": true, "username": true, "kind": true, "object": true,
 	"resource_type": true, "resource_id": true}
 
-// topLevelIDs reads the id fields of a JSON object, stopping at the first error (a
-// body cut at maxPeek ends there).
+// topLevelIDs reads the string and number fields named in idFields at the top level of
+// a JSON object. Every other value is skipped without being decoded (a log_batch's
+// metrics cost a pass over their bytes, not a parse); it stops at the first thing it does
+// not understand, such as the end of a body cut at maxPeek.
 func topLevelIDs(buf []byte) map[string]string {
-	dec := json.NewDecoder(bytes.NewReader(buf))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	s := scanner{b: buf}
+	if !s.next('{') {
 		return nil
 	}
 	ids := map[string]string{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
+	for {
+		key, ok := s.value()
+		if !ok || len(key) < 2 || key[0] != '"' || !s.next(':') {
 			return ids
 		}
-		key, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
+		v, ok := s.value()
+		if !ok {
 			return ids
 		}
-		if !idFields[key] {
-			continue
+		if name := unquote(key); idFields[name] {
+			switch {
+			case v[0] == '"':
+				ids[name] = unquote(v)
+			case v[0] == '-' || (v[0] >= '0' && v[0] <= '9'):
+				ids[name] = string(v)
+			}
 		}
-		var scalar any
-		if json.Unmarshal(v, &scalar) != nil {
-			continue
-		}
-		switch x := scalar.(type) {
-		case string:
-			ids[key] = x
-		case float64:
-			ids[key] = string(v)
+		if !s.next(',') {
+			return ids
 		}
 	}
-	return ids
+}
+
+func unquote(raw []byte) string {
+	if !bytes.ContainsRune(raw, '\\') {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	json.Unmarshal(raw, &s)
+	return s
+}
+
+// scanner walks JSON values without decoding them.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// next consumes c, after white space.
+func (s *scanner) next(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// value consumes one value and returns its bytes; false when it does not end in buf.
+func (s *scanner) value() ([]byte, bool) {
+	s.space()
+	start, depth := s.i, 0
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; c {
+		case '"':
+			if !s.skipString() {
+				return nil, false
+			}
+			if depth == 0 {
+				return s.b[start:s.i], true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return s.b[start:s.i], s.i > start
+			}
+			if depth--; depth == 0 {
+				s.i++
+				return s.b[start:s.i], true
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return s.b[start:s.i], s.i > start
+			}
+		}
+		s.i++
+	}
+	return nil, false
+}
+
+// skipString consumes a string, its opening quote at s.i.
+func (s *scanner) skipString() bool {
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++
+		case '"':
+			s.i++
+			return true
+		}
+	}
+	return false
 }
 
 // pruneAudit deletes audit records past --audit-retention, hourly, until ctx ends.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -241,5 +242,75 @@ func BenchmarkLogBatchAudit(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+func TestTopLevelIDs(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want map[string]string
+	}{
+		{`{"run_id": "abc", "metrics": [{"key": "name", "value": 1}], "name": "x"}`, map[string]string{"run_id": "abc", "name": "x"}},
+		{`{"metrics": [{"run_id": "inner"}], "run_id": "outer"}`, map[string]string{"run_id": "outer"}},
+		{`{"experiment_id": 3, "tags": {"a": "}{]["}, "name": "q\"uote"}`, map[string]string{"experiment_id": "3", "name": `q"uote`}},
+		{`{"name": null, "version": true, "alias": ["a"]}`, map[string]string{}},
+		{`{"run_id": "abc", "metrics": [{"key": "m", "val`, map[string]string{"run_id": "abc"}},
+		{`{"run_id": "ab`, map[string]string{}},
+		{`[1, 2]`, nil},
+		{``, nil},
+	} {
+		got := topLevelIDs([]byte(tc.body))
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %v; want %v", tc.body, got, tc.want)
+			continue
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%s: %v; want %v", tc.body, got, tc.want)
+			}
+		}
+	}
+}
+
+// FuzzTopLevelIDs holds the scanner to encoding/json on every valid object: the id
+// fields it reads are the ones json decodes, and nothing it is given makes it panic.
+func FuzzTopLevelIDs(f *testing.F) {
+	for _, s := range []string{`{"run_id": "a", "metrics": [1, {"b": "c"}]}`, `{"name": "\u00e9\\", "version": -1.5e3}`, `{}`, `{"a":`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := topLevelIDs(b)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var obj map[string]any
+		if dec.Decode(&obj) != nil || obj == nil {
+			return
+		}
+		for k := range idFields {
+			var want string
+			switch v := obj[k].(type) {
+			case string:
+				want = v
+			case json.Number:
+				want = v.String()
+			default:
+				continue
+			}
+			if got[k] != want {
+				t.Fatalf("%q: %s = %q; json says %q", b, k, got[k], want)
+			}
+		}
+	})
+}
+
+func BenchmarkBodyIDs(b *testing.B) {
+	var metrics []string
+	for i := range 100 {
+		metrics = append(metrics, `{"key": "metric", "value": 0.5, "timestamp": 1700000000000, "step": `+strconv.Itoa(i)+`}`)
+	}
+	body := []byte(`{"run_id": "0123456789abcdef0123456789abcdef", "metrics": [` + strings.Join(metrics, ",") + `]}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		topLevelIDs(body)
 	}
 }
