@@ -254,12 +254,18 @@ def experiment_id(client, request) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _reset_fluent_state():
+def _reset_fluent_state(request):
     """The fluent API keeps process-wide state (active runs, the experiment chosen by
-    set_experiment, which it also exports as MLFLOW_EXPERIMENT_ID). Reset it after each test."""
+    set_experiment, which it also exports as MLFLOW_EXPERIMENT_ID, and the tracking URI,
+    which set_tracking_uri exports as MLFLOW_TRACKING_URI). Reset it after each test, so
+    that a test that talked to a server of its own leaves the next one the session's."""
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    srv = request.config.stash.get(_SERVER_KEY, None)
+    if srv is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = srv.url
+        mlflow.set_tracking_uri(srv.url)
     fluent = mlflow.tracking.fluent
     if hasattr(fluent, "_active_experiment_id"):
         fluent._active_experiment_id = None

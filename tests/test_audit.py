@@ -96,6 +96,7 @@ def test_a_session_of_mixed_actions_names_who_did_what(auth_server, signed_in, t
     signed_in(token=bob_token)
     model = unique_name("audit-model")
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "target": [0, 1, 0, 1]})
+    prev = mlflow.get_tracking_uri()  # set_tracking_uri also sets MLFLOW_TRACKING_URI
     mlflow.set_tracking_uri(srv.url)
     try:
         mlflow.set_experiment(unique_name("audit-bob"))
@@ -103,7 +104,7 @@ def test_a_session_of_mixed_actions_names_who_did_what(auth_server, signed_in, t
             mlflow.sklearn.log_model(DummyClassifier().fit(frame[["x"]], frame["target"]), name="model",
                                      registered_model_name=model, input_example=frame[["x"]].head(1))
     finally:
-        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        mlflow.set_tracking_uri(prev)
 
     # bob, on the command line with the same token: a dataset, a benchmark protecting
     # production, and an override of the gate.

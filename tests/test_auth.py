@@ -150,6 +150,7 @@ def test_mlflow_client_with_password_and_scoped_tokens(auth_server, as_identity)
     # The fluent API with MLFLOW_TRACKING_TOKEN, as a CI job would.
     ci = token(srv, "write", auth=ADMIN)
     as_identity(ci["token"])
+    prev = mlflow.get_tracking_uri()  # set_tracking_uri also sets MLFLOW_TRACKING_URI
     mlflow.set_tracking_uri(srv.url)
     try:
         mlflow.set_experiment("auth-ci")
@@ -157,7 +158,7 @@ def test_mlflow_client_with_password_and_scoped_tokens(auth_server, as_identity)
             mlflow.log_param("p", 1)
             mlflow.log_metric("m", 2.0)
     finally:
-        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        mlflow.set_tracking_uri(prev)
 
 
 def test_expired_and_garbage_tokens_are_refused_alike(auth_server):
