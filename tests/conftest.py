@@ -254,18 +254,21 @@ def experiment_id(client, request) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _reset_fluent_state(request):
+def _reset_fluent_state():
     """The fluent API keeps process-wide state (active runs, the experiment chosen by
     set_experiment, which it also exports as MLFLOW_EXPERIMENT_ID, and the tracking URI,
     which set_tracking_uri exports as MLFLOW_TRACKING_URI). Reset it after each test, so
-    that a test that talked to a server of its own leaves the next one the session's."""
+    that a test that talked to a server of its own leaves the next one the URI it found
+    (the session's, or the one its module's fixture chose)."""
+    uri, env_uri = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()
-    srv = request.config.stash.get(_SERVER_KEY, None)
-    if srv is not None:
-        os.environ["MLFLOW_TRACKING_URI"] = srv.url
-        mlflow.set_tracking_uri(srv.url)
+    mlflow.set_tracking_uri(uri)
+    if env_uri is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = env_uri
     fluent = mlflow.tracking.fluent
     if hasattr(fluent, "_active_experiment_id"):
         fluent._active_experiment_id = None

@@ -116,13 +116,17 @@ func loadFake(t *testing.T, mode string, opts Options) *model {
 
 func tryLoadFake(t *testing.T, mode string, opts Options) (runtime.Model, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Generous: a Python worker imports mlflow and scikit-learn, which takes a while
+	// under -race beside the end-to-end tests; tests of timeouts set their own.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	return New(fakeOptions(mode, opts)).Load(ctx, runtime.Spec{Dir: t.TempDir(), Name: "fake", Version: "1"})
 }
 
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Generous: a Python worker imports mlflow and scikit-learn, which takes a while
+	// under -race beside the end-to-end tests; tests of timeouts set their own.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
