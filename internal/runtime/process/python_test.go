@@ -43,11 +43,20 @@ func venvPython(t testing.TB) string {
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("no test virtualenv (%s): run make deps", python)
 	}
-	if out, err := exec.Command(python, "-c", "import numpy, pandas, sklearn, mlflow.pyfunc").CombinedOutput(); err != nil {
-		t.Skipf("the test virtualenv lacks the Python worker's packages: %v\n%s", err, out)
+	if _, err := pythonPackagesOnce(python); err != nil {
+		t.Skipf("the test virtualenv lacks the Python worker's packages: %v", err)
 	}
 	return python
 }
+
+// pythonPackagesOnce checks once per run of the test binary that the interpreter has the
+// Python worker's packages (importing them takes seconds).
+var pythonPackagesOnce = onceFor(func(python string) (struct{}, error) {
+	if out, err := exec.Command(python, "-c", "import numpy, pandas, sklearn, mlflow.pyfunc").CombinedOutput(); err != nil {
+		return struct{}{}, fmt.Errorf("%v\n%s", err, out)
+	}
+	return struct{}{}, nil
+})
 
 // pythonModels saves the test models, once per run of the test binary.
 func pythonModels(t testing.TB, python string) string {
@@ -106,6 +115,7 @@ func column(m []float64, n, j int) []float64 {
 }
 
 func TestPythonSklearnRegressor(t *testing.T) {
+	t.Parallel() // each loads a Python worker: seconds of imports, most of the package's time
 	python := venvPython(t)
 	dir := pythonModels(t, python)
 	m := loadPython(t, python, filepath.Join(dir, "regressor"), 1)
@@ -162,6 +172,7 @@ func TestPythonSklearnRegressor(t *testing.T) {
 }
 
 func TestPythonSklearnClassifier(t *testing.T) {
+	t.Parallel()
 	python := venvPython(t)
 	dir := pythonModels(t, python)
 	m := loadPython(t, python, filepath.Join(dir, "classifier"), 1)
@@ -191,6 +202,7 @@ func TestPythonSklearnClassifier(t *testing.T) {
 }
 
 func TestPythonCustomModel(t *testing.T) {
+	t.Parallel()
 	python := venvPython(t)
 	dir := pythonModels(t, python)
 	m := loadPython(t, python, filepath.Join(dir, "custom"), 1)
@@ -215,6 +227,7 @@ func TestPythonCustomModel(t *testing.T) {
 }
 
 func TestPythonTensorModel(t *testing.T) {
+	t.Parallel()
 	python := venvPython(t)
 	dir := pythonModels(t, python)
 	m := loadPython(t, python, filepath.Join(dir, "tensor"), 1)
@@ -240,6 +253,7 @@ func TestPythonTensorModel(t *testing.T) {
 }
 
 func TestPythonLoadError(t *testing.T) {
+	t.Parallel()
 	python := venvPython(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "MLmodel"), []byte("flavors:\n  python_function:\n    loader_module: no_such_module_anywhere\n"), 0o600)

@@ -23,6 +23,7 @@ func bubblewrap(t *testing.T) *sandbox.Sandbox {
 // The embedded workers find their interpreter's installation and run in the sandbox,
 // which shows them nothing else: the test models load and answer.
 func TestSandboxedPython(t *testing.T) {
+	t.Parallel()
 	python := venvPython(t)
 	dir := pythonModels(t, python)
 	rt := Python(Options{Interpreter: python, Workers: 1, ScriptDir: filepath.Join(scratch(), "scripts"),
