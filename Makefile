@@ -10,6 +10,8 @@ DRIFT_VENV := .venv-drift
 UV_VERSION := 0.13.8
 TOOLS   := .tools
 UV      := $(TOOLS)/bin/uv
+# The OpenID provider the single sign-on tests sign in through.
+OIDC_PROVIDER := $(TOOLS)/bin/oidc-provider
 BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
@@ -42,8 +44,14 @@ run: build sandbox-deps $(UV)
 	@echo "mlship server on http://$(BIND):$(PORT); the command line is $(CURDIR)/$(BIN)$(if $(filter 5000,$(PORT)),, (export MLSHIP_SERVER=http://$(BIND):$(PORT) so that it finds this server))"
 	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR) --uv $(UV)
 
-deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps
+deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps $(OIDC_PROVIDER)
 	$(GO) mod download
+
+# The OpenID provider tests/test_oidc.py signs in through: a nested module, so that its
+# dependencies stay out of mlship's; rebuilt when its source or pins change.
+$(OIDC_PROVIDER): tests/oidc-provider/main.go tests/oidc-provider/go.mod tests/oidc-provider/go.sum
+	mkdir -p $(dir $@)
+	cd tests/oidc-provider && $(GO) build -trimpath -o $(CURDIR)/$@ .
 
 # Evidently, the reference the drift statistics are checked against, needs pandas 2, so it
 # lives in a virtualenv of its own (internal/drift's tests find it).

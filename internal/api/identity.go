@@ -18,6 +18,9 @@ type whoAmI struct {
 	Admin   bool     `json:"admin"`
 	Scopes  []string `json:"scopes"`
 	TokenID int64    `json:"token_id,omitempty"`
+	// CSRFToken is, for a browser session, what its state-changing requests carry in
+	// X-CSRF-Token.
+	CSRFToken string `json:"csrf_token,omitempty"`
 }
 
 func (a *API) whoAmI(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -25,7 +28,8 @@ func (a *API) whoAmI(w http.ResponseWriter, r *http.Request) (any, error) {
 	if id == nil {
 		return whoAmI{Auth: false, Scopes: auth.AllScopes.Names()}, nil
 	}
-	return whoAmI{Auth: true, Name: id.Name, Kind: id.Kind, Admin: id.Admin, Scopes: id.Scopes.Names(), TokenID: id.TokenID}, nil
+	return whoAmI{Auth: true, Name: id.Name, Kind: id.Kind, Admin: id.Admin, Scopes: id.Scopes.Names(), TokenID: id.TokenID,
+		CSRFToken: id.CSRFToken}, nil
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -87,6 +87,11 @@ type Identity struct {
 	Admin   bool
 	Scopes  Scopes
 	TokenID int64 // the token it signed in with; 0 for a password
+
+	// SessionID is the browser session it came with (a cookie after single sign-on);
+	// CSRFToken is the token that session's state-changing requests must carry.
+	SessionID int64
+	CSRFToken string
 }
 
 type identityKey struct{}

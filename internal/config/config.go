@@ -98,6 +98,8 @@ type Server struct {
 	// AuditRetention is how long audit records are kept before they are pruned; 0
 	// keeps them forever.
 	AuditRetention time.Duration
+	// OIDC is single sign-on for browsers (with Auth).
+	OIDC OIDC
 	// AdminPassword, from MLSHIP_ADMIN_PASSWORD, is given to the administrator admin
 	// that the first start with Auth creates. Never a flag: flags show in ps.
 	AdminPassword string
@@ -120,6 +122,7 @@ func DefaultServer() Server {
 		MinBodyRateGrace:    10 * time.Second,
 		Worker:              DefaultWorker(),
 		AuditRetention:      365 * 24 * time.Hour,
+		OIDC:                DefaultOIDC(),
 	}
 }
 
@@ -184,6 +187,9 @@ func (c *Server) Resolve() error {
 			"add --auth (and create users: docs/auth.md), or --insecure-no-auth if something in front of the server authenticates every request", c.Host)
 	}
 	if err := c.Worker.Resolve(); err != nil {
+		return err
+	}
+	if err := c.OIDC.Resolve(c.Auth); err != nil {
 		return err
 	}
 	if c.SQLStatementTimeout < 100*time.Millisecond || c.SQLStatementTimeout > 24*time.Hour {

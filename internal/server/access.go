@@ -30,6 +30,12 @@ func (s *Server) checkAccess(rt httpx.Route, h http.Handler) http.Handler {
 	need := scopesFor[rt.Access]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.authenticate(r)
+		if auth.IsSessionEnded(err) {
+			if !s.sessionEnded(w, r, rt, err) {
+				return
+			}
+			id, err = nil, nil
+		}
 		if err != nil {
 			if fault.KindOf(err) == fault.Unauthenticated {
 				challenge(w)
@@ -48,6 +54,9 @@ func (s *Server) checkAccess(rt httpx.Route, h http.Handler) http.Handler {
 		case !id.Scopes.Has(need):
 			httpx.WriteError(w, r, s.logger, fault.New(fault.PermissionDenied,
 				"%s %s needs the %s scope; %s has %s", r.Method, r.URL.Path, need, who(id), id.Scopes))
+			return
+		}
+		if !s.checkCSRF(w, r, id) {
 			return
 		}
 		if id != nil {
@@ -74,7 +83,7 @@ func challenge(w http.ResponseWriter) {
 func (s *Server) authenticate(r *http.Request) (*auth.Identity, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, nil
+		return s.sessionIdentity(r) // a browser's session cookie, after single sign-on
 	}
 	client, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -24,6 +24,9 @@ func TestEveryRouteChecksAccess(t *testing.T) {
 	cfg := config.DefaultServer()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Auth, cfg.AdminPassword = true, "walk-admin-password"
+	// Single sign-on's routes too (the provider is asked nothing until a sign-in).
+	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecret = "http://127.0.0.1:1", "mlship", "walk-client-secret"
+	cfg.OIDC.RedirectURL = "http://127.0.0.1:5000/auth/callback"
 	if err := cfg.Resolve(); err != nil {
 		t.Fatal(err)
 	}
