@@ -1,7 +1,8 @@
 """MLflow's basic-auth app's client, mlflow.server.get_app_client("basic-auth"), manages
 mlship's users unchanged: it creates a user, changes passwords and the administrator flag,
-deletes users, and gets MLflow's answers (status, error codes) where it is refused. The user's
-own MLflow client sees each change on its next request."""
+deletes users, grants permissions, manages roles (mlship's teams), and gets MLflow's answers
+(status, error codes) where it is refused. The user's own MLflow client sees each change on
+its next request."""
 
 from __future__ import annotations
 
@@ -172,7 +173,8 @@ def test_app_client_grants_and_revokes_permissions(srv, signed_in):
     refused(lambda: app.revoke_user_permission("gus", "experiment", exp), "RESOURCE_DOES_NOT_EXIST", 404)
     refused(lambda: app.grant_user_permission("nobody", "experiment", exp, "READ"), "RESOURCE_DOES_NOT_EXIST", 404)
     refused(lambda: app.grant_user_permission("gus", "prompt", "p", "READ"), "INVALID_PARAMETER_VALUE", 400)
-    refused(lambda: app.grant_user_permission("gus", "experiment", "*", "READ"), "INVALID_PARAMETER_VALUE", 400)
+    refused(lambda: app.grant_user_permission("gus", "experiment", "", "READ"), "INVALID_PARAMETER_VALUE", 400)
+    refused(lambda: app.grant_user_permission("gus", "experiment", exp, "NO_PERMISSIONS"), "INVALID_PARAMETER_VALUE", 400)
     refused(lambda: app.grant_user_permission("gus", "experiment", exp, "OWNER"), "INVALID_PARAMETER_VALUE", 400)
     signed_in(("gus", "gus-password-1"))
     refused(lambda: gus.log_metric(run.info.run_id, "m", 2.0), "PERMISSION_DENIED", 403)
@@ -190,8 +192,119 @@ def test_app_client_grants_and_revokes_permissions(srv, signed_in):
 
 
 def test_routes_not_answered_say_so(srv):
-    for path in ("/api/3.0/mlflow/roles/create", "/ajax-api/3.0/mlflow/roles/assign"):
+    for path in ("/api/3.0/mlflow/gateway/secrets/create", "/ajax-api/3.0/mlflow/users/permissions/list"):
         r = requests.post(srv.url + path, json={"name": "r", "workspace": "default"}, auth=ADMIN)
         assert r.status_code == 404 and r.json()["error_code"] == "ENDPOINT_NOT_FOUND", r.text
     r = requests.get(srv.url + "/api/2.0/mlflow/users/create", auth=ADMIN)
     assert r.status_code in (404, 405), r.text
+
+
+@pytest.fixture(scope="module")
+def closed():
+    """A server where a user without any grant may do nothing with an object."""
+    s = Server("mlship", Path(tempfile.mkdtemp(prefix="mlship-mlflow-roles-")),
+               ["--auth", "--default-permission", "NO_PERMISSIONS"], env={"MLSHIP_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    s.start()
+    yield s
+    s.stop()
+
+
+def test_roles_are_teams(closed, signed_in):
+    signed_in(ADMIN)
+    app = mlflow.server.get_app_client("basic-auth", tracking_uri=closed.url)
+    admin = MlflowClient(tracking_uri=closed.url)
+    exp = admin.create_experiment("role-exp")
+    ivy_id = app.create_user("ivy", "ivy-password-1").id
+    IVY = ("ivy", "ivy-password-1")
+
+    role = app.create_role("default", "readers", "reads role-exp")
+    assert isinstance(role.id, int) and role.id > 0
+    assert (role.name, role.workspace, role.description, role.permissions) == ("readers", "default", "reads role-exp", [])
+    perm = app.add_role_permission(role.id, "experiment", exp, "READ")
+    assert isinstance(perm.id, int)
+    assert (perm.role_id, perm.resource_type, perm.resource_pattern, perm.permission) == (role.id, "experiment", exp, "READ")
+
+    signed_in(IVY)
+    ivy = MlflowClient(tracking_uri=closed.url)
+    refused(lambda: ivy.get_experiment(exp), "PERMISSION_DENIED", 403)
+
+    # Assigned the role, ivy reads the experiment (and finds it in a search) on her next request.
+    signed_in(ADMIN)
+    assigned = app.assign_role("ivy", role.id)
+    assert (assigned.user_id, assigned.role_id) == (ivy_id, role.id) and isinstance(assigned.id, int)
+    refused(lambda: app.assign_role("ivy", role.id), "RESOURCE_ALREADY_EXISTS", 400)
+    signed_in(IVY)
+    assert ivy.get_experiment(exp).name == "role-exp"
+    assert "role-exp" in [e.name for e in ivy.search_experiments()]
+    refused(lambda: ivy.create_run(exp), "PERMISSION_DENIED", 403)
+    own = mlflow.server.get_app_client("basic-auth", tracking_uri=closed.url)
+    [mine] = own.list_user_roles("ivy")
+    assert (mine.id, mine.name, mine.workspace) == (role.id, "readers", "default")
+    assert [(p.id, p.resource_type, p.resource_pattern, p.permission) for p in mine.permissions] == [
+        (perm.id, "experiment", exp, "READ")]
+    assert [r.name for r in own.list_roles("default")] == ["readers"]
+    refused(lambda: own.list_user_roles("admin"), "PERMISSION_DENIED", 403)
+    refused(lambda: own.create_role("default", "mine"), "PERMISSION_DENIED", 403)
+    refused(lambda: own.add_role_permission(role.id, "experiment", exp, "MANAGE"), "PERMISSION_DENIED", 403)
+
+    # DENY granted to ivy herself wins over her role's READ.
+    signed_in(ADMIN)
+    app.grant_user_permission("ivy", "experiment", exp, "DENY")
+    got = app.get_user_permission("ivy", "experiment", exp)
+    assert (got.allowed, got.permission) == (False, "DENY")
+    signed_in(IVY)
+    refused(lambda: ivy.get_experiment(exp), "PERMISSION_DENIED", 403)
+    assert "role-exp" not in [e.name for e in ivy.search_experiments()]
+    signed_in(ADMIN)
+    app.revoke_user_permission("ivy", "experiment", exp)
+
+    # The role's permission changed keeps its id; the role renamed is the same team.
+    changed = app.update_role_permission(perm.id, "EDIT")
+    assert (changed.id, changed.permission) == (perm.id, "EDIT")
+    signed_in(IVY)
+    ivy.create_run(exp)
+    signed_in(ADMIN)
+    renamed = app.update_role(role.id, name="editors", description="edits role-exp")
+    assert (renamed.id, renamed.name, renamed.description) == (role.id, "editors", "edits role-exp")
+    assert [r.name for r in app.list_all_roles()] == ["editors"]
+    assert [(a.user_id, a.role_id) for a in app.list_role_users(role.id)] == [(ivy_id, role.id)]
+    assert [p.permission for p in app.list_role_permissions(role.id)] == ["EDIT"]
+    [team] = requests.get(closed.url + "/api/v1/teams", auth=ADMIN).json()["teams"]
+    assert (team["id"], team["name"], team["members"]) == (role.id, "editors", ["ivy"]), team
+    users = requests.get(closed.url + "/api/2.0/mlflow/users/list", auth=ADMIN).json()["users"]
+    assert {u["username"]: [r["id"] for r in u["roles"]] for u in users} == {"admin": [], "ivy": [role.id]}, users
+
+    # Unassigned, ivy is refused again.
+    app.unassign_role("ivy", role.id)
+    refused(lambda: app.unassign_role("ivy", role.id), "RESOURCE_DOES_NOT_EXIST", 404)
+    signed_in(IVY)
+    refused(lambda: ivy.get_experiment(exp), "PERMISSION_DENIED", 403)
+
+    # Bad input gets MLflow's codes.
+    signed_in(ADMIN)
+    refused(lambda: app.get_role(987654), "RESOURCE_DOES_NOT_EXIST", 404)
+    refused(lambda: app.add_role_permission(role.id, "experiment", exp, "NO_PERMISSIONS"), "INVALID_PARAMETER_VALUE", 400)
+    refused(lambda: app.add_role_permission(role.id, "experiment", exp, "OWNER"), "INVALID_PARAMETER_VALUE", 400)
+    e = refused(lambda: app.add_role_permission(role.id, "prompt", "p", "READ"), "INVALID_PARAMETER_VALUE", 400)
+    assert "prompt" in e.message
+    e = refused(lambda: app.create_role("team-a", "x"), "INVALID_PARAMETER_VALUE", 400)
+    assert "team-a" in e.message
+    refused(lambda: app.remove_role_permission(987654), "RESOURCE_DOES_NOT_EXIST", 404)
+    app.remove_role_permission(perm.id)
+    app.delete_role(role.id)
+    refused(lambda: app.get_role(role.id), "RESOURCE_DOES_NOT_EXIST", 404)
+    assert requests.get(closed.url + "/api/v1/teams", auth=ADMIN).json()["teams"] == []
+
+
+def test_workspace_header(closed, signed_in, monkeypatch):
+    signed_in(ADMIN)
+    exp = MlflowClient(tracking_uri=closed.url).create_experiment("ws-exp")
+    # The default workspace is mlship's one: the client naming it works unchanged.
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "default")
+    assert MlflowClient(tracking_uri=closed.url).get_experiment(exp).name == "ws-exp"
+    # Another is refused, never answered from the default one.
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "team-a")
+    e = refused(lambda: MlflowClient(tracking_uri=closed.url).get_experiment(exp), "INVALID_PARAMETER_VALUE", 400)
+    assert "team-a" in e.message
+    r = requests.get(closed.url + "/api/3.0/mlflow/workspaces", auth=ADMIN)
+    assert r.status_code == 200 and [w["name"] for w in r.json()["workspaces"]] == ["default"], r.text

@@ -168,7 +168,11 @@ def test_default_read_and_explicit_denial(open_server, monkeypatch):
     hidden = admin.create_experiment("perm-hidden")
     run = admin.create_run(exp).info.run_id
     dee = user(srv, "dee")
-    grant(srv, kind="experiment", object=hidden, user="dee", level="NO_PERMISSIONS")
+    grant(srv, kind="experiment", object=hidden, user="dee", level="DENY")
+    # NO_PERMISSIONS is no grant: granting it is refused (revoke instead), as MLflow 3 refuses it.
+    r = api(srv, "POST", "/api/v1/permissions", json={"kind": "experiment", "object": exp, "user": "dee",
+                                                       "level": "NO_PERMISSIONS"})
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", r.text
 
     c = client_as(monkeypatch, srv, dee)
     assert c.get_experiment(exp).name == "perm-open"  # READ by default

@@ -13,13 +13,18 @@ func permissionsCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "permissions",
 		Short: "Grant, revoke and list permissions on experiments, models, datasets and deployments",
-		Long: `With --auth, what a user may do with an object is the level granted to it (or, without
-a grant of its own, the highest granted to its teams; else the server's
---default-permission): READ, USE, EDIT or MANAGE. NO_PERMISSIONS granted is a denial.
-KIND is experiment (by id), registered_model, dataset or deployment (by name). Granting
-needs MANAGE on the object; its creator has it.`,
+		Long: `With --auth, what a user may do with an object is the highest level granted to it or to
+any of its teams (READ, USE, EDIT or MANAGE), never less than the server's
+--default-permission, which also applies without any grant. DENY, granted to the user or
+to one of its teams, refuses all access and wins over every other grant. To take a grant
+away, revoke it (NO_PERMISSIONS is the absence of a grant and cannot be granted).
+KIND is experiment (by id), registered_model, dataset or deployment (by name); OBJECT "*"
+is every object of the kind (administrators only). Granting needs MANAGE on the object;
+its creator has it.`,
 		Example: `  mlship permissions grant experiment 3 --user ana --level edit
   mlship permissions grant registered_model fraud --team risk --level read
+  mlship permissions grant experiment 3 --user bob --level deny
+  mlship permissions grant dataset '*' --team risk --level read
   mlship permissions list registered_model fraud
   mlship permissions list --user ana
   mlship permissions revoke experiment 3 --user ana`,
@@ -62,7 +67,7 @@ func permissionsGrantCommand() *cobra.Command {
 	f.add(c)
 	c.Flags().StringVar(&b.User, "user", "", "the user or service account")
 	c.Flags().StringVar(&b.Team, "team", "", "the team")
-	c.Flags().StringVar(&b.Level, "level", "", "READ, USE, EDIT, MANAGE or NO_PERMISSIONS")
+	c.Flags().StringVar(&b.Level, "level", "", "READ, USE, EDIT, MANAGE or DENY")
 	c.MarkFlagRequired("level")
 	return c
 }
@@ -158,7 +163,9 @@ func teamsCommand() *cobra.Command {
 		Use:   "teams",
 		Short: "Create teams and manage their members (administrators)",
 		Long: `A team is a group of users: what it is granted (mlship permissions grant --team),
-each member may do.`,
+each member may do. A team is also an MLflow 3 role, by the id teams list shows: MLflow's
+role API (mlflow.server.get_app_client("basic-auth")) creates, assigns and grants the same
+teams.`,
 		Example: `  mlship teams create risk
   mlship teams add risk ana
   mlship teams remove risk ana
@@ -211,6 +218,7 @@ func teamsListCommand() *cobra.Command {
 			}
 			var out struct {
 				Teams []struct {
+					ID      int64    `json:"id"`
 					Name    string   `json:"name"`
 					Members []string `json:"members"`
 				} `json:"teams"`
@@ -219,9 +227,9 @@ func teamsListCommand() *cobra.Command {
 				return err
 			}
 			return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) {
-				row(t, "TEAM", "MEMBERS")
+				row(t, "TEAM", "ROLE ID", "MEMBERS")
 				for _, tm := range out.Teams {
-					row(t, tm.Name, strings.Join(tm.Members, ","))
+					row(t, tm.Name, fmt.Sprint(tm.ID), strings.Join(tm.Members, ","))
 				}
 			})
 		},

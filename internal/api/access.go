@@ -93,6 +93,9 @@ func (a *API) objectExists(r *http.Request, kind auth.ObjectKind, object string)
 	if object == "" {
 		return fault.Invalidf("name the object the grant is on")
 	}
+	if object == auth.Wildcard { // every object of the kind, for an administrator
+		return nil
+	}
 	switch kind {
 	case auth.Experiment:
 		_, err := a.tracking.GetExperiment(ctx, object)

@@ -12,19 +12,21 @@ import (
 )
 
 // Level is what a grant lets its holder do with one object, as MLflow 3 names it:
-// READ < USE < EDIT < MANAGE. NoPermissions is no right at all; granted explicitly it
-// is a denial that no team grant and no default permission overrides.
+// READ < USE < EDIT < MANAGE. DENY is an explicit denial that wins over every other
+// grant it meets (the user's own, its teams'); NO_PERMISSIONS is no right at all, the
+// absence of a grant, and is never granted. Both compare below READ.
 type Level uint8
 
 const (
-	NoPermissions Level = iota
-	LevelRead           // see it, its runs, versions, artifacts; search it
-	LevelUse            // call it: a deployment's inference routes
-	LevelEdit           // change it: log to its runs, add versions, upload data
-	LevelManage         // delete or rename it, move a protected alias, grant others
+	LevelDeny     Level = iota // an explicit denial: no grant or default overrides it
+	NoPermissions              // no right: no grant, and a default permission of NO_PERMISSIONS
+	LevelRead                  // see it, its runs, versions, artifacts; search it
+	LevelUse                   // call it: a deployment's inference routes
+	LevelEdit                  // change it: log to its runs, add versions, upload data
+	LevelManage                // delete or rename it, move a protected alias, grant others
 )
 
-var levelNames = [...]string{"NO_PERMISSIONS", "READ", "USE", "EDIT", "MANAGE"}
+var levelNames = [...]string{"DENY", "NO_PERMISSIONS", "READ", "USE", "EDIT", "MANAGE"}
 
 func (l Level) String() string {
 	if int(l) < len(levelNames) {
@@ -33,19 +35,29 @@ func (l Level) String() string {
 	return "NO_PERMISSIONS"
 }
 
-// ParseLevel reads a level by its MLflow name (any case); DENY is NO_PERMISSIONS.
+// ParseLevel reads a level by its MLflow name, in any case.
 func ParseLevel(s string) (Level, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))
-	if u == "DENY" {
-		return NoPermissions, nil
-	}
 	for i, n := range levelNames {
 		if n == u {
 			return Level(i), nil
 		}
 	}
-	return 0, fault.Invalidf("unknown permission %q: use READ, USE, EDIT, MANAGE or NO_PERMISSIONS", s)
+	return 0, fault.Invalidf("unknown permission %q: use READ, USE, EDIT, MANAGE or DENY", s)
 }
+
+// grantable refuses a level no grant may hold: NO_PERMISSIONS is what having no grant
+// means, as in MLflow 3, which refuses it too.
+func grantable(l Level) error {
+	if l == NoPermissions || l > LevelManage {
+		return fault.Invalidf("%s cannot be granted: it is the absence of a grant. Revoke the grant to fall back to the default permission, or grant DENY to refuse all access", l)
+	}
+	return nil
+}
+
+// Wildcard, as a grant's object, stands for every object of its kind (MLflow's
+// resource_pattern "*"). Only an administrator grants on it.
+const Wildcard = "*"
 
 // ObjectKind is a kind of object permissions are granted on.
 type ObjectKind string
@@ -89,12 +101,58 @@ type GrantInfo struct {
 	CreatedAt int64      `json:"created_at"`
 }
 
-// grantSet is what one user may do, from its own grants and its teams': the effective
-// level for every object it holds a grant on. Objects it holds none on get the default.
+// grantSet is what one user holds, from its own grants and its teams': for every
+// object (or Wildcard) it holds a grant on, their fold.
 type grantSet struct {
 	gen     uint64
 	expires time.Time
-	levels  map[ObjectKind]map[string]Level
+	folds   map[ObjectKind]map[string]fold
+}
+
+// fold is what several grants on one object add up to, as MLflow 3 folds the grants
+// of a user's roles: a DENY among them wins; otherwise the highest.
+type fold struct {
+	deny bool
+	best Level // the highest positive grant; NoPermissions when none
+}
+
+func (f fold) with(l Level) fold {
+	if l == LevelDeny {
+		f.deny = true
+	} else if l > f.best {
+		f.best = l
+	}
+	return f
+}
+
+func (f fold) merge(g fold) fold {
+	return fold{deny: f.deny || g.deny, best: max(f.best, g.best)}
+}
+
+// resolve is the level the fold gives: DENY, or its best never below the default
+// permission (a grant adds to what everyone may do; it never takes away but by DENY).
+func (f fold) resolve(def Level) Level {
+	if f.deny {
+		return LevelDeny
+	}
+	return max(f.best, def)
+}
+
+// level is what the set gives on object: the fold of the grants on it and on every
+// object of its kind, else def.
+func (gs *grantSet) level(kind ObjectKind, object string, def Level) Level {
+	objs := gs.folds[kind]
+	f, ok := objs[object]
+	w, wok := objs[Wildcard]
+	switch {
+	case ok && wok:
+		return f.merge(w).resolve(def)
+	case ok:
+		return f.resolve(def)
+	case wok:
+		return w.resolve(def)
+	}
+	return def
 }
 
 // Can returns nil when the identity in ctx may act on object at level need, and a
@@ -119,8 +177,10 @@ func (s *Service) Can(ctx context.Context, kind ObjectKind, object string, need 
 
 func kindText(k ObjectKind) string { return strings.ReplaceAll(string(k), "_", " ") }
 
-// LevelOf returns what id may do with object: its own grant if it has one, else the
-// highest of its teams' (a team's denial wins over them), else the default permission.
+// LevelOf returns what id may do with object, as MLflow 3 decides it: a DENY granted to
+// the user or to any of its teams, on the object or on every object of its kind, wins;
+// otherwise the highest of those grants, never below the default permission; without
+// any grant, the default permission.
 func (s *Service) LevelOf(ctx context.Context, id *Identity, kind ObjectKind, object string) (Level, error) {
 	if id.Admin {
 		return LevelManage, nil
@@ -129,10 +189,7 @@ func (s *Service) LevelOf(ctx context.Context, id *Identity, kind ObjectKind, ob
 	if err != nil {
 		return 0, err
 	}
-	if l, ok := gs.levels[kind][object]; ok {
-		return l, nil
-	}
-	return s.defaultLevel, nil
+	return gs.level(kind, object, s.defaultLevel), nil
 }
 
 // Visibility says which objects of a kind a caller may read, for a search to filter in
@@ -152,10 +209,12 @@ func (s *Service) Visible(ctx context.Context, kind ObjectKind) (*Visibility, er
 	if err != nil {
 		return nil, err
 	}
-	only := s.defaultLevel < LevelRead
+	objs := gs.folds[kind]
+	base := gs.level(kind, Wildcard, s.defaultLevel)
+	only := base < LevelRead
 	v := &Visibility{Only: only, IDs: []string{}}
-	for obj, l := range gs.levels[kind] {
-		if (l >= LevelRead) == only {
+	for obj := range objs {
+		if obj != Wildcard && (gs.level(kind, obj, s.defaultLevel) >= LevelRead) == only {
 			v.IDs = append(v.IDs, obj)
 		}
 	}
@@ -185,59 +244,30 @@ func (s *Service) grantsOf(ctx context.Context, userID int64) (*grantSet, error)
 	if gs, ok := s.grants.Get(userID); ok && gs.gen == gen && s.opts.Now().Before(gs.expires) {
 		return gs, nil
 	}
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT kind, object_id, level, user_id IS NOT NULL FROM grants
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT kind, object_id, level FROM grants
 		WHERE user_id = ? OR team_id IN (SELECT team_id FROM team_members WHERE user_id = ?)`, userID, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	type key struct {
-		kind ObjectKind
-		obj  string
-	}
-	own, teams, teamDenied := map[key]Level{}, map[key]Level{}, map[key]bool{}
+	gs := &grantSet{gen: gen, expires: s.opts.Now().Add(s.opts.CacheTTL), folds: map[ObjectKind]map[string]fold{}}
 	for rows.Next() {
-		var (
-			k        key
-			lv       string
-			isUser   bool
-			kindName string
-		)
-		if err := rows.Scan(&kindName, &k.obj, &lv, &isUser); err != nil {
+		var kind, obj, lv string
+		if err := rows.Scan(&kind, &obj, &lv); err != nil {
 			return nil, err
 		}
-		k.kind = ObjectKind(kindName)
 		l, err := ParseLevel(lv)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case isUser:
-			own[k] = l
-		case l == NoPermissions:
-			teamDenied[k] = true
-		case l > teams[k]:
-			teams[k] = l
+		k := ObjectKind(kind)
+		if gs.folds[k] == nil {
+			gs.folds[k] = map[string]fold{}
 		}
+		gs.folds[k][obj] = gs.folds[k][obj].with(l)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
-	}
-	gs := &grantSet{gen: gen, expires: s.opts.Now().Add(s.opts.CacheTTL), levels: map[ObjectKind]map[string]Level{}}
-	set := func(k key, l Level) {
-		if gs.levels[k.kind] == nil {
-			gs.levels[k.kind] = map[string]Level{}
-		}
-		gs.levels[k.kind][k.obj] = l
-	}
-	for k, l := range teams {
-		set(k, l)
-	}
-	for k := range teamDenied {
-		set(k, NoPermissions)
-	}
-	for k, l := range own {
-		set(k, l)
 	}
 	s.grants.Add(userID, gs)
 	return gs, nil
@@ -252,8 +282,8 @@ func (s *Service) grantsChanged() {
 }
 
 // Grant gives principal level on object, replacing the grant it had. caller needs
-// MANAGE on the object, or to be an administrator; nil caller is the server itself
-// (identities off).
+// MANAGE on the object, or to be an administrator (on Wildcard, to be one); nil caller
+// is the server itself (identities off). NO_PERMISSIONS is refused: revoke instead.
 func (s *Service) Grant(ctx context.Context, caller *Identity, kind ObjectKind, object string, p Principal, level Level) error {
 	if err := s.mayManage(ctx, caller, kind, object); err != nil {
 		return err
@@ -261,16 +291,24 @@ func (s *Service) Grant(ctx context.Context, caller *Identity, kind ObjectKind, 
 	if err := p.check(); err != nil {
 		return err
 	}
+	if err := grantable(level); err != nil {
+		return err
+	}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		col, pid, err := principalID(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE kind = ? AND object_id = ? AND `+col+` = ?`, kind, object, pid); err != nil {
+		// A grant changed keeps its id, which MLflow's role API hands out.
+		res, err := tx.ExecContext(ctx, `UPDATE grants SET level = ? WHERE kind = ? AND object_id = ? AND `+col+` = ?`,
+			level.String(), kind, object, pid)
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO grants (kind, object_id, `+col+`, level, created_at) VALUES (?, ?, ?, ?, ?)`,
-			kind, object, pid, level.String(), s.opts.Now().UnixMilli())
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		_, err = s.insertGrant(ctx, tx, kind, object, col, pid, level)
 		return err
 	})
 	if err != nil {
@@ -415,6 +453,9 @@ func (s *Service) mayManage(ctx context.Context, caller *Identity, kind ObjectKi
 	if caller == nil || caller.Admin {
 		return nil
 	}
+	if object == Wildcard {
+		return fault.New(fault.PermissionDenied, "permission denied: only an administrator changes or lists the grants on every %s (%q)", kindText(kind), Wildcard)
+	}
 	l, err := s.LevelOf(ctx, caller, kind, object)
 	if err != nil {
 		return err
@@ -440,4 +481,26 @@ func principalID(ctx context.Context, q store.Querier, p Principal) (string, int
 		return "", 0, fault.NotFoundf("user %q not found", p.User)
 	}
 	return "user_id", id, err
+}
+
+// insertGrant adds a grant whose id is never given again, even after it is revoked: a
+// stale id a client holds names nothing rather than a newer grant.
+func (s *Service) insertGrant(ctx context.Context, tx *store.Tx, kind ObjectKind, object, col string, pid int64, level Level) (int64, error) {
+	id, err := nextID(ctx, tx, "grants")
+	if err != nil {
+		return 0, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO grants (id, kind, object_id, `+col+`, level, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, kind, object, pid, level.String(), s.opts.Now().UnixMilli())
+	return id, err
+}
+
+// nextID takes the next id of table ("teams" or "grants") from id_sequences: ids taken
+// are never taken again, as SQLite's own rowids would be once the highest row is
+// deleted. A row inserted with an id of SQLite's choosing is stepped over.
+func nextID(ctx context.Context, tx *store.Tx, table string) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `UPDATE id_sequences SET last = MAX(last, (SELECT COALESCE(MAX(id), 0) FROM `+table+`)) + 1
+		WHERE name = ? RETURNING last`, table).Scan(&id)
+	return id, err
 }

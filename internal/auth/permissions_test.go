@@ -30,8 +30,8 @@ func signedIn(t *testing.T, s *Service, name string, admin bool) *Identity {
 	return &Identity{UserID: u.ID, Name: u.Name, Kind: KindUser, Admin: admin, Scopes: rights(*u)}
 }
 
-// TestCan checks who may do what with an object: an own grant decides, else the
-// highest team grant (a team's denial wins among teams), else the default permission;
+// TestCan checks who may do what with an object: a DENY (own or a team's) wins, else
+// the highest of the user's and its teams' grants, else the default permission;
 // administrators may do anything.
 func TestCan(t *testing.T) {
 	for _, def := range []string{"READ", "NO_PERMISSIONS"} {
@@ -61,7 +61,7 @@ func TestCan(t *testing.T) {
 			must(grant(owner, Principal{User: "reader"}, LevelRead))
 			must(grant(owner, Principal{User: "editor"}, LevelEdit))
 			must(grant(owner, Principal{Team: "ds"}, LevelEdit))
-			must(grant(admin, Principal{User: "denied"}, NoPermissions))
+			must(grant(admin, Principal{User: "denied"}, LevelDeny))
 			// A reader cannot grant; an editor neither.
 			for _, c := range []*Identity{reader, editor, member} {
 				if err := grant(c, Principal{User: "stranger"}, LevelManage); fault.KindOf(err) != fault.PermissionDenied {
@@ -78,7 +78,7 @@ func TestCan(t *testing.T) {
 				want Level
 			}{
 				{admin, "1", LevelManage}, {owner, "1", LevelManage}, {reader, "1", LevelRead}, {editor, "1", LevelEdit},
-				{member, "1", LevelEdit}, {denied, "1", NoPermissions}, {stranger, "1", dflt}, {editor, "2", dflt},
+				{member, "1", LevelEdit}, {denied, "1", LevelDeny}, {stranger, "1", dflt}, {editor, "2", dflt},
 			} {
 				for l := LevelRead; l <= LevelManage; l++ {
 					err := s.Can(WithIdentity(ctx, tc.who), Experiment, tc.obj, l)
@@ -127,7 +127,7 @@ func TestVisible(t *testing.T) {
 		if err := s.Grant(ctx, nil, Experiment, "1", Principal{User: "u"}, LevelEdit); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Grant(ctx, nil, Experiment, "2", Principal{User: "u"}, NoPermissions); err != nil {
+		if err := s.Grant(ctx, nil, Experiment, "2", Principal{User: "u"}, LevelDeny); err != nil {
 			t.Fatal(err)
 		}
 		v, err := s.Visible(WithIdentity(ctx, u), Experiment)
@@ -159,7 +159,7 @@ func TestGrantCachedNoQuery(t *testing.T) {
 
 func TestParseLevel(t *testing.T) {
 	for in, want := range map[string]Level{"read": LevelRead, "USE": LevelUse, "Edit": LevelEdit, "MANAGE": LevelManage,
-		"NO_PERMISSIONS": NoPermissions, "deny": NoPermissions} {
+		"NO_PERMISSIONS": NoPermissions, "deny": LevelDeny} {
 		if got, err := ParseLevel(in); err != nil || got != want {
 			t.Errorf("%s: %v %v", in, got, err)
 		}

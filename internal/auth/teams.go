@@ -10,8 +10,10 @@ import (
 	"github.com/mlship/mlship/internal/store"
 )
 
-// Team is a group of users; what it is granted, each member may do.
+// Team is a group of users; what it is granted, each member may do. It is MLflow 3's
+// role too: its ID is the role's, never given to another team after it is deleted.
 type Team struct {
+	ID          int64    `json:"id"`
 	Name        string   `json:"name"`
 	Description string   `json:"description"`
 	Members     []string `json:"members"`
@@ -27,7 +29,12 @@ func (s *Service) CreateTeam(ctx context.Context, name, description string) (*Te
 	}
 	t := &Team{Name: name, Description: description, Members: []string{}, CreatedAt: s.opts.Now().UnixMilli()}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO teams (name, description, created_at) VALUES (?, ?, ?)`, name, description, t.CreatedAt)
+		id, err := nextID(ctx, tx, "teams")
+		if err != nil {
+			return err
+		}
+		t.ID = id
+		_, err = tx.ExecContext(ctx, `INSERT INTO teams (id, name, description, created_at) VALUES (?, ?, ?, ?)`, id, name, description, t.CreatedAt)
 		if tx.Dialect().IsUniqueViolation(err) {
 			return fault.New(fault.AlreadyExists, "team %q already exists", name)
 		}
@@ -63,18 +70,22 @@ func (s *Service) DeleteTeam(ctx context.Context, name string) error {
 
 // GetTeam returns a team with its members.
 func (s *Service) GetTeam(ctx context.Context, name string) (*Team, error) {
+	return s.team(ctx, `name = ?`, name, fault.NotFoundf("team %q not found", name))
+}
+
+// team returns the team where matches, with its members, or notFound.
+func (s *Service) team(ctx context.Context, where string, arg any, notFound error) (*Team, error) {
 	q := s.db.Reader()
 	t := &Team{Members: []string{}}
-	var id int64
-	err := q.QueryRowContext(ctx, `SELECT id, name, description, created_at FROM teams WHERE name = ?`, name).
-		Scan(&id, &t.Name, &t.Description, &t.CreatedAt)
+	err := q.QueryRowContext(ctx, `SELECT id, name, description, created_at FROM teams WHERE `+where, arg).
+		Scan(&t.ID, &t.Name, &t.Description, &t.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fault.NotFoundf("team %q not found", name)
+		return nil, notFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT u.name FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? ORDER BY u.name`, id)
+	rows, err := q.QueryContext(ctx, `SELECT u.name FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? ORDER BY u.name`, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +102,7 @@ func (s *Service) GetTeam(ctx context.Context, name string) (*Team, error) {
 
 // ListTeams returns every team with its members, by name.
 func (s *Service) ListTeams(ctx context.Context) ([]Team, error) {
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT t.name, t.description, t.created_at, COALESCE(u.name, '')
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT t.id, t.name, t.description, t.created_at, COALESCE(u.name, '')
 		FROM teams t LEFT JOIN team_members m ON m.team_id = t.id LEFT JOIN users u ON u.id = m.user_id
 		ORDER BY t.name, u.name`)
 	if err != nil {
@@ -102,7 +113,7 @@ func (s *Service) ListTeams(ctx context.Context) ([]Team, error) {
 	for rows.Next() {
 		var t Team
 		var member string
-		if err := rows.Scan(&t.Name, &t.Description, &t.CreatedAt, &member); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Description, &t.CreatedAt, &member); err != nil {
 			return nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].Name != t.Name {

@@ -165,8 +165,13 @@ func (a *API) endpointNotFound(w http.ResponseWriter, r *http.Request) (any, err
 		Err: fault.NotFoundf("No API endpoint %s %s", r.Method, r.URL.Path)}
 }
 
+// workspacesEnabled tells MLflow 3's client that the X-MLFLOW-WORKSPACE header is read:
+// without it, a client with an active workspace refuses to call at all. The header may
+// name only the default workspace, mlship's one (internal/mlflowauth refuses others).
+const workspacesEnabled = true
+
 func (a *API) serverFeatures(w http.ResponseWriter, r *http.Request) (any, error) {
-	return map[string]bool{"workspaces_enabled": false}, nil
+	return map[string]bool{"workspaces_enabled": workspacesEnabled}, nil
 }
 
 // serverInfo tells clients what this server supports. Clients read it before moving a
@@ -174,7 +179,7 @@ func (a *API) serverFeatures(w http.ResponseWriter, r *http.Request) (any, error
 func (a *API) serverInfo(w http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]any{
 		"store_type":                          "SqlStore",
-		"workspaces_enabled":                  false,
+		"workspaces_enabled":                  workspacesEnabled,
 		"trace_archival_enabled":              false,
 		"multipart_uploads_enabled":           a.opts.ServeArtifacts,
 		"multipart_downloads_enabled":         false,

@@ -1,6 +1,7 @@
 // Package mlflowauth answers the REST API of MLflow's basic-auth app over mlship's
-// identities, so that mlflow.server.get_app_client("basic-auth") manages mlship's users
-// (and, through them, their permissions) unchanged. It owns that app's wire rules: its
+// identities, so that mlflow.server.get_app_client("basic-auth") manages mlship's users,
+// their permissions and their roles (mlship's teams) unchanged, and MLflow 3's
+// workspaces as far as mlship has them (the default one). It owns that app's wire rules: its
 // paths, its request parameters, its answers and error codes. Every rule about users
 // lives in internal/auth.
 package mlflowauth
@@ -59,6 +60,27 @@ func (a *API) routes() []route {
 		{"POST", "3.0", "users/permissions/grant", a.grantUserPermission, httpx.Write},
 		{"POST", "3.0", "users/permissions/revoke", a.revokeUserPermission, httpx.Write},
 		{"GET", "3.0", "users/permissions/get", a.getUserPermission, httpx.Read},
+
+		// Roles are teams (roles.go). Changing them is for administrators, as in
+		// MLflow's app without workspace administrators; viewing them is also for a user
+		// holding a role, and a user lists its own roles; the handlers check those.
+		{"POST", "3.0", "roles/create", a.createRole, httpx.Admin},
+		{"GET", "3.0", "roles/get", a.getRole, httpx.Read},
+		{"GET", "3.0", "roles/list", a.listRoles, httpx.Read},
+		{"PATCH", "3.0", "roles/update", a.updateRole, httpx.Admin},
+		{"DELETE", "3.0", "roles/delete", a.deleteRole, httpx.Admin},
+		{"POST", "3.0", "roles/permissions/add", a.addRolePermission, httpx.Admin},
+		{"DELETE", "3.0", "roles/permissions/remove", a.removeRolePermission, httpx.Admin},
+		{"GET", "3.0", "roles/permissions/list", a.listRolePermissions, httpx.Read},
+		{"PATCH", "3.0", "roles/permissions/update", a.updateRolePermission, httpx.Admin},
+		{"POST", "3.0", "roles/assign", a.assignRole, httpx.Admin},
+		{"DELETE", "3.0", "roles/unassign", a.unassignRole, httpx.Admin},
+		{"GET", "3.0", "users/roles/list", a.listUserRoles, httpx.Read},
+		{"GET", "3.0", "roles/users/list", a.listRoleUsers, httpx.Admin},
+
+		// The one workspace (workspace.go).
+		{"GET", "3.0", "workspaces", a.listWorkspaces, httpx.Read},
+		{"GET", "3.0", "workspaces/{name}", a.getWorkspace, httpx.Read},
 	}
 }
 
@@ -83,7 +105,7 @@ func (a *API) Register(rt *httpx.Router) {
 				Body: body, Access: r.access, Handler: h})
 		}
 	}
-	// MLflow 3's paths no route answers (its roles, among others) get MLflow's answer.
+	// MLflow 3's paths no route answers get MLflow's answer.
 	for _, prefix := range []string{"/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"} {
 		rt.Fallback(prefix, httpx.Handle(a.logger, a.endpointNotFound))
 	}

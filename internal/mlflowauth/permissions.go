@@ -3,6 +3,7 @@ package mlflowauth
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/fault"
@@ -16,8 +17,24 @@ var resourceKinds = map[string]auth.ObjectKind{
 	"deployment":       auth.Deployment,
 }
 
+// unsupportedResource explains why MLflow's resource types that are no object of
+// mlship's are refused.
+func unsupportedResource(typ string) error {
+	why := "mlship has no such object"
+	switch typ {
+	case "run", "logged_model", "trace", "assessment":
+		why = "in mlship it follows its experiment: grant on the experiment"
+	case "registered_model_version":
+		why = "in mlship a version follows its registered model: grant on the registered_model"
+	case "workspace":
+		why = "mlship has one workspace, open to every user, whose users and roles administrators manage"
+	}
+	return fault.Invalidf("resource_type '%s' is not supported (%s): mlship grants permissions on experiment, registered_model, dataset and deployment", typ, why)
+}
+
 // resourceOf reads resource_type and the id parameter named idParam (resource_id, or a
-// role permission's resource_pattern): one object, never a pattern.
+// role permission's resource_pattern): one object, or "*" for every object of the type
+// (which only an administrator grants). No other pattern exists in MLflow either.
 func resourceOf(p params, idParam string) (auth.ObjectKind, string, error) {
 	typ, err := p.str("resource_type")
 	if err != nil {
@@ -25,19 +42,20 @@ func resourceOf(p params, idParam string) (auth.ObjectKind, string, error) {
 	}
 	kind, ok := resourceKinds[typ]
 	if !ok {
-		return "", "", fault.Invalidf("resource_type '%s' is not supported: mlship grants permissions on experiment, registered_model, dataset and deployment", typ)
+		return "", "", unsupportedResource(typ)
 	}
 	id, err := p.str(idParam)
 	if err != nil {
 		return "", "", err
 	}
-	if id == "" || id == "*" {
-		return "", "", fault.Invalidf("%s must name one %s: mlship grants on one object at a time (what everyone may do with the rest is the server's --default-permission)", idParam, typ)
+	if strings.TrimSpace(id) == "" {
+		return "", "", fault.Invalidf("%s must name one %s, or be \"*\" for every one", idParam, typ)
 	}
 	return kind, id, nil
 }
 
-// levelOf reads a permission name: READ, USE, EDIT, MANAGE, or DENY (NO_PERMISSIONS).
+// levelOf reads a permission name: READ, USE, EDIT, MANAGE or DENY. NO_PERMISSIONS,
+// the absence of a grant, is refused when granted.
 func levelOf(p params) (auth.Level, error) {
 	name, err := p.str("permission")
 	if err != nil {

@@ -60,10 +60,10 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]user{"user": userOf(u)}, nil
 }
 
-// listedUser is a user in MLflow's user list, with the roles it holds.
+// listedUser is a user in MLflow's user list, with the roles (teams) it holds.
 type listedUser struct {
 	user
-	Roles []any `json:"roles"`
+	Roles []role `json:"roles"`
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -71,9 +71,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	roles, err := a.rolesOf(r)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]listedUser, 0, len(users))
 	for i := range users {
-		out = append(out, listedUser{user: userOf(&users[i]), Roles: []any{}})
+		out = append(out, listedUser{user: userOf(&users[i]), Roles: append([]role{}, roles[users[i].ID]...)})
 	}
 	return map[string]any{"users": out}, nil
 }

@@ -203,8 +203,6 @@ func objectKind(path string) string {
 		return false
 	}
 	switch {
-	case strings.HasPrefix(p, "auth/"): // logout ends a user's session
-		return audit.User
 	case has("alias"):
 		return audit.Alias
 	case has("benchmark"):
@@ -227,7 +225,7 @@ func objectKind(path string) string {
 		return audit.Deployment
 	case has("permissions"):
 		return audit.Permission
-	case strings.HasPrefix(p, "teams"):
+	case strings.HasPrefix(p, "teams"), strings.HasPrefix(p, "roles"): // MLflow's roles are teams
 		return audit.Team
 	case strings.HasPrefix(p, "users"):
 		return audit.User

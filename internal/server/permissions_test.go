@@ -16,9 +16,10 @@ import (
 )
 
 // TestObjectPermissions walks requests on one experiment and one registered model as
-// callers holding no grant, READ, EDIT, a team's EDIT, MANAGE (the creator) and an
-// administrator, with the default permission NO_PERMISSIONS, through the whole server:
-// each is answered as its level allows, and searches list only what the caller reads.
+// callers holding no grant, READ, EDIT, a team's EDIT, a team's EDIT and its own DENY
+// (which wins), MANAGE (the creator) and an administrator, with the default permission
+// NO_PERMISSIONS, through the whole server: each is answered as its level allows, and
+// searches list only what the caller reads.
 func TestObjectPermissions(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.DefaultServer()
@@ -32,7 +33,7 @@ func TestObjectPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	users := []string{"owner", "stranger", "reader", "editor", "member"}
+	users := []string{"owner", "stranger", "reader", "editor", "member", "denied"}
 	for _, u := range users {
 		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
 			t.Fatal(err)
@@ -73,6 +74,7 @@ func TestObjectPermissions(t *testing.T) {
 		t.Fatalf("team: %d %v", code, out)
 	}
 	call("admin", "PUT", "/api/v1/teams/ds/members/member", `{}`)
+	call("admin", "PUT", "/api/v1/teams/ds/members/denied", `{}`)
 	for _, g := range []string{
 		`{"kind":"experiment","object":"` + exp + `","user":"reader","level":"READ"}`,
 		`{"kind":"experiment","object":"` + exp + `","user":"editor","level":"EDIT"}`,
@@ -80,15 +82,17 @@ func TestObjectPermissions(t *testing.T) {
 		`{"kind":"registered_model","object":"m","user":"reader","level":"READ"}`,
 		`{"kind":"registered_model","object":"m","user":"editor","level":"EDIT"}`,
 		`{"kind":"registered_model","object":"m","team":"ds","level":"EDIT"}`,
+		`{"kind":"experiment","object":"` + exp + `","user":"denied","level":"DENY"}`,
+		`{"kind":"registered_model","object":"m","user":"denied","level":"DENY"}`,
 	} {
 		if code, out := call("owner", "POST", "/api/v1/permissions", g); code != 200 {
 			t.Fatalf("grant %s: %d %v", g, code, out)
 		}
 	}
 	// The levels of the callers in users' order after owner, then admin.
-	callers := []string{"stranger", "reader", "editor", "member", "owner", "admin"}
+	callers := []string{"stranger", "reader", "editor", "member", "denied", "owner", "admin"}
 	level := map[string]auth.Level{"stranger": auth.NoPermissions, "reader": auth.LevelRead, "editor": auth.LevelEdit,
-		"member": auth.LevelEdit, "owner": auth.LevelManage, "admin": auth.LevelManage}
+		"member": auth.LevelEdit, "denied": auth.LevelDeny, "owner": auth.LevelManage, "admin": auth.LevelManage}
 	requests := []struct {
 		method, target, body string
 		need                 auth.Level
