@@ -203,6 +203,8 @@ func objectKind(path string) string {
 		return false
 	}
 	switch {
+	case strings.HasPrefix(p, "auth/"): // logout ends a user's session
+		return audit.User
 	case has("alias"):
 		return audit.Alias
 	case has("benchmark"):

@@ -32,6 +32,7 @@ import (
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/runtime/ort"
 	"github.com/mlship/mlship/internal/serving"
+	"github.com/mlship/mlship/internal/sso"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
 	"github.com/mlship/mlship/internal/version"
@@ -58,6 +59,8 @@ type Server struct {
 	metrics     *prometheus.Registry
 	auth        *auth.Service
 	audit       *audit.Log
+
+	sso *sso.Service // single sign-on; nil when no OpenID provider is configured
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -154,6 +157,10 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates, Auth: s.auth, Audit: s.audit,
 		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes(), workers.EnvManager())}}, logger), inference: inference}
 	s.faces.mlflowAuth = mlflowauth.New(s.auth, logger, cfg.MaxRequestBody)
+	if s.sso, err = s.newSSO(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	ropts := httpx.RouterOptions{Logger: logger, Wrap: s.wrapRoute}
 	if s.handler, _, err = s.routes(ropts); err != nil {
 		s.Close()
@@ -196,6 +203,9 @@ func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, 
 	s.faces.mlflow.Register(rt)
 	s.faces.mlflowAuth.Register(rt)
 	s.faces.native.Register(rt)
+	if s.sso != nil {
+		s.sso.Register(rt)
+	}
 	s.faces.inference.Register(rt)
 	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.Version),
 		"/healthz": plain("ok"), "/readyz": s.ready} {
