@@ -169,4 +169,37 @@ def test_without_auth_actions_are_recorded_as_local(server):
     assert [(e["action"], e["actor"], e["address"], e["outcome"]) for e in entries] == [
         ("POST runs/log-metric", "local", "127.0.0.1", "failed"),
         ("POST runs/log-metric", "local", "127.0.0.1", "succeeded"),
+        ("POST runs/create", "local", "127.0.0.1", "succeeded"),  # by the id the run was given
     ], entries
+
+
+def test_created_objects_and_refusals_before_any_route(auth_server, signed_in):
+    """A creation is recorded with the id its object was given; a request refused before any
+    route ran (a foreign Host, a cross-origin change, a form body, a read without
+    credentials) is recorded too, once a minute per address and check."""
+    srv = auth_server
+    signed_in(*ADMIN)
+    client = MlflowClient(tracking_uri=srv.url)
+    exp = client.create_experiment(unique_name("audit-ids"))
+    run = client.create_run(exp).info.run_id
+    model = unique_name("audit-ids-model")
+    client.create_registered_model(model)
+    version = client.create_model_version(model, f"runs:/{run}/model", run_id=run).version
+
+    create = f"{srv.url}/api/2.0/mlflow/experiments/create"
+    for _ in range(3):
+        assert requests.get(f"{srv.url}/api/2.0/mlflow/experiments/search", headers={"Host": "evil.example"}, timeout=30).status_code == 403
+    assert requests.post(create, json={"name": "csrf"}, auth=ADMIN, timeout=30,
+                         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert requests.post(create, data="name=form", auth=ADMIN, timeout=30,
+                         headers={"Content-Type": "text/plain"}).status_code == 400
+    assert requests.get(f"{srv.url}/api/2.0/mlflow/experiments/get", params={"experiment_id": exp}, timeout=30).status_code == 401
+
+    entries = api(srv, "GET", "/api/v1/audit", params={"max_results": 200}).json()["entries"]
+    assert find(entries, action="POST experiments/create", object=exp, outcome="succeeded")
+    assert find(entries, action="POST runs/create", object_kind="run", object=run, outcome="succeeded")
+    assert find(entries, action="POST model-versions/create", object=f"{model}/{version}", outcome="succeeded")
+    assert len(find(entries, route="edge host", outcome="denied", status=403)) == 1
+    assert find(entries, route="edge cross-origin", actor="admin", outcome="denied")
+    assert find(entries, route="POST /api/2.0/mlflow/experiments/create", actor="admin", status=400, outcome="denied")
+    assert find(entries, route="GET /api/2.0/mlflow/experiments/get", actor="", status=401, outcome="denied")

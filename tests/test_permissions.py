@@ -204,3 +204,26 @@ def test_cli_grants(closed_server, monkeypatch):
     assert p.returncode == 0, p.stderr
     p = cli("grant", "experiment", exp, "--user", "eve", "--level", "ALL")
     assert p.returncode != 0 and "unknown permission" in p.stderr, p.stderr
+
+
+def test_registering_a_version_needs_read_on_its_source_run(closed_server, monkeypatch):
+    """Registering copies the run's files into the version, so a version of another team's
+    run would let its artifacts be read: the caller must read the run's experiment."""
+    srv = closed_server
+    alice, mallory = user(srv, "src-alice"), user(srv, "src-mallory")
+    a = client_as(monkeypatch, srv, alice)
+    secret = a.create_experiment("src-secret")
+    run = a.create_run(secret).info.run_id
+    a.log_text(run, "the secret", "model/MLmodel")
+
+    m = client_as(monkeypatch, srv, mallory)
+    m.create_registered_model("src-stolen")  # mallory manages her own model
+    for source in (f"runs:/{run}/model", f"mlflow-artifacts:/{secret}/{run}/artifacts/model"):
+        denied(lambda: m.create_model_version("src-stolen", source, run_id=run))
+    denied(lambda: m.create_model_version("src-stolen", f"runs:/{run}/model"))
+    assert m.search_model_versions("name='src-stolen'") == []
+
+    # Once she may read the experiment, she may register its run.
+    grant(srv, auth=alice, kind="experiment", object=secret, user="src-mallory", level="READ")
+    v = m.create_model_version("src-stolen", f"runs:/{run}/model", run_id=run)
+    assert v.version == "1" and v.run_id == run

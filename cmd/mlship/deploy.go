@@ -25,6 +25,7 @@ MLflow's /invocations and KServe v1, and follows a registry alias
 one and traffic switches once it is ready.`,
 		Example: `  mlship deploy create fraud models:/fraud@production
   mlship deploy create fraud models:/fraud@production --canary models:/fraud@challenger --canary-weight 0.1
+  mlship deploy create demo models:/demo@production --public
   mlship deploy list
   mlship deploy show fraud -o json
   mlship deploy delete fraud`,
@@ -46,6 +47,7 @@ type specFlags struct {
 	driftWindow             time.Duration
 	driftMinRows            int
 	driftReference, webhook string
+	public                  bool
 }
 
 func (s *specFlags) add(c *cobra.Command) {
@@ -64,6 +66,7 @@ func (s *specFlags) add(c *cobra.Command) {
 	f.IntVar(&s.driftMinRows, "drift-min-rows", 0, "rows a window needs before it is compared (default 100)")
 	f.StringVar(&s.driftReference, "drift-reference", "", "dataset NAME/VERSION to compare with (default: the served model's training data)")
 	f.StringVar(&s.webhook, "drift-webhook", "", "URL that receives a POST when drift is found")
+	f.BoolVar(&s.public, "public", false, "answer the deployment's inference routes without credentials, even with --auth (default: a credential with READ on the deployment); changing it needs MANAGE on the deployment")
 }
 
 // addRuntime adds the flags of how a model version is loaded and fed, which
@@ -83,6 +86,9 @@ func (s *specFlags) spec(name, model string) serving.Spec {
 		Batching:   serving.Batching{MaxBatchSize: s.maxBatch, MaxDelay: serving.Duration(s.maxDelay), MaxQueue: s.maxQ},
 		Timeout:    serving.Duration(s.timeout),
 		PayloadLog: &serving.PayloadLog{SampleRate: s.sampleRate}}
+	if s.public {
+		spec.Inference = serving.InferencePublic
+	}
 	if s.canary != "" {
 		spec.Canary = &serving.Canary{Model: s.canary, Weight: s.canaryWeight}
 	}
@@ -161,7 +167,9 @@ func deployUpdateCommand() *cobra.Command {
 		Use:   "update NAME MODEL_URI",
 		Short: "Replace a deployment's spec",
 		Long: `Replace the spec of deployment NAME. What changed loads beside what serves, and
-traffic moves once it is ready; a version that fails to load leaves the old one serving.`,
+traffic moves once it is ready; a version that fails to load leaves the old one serving.
+The spec is replaced whole: a public deployment updated without --public needs
+credentials again.`,
 		Example: "  mlship deploy update fraud models:/fraud@production --workers 4",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -243,7 +251,7 @@ func deployListCommand() *cobra.Command {
 				return err
 			}
 			return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) {
-				row(t, "NAME", "STATE", "MODEL", "SERVING", "ERROR")
+				row(t, "NAME", "STATE", "INFERENCE", "MODEL", "SERVING", "ERROR")
 				for _, d := range out.Deployments {
 					serving := ""
 					for _, m := range d.Status.Models {
@@ -251,7 +259,7 @@ func deployListCommand() *cobra.Command {
 							serving += fmt.Sprintf("%s:%s/v%s ", m.Role, m.Model, m.Version)
 						}
 					}
-					row(t, d.Name, d.Status.State, d.Spec.Model, strings.TrimSpace(serving), d.Status.Error)
+					row(t, d.Name, d.Status.State, d.Spec.Inference, d.Spec.Model, strings.TrimSpace(serving), d.Status.Error)
 				}
 			})
 		},
@@ -286,6 +294,7 @@ func deployShowCommand() *cobra.Command {
 func deploymentTable(t *tabwriter.Writer, v serving.View) {
 	row(t, "Name:", v.Name)
 	row(t, "Model:", v.Spec.Model)
+	row(t, "Inference:", v.Spec.Inference)
 	state := v.Status.State
 	if len(v.Status.Models) > 0 && v.Status.Models[0].Loading != "" && state == serving.StateLoading {
 		state += ": " + v.Status.Models[0].Loading

@@ -55,6 +55,8 @@ type serveFlags struct {
 	spec                 specFlags
 	worker               config.Worker
 	commandReadOnly      []string
+	tokenFile            string
+	tokens               *serving.Tokens
 }
 
 func serveCommand() *cobra.Command {
@@ -75,10 +77,16 @@ version loads beside the old one and traffic switches once it is ready.
 A local model that fails to load ends the command with exit status 1; a models:/
 reference goes on answering 503 until a version loads.
 
+On loopback (the default --host) anyone on this machine may call it. Listening
+beyond it needs --token-file FILE (callers send Authorization: Bearer with one of
+its tokens) or --public (anyone may call the model); with both, the model is public
+and the listings and /metrics need a token.
+
 Every flag can also be set with an MLSHIP_* environment variable: --port is
 MLSHIP_PORT.`,
 		Example: `  mlship serve ./model
   mlship serve models:/fraud@production --server http://mlship:5000 --port 8080
+  mlship serve ./model --host 0.0.0.0 --token-file /run/secrets/inference-tokens
   mlship serve ./model --workers 4 --max-batch-size 64 --max-batch-delay 2ms`,
 		Args: cobra.ExactArgs(1),
 		PreRunE: func(c *cobra.Command, _ []string) error {
@@ -111,6 +119,7 @@ MLSHIP_PORT.`,
 	fl.StringSliceVar(&f.corsOrigins, "cors-allowed-origins", nil, corsHelp)
 	fl.Int64Var(&f.minBodyRate, "min-body-rate", 1024, minBodyRateHelp)
 	fl.DurationVar(&f.minBodyRateGrace, "min-body-rate-grace", 10*time.Second, "how long a request body may take before --min-body-rate applies")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file of bearer tokens, one a line: requests need Authorization: Bearer with one of them (but for the probes, and the model with --public)")
 	f.spec.addServe(c)
 	fl.StringArrayVar(&f.commandReadOnly, "command-read-only", nil, "a path the --command worker may read in the sandbox besides the model (its installation); repeat for more. Absolute paths among its arguments are readable already")
 	f.worker.AddFlags(fl)
@@ -128,6 +137,23 @@ func (f *serveFlags) validateEdge() error {
 	if f.minBodyRate < 0 || f.minBodyRateGrace < time.Second {
 		return usageError{fmt.Errorf("--min-body-rate must be 0 (off) or more bytes per second and --min-body-rate-grace at least 1s, got %d and %s", f.minBodyRate, f.minBodyRateGrace)}
 	}
+	return f.checkIdentity()
+}
+
+// checkIdentity reads --token-file, and refuses to listen beyond loopback with
+// neither it nor --public: anyone who reached the port could call the model.
+func (f *serveFlags) checkIdentity() error {
+	if f.tokenFile != "" {
+		tokens, err := serving.ReadTokenFile(f.tokenFile)
+		if err != nil {
+			return usageError{fmt.Errorf("--token-file: %w", err)}
+		}
+		f.tokens = tokens
+	}
+	if f.tokens == nil && !f.spec.public && !config.IsLoopback(f.host) {
+		return usageError{fmt.Errorf("--host %s listens beyond this machine and nothing says who may call the model: "+
+			"add --token-file FILE (callers send Authorization: Bearer with one of its tokens), or --public if anyone may call it", f.host)}
+	}
 	return nil
 }
 
@@ -135,6 +161,7 @@ func (f *serveFlags) validateEdge() error {
 func (s *specFlags) addServe(c *cobra.Command) {
 	s.addRuntime(c, "worker processes (default: CPUs, at most 8)")
 	c.Flags().StringVar(&s.command, "command", "", "worker program and its arguments for --runtime command: any program that speaks the worker protocol, run in the workers' sandbox")
+	c.Flags().BoolVar(&s.public, "public", false, "anyone may call the model, beyond loopback too (its inference routes need no token, even with --token-file)")
 }
 
 func (f *serveFlags) logger() (*slog.Logger, error) {
@@ -192,7 +219,11 @@ func (f *serveFlags) run(ctx context.Context, uri string) error {
 	if serving.IsLocalRef(uri) {
 		go stopOnFailedFirstLoad(ctx, d, uri, stopServing)
 	}
-	rt := httpx.NewRouter(httpx.RouterOptions{Logger: logger})
+	ropts := httpx.RouterOptions{Logger: logger}
+	if f.tokens != nil {
+		ropts.Wrap = f.tokens.Guard(logger)
+	}
+	rt := httpx.NewRouter(ropts)
 	serving.NewHandler(m, serving.HTTPOptions{Single: name, MaxBody: f.maxBody, Gatherer: reg, Logger: logger}).Register(rt)
 	rt.Handle(httpx.Route{Method: "GET", Path: "/healthz", Access: httpx.Public, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })})
 	rt.Handle(httpx.Route{Method: "GET", Path: "/readyz", Access: httpx.Public, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

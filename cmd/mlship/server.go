@@ -72,6 +72,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringVar(&cfg.RuntimesConfig, "runtimes-config", "", "YAML file of the worker runtimes deployments may name: runtimes: NAME: {command: [...], read_only: [...], env: {...}}; a deployment never carries a command line itself")
 	cfg.Worker.AddFlags(f)
 	f.BoolVar(&cfg.Auth, "auth", cfg.Auth, "require a user's password or an API token on every request but the probes, and check each route's access (docs/auth.md); the first start creates the user admin with the password in MLSHIP_ADMIN_PASSWORD")
+	f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", "", "file holding the token /metrics requires as Authorization: Bearer (Prometheus: authorization.credentials_file); administrators' credentials are accepted too")
 	cfg.OIDC.AddFlags(f)
 	f.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", cfg.InsecureNoAuth, "listen beyond loopback without --auth: only when something in front of the server authenticates every request")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")

@@ -9,6 +9,7 @@ import (
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/serving"
+	"github.com/mlship/mlship/internal/store"
 )
 
 // deploymentList is the answer of GET /api/v1/deployments.
@@ -58,6 +59,9 @@ func (a *API) createDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if err := a.mayServe(r, spec); err != nil {
 		return nil, err
 	}
+	if spec.Public() {
+		store.Describe(r.Context(), "", "POST deployments (inference: public)")
+	}
 	d, err := m.Create(r.Context(), spec)
 	if err != nil {
 		return nil, err
@@ -87,11 +91,36 @@ func (a *API) updateDeployment(w http.ResponseWriter, r *http.Request) (any, err
 	if spec.Name != name {
 		return nil, fault.Invalidf("the spec names deployment %q but the path names %q; a deployment cannot be renamed", spec.Name, name)
 	}
+	if err := a.mayChangePolicy(r, m, spec); err != nil {
+		return nil, err
+	}
 	d, err := m.Update(r.Context(), spec)
 	if err != nil {
 		return nil, err
 	}
 	return d.View(), nil
+}
+
+// mayChangePolicy refuses a change of a deployment's inference policy to a caller
+// without MANAGE on it (opening a deployment to anyone is the owner's decision), and
+// names the change in the request's audit record.
+func (a *API) mayChangePolicy(r *http.Request, m *serving.Manager, spec serving.Spec) error {
+	d, ok := m.Get(spec.Name)
+	if !ok {
+		return nil // Update answers that it does not exist
+	}
+	if d.Public() == spec.Public() {
+		return nil
+	}
+	if err := a.auth.Can(r.Context(), auth.Deployment, spec.Name, auth.LevelManage); err != nil {
+		return fault.Wrap(fault.PermissionDenied, err, "changing the inference policy of deployment %q needs MANAGE on it: %v", spec.Name, err)
+	}
+	policy := serving.InferenceAuthenticated
+	if spec.Public() {
+		policy = serving.InferencePublic
+	}
+	store.Describe(r.Context(), "", "PUT deployments/{name} (inference: "+policy+")")
+	return nil
 }
 
 func (a *API) deleteDeployment(w http.ResponseWriter, r *http.Request) (any, error) {

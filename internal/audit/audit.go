@@ -93,12 +93,16 @@ func New(db *store.DB, opts Options) *Log {
 }
 
 // Trail returns the store.Trail that writes e with the first change made under a
-// context carrying it, stamped with the time of that write.
+// context carrying it, stamped with the time of that write, with the object and action
+// store.Describe gave it.
 func (l *Log) Trail(e Entry) *store.Trail {
-	return store.NewTrail(func(ctx context.Context, tx *store.Tx) error {
+	var t *store.Trail
+	t = store.NewTrail(func(ctx context.Context, tx *store.Tx) error {
 		e.Outcome = Succeeded
+		e.Object, e.Action = t.Described(e.Object, e.Action)
 		return l.insert(ctx, tx, e)
 	})
+	return t
 }
 
 // Record writes e on its own, for a request that committed no change with its record.

@@ -98,6 +98,10 @@ type Server struct {
 	// AuditRetention is how long audit records are kept before they are pruned; 0
 	// keeps them forever.
 	AuditRetention time.Duration
+	// MetricsTokenFile, if set, holds the token /metrics requires (Authorization:
+	// Bearer), besides an administrator's credentials; empty: /metrics needs what the
+	// other reads do.
+	MetricsTokenFile string
 	// OIDC is single sign-on for browsers (with Auth).
 	OIDC OIDC
 	// AdminPassword, from MLSHIP_ADMIN_PASSWORD, is given to the administrator admin

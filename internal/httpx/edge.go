@@ -28,7 +28,10 @@ type EdgeOptions struct {
 	// body may arrive once BodyGrace has passed; 0 turns the check off.
 	MinBodyRate int64
 	BodyGrace   time.Duration
-	Logger      *slog.Logger
+	// Refused, if set, is told of each request the edge refuses: check names what
+	// refused it ("host", "cross-origin", "preflight").
+	Refused func(r *http.Request, check string, status int)
+	Logger  *slog.Logger
 }
 
 // Edge wraps next in the checks that stand between the network and the routes, in
@@ -51,7 +54,7 @@ func Edge(opts EdgeOptions, next http.Handler) (http.Handler, error) {
 		return nil, err
 	}
 	return &edge{hosts: allowed, origins: origins, cop: http.NewCrossOriginProtection(), logger: opts.Logger,
-		next: next, rate: opts.MinBodyRate, grace: opts.BodyGrace}, nil
+		next: next, rate: opts.MinBodyRate, grace: opts.BodyGrace, refused: opts.Refused}, nil
 }
 
 type edge struct {
@@ -62,6 +65,7 @@ type edge struct {
 	next    http.Handler
 	rate    int64
 	grace   time.Duration
+	refused func(*http.Request, string, int)
 }
 
 // probePaths answer liveness and readiness with no data, so they are served whatever
@@ -75,7 +79,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	probe := (r.Method == http.MethodGet || r.Method == http.MethodHead) && slices.Contains(probePaths, r.URL.Path)
 	if !probe && !e.hosts.allows(r.Host) {
-		e.deny(w, r, "The Host header %q names no host this server answers to (a DNS rebinding attack looks like this). "+
+		e.deny(w, r, "host", "The Host header %q names no host this server answers to (a DNS rebinding attack looks like this). "+
 			"If the server is reached by that name, add it to --allowed-hosts (MLSHIP_ALLOWED_HOSTS).", r.Host)
 		return
 	}
@@ -92,7 +96,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !trusted && StateChanging(r.Method) {
 		if err := e.cop.Check(r); err != nil {
-			e.deny(w, r, "Cross-origin request refused: %s %s from %s. A web page may change this server's state only from an origin listed in --cors-allowed-origins (MLSHIP_CORS_ALLOWED_ORIGINS).",
+			e.deny(w, r, "cross-origin", "Cross-origin request refused: %s %s from %s. A web page may change this server's state only from an origin listed in --cors-allowed-origins (MLSHIP_CORS_ALLOWED_ORIGINS).",
 				r.Method, r.URL.Path, describeOrigin(r))
 			return
 		}
@@ -108,7 +112,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // 403 and none for any other.
 func (e *edge) preflight(w http.ResponseWriter, r *http.Request, trusted bool) {
 	if !trusted {
-		e.deny(w, r, "Cross-origin request refused: %s is not listed in --cors-allowed-origins (MLSHIP_CORS_ALLOWED_ORIGINS).", describeOrigin(r))
+		e.deny(w, r, "preflight", "Cross-origin request refused: %s is not listed in --cors-allowed-origins (MLSHIP_CORS_ALLOWED_ORIGINS).", describeOrigin(r))
 		return
 	}
 	h := w.Header()
@@ -121,7 +125,10 @@ func (e *edge) preflight(w http.ResponseWriter, r *http.Request, trusted bool) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (e *edge) deny(w http.ResponseWriter, r *http.Request, format string, args ...any) {
+func (e *edge) deny(w http.ResponseWriter, r *http.Request, check, format string, args ...any) {
+	if e.refused != nil {
+		e.refused(r, check, http.StatusForbidden)
+	}
 	e.logger.Warn("request refused", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
 		"host", r.Host, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	w.Header().Set("Connection", "close")

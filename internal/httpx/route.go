@@ -95,9 +95,14 @@ const (
 	Write                   // changing tracking, registry and datasets
 	Deploy                  // creating, changing and deleting deployments
 	Admin                   // users, every token, server-wide maintenance
+	// Inference is calling a deployment's model: Public when the deployment the request
+	// names is public, Read otherwise. It is decided per request by the route's
+	// PublicIf, and is the only access a state-changing method may resolve to Public
+	// with: an inference call answers and changes nothing.
+	Inference
 )
 
-var accessNames = [...]string{"undeclared", "public", "signed", "read", "write", "deploy", "admin"}
+var accessNames = [...]string{"undeclared", "public", "signed", "read", "write", "deploy", "admin", "inference"}
 
 func (a Access) String() string {
 	if int(a) < len(accessNames) {
@@ -109,11 +114,26 @@ func (a Access) String() string {
 // Route is one endpoint: its method, its path (a ServeMux pattern path, or a prefix for
 // a mounted route), what body it takes, what it needs of its caller, and its handler.
 type Route struct {
-	Method  string
-	Path    string
-	Body    Body
-	Access  Access
-	Handler http.Handler
+	Method string
+	Path   string
+	Body   Body
+	Access Access
+	// PublicIf, for an Inference route only, reports whether the object a request names
+	// is open to anyone (a public deployment); when it is not, the route needs Read.
+	PublicIf func(*http.Request) bool
+	Handler  http.Handler
+}
+
+// Needs returns what r needs of its caller on this route: the declared access, or, for
+// an Inference route, Public or Read as the object r names decides.
+func (rt Route) Needs(r *http.Request) Access {
+	if rt.Access != Inference {
+		return rt.Access
+	}
+	if rt.PublicIf(r) {
+		return Public
+	}
+	return Read
 }
 
 // StateChanging reports whether a request with this method may change state: every
@@ -130,8 +150,11 @@ func StateChanging(method string) bool {
 type RouterOptions struct {
 	// Wrap, if set, wraps each route's handler after its body check: the place for a
 	// check every route declares, such as the permission it needs.
-	Wrap   func(Route, http.Handler) http.Handler
-	Logger *slog.Logger
+	Wrap func(Route, http.Handler) http.Handler
+	// Refused, if set, is told of a request refused for its body's type before the
+	// route's handler (and Wrap) ran, with the status it was answered.
+	Refused func(Route, *http.Request, int)
+	Logger  *slog.Logger
 }
 
 // Router is the one place routes are registered: each route declares its method and
@@ -179,7 +202,7 @@ func (rt *Router) Fallback(pattern string, h http.Handler) {
 func (rt *Router) Mount(prefix string, routes []Route, fallback http.Handler) {
 	m := mount{prefix: prefix, fallback: fallback}
 	for _, r := range routes {
-		m.routes = append(m.routes, Route{Method: r.Method, Path: r.Path, Body: r.Body, Access: r.Access, Handler: rt.guard(r)})
+		m.routes = append(m.routes, Route{Method: r.Method, Path: r.Path, Body: r.Body, Access: r.Access, PublicIf: r.PublicIf, Handler: rt.guard(r)})
 		rt.routes = append(rt.routes, r)
 	}
 	rt.mounts = append(rt.mounts, m)
@@ -194,7 +217,10 @@ func (rt *Router) guard(r Route) http.Handler {
 		panic(fmt.Sprintf("httpx: route %s %s changes state and declares no body", r.Method, r.Path))
 	}
 	if r.Access == accessUndeclared || int(r.Access) >= len(accessNames) {
-		panic(fmt.Sprintf("httpx: route %s %s declares no access (Public, Signed, Read, Write, Deploy or Admin)", r.Method, r.Path))
+		panic(fmt.Sprintf("httpx: route %s %s declares no access (Public, Signed, Read, Write, Deploy, Admin or Inference)", r.Method, r.Path))
+	}
+	if (r.Access == Inference) != (r.PublicIf != nil) {
+		panic(fmt.Sprintf("httpx: route %s %s: an Inference route, and only one, says by PublicIf which requests are public", r.Method, r.Path))
 	}
 	if r.Access == Public && StateChanging(r.Method) {
 		panic(fmt.Sprintf("httpx: route %s %s changes state and is public", r.Method, r.Path))
@@ -208,6 +234,9 @@ func (rt *Router) guard(r Route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if err := r.Body.Check(req); err != nil {
+			if rt.opts.Refused != nil {
+				rt.opts.Refused(r, req, r.Body.status)
+			}
 			WriteError(w, req, rt.opts.Logger, err)
 			return
 		}

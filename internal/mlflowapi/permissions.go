@@ -31,8 +31,9 @@ type objectRule struct {
 type resolver func(a *API, r *http.Request, f *objectFields) ([]objectRef, error)
 
 type objectRef struct {
-	kind auth.ObjectKind
-	id   string
+	kind  auth.ObjectKind
+	id    string
+	level auth.Level // what this object needs, when not the rule's level
 }
 
 // objectFields are the request fields that name objects, as MLflow's messages spell them.
@@ -44,6 +45,7 @@ type objectFields struct {
 	RunIDs        idList   `json:"run_ids"`
 	Name          string   `json:"name"`
 	ModelID       idString `json:"model_id"`
+	Source        string   `json:"source"`
 }
 
 // Resolvers. noObject marks the routes that touch no single object: creations (the
@@ -52,7 +54,7 @@ var (
 	noObject resolver // nil: nothing to peek at
 
 	byExperiment resolver = func(_ *API, _ *http.Request, f *objectFields) ([]objectRef, error) {
-		return []objectRef{{auth.Experiment, string(f.ExperimentID)}}, nil
+		return []objectRef{{kind: auth.Experiment, id: string(f.ExperimentID)}}, nil
 	}
 	byExperimentName resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
 		name := r.URL.Query().Get("experiment_name")
@@ -60,7 +62,7 @@ var (
 		if err != nil || name == "" {
 			return nil, nil // the handler answers a missing experiment as MLflow does
 		}
-		return []objectRef{{auth.Experiment, e.ExperimentID}}, nil
+		return []objectRef{{kind: auth.Experiment, id: e.ExperimentID}}, nil
 	}
 	byRun resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
 		ids := f.RunIDs.strings()
@@ -75,13 +77,52 @@ var (
 		if err != nil {
 			return nil, err
 		}
-		return []objectRef{{auth.Experiment, exp}}, nil
+		return []objectRef{{kind: auth.Experiment, id: exp}}, nil
 	}
 	byModel resolver = func(_ *API, _ *http.Request, f *objectFields) ([]objectRef, error) {
-		return []objectRef{{auth.RegisteredModel, f.Name}}, nil
+		return []objectRef{{kind: auth.RegisteredModel, id: f.Name}}, nil
 	}
 	byArtifactPath resolver = func(a *API, r *http.Request, _ *objectFields) ([]objectRef, error) {
 		return a.artifactOwners(r)
+	}
+	// byModelAndSource is a new version's model, and what its files are copied from:
+	// registering another team's run would otherwise let its artifacts be read
+	// through the version.
+	byModelAndSource resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
+		refs := []objectRef{{kind: auth.RegisteredModel, id: f.Name}}
+		origin := a.registry.OriginOf(f.Source)
+		// A run or logged model that does not exist lends no files: the version is
+		// checked on its model alone, and the handler answers the rest.
+		var exps []objectRef
+		for _, id := range []string{string(f.RunID), origin.RunID} {
+			if id == "" {
+				continue
+			}
+			owner, err := a.experimentsOfRuns(r.Context(), []string{id})
+			if err != nil && fault.KindOf(err) != fault.NotFound {
+				return nil, err
+			}
+			exps = append(exps, owner...)
+		}
+		for _, id := range []string{string(f.ModelID), origin.LoggedModelID} {
+			if id == "" {
+				continue
+			}
+			exp, err := a.tracking.ExperimentOfLoggedModel(r.Context(), id)
+			if err != nil && fault.KindOf(err) != fault.NotFound {
+				return nil, err
+			}
+			if err == nil {
+				exps = append(exps, objectRef{kind: auth.Experiment, id: exp})
+			}
+		}
+		if origin.Model != "" {
+			exps = append(exps, objectRef{kind: auth.RegisteredModel, id: origin.Model})
+		}
+		for _, e := range exps {
+			refs = append(refs, objectRef{kind: e.kind, id: e.id, level: auth.LevelRead})
+		}
+		return refs, nil
 	}
 )
 
@@ -148,7 +189,7 @@ var objectRules = map[string]objectRule{
 	"POST registered-models/alias":               {byModel, auth.LevelEdit}, // a protected alias: MANAGE, asked by the alias guard
 	"DELETE registered-models/alias":             {byModel, auth.LevelEdit},
 	"GET registered-models/alias":                {byModel, auth.LevelRead},
-	"POST model-versions/create":                 {byModel, auth.LevelEdit},
+	"POST model-versions/create":                 {byModelAndSource, auth.LevelEdit}, // READ on the source's run, logged model or version
 	"GET model-versions/get":                     {byModel, auth.LevelRead},
 	"PATCH model-versions/update":                {byModel, auth.LevelEdit},
 	"DELETE model-versions/delete":               {byModel, auth.LevelManage},
@@ -230,7 +271,11 @@ func (a *API) allowed(r *http.Request, rule objectRule, declared bool) error {
 		if ref.id == "" {
 			continue // the handler refuses the missing field
 		}
-		if err := a.opts.Permissions.Can(r.Context(), ref.kind, ref.id, rule.level); err != nil {
+		need := rule.level
+		if ref.level != 0 {
+			need = ref.level
+		}
+		if err := a.opts.Permissions.Can(r.Context(), ref.kind, ref.id, need); err != nil {
 			return err
 		}
 	}
@@ -266,7 +311,7 @@ func (a *API) experimentsOfRuns(ctx context.Context, runs []string) ([]objectRef
 			}
 			a.runOwners.Add(run, exp)
 		}
-		out = append(out, objectRef{auth.Experiment, exp})
+		out = append(out, objectRef{kind: auth.Experiment, id: exp})
 	}
 	return out, nil
 }
@@ -298,7 +343,7 @@ func (a *API) artifactOwners(r *http.Request) ([]objectRef, error) {
 	}
 	first, rest, _ := strings.Cut(key, "/")
 	if _, err := strconv.ParseInt(first, 10, 64); err == nil {
-		return []objectRef{{auth.Experiment, first}}, nil
+		return []objectRef{{kind: auth.Experiment, id: first}}, nil
 	}
 	if first == registeredDir {
 		return a.registeredOwners(r.Context(), rest)

@@ -208,3 +208,22 @@ func within(child, root string) bool {
 	c, r := segments(cu.Path), segments(ru.Path)
 	return len(r) > 0 && len(c) >= len(r) && slices.Equal(c[:len(r)], r)
 }
+
+// SourceOrigin is what a model version's source reads from, for the permission check
+// made before a version is created: registering a version copies its files, so the
+// caller must be able to read where they come from.
+type SourceOrigin struct {
+	RunID         string // runs:/<run id>/...
+	LoggedModelID string // models:/<logged model id>
+	Model         string // models:/<name>/<version>, a copy of another version
+}
+
+// OriginOf returns what raw reads from; an invalid source names nothing (its
+// creation is refused for it).
+func (s *Service) OriginOf(raw string) SourceOrigin {
+	src, err := s.checkSource(raw, false)
+	if err != nil {
+		return SourceOrigin{}
+	}
+	return SourceOrigin{RunID: src.runID, LoggedModelID: src.modelID, Model: src.name}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/store"
@@ -155,6 +156,7 @@ func (s *Service) insertVersion(ctx context.Context, tx *store.Tx, nv *newVersio
 		return nil, notFound(err, "Registered Model with name=%s not found", nv.in.Name)
 	}
 	in := nv.in
+	store.Describe(ctx, in.Name+"/"+strconv.FormatInt(num, 10), "")
 	_, err = tx.ExecContext(ctx, `INSERT INTO model_versions (rm_id, version, creation_time, last_updated_time,
 		description, current_stage, source, storage_location, run_id, run_link, logged_model_id, status,
 		manifest_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rmID, num, now, now, in.Description, StageNone,

@@ -15,10 +15,11 @@ import (
 
 // scopesFor maps the access a route declares to the scope a caller needs.
 var scopesFor = map[httpx.Access]auth.Scopes{
-	httpx.Read:   auth.Read,
-	httpx.Write:  auth.Write,
-	httpx.Deploy: auth.Deploy,
-	httpx.Admin:  auth.Admin,
+	httpx.Read:      auth.Read,
+	httpx.Inference: auth.Read, // when the deployment is not public
+	httpx.Write:     auth.Write,
+	httpx.Deploy:    auth.Deploy,
+	httpx.Admin:     auth.Admin,
 }
 
 // checkAccess wraps a route with identities on: the request's credentials (HTTP Basic,
@@ -40,18 +41,27 @@ func (s *Server) checkAccess(rt httpx.Route, h http.Handler) http.Handler {
 			if fault.KindOf(err) == fault.Unauthenticated {
 				challenge(w)
 			}
+			switch fault.KindOf(err) {
+			case fault.Unauthenticated:
+				s.refusedAccess(rt, r, http.StatusUnauthorized)
+			case fault.Exhausted:
+				s.refusedAccess(rt, r, http.StatusTooManyRequests)
+			}
 			httpx.WriteError(w, r, s.logger, err)
 			return
 		}
+		access := rt.Needs(r)
 		switch {
-		case rt.Access == httpx.Public:
+		case access == httpx.Public:
 		case id == nil:
 			challenge(w)
+			s.refusedAccess(rt, r, http.StatusUnauthorized)
 			httpx.WriteError(w, r, s.logger, fault.New(fault.Unauthenticated,
 				"sign in: send a user's password (HTTP Basic) or an API token (Authorization: Bearer); the MLflow client reads MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"))
 			return
-		case rt.Access == httpx.Signed:
+		case access == httpx.Signed:
 		case !id.Scopes.Has(need):
+			s.refusedAccess(rt, r.WithContext(auth.WithIdentity(r.Context(), id)), http.StatusForbidden)
 			httpx.WriteError(w, r, s.logger, fault.New(fault.PermissionDenied,
 				"%s %s needs the %s scope; %s has %s", r.Method, r.URL.Path, need, who(id), id.Scopes))
 			return

@@ -13,12 +13,15 @@ import (
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/serving"
 )
 
 // TestEveryRouteChecksAccess walks every registered route with identities on, as
 // anonymous, a reader, a writer, a deployer, a user's password, an administrator and a
 // bad token, and checks that each reaches the route exactly when the access the route
-// declares allows it: 401 without credentials, 403 with too small a scope.
+// declares allows it: 401 without credentials, 403 with too small a scope. An Inference
+// route is walked twice: on a deployment that needs credentials (as Read), and on a
+// public one (as Public).
 func TestEveryRouteChecksAccess(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.DefaultServer()
@@ -75,7 +78,12 @@ func TestEveryRouteChecksAccess(t *testing.T) {
 		{"user", "Basic " + basic("walker", "walker-password"), auth.Read | auth.Write | auth.Deploy},
 		{"admin", token(admin, "admin"), auth.AllScopes},
 	}
-	need := map[httpx.Access]auth.Scopes{httpx.Read: auth.Read, httpx.Write: auth.Write, httpx.Deploy: auth.Deploy, httpx.Admin: auth.Admin}
+	if _, err := srv.deployments.Create(ctx, serving.Spec{Name: "walk-public", Model: "models:/walk@public",
+		Inference: serving.InferencePublic}); err != nil {
+		t.Fatal(err)
+	}
+	need := map[httpx.Access]auth.Scopes{httpx.Read: auth.Read, httpx.Inference: auth.Read, httpx.Write: auth.Write,
+		httpx.Deploy: auth.Deploy, httpx.Admin: auth.Admin}
 	client := 0
 	do := func(method, target, authz string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, target, nil)
@@ -92,14 +100,26 @@ func TestEveryRouteChecksAccess(t *testing.T) {
 
 	var table []string
 	counts := map[httpx.Access]int{}
+	type walk struct {
+		rt     httpx.Route
+		target string
+		public bool
+	}
+	var walks []walk
 	for _, rt := range router.Routes() {
+		walks = append(walks, walk{rt, samplePath(rt), false})
+		if rt.Access == httpx.Inference {
+			walks = append(walks, walk{rt, strings.Replace(samplePath(rt), "walk", "walk-public", 1), true})
+		}
+	}
+	for _, wk := range walks {
+		rt, target := wk.rt, wk.target
 		counts[rt.Access]++
-		target := samplePath(rt)
 		var answers []string
 		for _, c := range callers {
 			want := http.StatusNoContent
 			switch {
-			case rt.Access == httpx.Public:
+			case rt.Access == httpx.Public || wk.public:
 			case c.scopes == 0:
 				want = http.StatusUnauthorized
 			case rt.Access == httpx.Signed:
@@ -123,10 +143,22 @@ func TestEveryRouteChecksAccess(t *testing.T) {
 		if w := do(rt.Method, target, "Bearer mls_"+strings.Repeat("A", 43)); w.Code != http.StatusUnauthorized {
 			t.Errorf("%s %s with an unknown token: %d", rt.Method, target, w.Code)
 		}
-		table = append(table, fmt.Sprintf("%-6s %-62s %-7s %s", rt.Method, rt.Path, rt.Access, strings.Join(answers, " ")))
+		access := rt.Access.String()
+		if rt.Access == httpx.Inference {
+			access = map[bool]string{false: "inference (authenticated)", true: "inference (public)"}[wk.public]
+		}
+		table = append(table, fmt.Sprintf("%-6s %-62s %-26s %s", rt.Method, target, access, strings.Join(answers, " ")))
 	}
 	t.Logf("%d routes (%v):\n%s", len(table), counts, strings.Join(table, "\n"))
-	if counts[httpx.Read] < 40 || counts[httpx.Write] < 40 || counts[httpx.Deploy] < 3 || counts[httpx.Admin] < 5 {
+	// A public deployment's management routes need credentials as any other's.
+	for _, m := range []struct{ method, path string }{{"GET", "/api/v1/deployments/walk-public"},
+		{"PUT", "/api/v1/deployments/walk-public"}, {"DELETE", "/api/v1/deployments/walk-public"},
+		{"GET", "/api/v1/deployments/walk-public/payloads"}, {"GET", "/api/v1/deployments/walk-public/drift"}} {
+		if w := do(m.method, m.path, ""); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s of a public deployment as anonymous: %d", m.method, m.path, w.Code)
+		}
+	}
+	if counts[httpx.Read] < 40 || counts[httpx.Write] < 40 || counts[httpx.Deploy] < 3 || counts[httpx.Admin] < 5 || counts[httpx.Inference] < 20 {
 		t.Errorf("the route list looks incomplete: %v", counts)
 	}
 }

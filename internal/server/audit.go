@@ -21,6 +21,9 @@ import (
 // wrapRoute is the Router's wrapper: with --auth, the route's access check; for every
 // route that changes state, with or without --auth, the audit trail.
 func (s *Server) wrapRoute(rt httpx.Route, h http.Handler) http.Handler {
+	if rt.Path == metricsPath && s.scrapeToken != nil {
+		return s.checkScrape(rt, h)
+	}
 	audited := auditable(rt)
 	if audited {
 		h = s.joinTrail(h)
@@ -37,7 +40,7 @@ func (s *Server) wrapRoute(rt httpx.Route, h http.Handler) http.Handler {
 // auditable reports whether requests to rt are recorded: the routes that change state.
 // Searches sent as POST and inference calls only read, and need no more than Read.
 func auditable(rt httpx.Route) bool {
-	return httpx.StateChanging(rt.Method) && rt.Access != httpx.Read && rt.Access != httpx.Public
+	return httpx.StateChanging(rt.Method) && rt.Access != httpx.Read && rt.Access != httpx.Public && rt.Access != httpx.Inference
 }
 
 // pendingAudit is a request's record while it is answered.
@@ -95,6 +98,9 @@ func (s *Server) settleAudit(r *http.Request, status int, p *pendingAudit) {
 		return
 	}
 	e := p.entry
+	if p.trail != nil {
+		e.Object, e.Action = p.trail.Described(e.Object, e.Action)
+	}
 	e.Status = status
 	switch {
 	case status < 400:
@@ -145,6 +151,55 @@ func (s *Server) claimedActor(r *http.Request, status int) string {
 		return id.Name
 	}
 	return ""
+}
+
+// refusedAccess records a request the access check refused on a route whose requests
+// are not otherwise recorded (reads, inference): a 401 or 403 before any handler ran.
+// Routes that change state record their refusals themselves (settleAudit).
+func (s *Server) refusedAccess(rt httpx.Route, r *http.Request, status int) {
+	if auditable(rt) {
+		return
+	}
+	kind := objectKind(rt.Path)
+	s.recordRefusal(r, audit.Entry{Route: rt.Method + " " + rt.Path, Action: rt.Method + " " + apiPath(rt.Path),
+		ObjectKind: kind, Object: objectName(rt, r, kind)}, status)
+}
+
+// refusedBody records a request refused for its body's type before its route ran.
+func (s *Server) refusedBody(rt httpx.Route, r *http.Request, status int) {
+	kind := objectKind(rt.Path)
+	s.recordRefusal(r, audit.Entry{Route: rt.Method + " " + rt.Path, Action: rt.Method + " " + apiPath(rt.Path),
+		ObjectKind: kind, Object: objectName(rt, r, kind)}, status)
+}
+
+// refusedAtEdge records a request the edge refused before any route saw it: a Host
+// this server does not answer to, or a cross-origin request. Its route is the check
+// that refused it, so that a flood of paths is recorded once a minute per address.
+func (s *Server) refusedAtEdge(r *http.Request, check string, status int) {
+	s.recordRefusal(r, audit.Entry{Route: "edge " + check, Action: r.Method + " " + truncate(apiPath(r.URL.Path), 200)}, status)
+}
+
+// recordRefusal writes e as a refusal of r, at most once a minute per actor, address
+// and route (audit.Log.Record).
+func (s *Server) recordRefusal(r *http.Request, e audit.Entry, status int) {
+	e.Address, e.RequestID, e.Status, e.Outcome = clientAddress(r), httpx.RequestID(r.Context()), status, audit.Denied
+	if id := auth.From(r.Context()); id != nil {
+		e.Actor, e.TokenID = id.Name, id.TokenID
+	} else {
+		e.Actor = s.claimedActor(r, 0)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.audit.Record(ctx, e); err != nil {
+		s.logger.Error("audit: record a refusal", "err", err, "route", e.Route, "request_id", e.RequestID)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // auditRecorder remembers the status a handler answered with.

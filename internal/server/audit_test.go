@@ -46,6 +46,9 @@ func send(t *testing.T, srv *Server, addr, method, target, body string, hdr map[
 	for k, v := range hdr {
 		r.Header.Set(k, v)
 	}
+	if h := hdr["Host"]; h != "" {
+		r.Host = h
+	}
 	w := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(w, r)
 	var out map[string]any
@@ -99,7 +102,7 @@ func TestAuditWithoutAuth(t *testing.T) {
 	want := []struct{ action, object, outcome, address string }{
 		{"POST experiments/delete", id, audit.Succeeded, "10.1.2.4"},
 		{"POST experiments/create", "audited", audit.Failed, "10.1.2.3"},
-		{"POST experiments/create", "audited", audit.Succeeded, "10.1.2.3"},
+		{"POST experiments/create", id, audit.Succeeded, "10.1.2.3"}, // by the id it was given
 	}
 	if len(es) != len(want) {
 		t.Fatalf("trail = %+v; want %d records", es, len(want))
@@ -156,6 +159,7 @@ func TestAuditWithAuth(t *testing.T) {
 	}
 	es := trail(t, srv)
 	want := []struct{ actor, address, outcome string }{
+		{"admin", "10.0.0.2", audit.Denied}, // a read refused for its scope
 		{"", "10.0.0.3", audit.Denied},
 		{"admin", "10.0.0.2", audit.Denied},
 		{"admin", "10.0.0.66", audit.Denied},
@@ -169,10 +173,10 @@ func TestAuditWithAuth(t *testing.T) {
 			t.Errorf("record %d = %+v; want %+v", i, e, w)
 		}
 	}
-	if es[1].Status != 403 || es[2].Status != 401 {
-		t.Errorf("statuses %d, %d; want 403, 401", es[1].Status, es[2].Status)
+	if es[2].Status != 403 || es[3].Status != 401 || es[0].Route != "GET /api/v1/audit" || es[0].Status != 403 {
+		t.Errorf("records %+v; want 403, 403, 401", es[:4])
 	}
-	if entries, _ := out["entries"].([]any); len(entries) != 3 {
+	if entries, _ := out["entries"].([]any); len(entries) != 4 {
 		t.Errorf("GET /api/v1/audit?outcome=denied = %v", out)
 	}
 	for _, q := range []string{"outcome=maybe", "object_kind=planet", "since=yesterday", "max_results=0", "page_token=x"} {
@@ -312,5 +316,85 @@ func BenchmarkBodyIDs(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		topLevelIDs(body)
+	}
+}
+
+// TestAuditNamesCreatedObjects: a creation is recorded with the id its object was
+// given in the write, which the request could not name (a run's id, a version's number).
+func TestAuditNamesCreatedObjects(t *testing.T) {
+	srv := auditServer(t, false)
+	const mlflow = "/api/2.0/mlflow/"
+	_, out := send(t, srv, "10.3.0.1", "POST", mlflow+"experiments/create", `{"name": "created"}`, nil)
+	exp, _ := out["experiment_id"].(string)
+	_, out = send(t, srv, "10.3.0.1", "POST", mlflow+"runs/create", `{"experiment_id": "`+exp+`"}`, nil)
+	run, _ := out["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
+	_, out = send(t, srv, "10.3.0.1", "POST", mlflow+"logged-models", `{"experiment_id": "`+exp+`", "name": "lm"}`, nil)
+	lm, _ := out["model"].(map[string]any)["info"].(map[string]any)["model_id"].(string)
+	send(t, srv, "10.3.0.1", "POST", mlflow+"registered-models/create", `{"name": "cm"}`, nil)
+	if code, out := send(t, srv, "10.3.0.1", "POST", mlflow+"model-versions/create", `{"name": "cm", "source": "mlflow-artifacts:/0/x"}`, nil); code != 200 {
+		t.Fatalf("create a version: %d %v", code, out)
+	}
+	want := map[string]string{"POST experiments/create": exp, "POST runs/create": run, "POST logged-models": lm,
+		"POST registered-models/create": "cm", "POST model-versions/create": "cm/1"}
+	for _, e := range trail(t, srv) {
+		if w, ok := want[e.Action]; ok {
+			if e.Object != w || e.Outcome != audit.Succeeded {
+				t.Errorf("%s recorded %q (%s); want %q", e.Action, e.Object, e.Outcome, w)
+			}
+			delete(want, e.Action)
+		}
+	}
+	if len(want) > 0 || exp == "" || run == "" || lm == "" {
+		t.Errorf("not recorded: %v", want)
+	}
+}
+
+// TestAuditRefusalsBeforeRoutes: requests refused before any handler ran (a Host the
+// server does not answer to, a cross-origin change, a body of the wrong type, a read
+// without credentials) are recorded, once a minute per actor, address and check.
+func TestAuditRefusalsBeforeRoutes(t *testing.T) {
+	srv := auditServer(t, true)
+	const create = "/api/2.0/mlflow/experiments/create"
+	adminAuth := "Basic " + basic("admin", "audit-admin-password")
+	for range 3 {
+		if code, _ := send(t, srv, "10.4.0.1", "GET", "/api/2.0/mlflow/experiments/search", "", map[string]string{"Host": "evil.example:5000"}); code != 403 {
+			t.Fatalf("foreign Host: %d", code)
+		}
+	}
+	if code, _ := send(t, srv, "10.4.0.2", "POST", create, `{"name": "csrf"}`,
+		map[string]string{"Authorization": adminAuth, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}); code != 403 {
+		t.Fatalf("cross-origin: %d", code)
+	}
+	if code, _ := send(t, srv, "10.4.0.3", "POST", create, `{"name": "form"}`,
+		map[string]string{"Authorization": adminAuth, "Content-Type": "text/plain"}); code/100 != 4 {
+		t.Fatalf("text/plain body: %d", code)
+	}
+	if code, _ := send(t, srv, "10.4.0.4", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", "", nil); code != 401 {
+		t.Fatalf("anonymous read: %d", code)
+	}
+	want := map[string]struct {
+		address, actor string
+		status         int
+	}{
+		"edge host":                           {"10.4.0.1", "", 403},
+		"edge cross-origin":                   {"10.4.0.2", "admin", 403},
+		"POST " + create:                      {"10.4.0.3", "admin", 400},
+		"GET /api/2.0/mlflow/experiments/get": {"10.4.0.4", "", 401},
+	}
+	seen := map[string]int{}
+	for _, e := range trail(t, srv) {
+		w, ok := want[e.Route]
+		if !ok {
+			continue
+		}
+		seen[e.Route]++
+		if e.Address != w.address || e.Actor != w.actor || e.Status != w.status || e.Outcome != audit.Denied {
+			t.Errorf("%s recorded as %+v; want %+v", e.Route, e, w)
+		}
+	}
+	for route := range want {
+		if seen[route] != 1 {
+			t.Errorf("%s recorded %d times; want once", route, seen[route])
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlship/mlship/internal/audit"
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/config"
 )
@@ -285,5 +286,116 @@ func TestNativeObjectPermissions(t *testing.T) {
 	}
 	if code, body := call("editor", "POST", "/api/v1/deployments", "application/json", spec); code == 403 {
 		t.Errorf("an editor of m may deploy it: %d %s", code, body)
+	}
+}
+
+// TestInferencePolicy: a deployment's inference routes need READ on it until its
+// owner makes it public; then they answer anyone, its management routes still need
+// credentials and permissions, and only MANAGE may change the policy, which is audited.
+func TestInferencePolicy(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.DefaultServer()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
+	if err := cfg.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, u := range []string{"owner", "stranger", "editor"} {
+		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := func(who, method, target, body string) (int, string) {
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		r.Host = testHost
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		if who != "" {
+			r.SetBasicAuth(who, who+"-password-long")
+		}
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	if code, body := call("owner", "POST", "/api/2.0/mlflow/registered-models/create", `{"name":"m"}`); code != 200 {
+		t.Fatalf("create model: %d %s", code, body)
+	}
+	if code, body := call("owner", "POST", "/api/v1/deployments", `{"name":"dep","model":"models:/m@prod"}`); code != 200 {
+		t.Fatalf("deploy: %d %s", code, body)
+	}
+	for _, g := range []string{`{"kind":"deployment","object":"dep","user":"editor","level":"EDIT"}`,
+		`{"kind":"registered_model","object":"m","user":"editor","level":"READ"}`} {
+		if code, body := call("owner", "POST", "/api/v1/permissions", g); code != 200 {
+			t.Fatalf("grant: %d %s", code, body)
+		}
+	}
+	// The model never loads: a request let through is answered 503, not 401 or 403.
+	infer := []struct{ method, path, body string }{
+		{"POST", "/v2/models/dep/infer", `{"inputs":[]}`},
+		{"GET", "/v2/models/dep", ""},
+		{"POST", "/deployments/dep/invocations", `{"inputs":[]}`},
+		{"POST", "/v1/models/dep:predict", `{"instances":[]}`},
+	}
+	expect := func(stage string, want map[string]int) {
+		t.Helper()
+		for _, rq := range infer {
+			for who, code := range want {
+				if got, body := call(who, rq.method, rq.path, rq.body); (got == 401 || got == 403) != (code != 0) || code != 0 && got != code {
+					t.Errorf("%s: %s %s as %q: %d %s; want %d (0: let through)", stage, rq.method, rq.path, who, got, body, code)
+				}
+			}
+		}
+	}
+	expect("authenticated", map[string]int{"": 401, "stranger": 403, "owner": 0, "editor": 0})
+
+	public := `{"name":"dep","model":"models:/m@prod","inference":"public"}`
+	if code, body := call("editor", "PUT", "/api/v1/deployments/dep", public); code != 403 {
+		t.Errorf("an editor made the deployment public: %d %s", code, body)
+	}
+	if code, body := call("editor", "PUT", "/api/v1/deployments/dep", `{"name":"dep","model":"models:/m@prod","workers":1}`); code != 200 {
+		t.Errorf("an editor changed the deployment, not its policy: %d %s", code, body)
+	}
+	if code, body := call("owner", "PUT", "/api/v1/deployments/dep", public); code != 200 || !strings.Contains(body, `"inference":"public"`) {
+		t.Fatalf("the owner made it public: %d %s", code, body)
+	}
+	expect("public", map[string]int{"": 0, "stranger": 0, "owner": 0})
+	for who, want := range map[string]int{"": 401, "stranger": 403} {
+		for _, p := range []string{"/api/v1/deployments/dep", "/api/v1/deployments/dep/payloads"} {
+			if code, body := call(who, "GET", p, ""); code != want {
+				t.Errorf("GET %s of a public deployment as %q: %d %s; want %d", p, who, code, body, want)
+			}
+		}
+	}
+	if code, body := call("editor", "PUT", "/api/v1/deployments/dep", `{"name":"dep","model":"models:/m@prod"}`); code != 403 {
+		t.Errorf("an editor made the deployment private again: %d %s", code, body)
+	}
+	if code, body := call("owner", "PUT", "/api/v1/deployments/dep", `{"name":"dep","model":"models:/m@prod","inference":"authenticated"}`); code != 200 {
+		t.Fatalf("back to authenticated: %d %s", code, body)
+	}
+	expect("authenticated again", map[string]int{"": 401, "stranger": 403})
+	if code, body := call("owner", "PUT", "/api/v1/deployments/dep", `{"name":"dep","model":"models:/m@prod","inference":"everyone"}`); code != 400 {
+		t.Errorf("an unknown policy: %d %s", code, body)
+	}
+
+	p, err := srv.audit.Query(ctx, audit.Filter{Object: "dep", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, e := range p.Entries {
+		if strings.Contains(e.Action, "inference") {
+			changes = append(changes, e.Actor+" "+e.Action+" "+e.Outcome)
+		}
+	}
+	want := []string{"owner PUT deployments/{name} (inference: authenticated) succeeded",
+		"owner PUT deployments/{name} (inference: public) succeeded"}
+	if strings.Join(changes, "|") != strings.Join(want, "|") {
+		t.Errorf("policy changes recorded: %q; want %q", changes, want)
 	}
 }

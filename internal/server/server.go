@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,8 @@ type Server struct {
 	audit       *audit.Log
 
 	sso *sso.Service // single sign-on; nil when no OpenID provider is configured
+
+	scrapeToken *[sha256.Size]byte // --metrics-token-file's, hashed; nil: none
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -87,6 +90,14 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("open content store %s: %w", cfg.ContentDestination, err)
 	}
 	s := &Server{cfg: cfg, logger: logger, db: db, blobs: blobs, content: contentBlobs}
+	if cfg.MetricsTokenFile != "" {
+		token, err := readScrapeToken(cfg.MetricsTokenFile)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.scrapeToken = &token
+	}
 	s.auth = auth.New(db, logger, auth.Options{DefaultPermission: cfg.DefaultPermission})
 	s.audit = audit.New(db, audit.Options{Retention: cfg.AuditRetention})
 	if cfg.Auth {
@@ -161,7 +172,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, err
 	}
-	ropts := httpx.RouterOptions{Logger: logger, Wrap: s.wrapRoute}
+	ropts := httpx.RouterOptions{Logger: logger, Wrap: s.wrapRoute, Refused: s.refusedBody}
 	if s.handler, _, err = s.routes(ropts); err != nil {
 		s.Close()
 		return nil, err
@@ -213,7 +224,7 @@ func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, 
 	}
 	edge, err := httpx.Edge(httpx.EdgeOptions{AllowedHosts: s.cfg.AllowedHosts, Bind: s.cfg.Host,
 		CORSOrigins: s.cfg.CORSAllowedOrigins, MinBodyRate: s.cfg.MinBodyRate, BodyGrace: s.cfg.MinBodyRateGrace,
-		Logger: s.logger}, mlflowauth.Workspaces(s.logger, rt))
+		Refused: s.refusedAtEdge, Logger: s.logger}, mlflowauth.Workspaces(s.logger, rt))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -124,6 +124,9 @@ func newDeployment(m *Manager, spec Spec) *Deployment {
 // Name is the deployment's name.
 func (d *Deployment) Name() string { return d.spec.Load().Name }
 
+// Public reports whether the deployment's inference routes answer anyone.
+func (d *Deployment) Public() bool { return d.spec.Load().Public() }
+
 // Spec is the deployment's spec with defaults applied.
 func (d *Deployment) Spec() Spec { return *d.spec.Load() }
 

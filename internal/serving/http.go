@@ -77,25 +77,25 @@ func (h *Handler) Register(rt *httpx.Router) {
 		{"GET /v2", h.serverMetadata, httpx.Body{}, httpx.Public},
 		{"GET /v2/health/live", h.live, httpx.Body{}, httpx.Public},
 		{"GET /v2/health/ready", h.ready, httpx.Body{}, httpx.Public},
-		{"GET /v2/models/{name}", h.modelMetadata, httpx.Body{}, httpx.Read},
-		{"GET /v2/models/{name}/versions/{version}", h.modelMetadata, httpx.Body{}, httpx.Read},
-		{"GET /v2/models/{name}/ready", h.modelReady, httpx.Body{}, httpx.Read},
-		{"GET /v2/models/{name}/versions/{version}/ready", h.modelReady, httpx.Body{}, httpx.Read},
-		{"GET /v2/models/{name}/config", h.modelConfig, httpx.Body{}, httpx.Read},
-		{"GET /v2/models/{name}/versions/{version}/config", h.modelConfig, httpx.Body{}, httpx.Read},
-		{"POST /v2/models/{name}/infer", h.infer, inferBody, httpx.Read},
-		{"POST /v2/models/{name}/versions/{version}/infer", h.infer, inferBody, httpx.Read},
+		{"GET /v2/models/{name}", h.modelMetadata, httpx.Body{}, httpx.Inference},
+		{"GET /v2/models/{name}/versions/{version}", h.modelMetadata, httpx.Body{}, httpx.Inference},
+		{"GET /v2/models/{name}/ready", h.modelReady, httpx.Body{}, httpx.Inference},
+		{"GET /v2/models/{name}/versions/{version}/ready", h.modelReady, httpx.Body{}, httpx.Inference},
+		{"GET /v2/models/{name}/config", h.modelConfig, httpx.Body{}, httpx.Inference},
+		{"GET /v2/models/{name}/versions/{version}/config", h.modelConfig, httpx.Body{}, httpx.Inference},
+		{"POST /v2/models/{name}/infer", h.infer, inferBody, httpx.Inference},
+		{"POST /v2/models/{name}/versions/{version}/infer", h.infer, inferBody, httpx.Inference},
 		{"POST /v2/repository/index", h.repositoryIndex, jsonOrNone, httpx.Read},
 		{"GET /v1/models", h.v1List, httpx.Body{}, httpx.Read},
-		{"GET /v1/models/{target}", h.v1Ready, httpx.Body{}, httpx.Read},
-		{"POST /v1/models/{target}", h.v1Predict, jsonOrNone, httpx.Read},
-		{"POST /deployments/{name}/invocations", h.invocations, invocationsBody, httpx.Read},
+		{"GET /v1/models/{target}", h.v1Ready, httpx.Body{}, httpx.Inference},
+		{"POST /v1/models/{target}", h.v1Predict, jsonOrNone, httpx.Inference},
+		{"POST /deployments/{name}/invocations", h.invocations, invocationsBody, httpx.Inference},
 		{"GET /deployments/{name}/ping", h.ping, httpx.Body{}, httpx.Public},
 		{"GET /deployments/{name}/health", h.ping, httpx.Body{}, httpx.Public},
 	}
 	if h.opts.Single != "" {
 		routes = append(routes, []endpoint{
-			{"POST /invocations", h.invocations, invocationsBody, httpx.Read},
+			{"POST /invocations", h.invocations, invocationsBody, httpx.Inference},
 			{"GET /ping", h.ping, httpx.Body{}, httpx.Public},
 			{"GET /health", h.ping, httpx.Body{}, httpx.Public},
 			{"GET /version", func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +108,11 @@ func (h *Handler) Register(rt *httpx.Router) {
 	var paths []string
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r.pattern, " ")
-		rt.Handle(httpx.Route{Method: method, Path: path, Body: r.body, Access: r.access, Handler: http.MaxBytesHandler(r.fn, h.opts.MaxBody)})
+		route := httpx.Route{Method: method, Path: path, Body: r.body, Access: r.access, Handler: http.MaxBytesHandler(r.fn, h.opts.MaxBody)}
+		if r.access == httpx.Inference {
+			route.PublicIf = h.Public
+		}
+		rt.Handle(route)
 		if allowed[path] == nil {
 			paths = append(paths, path)
 		}
@@ -139,16 +143,35 @@ func (h *Handler) methodNotAllowed(path string, methods []string) http.HandlerFu
 
 // deployment finds the deployment a request names ({name}, or the single one).
 func (h *Handler) deployment(r *http.Request) (*Deployment, error) {
-	name := r.PathValue("name")
-	if name == "" {
-		name = h.opts.Single
-	}
-	return h.lookup(r, name)
+	return h.lookup(r, h.named(r))
 }
 
-// lookup finds the named deployment, if the caller may read it: refused before it is
-// looked up, so that a refusal says nothing of whether it exists.
+// named is the deployment a request's path names: {name}, {target} before its
+// ":predict", or the single one.
+func (h *Handler) named(r *http.Request) string {
+	if name := r.PathValue("name"); name != "" {
+		return name
+	}
+	if target := r.PathValue("target"); target != "" {
+		name, _, _ := strings.Cut(target, ":")
+		return name
+	}
+	return h.opts.Single
+}
+
+// Public reports whether the deployment r names is public: its inference routes
+// answer anyone. It is the PublicIf of the Inference routes.
+func (h *Handler) Public(r *http.Request) bool {
+	d, ok := h.m.Get(h.named(r))
+	return ok && d.Public()
+}
+
+// lookup finds the named deployment, if the caller may read it (or it is public):
+// refused before it is looked up, so that a refusal says nothing of whether it exists.
 func (h *Handler) lookup(r *http.Request, name string) (*Deployment, error) {
+	if d, ok := h.m.Get(name); ok && d.Public() {
+		return d, nil
+	}
 	if err := h.mayRead(r, name); err != nil {
 		return nil, err
 	}

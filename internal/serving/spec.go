@@ -35,7 +35,20 @@ type Spec struct {
 	Shadow     *Shadow     `json:"shadow,omitempty"`
 	PayloadLog *PayloadLog `json:"payload_log,omitempty"`
 	Monitoring *Monitoring `json:"monitoring,omitempty"`
+	// Inference is who may call the deployment's inference routes: "authenticated"
+	// (the default: with identities on, a credential with READ on the deployment) or
+	// "public" (anyone, without credentials). Its management routes are never public.
+	Inference string `json:"inference,omitempty"`
 }
+
+// Inference policies.
+const (
+	InferenceAuthenticated = "authenticated"
+	InferencePublic        = "public"
+)
+
+// Public reports whether anyone may call the deployment's inference routes.
+func (s Spec) Public() bool { return s.Inference == InferencePublic }
 
 // Monitoring compares windows of the payload log with the data the served model
 // learned from, and reports drift.
@@ -107,6 +120,9 @@ func (s *Spec) Validate() error {
 	if len(s.Command) > 0 {
 		return ErrCommandInSpec
 	}
+	if s.Inference != "" && s.Inference != InferencePublic && s.Inference != InferenceAuthenticated {
+		return fault.Invalidf("deployment %q: inference must be %q or %q, got %q", s.Name, InferenceAuthenticated, InferencePublic, s.Inference)
+	}
 	if s.Runtime != "" && !runtimeNamePattern.MatchString(s.Runtime) {
 		return fault.Invalidf("invalid runtime %q: use auto, python, r, onnx or the name of a runtime the operator declared", s.Runtime)
 	}
@@ -138,6 +154,9 @@ func (s *Spec) Validate() error {
 func (s Spec) withDefaults() Spec {
 	if s.Runtime == "" {
 		s.Runtime = "auto"
+	}
+	if s.Inference == "" {
+		s.Inference = InferenceAuthenticated
 	}
 	if s.Workers == 0 {
 		s.Workers = min(goruntime.NumCPU(), 8)

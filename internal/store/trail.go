@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"sync"
 )
@@ -16,6 +17,8 @@ type Trail struct {
 	mu        sync.Mutex
 	busy      bool // a write carrying it is in flight
 	committed bool
+	object    string // what Describe said, "" for nothing
+	action    string
 }
 
 // NewTrail returns a trail whose record appendTo writes in a transaction.
@@ -28,6 +31,36 @@ type trailKey struct{}
 // WithTrail returns ctx carrying t.
 func WithTrail(ctx context.Context, t *Trail) context.Context {
 	return context.WithValue(ctx, trailKey{}, t)
+}
+
+// Describe tells the trail ctx carries, if any, what its record could not know before
+// the write: the id of the object the request creates, known only once a domain has
+// made it (a run's id, a version's number), or what the request turned out to do. An
+// empty argument leaves that part as it is. Called inside the write, or before it.
+func Describe(ctx context.Context, object, action string) {
+	t, _ := ctx.Value(trailKey{}).(*Trail)
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.committed {
+		return
+	}
+	if object != "" {
+		t.object = object
+	}
+	if action != "" {
+		t.action = action
+	}
+}
+
+// Described returns the object and action Describe gave, or object and action when
+// it gave none.
+func (t *Trail) Described(object, action string) (string, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return cmp.Or(t.object, object), cmp.Or(t.action, action)
 }
 
 // Committed reports whether t's record was committed with a change.

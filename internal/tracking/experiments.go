@@ -40,6 +40,7 @@ func (s *Service) CreateExperiment(ctx context.Context, name, artifactLocation s
 		if err != nil {
 			return err
 		}
+		store.Describe(ctx, strconv.FormatInt(id, 10), "")
 		if loc == "" {
 			loc = s.artifactLocation(strconv.FormatInt(id, 10))
 			if _, err := tx.ExecContext(ctx, `UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?`, loc, id); err != nil {

@@ -84,6 +84,7 @@ func (s *Service) CreateLoggedModel(ctx context.Context, in CreateLoggedModelInp
 		return nil, err
 	}
 	id := "m-" + newRunID()
+	store.Describe(ctx, id, "")
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var loc string
 		if err := tx.QueryRowContext(ctx, `SELECT artifact_location FROM experiments WHERE experiment_id = ?`, expID).Scan(&loc); err != nil {

@@ -42,6 +42,7 @@ func (s *Service) CreateRun(ctx context.Context, in CreateRunInput) (*Run, error
 	run.Info.RunID = newRunID()
 	run.Info.RunUUID = run.Info.RunID
 	run.Data.Tags = tags
+	store.Describe(ctx, run.Info.RunID, "")
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var loc string
 		err := tx.QueryRowContext(ctx, `SELECT artifact_location FROM experiments WHERE experiment_id = ?`, expID).Scan(&loc)
