@@ -127,6 +127,10 @@ def test_sign_in_lands_in_team(stack):
     assert ok(api(srv, "GET", "/api/v1/teams/ml-team"))["members"] == ["ana"]
     users = [u for u in ok(api(srv, "GET", "/api/v1/users"))["users"] if u["name"].startswith("ana")]
     assert users == [dict(users[0], name="ana", has_password=False)], users
+    # Each sign-in is in the audit trail, and so is the logout.
+    trail = ok(api(srv, "GET", "/api/v1/audit", params={"actor": "ana", "action": "sign in"}))["entries"]
+    assert len(trail) == 2 and {e["outcome"] for e in trail} == {"succeeded"}, trail
+    assert trail[0]["route"] == "GET /auth/callback" and trail[0]["object"] == "ana", trail
 
 
 def test_provider_name_never_signs_in_as_existing_user(stack):
@@ -162,6 +166,8 @@ def test_logout_ends_session(stack):
     stolen = session_cookie(browser).value
     r = browser.post(srv.url + "/auth/logout", headers={"X-CSRF-Token": me["csrf_token"]}, timeout=30)
     assert r.status_code == 204, r.text
+    trail = ok(api(srv, "GET", "/api/v1/audit", params={"actor": "ana", "outcome": "succeeded"}))["entries"]
+    assert any(e["route"] == "POST /auth/logout" for e in trail), trail
     r = requests.get(srv.url + "/api/v1/whoami", cookies={"mlship_session": stolen}, timeout=30)
     assert r.status_code == 401 and r.json()["error_code"] == "UNAUTHENTICATED", r.text
     assert "sign in again" in r.json()["message"]
@@ -187,6 +193,8 @@ def test_callback_with_wrong_state_refused(stack):
     r = browser.get(srv.url + "/auth/callback", params={"state": "not-the-state", "code": "x"}, timeout=30)
     assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", r.text
     assert "state does not match" in r.json()["message"]
+    refused = ok(api(srv, "GET", "/api/v1/audit", params={"action": "sign in", "outcome": "denied"}))["entries"]
+    assert refused and refused[0]["status"] == 400 and refused[0]["actor"] == "", refused
     # Without the login's cookie (another browser), no state can match.
     r = requests.get(srv.url + "/auth/callback", params={"state": "x", "code": "x"}, timeout=30)
     assert r.status_code == 400 and "state cookie" in r.json()["message"], r.text

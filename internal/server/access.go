@@ -66,7 +66,7 @@ func (s *Server) checkAccess(rt httpx.Route, h http.Handler) http.Handler {
 				"%s %s needs the %s scope; %s has %s", r.Method, r.URL.Path, need, who(id), id.Scopes))
 			return
 		}
-		if !s.checkCSRF(w, r, id) {
+		if !s.checkCSRF(w, r, rt, id) {
 			return
 		}
 		if id != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/mlship/mlship/internal/audit"
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/sso"
@@ -16,7 +17,25 @@ func (s *Server) newSSO() (*sso.Service, error) {
 	}
 	return sso.New(sso.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
 		RedirectURL: o.RedirectURL, Scopes: o.Scopes, GroupsClaim: o.GroupsClaim, CreateTeams: o.CreateTeams,
-		Session: auth.SessionPolicy{Lifetime: o.SessionLifetime, IdleTimeout: o.SessionIdleTimeout}}, s.auth, s.logger)
+		Session:  auth.SessionPolicy{Lifetime: o.SessionLifetime, IdleTimeout: o.SessionIdleTimeout},
+		SignedIn: s.recordSignIn}, s.auth, s.logger)
+}
+
+// recordSignIn puts a single sign-on's outcome in the audit trail: a sign-in may create
+// the user and changes its teams, and a refused one is worth knowing of (at most once a
+// minute per address).
+func (s *Server) recordSignIn(r *http.Request, user string, status int) {
+	e := audit.Entry{Actor: user, Address: clientAddress(r), Route: "GET /auth/callback", Action: "sign in",
+		ObjectKind: audit.User, Object: user, Outcome: audit.Succeeded, Status: status, RequestID: httpx.RequestID(r.Context())}
+	switch {
+	case status >= 500:
+		e.Outcome = audit.Failed
+	case status >= 400:
+		e.Outcome = audit.Denied
+	}
+	if err := s.audit.Record(r.Context(), e); err != nil {
+		s.logger.Warn("audit: record a sign-in", "err", err)
+	}
 }
 
 // sessionIdentity returns the identity of r's session cookie: nil without one, or
@@ -42,14 +61,16 @@ func (s *Server) sessionEnded(w http.ResponseWriter, r *http.Request, rt httpx.R
 	if rt.Access == httpx.Public {
 		return true
 	}
+	s.refusedAccess(rt, r, http.StatusUnauthorized)
 	httpx.WriteError(w, r, s.logger, err)
 	return false
 }
 
 // checkCSRF refuses a state-changing request made under a browser session without the
 // session's CSRF token; it reports whether the request goes on.
-func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request, id *auth.Identity) bool {
+func (s *Server) checkCSRF(w http.ResponseWriter, r *http.Request, rt httpx.Route, id *auth.Identity) bool {
 	if err := sso.CheckCSRF(r, id); err != nil {
+		s.refusedAccess(rt, r.WithContext(auth.WithIdentity(r.Context(), id)), http.StatusForbidden)
 		httpx.WriteError(w, r, s.logger, err)
 		return false
 	}

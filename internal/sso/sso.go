@@ -36,6 +36,9 @@ type Config struct {
 	Session      auth.SessionPolicy
 	// HTTPClient talks to the provider (default: one with a 10s timeout).
 	HTTPClient *http.Client
+	// SignedIn, if set, is told of every answer of /auth/callback: the user signed in
+	// ("" when refused) and the status answered (the audit trail).
+	SignedIn func(r *http.Request, user string, status int)
 }
 
 // CSRFHeader is the header a page sends its session's CSRF token in.
@@ -182,37 +185,46 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookie(s.cookieName("mlship_login"), "", -1)) // one use only
 	w.Header().Set("Cache-Control", "no-store")
-	next, err := s.finish(w, r)
+	user, next, err := s.finish(w, r)
+	status := http.StatusSeeOther
 	if err != nil {
-		httpx.WriteError(w, r, s.logger, err)
-		return
+		p := httpx.Describe(w, r, s.logger, err)
+		status = p.Status
+		httpx.WriteJSON(w, status, map[string]string{"error_code": p.Code, "message": p.Message})
+	} else {
+		http.Redirect(w, r, next, status)
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	if s.cfg.SignedIn != nil {
+		s.cfg.SignedIn(r, user, status)
+	}
 }
 
-func (s *Service) finish(w http.ResponseWriter, r *http.Request) (string, error) {
+// finish checks the provider's answer and signs the user in; it returns the user's
+// name and where the browser goes next.
+func (s *Service) finish(w http.ResponseWriter, r *http.Request) (string, string, error) {
 	q := r.URL.Query()
 	st, err := s.loginState(r)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
-		return "", fault.Invalidf("the sign-in's state does not match the one it started with (a stale or forged link): start again at /auth/login")
+		return "", "", fault.Invalidf("the sign-in's state does not match the one it started with (a stale or forged link): start again at /auth/login")
 	}
 	if e := q.Get("error"); e != "" {
-		return "", fault.New(fault.Unauthenticated, "the identity provider refused the sign-in: %s", clip(e+": "+q.Get("error_description")))
+		return "", "", fault.New(fault.Unauthenticated, "the identity provider refused the sign-in: %s", clip(e+": "+q.Get("error_description")))
 	}
 	if q.Get("code") == "" {
-		return "", fault.Invalidf("the identity provider's answer has no code: start again at /auth/login")
+		return "", "", fault.Invalidf("the identity provider's answer has no code: start again at /auth/login")
 	}
 	claims, err := s.verify(r.Context(), q.Get("code"), st)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if err := s.signIn(w, r, claims); err != nil {
-		return "", err
+	user, err := s.signIn(w, r, claims)
+	if err != nil {
+		return "", "", err
 	}
-	return st.Next, nil
+	return user, st.Next, nil
 }
 
 // loginState returns the state login sealed in its cookie.
@@ -259,22 +271,22 @@ func (s *Service) verify(ctx context.Context, code string, st loginState) (*iden
 
 // signIn links the provider's user to a user of mlship, syncs its teams and opens its
 // session.
-func (s *Service) signIn(w http.ResponseWriter, r *http.Request, c *identityClaims) error {
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, c *identityClaims) (string, error) {
 	ctx := r.Context()
 	u, created, err := s.auth.ExternalUser(ctx, c.Issuer, c.Subject, c.name())
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := s.auth.SyncTeams(ctx, u.ID, c.Groups, s.cfg.CreateTeams); err != nil {
-		return err
+		return "", err
 	}
 	secret, err := s.auth.StartSession(ctx, u.ID, s.cfg.Session)
 	if err != nil {
-		return err
+		return "", err
 	}
 	http.SetCookie(w, s.cookie(s.SessionCookie(), secret, int(s.cfg.Session.Lifetime.Seconds())))
 	s.logger.Info("signed in through the identity provider", "user", u.Name, "created", created, "groups", c.Groups)
-	return nil
+	return u.Name, nil
 }
 
 // logout ends the session the request came with.
