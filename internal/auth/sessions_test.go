@@ -2,9 +2,13 @@ package auth
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/mlship/mlship/internal/store"
 )
 
 func TestSessions(t *testing.T) {
@@ -170,4 +174,44 @@ func TestSyncTeams(t *testing.T) {
 	if _, err := s.GetTeam(ctx, "unknown"); err == nil {
 		t.Error("a group made a team with creation off")
 	}
+}
+
+// BenchmarkVerifySession is what a browser's request pays to be signed in by its
+// cookie (one indexed read; the last use is written at most once a minute), beside a
+// token's check (cached after its first use).
+func BenchmarkVerifySession(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "auth.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := New(db, slog.New(slog.DiscardHandler), Options{})
+	u, _, err := s.ExternalUser(ctx, "https://idp.example", "1", "ana")
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret, err := s.StartSession(ctx, u.ID, SessionPolicy{Lifetime: time.Hour, IdleTimeout: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := &Identity{UserID: u.ID, Name: "ana", Admin: true, Scopes: AllScopes}
+	token, _, err := s.CreateToken(ctx, admin, NewToken{Name: "t", Scopes: "read"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("session", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.VerifySession(ctx, secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("token", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
