@@ -220,7 +220,7 @@ def test_registering_a_version_needs_read_on_its_source_run(closed_server, monke
     m.create_registered_model("src-stolen")  # mallory manages her own model
     for source in (f"runs:/{run}/model", f"mlflow-artifacts:/{secret}/{run}/artifacts/model"):
         denied(lambda: m.create_model_version("src-stolen", source, run_id=run))
-    denied(lambda: m.create_model_version("src-stolen", f"runs:/{run}/model"))
+        denied(lambda: m.create_model_version("src-stolen", source))
     assert m.search_model_versions("name='src-stolen'") == []
 
     # Once she may read the experiment, she may register its run.

@@ -119,6 +119,14 @@ var (
 		if origin.Model != "" {
 			exps = append(exps, objectRef{kind: auth.RegisteredModel, id: origin.Model})
 		}
+		first, rest, _ := strings.Cut(origin.ArtifactPath, "/")
+		if _, err := strconv.ParseInt(first, 10, 64); err == nil {
+			exps = append(exps, objectRef{kind: auth.Experiment, id: first})
+		} else if first == registeredDir {
+			if _, err := a.registeredOwners(r.Context(), rest); err != nil {
+				return nil, err
+			}
+		}
 		for _, e := range exps {
 			refs = append(refs, objectRef{kind: e.kind, id: e.id, level: auth.LevelRead})
 		}

@@ -216,6 +216,7 @@ type SourceOrigin struct {
 	RunID         string // runs:/<run id>/...
 	LoggedModelID string // models:/<logged model id>
 	Model         string // models:/<name>/<version>, a copy of another version
+	ArtifactPath  string // mlflow-artifacts:/<path>, the path in this server's artifact store
 }
 
 // OriginOf returns what raw reads from; an invalid source names nothing (its
@@ -225,5 +226,9 @@ func (s *Service) OriginOf(raw string) SourceOrigin {
 	if err != nil {
 		return SourceOrigin{}
 	}
-	return SourceOrigin{RunID: src.runID, LoggedModelID: src.modelID, Model: src.name}
+	o := SourceOrigin{RunID: src.runID, LoggedModelID: src.modelID, Model: src.name}
+	if src.kind == sourceArtifacts {
+		o.ArtifactPath = strings.TrimPrefix(src.canonical, "mlflow-artifacts:/")
+	}
+	return o
 }
