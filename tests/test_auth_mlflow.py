@@ -6,13 +6,15 @@ its next request."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
 from pathlib import Path
 
 import mlflow.server
 import pytest
 import requests
-from conftest import Server
+from conftest import REPO_ROOT, Server
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.mlship_only
 
 ADMIN_PASSWORD = "admin-password-for-mlflow-auth"
 ADMIN = ("admin", ADMIN_PASSWORD)
+BIN = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
 
 
 @pytest.fixture(scope="module")
@@ -271,6 +274,15 @@ def test_roles_are_teams(closed, signed_in):
     assert [p.permission for p in app.list_role_permissions(role.id)] == ["EDIT"]
     [team] = requests.get(closed.url + "/api/v1/teams", auth=ADMIN).json()["teams"]
     assert (team["id"], team["name"], team["members"]) == (role.id, "editors", ["ivy"]), team
+    # mlship's CLI shows the same team by the role's id; a team it creates is a role.
+    env = {**os.environ, "MLSHIP_TRACKING_URI": closed.url, "MLFLOW_TRACKING_URI": closed.url}
+    p = subprocess.run([BIN, "teams", "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.split("\n")[1].split() == ["editors", str(role.id), "ivy"], p.stdout + p.stderr
+    p = subprocess.run([BIN, "teams", "create", "ops"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    [ops] = [r for r in app.list_all_roles() if r.name == "ops"]
+    assert ops.id > role.id and ops.permissions == []
+    app.delete_role(ops.id)
     users = requests.get(closed.url + "/api/2.0/mlflow/users/list", auth=ADMIN).json()["users"]
     assert {u["username"]: [r["id"] for r in u["roles"]] for u in users} == {"admin": [], "ivy": [role.id]}, users
 
