@@ -15,10 +15,15 @@ func (s *Server) newSSO() (*sso.Service, error) {
 	if !s.cfg.Auth || o.Issuer == "" {
 		return nil, nil
 	}
-	return sso.New(sso.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+	svc, err := sso.New(sso.Config{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
 		RedirectURL: o.RedirectURL, Scopes: o.Scopes, GroupsClaim: o.GroupsClaim, CreateTeams: o.CreateTeams,
 		Session:  auth.SessionPolicy{Lifetime: o.SessionLifetime, IdleTimeout: o.SessionIdleTimeout},
 		SignedIn: s.recordSignIn}, s.auth, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	go svc.Warm()
+	return svc, nil
 }
 
 // recordSignIn puts a single sign-on's outcome in the audit trail: a sign-in may create

@@ -124,6 +124,17 @@ func CheckCSRF(r *http.Request, id *auth.Identity) error {
 	return nil
 }
 
+// Warm asks the provider for its configuration now, so that a wrong --oidc-issuer or an
+// unreachable provider shows in the log at start rather than at the first sign-in.
+func (s *Service) Warm() {
+	if _, err := s.discover(); err != nil {
+		s.logger.Warn("single sign-on: the identity provider does not answer yet; sign-ins will ask it again",
+			"issuer", s.cfg.Issuer, "err", errors.Unwrap(err))
+		return
+	}
+	s.logger.Info("single sign-on", "issuer", s.cfg.Issuer, "redirect_url", s.cfg.RedirectURL)
+}
+
 // discover returns the provider, asking for its configuration the first time.
 func (s *Service) discover() (*oidc.Provider, error) {
 	s.mu.Lock()
