@@ -14,6 +14,7 @@ import (
 	"github.com/mlship/mlship/internal/audit"
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/config"
+	"github.com/mlship/mlship/internal/serving"
 )
 
 // TestObjectPermissions walks requests on one experiment and one registered model as
@@ -365,6 +366,9 @@ func TestInferencePolicy(t *testing.T) {
 		t.Fatalf("the owner made it public: %d %s", code, body)
 	}
 	expect("public", map[string]int{"": 0, "stranger": 0, "owner": 0})
+	if stored, err := serving.NewSQLStore(srv.db).ListDeployments(ctx); err != nil || len(stored) != 1 || !stored[0].Public() {
+		t.Errorf("the policy was not stored, so a restart would lose it: %+v %v", stored, err)
+	}
 	for who, want := range map[string]int{"": 401, "stranger": 403} {
 		for _, p := range []string{"/api/v1/deployments/dep", "/api/v1/deployments/dep/payloads"} {
 			if code, body := call(who, "GET", p, ""); code != want {
