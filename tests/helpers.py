@@ -99,3 +99,15 @@ def mlship(server, *args, check=True) -> subprocess.CompletedProcess:
     if check:
         assert p.returncode == 0, p.stderr
     return p
+
+
+def pinned(*packages: str) -> list[str]:
+    """The installed versions of packages as pip requirements: what MLflow infers for a model,
+    given up front so that the client does not infer them by loading each model in a new
+    Python process (seconds of CPU per logged model)."""
+    from importlib.metadata import version
+
+    import mlflow
+
+    # MLflow names itself "mlflow" in a model's requirements, whichever of its packages is installed.
+    return [f"{p}=={mlflow.__version__ if p == 'mlflow' else version(p)}" for p in packages]

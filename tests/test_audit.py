@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import requests
 from conftest import REPO_ROOT, Server
-from helpers import mlship, unique_name
+from helpers import mlship, pinned, unique_name
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -102,7 +102,7 @@ def test_a_session_of_mixed_actions_names_who_did_what(auth_server, signed_in, t
         mlflow.set_experiment(unique_name("audit-bob"))
         with mlflow.start_run() as bob_run:
             mlflow.sklearn.log_model(DummyClassifier().fit(frame[["x"]], frame["target"]), name="model",
-                                     registered_model_name=model, input_example=frame[["x"]].head(1))
+                                     pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=model, input_example=frame[["x"]].head(1))
     finally:
         mlflow.set_tracking_uri(prev)
 

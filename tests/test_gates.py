@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pytest
 import requests
-from helpers import mlship, unique_name
+from helpers import mlship, pinned, unique_name
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -34,7 +34,7 @@ def wine_split():
 
 def log_version(model, X, name):
     with mlflow.start_run():
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=name, signature=infer_signature(X, model.predict(X)),
+        mlflow.sklearn.log_model(model, name="model", pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=name, signature=infer_signature(X, model.predict(X)),
                                  skops_trusted_types=["sklearn.tree._tree.Tree"])
 
 
@@ -243,7 +243,7 @@ def test_regression_gate_on_the_native_onnx_runtime(server, tmp_path):
     name = unique_name("diabetes-onnx")
     mlflow.set_tracking_uri(server.url)
     with mlflow.start_run():
-        mlflow.onnx.log_model(onx, name="model", registered_model_name=name)
+        mlflow.onnx.log_model(onx, name="model", pip_requirements=pinned("onnx"), registered_model_name=name)
     data = unique_name("diabetes")
     path = tmp_path / "diabetes.csv"
     frame.to_csv(path, index=False)
@@ -298,7 +298,7 @@ def test_an_evaluation_survives_kill_9(tmp_path):
         frame["target"] = 2 * frame["x0"] + rng.normal(scale=0.1, size=n)
         name = unique_name("doubler")
         with mlflow.start_run():
-            mlflow.pyfunc.log_model(name="model", python_model=str(script), registered_model_name=name,
+            mlflow.pyfunc.log_model(name="model", pip_requirements=pinned("mlflow", "cloudpickle"), python_model=str(script), registered_model_name=name,
                                     input_example=frame[["x0", "x1"]].head(3))
         path = tmp_path / "data.csv"
         frame.to_csv(path, index=False)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import requests
 from conftest import REPO_ROOT, Server
-from helpers import unique_name
+from helpers import pinned, unique_name
 
 pytestmark = pytest.mark.mlship_only
 
@@ -82,7 +82,7 @@ def deployment(srv, onnx_model):
     try:
         mlflow.set_experiment(unique_name("policy"))
         with mlflow.start_run():
-            mlflow.onnx.log_model(onx, name="model", registered_model_name=model)
+            mlflow.onnx.log_model(onx, name="model", registered_model_name=model, pip_requirements=pinned("onnx"))
     finally:
         mlflow.set_tracking_uri(uri)
         for k, v in prev.items():

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import mlflow
 import pytest
 import requests
-from helpers import mlship, unique_name
+from helpers import mlship, pinned, unique_name
 from mlflow.models import infer_signature
 
 pytestmark = pytest.mark.mlship_only
@@ -106,7 +106,7 @@ def test_live_traffic_drift_found_on_the_shifted_columns_only(hook_server, tmp_p
     with mlflow.start_run():
         source = HTTPDatasetSource(url=f"{server.url}/api/v1/datasets/{data_name}/versions/1")
         mlflow.log_input(MetaDataset(source=source, name=data_name, digest=ds["mlflow_digest"]), context="training")
-        mlflow.sklearn.log_model(clf, name="model", registered_model_name=model_name, signature=infer_signature(X, clf.predict(X)))
+        mlflow.sklearn.log_model(clf, name="model", pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=model_name, signature=infer_signature(X, clf.predict(X)))
 
     dep = unique_name("monitored")
     mlship(

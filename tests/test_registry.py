@@ -20,7 +20,7 @@ import mlflow
 import numpy as np
 import pytest
 import requests
-from helpers import IS_MLFLOW, api_url, assert_mlflow_error, unique_name
+from helpers import IS_MLFLOW, api_url, assert_mlflow_error, pinned, unique_name
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -85,7 +85,7 @@ def test_sklearn_register_alias_and_load_in_fresh_process(server, client, experi
 
     name = unique_name("iris")
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        info = mlflow.sklearn.log_model(model, name="model", registered_model_name=name, input_example=X[:3])
+        info = mlflow.sklearn.log_model(model, name="model", pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=name, input_example=X[:3])
     assert str(info.registered_model_version) == "1"
 
     mv = client.get_model_version(name, "1")
@@ -144,7 +144,7 @@ def test_every_registration_path_links_the_version_to_its_logged_model(client, e
     X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1]
     by_logging, by_run_uri, by_location = unique_name("logged"), unique_name("runs"), unique_name("loc")
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        first = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", registered_model_name=by_logging)
+        first = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=by_logging)
     mlflow.register_model(f"runs:/{run.info.run_id}/model", by_run_uri)
     logged = client.get_logged_model(first.model_id)
     client.create_registered_model(by_location)
@@ -607,7 +607,7 @@ def test_registered_version_is_immutable_through_every_mlflow_read_path(server, 
     second = LinearRegression().fit(X, X @ [-3.0, 5.0])
     mlflow.set_tracking_uri(server.url)
     for i, model in enumerate((first, second)):
-        mlflow.sklearn.save_model(model, tmp_path / f"m{i}")
+        mlflow.sklearn.save_model(model, tmp_path / f"m{i}", pip_requirements=pinned("scikit-learn", "skops"))
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(tmp_path / "m0"), "model")
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name).version

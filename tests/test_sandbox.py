@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import requests
 from conftest import Server
-from helpers import unique_name
+from helpers import pinned, unique_name
 
 pytestmark = pytest.mark.mlship_only
 
@@ -169,7 +169,7 @@ def sklearn_deployment(server):
     model = LinearRegression().fit(X, y)
     name = unique_name("trusted")
     with mlflow.start_run():
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
+        mlflow.sklearn.log_model(model, name="model", pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=name)
     dep = _deploy(server, f"models:/{name}/1")
     d = _wait_state(server, dep)
     assert d["status"]["state"] == "ready", d
@@ -314,7 +314,7 @@ def test_declared_runtime_runs_sandboxed(tmp_path_factory, tmp_path):
         model = LinearRegression().fit(X, X @ [1.5, -2.0] + 3)
         name = unique_name("declared")
         with mlflow.start_run():
-            mlflow.sklearn.log_model(model, name="model", registered_model_name=name)
+            mlflow.sklearn.log_model(model, name="model", pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=name)
         dep = _deploy(srv, f"models:/{name}/1", runtime="pyworker")
         d = _wait_state(srv, dep)
         assert d["status"]["state"] == "ready" and d["status"]["models"][0]["runtime"] == "pyworker", d

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from helpers import assert_mlflow_error, raw_request, unique_name
+from helpers import assert_mlflow_error, pinned, raw_request, unique_name
 from mlflow.models import infer_signature
 
 pytestmark = pytest.mark.mlship_only
@@ -72,6 +72,7 @@ def _log_version(name, model, X, experiment_id=None):
             registered_model_name=name,
             signature=infer_signature(X, model.predict(X)),
             skops_trusted_types=TRUSTED,
+            pip_requirements=pinned("scikit-learn", "skops"),
         )
     return str(info.registered_model_version)
 
@@ -774,7 +775,8 @@ def test_mlship_serve_a_local_directory(models, data, standalone, tmp_path):
     X, _ = data
     path = tmp_path / "local-model"
     mlflow.sklearn.save_model(
-        models["2"], str(path), signature=infer_signature(X, models["2"].predict(X)), skops_trusted_types=TRUSTED
+        models["2"], str(path), signature=infer_signature(X, models["2"].predict(X)), skops_trusted_types=TRUSTED,
+        pip_requirements=pinned("scikit-learn", "skops"),
     )
     url = standalone(str(path))
     df = X.iloc[5:8]

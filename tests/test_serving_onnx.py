@@ -10,7 +10,7 @@ import mlflow.onnx
 import numpy as np
 import pytest
 import requests
-from helpers import unique_name
+from helpers import pinned, unique_name
 
 pytestmark = pytest.mark.mlship_only
 
@@ -44,7 +44,7 @@ def deployed_onnx(server, onnx_model):
     onx, _ = onnx_model
     name = unique_name("onnx-gb")
     with mlflow.start_run():
-        mlflow.onnx.log_model(onx, name="model", registered_model_name=name)
+        mlflow.onnx.log_model(onx, name="model", registered_model_name=name, pip_requirements=pinned("onnx"))
     dep = unique_name("onnxdep")
     r = requests.post(f"{server.url}/api/v1/deployments", json={"name": dep, "model": f"models:/{name}/1"}, timeout=30)
     assert r.status_code == 200, r.text
@@ -237,7 +237,7 @@ def test_mlship_serve_a_bare_onnx_file(onnx_model, reference, tmp_path):
 def _deploy(server, onx, prefix):
     name = unique_name(prefix)
     with mlflow.start_run():
-        mlflow.onnx.log_model(onx, name="model", registered_model_name=name)
+        mlflow.onnx.log_model(onx, name="model", registered_model_name=name, pip_requirements=pinned("onnx"))
     dep = unique_name(prefix + "dep")
     r = requests.post(f"{server.url}/api/v1/deployments", json={"name": dep, "model": f"models:/{name}/1"}, timeout=30)
     assert r.status_code == 200, r.text

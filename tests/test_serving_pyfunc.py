@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from helpers import unique_name
+from helpers import pinned, unique_name
 
 pytestmark = pytest.mark.mlship_only
 
@@ -83,6 +83,7 @@ def _log(tmp_path, server, code, metadata=None) -> str:
             registered_model_name=name,
             input_example=pd.DataFrame({"x": [1.0, 2.0]}),
             metadata=metadata,
+            pip_requirements=pinned("mlflow", "cloudpickle"),
         )
     return name
 
@@ -192,7 +193,7 @@ def test_csv_is_read_with_the_signature_types(server, tmp_path):
     example = pd.DataFrame({"zip": ["02139", "94110"], "rooms": [3, 4], "area": [50.5, 80.0]})
     with mlflow.start_run():
         mlflow.pyfunc.log_model(name="model", python_model=_pickled(tmp_path, ZIPS),
-                                registered_model_name=name, input_example=example)
+                                registered_model_name=name, input_example=example, pip_requirements=pinned("mlflow", "cloudpickle"))
     dep = _deploy(server, name)
     url = f"{server.url}/deployments/{dep}/invocations"
     csv = "zip,rooms,area\n02139,3,50.5\n00501,1,\n"
