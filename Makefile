@@ -16,12 +16,25 @@ BIN     := bin/mlship
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all build build-onnxruntime install run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
+.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
 
 all: build
 
-build:
+build: ui
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
+
+# The web UI (ui/, docs/ui.md), built into internal/ui/dist, which the binary embeds:
+# npm ci when the lockfile changed, npm run build when a source changed.
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json
+ui: internal/ui/dist/index.html
+
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed: the web UI needs Node.js 20.19 or later (apt-get install nodejs npm)"; exit 1; }
+	cd ui && npm ci --no-audit --no-fund
+	touch $@
+
+internal/ui/dist/index.html: ui/node_modules/.installed $(UI_SOURCES)
+	cd ui && npm run build
 
 # Puts mlship on the PATH: make install (PREFIX=/usr/local), or PREFIX=$HOME/.local.
 PREFIX ?= /usr/local

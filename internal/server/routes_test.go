@@ -108,6 +108,7 @@ func samplePath(rt httpx.Route) string {
 		}
 		return "walk"
 	})
+	p = strings.Replace(p, "{$}", "", 1) // "/{$}" is exactly "/"
 	if strings.HasPrefix(p, "/api/2.0/mlflow-artifacts/") {
 		p += "/walk/page.html"
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/mlship/mlship/internal/sso"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
+	"github.com/mlship/mlship/internal/ui"
 	"github.com/mlship/mlship/internal/version"
 )
 
@@ -172,6 +173,13 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, err
 	}
+	if s.faces.ui, err = ui.New(ui.Options{SingleSignOn: s.sso != nil}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if !s.faces.ui.Built() {
+		logger.Warn("the web UI is not built: run make ui")
+	}
 	ropts := httpx.RouterOptions{Logger: logger, Wrap: s.wrapRoute, Refused: s.refusedBody}
 	if s.handler, _, err = s.routes(ropts); err != nil {
 		s.Close()
@@ -205,6 +213,7 @@ type faces struct {
 	inference *serving.Handler
 
 	mlflowAuth *mlflowauth.API // MLflow's basic-auth app's API, over the same identities
+	ui         *ui.Handler     // the web UI's page and assets
 }
 
 // routes builds the root handler: every face's routes on one Router, behind the edge
@@ -218,6 +227,7 @@ func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, 
 		s.sso.Register(rt)
 	}
 	s.faces.inference.Register(rt)
+	s.faces.ui.Register(rt)
 	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.Version),
 		"/healthz": plain("ok"), "/readyz": s.ready} {
 		rt.Handle(httpx.Route{Method: "GET", Path: path, Access: httpx.Public, Handler: h})

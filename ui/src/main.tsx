@@ -1,0 +1,2 @@
+import { render } from "preact";
+render(<p>mlship</p>, document.getElementById("app")!);
