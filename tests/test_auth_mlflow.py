@@ -194,8 +194,49 @@ def test_app_client_grants_and_revokes_permissions(srv, signed_in):
     gus.delete_registered_model("granted-model")
 
 
+def test_user_permissions_listed(srv, signed_in):
+    """users/permissions/list and users/current/permissions, which MLflow's web UI calls:
+    a user's own grants as those of its synthetic role, then its roles' grants."""
+    signed_in(ADMIN)
+    app = mlflow.server.get_app_client("basic-auth", tracking_uri=srv.url)
+    exp = MlflowClient(tracking_uri=srv.url).create_experiment("listed-exp")
+    kit_id = app.create_user("kit", "kit-password-1").id
+    app.create_user("lou", "lou-password-1")
+    app.grant_user_permission("kit", "experiment", exp, "EDIT")
+    role = app.create_role("default", "listed-role")
+    app.add_role_permission(role.id, "registered_model", "listed-model", "MANAGE")
+    app.assign_role("kit", role.id)
+    want = [
+        {"role_id": 0, "role_name": f"__user_{kit_id}__", "workspace": "default",
+         "resource_type": "experiment", "resource_pattern": exp, "permission": "EDIT"},
+        {"role_id": role.id, "role_name": "listed-role", "workspace": "default",
+         "resource_type": "registered_model", "resource_pattern": "listed-model", "permission": "MANAGE"},
+    ]
+    for prefix in ("/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"):
+        r = requests.get(srv.url + prefix + "users/current/permissions", auth=("kit", "kit-password-1"))
+        assert r.status_code == 200 and r.json() == {"is_admin": False, "permissions": want}, r.text
+        r = requests.get(srv.url + prefix + "users/permissions/list", params={"username": "kit"}, auth=ADMIN)
+        assert r.status_code == 200 and r.json() == {"is_admin": False, "permissions": want}, r.text
+    url = srv.url + "/api/3.0/mlflow/users/permissions/list"
+    r = requests.get(url, params={"username": "kit"}, auth=("kit", "kit-password-1"))
+    assert r.status_code == 200 and r.json()["permissions"] == want, r.text
+    # The creator of an object holds MANAGE on it.
+    r = requests.get(srv.url + "/api/3.0/mlflow/users/current/permissions", auth=ADMIN)
+    assert r.status_code == 200 and r.json()["is_admin"] is True, r.text
+    assert {(p["resource_type"], p["resource_pattern"], p["permission"]) for p in r.json()["permissions"]} >= {("experiment", exp, "MANAGE")}
+    # Another user's grants are for the user itself and administrators.
+    r = requests.get(url, params={"username": "kit"}, auth=("lou", "lou-password-1"))
+    assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED", r.text
+    r = requests.get(url, params={"username": "nobody"}, auth=ADMIN)
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", r.text
+    r = requests.get(url, auth=ADMIN)
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", r.text
+    r = requests.get(srv.url + "/api/3.0/mlflow/users/current/permissions")
+    assert r.status_code == 401, r.text
+
+
 def test_routes_not_answered_say_so(srv):
-    for path in ("/api/3.0/mlflow/gateway/secrets/create", "/ajax-api/3.0/mlflow/users/permissions/list"):
+    for path in ("/api/3.0/mlflow/gateway/secrets/create", "/ajax-api/3.0/mlflow/scorer/invoke"):
         r = requests.post(srv.url + path, json={"name": "r", "workspace": "default"}, auth=ADMIN)
         assert r.status_code == 404 and r.json()["error_code"] == "ENDPOINT_NOT_FOUND", r.text
     r = requests.get(srv.url + "/api/2.0/mlflow/users/create", auth=ADMIN)

@@ -60,6 +60,8 @@ func (a *API) routes() []route {
 		{"POST", "3.0", "users/permissions/grant", a.grantUserPermission, httpx.Write},
 		{"POST", "3.0", "users/permissions/revoke", a.revokeUserPermission, httpx.Write},
 		{"GET", "3.0", "users/permissions/get", a.getUserPermission, httpx.Read},
+		{"GET", "3.0", "users/permissions/list", a.listUserPermissions, httpx.Read},
+		{"GET", "3.0", "users/current/permissions", a.listCurrentUserPermissions, httpx.Signed},
 
 		// Roles are teams (roles.go). Changing them is for administrators, as in
 		// MLflow's app without workspace administrators; viewing them is also for a user

@@ -2,6 +2,7 @@ package mlflowauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -170,4 +171,90 @@ func (a *API) getUserPermission(w http.ResponseWriter, r *http.Request) (any, er
 		return nil, err
 	}
 	return map[string]any{"allowed": level >= auth.LevelUse, "permission": level.String()}, nil
+}
+
+// permissionRow is one row of MLflow's users/permissions/list: a grant a user holds,
+// with the role it holds it through.
+type permissionRow struct {
+	RoleID          int64  `json:"role_id"`
+	RoleName        string `json:"role_name"`
+	Workspace       string `json:"workspace"`
+	ResourceType    string `json:"resource_type"`
+	ResourcePattern string `json:"resource_pattern"`
+	Permission      string `json:"permission"`
+}
+
+// listCurrentUserPermissions lists the caller's grants (users/current/permissions).
+func (a *API) listCurrentUserPermissions(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := auth.From(r.Context())
+	if id == nil {
+		return nil, errNoCurrentUser
+	}
+	u, err := a.auth.GetUser(r.Context(), id.Name)
+	if err != nil {
+		return nil, err
+	}
+	return a.userPermissions(r, u)
+}
+
+// listUserPermissions lists a user's grants (users/permissions/list), for the user
+// itself or an administrator.
+func (a *API) listUserPermissions(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, err := readParams(r)
+	if err != nil {
+		return nil, err
+	}
+	name, err := p.str("username")
+	if err != nil {
+		return nil, err
+	}
+	if err := selfOrAdmin(auth.From(r.Context()), name); err != nil {
+		return nil, err
+	}
+	u, err := a.auth.GetUser(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	return a.userPermissions(r, u)
+}
+
+// userPermissions lists every grant u holds as MLflow's app does: its own grants as
+// those of its synthetic role __user_<id>__ (which MLflow's UI shows as direct
+// permissions; mlship keeps no such role, so its role_id is 0), then the grants of
+// each role (team) it holds.
+func (a *API) userPermissions(r *http.Request, u *auth.User) (any, error) {
+	ctx := r.Context()
+	own, err := a.auth.GrantsOf(ctx, nil, auth.Principal{User: u.Name})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]permissionRow, 0, len(own))
+	for _, g := range own {
+		rows = append(rows, permissionRow{RoleName: fmt.Sprintf("__user_%d__", u.ID), Workspace: defaultWorkspace,
+			ResourceType: string(g.Kind), ResourcePattern: g.Object, Permission: g.Level})
+	}
+	ms, err := a.auth.Memberships(ctx, 0, u.ID)
+	if err != nil || len(ms) == 0 {
+		return map[string]any{"is_admin": u.Admin, "permissions": rows}, err
+	}
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.TeamID
+	}
+	grants, err := a.auth.TeamGrants(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		t, err := a.auth.TeamByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range grants[id] {
+			rp := permissionOf(g)
+			rows = append(rows, permissionRow{RoleID: id, RoleName: t.Name, Workspace: defaultWorkspace,
+				ResourceType: rp.ResourceType, ResourcePattern: rp.ResourcePattern, Permission: rp.Permission})
+		}
+	}
+	return map[string]any{"is_admin": u.Admin, "permissions": rows}, nil
 }

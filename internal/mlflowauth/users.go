@@ -82,10 +82,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]any{"users": out}, nil
 }
 
+// errNoCurrentUser answers a request for the caller's identity with identities off.
+var errNoCurrentUser = fault.Invalidf("there is no current user: the server does not check identities (start it with --auth)")
+
 func (a *API) currentUser(w http.ResponseWriter, r *http.Request) (any, error) {
 	id := auth.From(r.Context())
 	if id == nil {
-		return nil, fault.Invalidf("there is no current user: the server does not check identities (start it with --auth)")
+		return nil, errNoCurrentUser
 	}
 	return map[string]any{"user": user{ID: id.UserID, Username: id.Name, IsAdmin: id.Admin}, "is_basic_auth": true}, nil
 }
