@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -178,6 +179,13 @@ type objectRule struct {
 	level auth.Level
 }
 
+// objectFinders find the object of the routes whose path does not name it: a run's
+// routes are checked on the run's experiment.
+var objectFinders = map[string]func(ctx context.Context, a *API, r *http.Request) (string, error){
+	"GET /api/v1/runs/{run_id}/metrics/{key}/history": runExperiment,
+	"GET /api/v1/runs/{run_id}/metric-history":        runExperiment,
+}
+
 var objectRules = map[string]objectRule{
 	"GET /api/v1/models/{name}/versions/{version}/lineage":         {auth.RegisteredModel, "name", auth.LevelRead},
 	"POST /api/v1/models/{name}/versions/{version}/verify":         {auth.RegisteredModel, "name", auth.LevelEdit},
@@ -197,6 +205,8 @@ var objectRules = map[string]objectRule{
 	"GET /api/v1/models/{name}/evaluations":                        {auth.RegisteredModel, "name", auth.LevelRead},
 	"PUT /api/v1/models/{name}/aliases/{alias}":                    {auth.RegisteredModel, "name", auth.LevelEdit},
 	"GET /api/v1/models/{name}/alias-audit":                        {auth.RegisteredModel, "name", auth.LevelRead},
+	"GET /api/v1/runs/{run_id}/metrics/{key}/history":              {auth.Experiment, "run_id", auth.LevelRead},
+	"GET /api/v1/runs/{run_id}/metric-history":                     {auth.Experiment, "run_id", auth.LevelRead},
 }
 
 // objectFree are the routes that touch no single object, or check their objects
@@ -233,7 +243,7 @@ func (a *API) checkObject(rt route, h http.Handler) http.Handler {
 		case !ok:
 			err = fault.New(fault.PermissionDenied, "permission denied: %s %s is open to administrators only", r.Method, r.URL.Path)
 		default:
-			err = a.auth.Can(r.Context(), rule.kind, r.PathValue(rule.param), rule.level)
+			err = a.canOn(r, rule, objectFinders[key])
 		}
 		if err != nil {
 			httpx.WriteError(w, r, a.logger, err)
@@ -241,6 +251,17 @@ func (a *API) checkObject(rt route, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+func (a *API) canOn(r *http.Request, rule objectRule, find func(context.Context, *API, *http.Request) (string, error)) error {
+	object := r.PathValue(rule.param)
+	if find != nil {
+		var err error
+		if object, err = find(r.Context(), a, r); err != nil {
+			return err
+		}
+	}
+	return a.auth.Can(r.Context(), rule.kind, object, rule.level)
 }
 
 // mayServe refuses a deployment spec that serves a registered model the caller may not

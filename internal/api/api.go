@@ -134,6 +134,8 @@ func (a *API) routeTable() []route {
 		{"POST", "/api/v1/tokens", a.createToken, false, jsonBody, httpx.Signed},
 		{"DELETE", "/api/v1/tokens/{id}", a.revokeToken, false, jsonBody, httpx.Signed},
 		{"GET", "/api/v1/audit", a.listAudit, false, none, httpx.Admin},
+		{"GET", "/api/v1/runs/{run_id}/metrics/{key}/history", a.metricHistory, false, none, httpx.Read},
+		{"GET", "/api/v1/runs/{run_id}/metric-history", a.metricHistories, false, none, httpx.Read},
 	}, a.accessRoutes()...)
 }
 

@@ -117,6 +117,8 @@ func TestObjectPermissions(t *testing.T) {
 		{"GET", mlflow + "logged-models/" + lm, "", auth.LevelRead},
 		{"PATCH", mlflow + "logged-models/" + lm + "/tags", `{"tags":[{"key":"k","value":"v"}]}`, auth.LevelEdit},
 		{"GET", mlflow + "artifacts/list?run_id=" + run, "", auth.LevelRead},
+		{"GET", "/api/v1/runs/" + run + "/metrics/x/history", "", auth.LevelRead},
+		{"GET", "/api/v1/runs/" + run + "/metric-history?keys=x", "", auth.LevelRead},
 	}
 	var table []string
 	for _, rq := range requests {
