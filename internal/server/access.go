@@ -39,7 +39,7 @@ func (s *Server) checkAccess(rt httpx.Route, h http.Handler) http.Handler {
 		}
 		if err != nil {
 			if fault.KindOf(err) == fault.Unauthenticated {
-				challenge(w)
+				challenge(w, r)
 			}
 			switch fault.KindOf(err) {
 			case fault.Unauthenticated:
@@ -54,7 +54,7 @@ func (s *Server) checkAccess(rt httpx.Route, h http.Handler) http.Handler {
 		switch {
 		case access == httpx.Public:
 		case id == nil:
-			challenge(w)
+			challenge(w, r)
 			s.refusedAccess(rt, r, http.StatusUnauthorized)
 			httpx.WriteError(w, r, s.logger, fault.New(fault.Unauthenticated,
 				"sign in: send a user's password (HTTP Basic) or an API token (Authorization: Bearer); the MLflow client reads MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"))
@@ -83,8 +83,13 @@ func who(id *auth.Identity) string {
 	return id.Name
 }
 
-// challenge asks for credentials, as HTTP Basic (what the MLflow client answers).
-func challenge(w http.ResponseWriter) {
+// challenge asks for credentials, as HTTP Basic (what the MLflow client answers). The
+// web UI's requests (X-Requested-With) get none: a browser answers a Basic challenge with
+// its own password dialog, where the UI shows its sign-in form.
+func challenge(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Requested-With") != "" {
+		return
+	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="mlship", charset="UTF-8"`)
 }
 

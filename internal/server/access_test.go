@@ -158,6 +158,16 @@ func TestEveryRouteChecksAccess(t *testing.T) {
 			t.Errorf("%s %s of a public deployment as anonymous: %d", m.method, m.path, w.Code)
 		}
 	}
+	// The web UI's requests are refused without a Basic challenge, which would open the
+	// browser's password dialog over the UI's sign-in form.
+	ui := httptest.NewRequest("GET", "/api/v1/whoami", nil)
+	ui.Host = testHost
+	ui.Header.Set("X-Requested-With", "XMLHttpRequest")
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, ui)
+	if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != "" {
+		t.Errorf("the UI's anonymous whoami: %d, WWW-Authenticate %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
 	if counts[httpx.Read] < 40 || counts[httpx.Write] < 40 || counts[httpx.Deploy] < 3 || counts[httpx.Admin] < 5 || counts[httpx.Inference] < 20 {
 		t.Errorf("the route list looks incomplete: %v", counts)
 	}

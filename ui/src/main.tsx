@@ -1,2 +1,5 @@
 import { render } from "preact";
-render(<p>mlship</p>, document.getElementById("app")!);
+import { App } from "./app";
+import "./style.css";
+
+render(<App />, document.getElementById("app")!);

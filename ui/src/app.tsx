@@ -1,0 +1,148 @@
+import type { ComponentChildren } from "preact";
+import { lazy, Suspense } from "preact/compat";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, message, signIn, signOut, singleSignOn, whenUnauthenticated, whoami, type WhoAmI } from "./api";
+import { href, useRoute, type Route } from "./router";
+import { Experiments } from "./pages/experiments";
+import { Runs } from "./pages/runs";
+
+// The run page carries the charts (uPlot): loaded when first opened.
+const RunPage = lazy(() => import("./pages/run").then((m) => ({ default: m.RunPage })));
+
+const sections = [
+  { id: "experiments", label: "Experiments" },
+  { id: "models", label: "Models" },
+  { id: "deployments", label: "Deployments" },
+  { id: "datasets", label: "Datasets" },
+];
+
+export function App() {
+  const route = useRoute();
+  const [me, setMe] = useState<WhoAmI | null>(null);
+  const [signInNeeded, setSignInNeeded] = useState<ApiError | null>(null);
+  const [failure, setFailure] = useState("");
+
+  useEffect(() => {
+    whenUnauthenticated((err) => setSignInNeeded(err));
+    whoami().then(setMe, (err) => {
+      if (!(err instanceof ApiError && err.status === 401)) setFailure(message(err));
+    });
+  }, []);
+
+  if (signInNeeded) {
+    return (
+      <SignIn
+        reason={me ? signInNeeded.message : ""}
+        done={(who) => {
+          setMe(who);
+          setSignInNeeded(null);
+        }}
+      />
+    );
+  }
+  const section = route.path[0] ?? "experiments";
+  return (
+    <div class="shell">
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href={href("experiments")}>mlship</a>
+        <nav aria-label="Sections">
+          <ul>
+            {sections.map((s) => (
+              <li key={s.id}>
+                <a href={href(s.id)} aria-current={section === s.id ? "page" : undefined}>{s.label}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          {me?.auth && (
+            <>
+              <span>{me.name}</span>
+              <button type="button" class="link" onClick={async () => { await signOut(); location.reload(); }}>Sign out</button>
+            </>
+          )}
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {failure ? <p role="alert" class="error">{failure}</p> : me && <Suspense fallback={<p>Loading…</p>}>{page(route)}</Suspense>}
+      </main>
+    </div>
+  );
+}
+
+function page(route: Route): ComponentChildren {
+  const [section, id, sub, subId] = route.path;
+  switch (section ?? "experiments") {
+    case "experiments":
+      if (id && sub === "runs" && subId) return <RunPage experimentId={id} runId={subId} />;
+      if (id) return <Runs experimentId={id} query={route.query} />;
+      return <Experiments query={route.query} />;
+    case "models":
+    case "deployments":
+    case "datasets":
+      return <Placeholder title={sections.find((s) => s.id === section)!.label} />;
+  }
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>No page is at this address. <a href={href("experiments")}>Experiments</a></p>
+    </section>
+  );
+}
+
+function Placeholder({ title }: { title: string }) {
+  return (
+    <section>
+      <h1>{title}</h1>
+      <p>This page is not in the UI yet: the command line (<code>mlship {title.toLowerCase()} list</code>) and the API show it.</p>
+    </section>
+  );
+}
+
+function SignIn({ reason, done }: { reason: string; done: (me: WhoAmI) => void }) {
+  const [user, setUser] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const next = location.pathname + location.search + location.hash;
+  return (
+    <main class="signin" id="main">
+      <h1>Sign in to mlship</h1>
+      {reason && <p>{reason}</p>}
+      <form
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError("");
+          try {
+            done(await signIn(user, password));
+          } catch (err) {
+            setError(err instanceof ApiError && err.status === 401 ? "The user name or the password is wrong." : message(err));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <label>
+          User name
+          <input name="username" autoComplete="username" required value={user} onInput={(e) => setUser(e.currentTarget.value)} />
+        </label>
+        <label>
+          Password or API token
+          <input name="password" type="password" autoComplete="current-password" required value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)} />
+        </label>
+        {error && <p role="alert" class="error">{error}</p>}
+        <button type="submit" disabled={busy}>Sign in</button>
+      </form>
+      {singleSignOn && (
+        <p>
+          <a class="button" href={"/auth/login?next=" + encodeURIComponent(next)}>Sign in with single sign-on</a>
+        </p>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,262 @@
+// A run: its overview, params, tags, metric histories as charts, and its artifacts
+// with previews that read only a bounded prefix of a file.
+import { useEffect, useState } from "preact/hooks";
+import { fetchRaw, message, mlflow } from "../api";
+import { Chart, type XAxis } from "../chart";
+import { formatDuration, formatTime, formatValue } from "../format";
+import { href } from "../router";
+import type { KV, Metric, Run } from "./runs";
+
+/** The most points of one metric the page fetches (MLflow's get-history pages). */
+const MAX_POINTS = 200_000;
+const HISTORY_PAGE = 25_000;
+
+export function RunPage({ experimentId, runId }: { experimentId: string; runId: string }) {
+  const [run, setRun] = useState<Run | null>(null);
+  const [experimentName, setExperimentName] = useState("");
+  const [error, setError] = useState("");
+  useEffect(() => {
+    mlflow<{ run: Run }>("runs/get", { run_id: runId }, "GET").then((r) => setRun(r.run), (err) => setError(message(err)));
+    mlflow<{ experiment: { name: string } }>("experiments/get", { experiment_id: experimentId }, "GET")
+      .then((r) => setExperimentName(r.experiment.name), () => {});
+  }, [experimentId, runId]);
+
+  const crumbs = (
+    <p class="breadcrumb">
+      <a href={href("experiments")}>Experiments</a> / <a href={href("experiments", experimentId)}>{experimentName || experimentId}</a> /
+    </p>
+  );
+  if (error) return <section>{crumbs}<h1>Run {runId}</h1><p role="alert" class="error">{error}</p></section>;
+  if (!run) return <section>{crumbs}<p>Loading…</p></section>;
+  const i = run.info;
+  const tags = run.data.tags ?? [];
+  const tag = (k: string) => tags.find((t) => t.key === k)?.value;
+  return (
+    <section>
+      {crumbs}
+      <h1>{i.run_name || i.run_id}</h1>
+      <h2>Overview</h2>
+      <dl class="facts">
+        <dt>Status</dt><dd class={`status-${i.status}`}>{i.status}</dd>
+        <dt>Run ID</dt><dd><code>{i.run_id}</code></dd>
+        <dt>Started</dt><dd>{formatTime(i.start_time)}</dd>
+        <dt>Ended</dt><dd>{formatTime(i.end_time)}</dd>
+        <dt>Duration</dt><dd>{formatDuration(i.start_time, i.end_time)}</dd>
+        <dt>User</dt><dd>{i.user_id || tag("mlflow.user")}</dd>
+        <dt>Source</dt><dd>{[tag("mlflow.source.type"), tag("mlflow.source.name")].filter(Boolean).join(": ")}{tag("mlflow.source.git.commit") ? ` @ ${tag("mlflow.source.git.commit")!.slice(0, 10)}` : ""}</dd>
+        <dt>Artifacts</dt><dd><code>{i.artifact_uri}</code></dd>
+        {i.lifecycle_stage === "deleted" && <><dt>Lifecycle</dt><dd>deleted</dd></>}
+      </dl>
+      <h2>Parameters</h2>
+      <KVTable rows={run.data.params ?? []} caption="Parameters" empty="No parameters." />
+      <Metrics run={run} />
+      <h2>Tags</h2>
+      <KVTable rows={tags.filter((t) => !t.key.startsWith("mlflow."))} caption="Tags" empty="No tags." />
+      <Artifacts run={run} />
+    </section>
+  );
+}
+
+function KVTable({ rows, caption, empty }: { rows: KV[]; caption: string; empty: string }) {
+  if (!rows.length) return <p class="muted">{empty}</p>;
+  return (
+    <table class="list">
+      <caption class="skip">{caption}</caption>
+      <thead><tr><th scope="col">Key</th><th scope="col">Value</th></tr></thead>
+      <tbody>
+        {[...rows].sort((a, b) => a.key.localeCompare(b.key)).map((r) => (
+          <tr key={r.key}><td><code>{r.key}</code></td><td>{r.value}</td></tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+type History = { points: Metric[]; truncated: boolean };
+
+async function history(runId: string, key: string): Promise<History> {
+  const points: Metric[] = [];
+  let token: string | undefined;
+  do {
+    const page = await mlflow<{ metrics?: Metric[]; next_page_token?: string }>("metrics/get-history",
+      { run_id: runId, metric_key: key, max_results: HISTORY_PAGE, page_token: token }, "GET");
+    for (const m of page.metrics ?? []) points.push({ ...m, value: Number(m.value), step: Number(m.step ?? 0), timestamp: Number(m.timestamp) });
+    token = page.next_page_token || undefined;
+  } while (token && points.length < MAX_POINTS);
+  return { points, truncated: token !== undefined };
+}
+
+function Metrics({ run }: { run: Run }) {
+  const keys = (run.data.metrics ?? []).map((m) => m.key).sort();
+  const [x, setX] = useState<XAxis>("step");
+  const [log, setLog] = useState(false);
+  return (
+    <>
+      <h2>Metrics</h2>
+      {keys.length === 0 ? <p class="muted">No metrics.</p> : (
+        <>
+          <div class="toolbar" role="group" aria-label="Chart options">
+            <label>
+              X axis
+              <select value={x} onChange={(e) => setX(e.currentTarget.value as XAxis)}>
+                <option value="step">Step</option>
+                <option value="time">Time</option>
+                <option value="relative">Relative time</option>
+              </select>
+            </label>
+            <label><input type="checkbox" checked={log} onChange={(e) => setLog(e.currentTarget.checked)} /> Log scale</label>
+          </div>
+          <div class="charts">
+            {keys.map((k) => <MetricChart key={k} runId={run.info.run_id} metric={k} last={run.data.metrics!.find((m) => m.key === k)!} x={x} log={log} />)}
+          </div>
+        </>
+      )}
+    </>
+  );
+}
+
+function MetricChart({ runId, metric, last, x, log }: { runId: string; metric: string; last: Metric; x: XAxis; log: boolean }) {
+  const [h, setH] = useState<History | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    history(runId, metric).then(setH, (err) => setError(message(err)));
+  }, [runId, metric]);
+  const positive = h?.points.every((p) => p.value > 0) ?? true;
+  return (
+    <figure class="chart" style="margin:0">
+      <h3>{metric}</h3>
+      <p class="note">last {formatValue(Number(last.value))} at step {last.step}{h ? ` · ${h.points.length.toLocaleString()} points` : ""}</p>
+      {error && <p role="alert" class="error">{error}</p>}
+      {h && <Chart title={metric} points={h.points} x={x} log={log && positive} />}
+      {h?.truncated && <p class="note">Showing the first {h.points.length.toLocaleString()} points of a longer history.</p>}
+      {log && !positive && <p class="note">Linear scale: the history has values ≤ 0.</p>}
+    </figure>
+  );
+}
+
+type FileInfo = { path: string; is_dir?: boolean; file_size?: number | string };
+
+/** The artifact proxy's URL of path under a run's artifact root, when this server stores it. */
+function artifactURL(root: string | undefined, path: string): string | null {
+  if (!root?.startsWith("mlflow-artifacts:")) return null;
+  let key = root.slice("mlflow-artifacts:".length);
+  if (key.startsWith("//")) key = new URL(root).pathname;
+  key = key.replace(/^\/+|\/+$/g, "");
+  const parts = [...key.split("/"), ...path.split("/")].filter(Boolean).map(encodeURIComponent);
+  return "/api/2.0/mlflow-artifacts/artifacts/" + parts.join("/");
+}
+
+function Artifacts({ run }: { run: Run }) {
+  const [dir, setDir] = useState("");
+  const [files, setFiles] = useState<FileInfo[] | null>(null);
+  const [error, setError] = useState("");
+  const [selected, setSelected] = useState<FileInfo | null>(null);
+  useEffect(() => {
+    setFiles(null);
+    mlflow<{ files?: FileInfo[] }>("artifacts/list", { run_id: run.info.run_id, path: dir }, "GET").then(
+      (r) => { setFiles(r.files ?? []); setError(""); }, (err) => setError(message(err)));
+  }, [run.info.run_id, dir]);
+  const up = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
+  return (
+    <>
+      <h2>Artifacts</h2>
+      {error && <p role="alert" class="error">{error}</p>}
+      <div class="artifacts">
+        <nav aria-label="Artifact files">
+          {dir && <p><button type="button" class="link" onClick={() => setDir(up)}>↑ {up || "(root)"}</button> <span class="muted">/{dir}</span></p>}
+          {files === null ? <p>Loading…</p> : files.length === 0 ? <p class="muted">No artifacts here.</p> : (
+            <ul>
+              {files.map((f) => (
+                <li key={f.path}>
+                  <button type="button" aria-current={selected?.path === f.path ? "true" : undefined}
+                    onClick={() => (f.is_dir ? setDir(f.path) : setSelected(f))}>
+                    {f.is_dir ? "📁 " : ""}{f.path.slice(f.path.lastIndexOf("/") + 1)}
+                  </button>
+                  {!f.is_dir && f.file_size !== undefined && <span class="muted"> {size(Number(f.file_size))}</span>}
+                </li>
+              ))}
+            </ul>
+          )}
+        </nav>
+        <div class="preview" aria-live="polite">
+          {selected ? <Preview key={selected.path} file={selected} url={artifactURL(run.info.artifact_uri, selected.path)} /> : <p class="muted">Choose a file to preview it.</p>}
+        </div>
+      </div>
+    </>
+  );
+}
+
+function size(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let i = -1;
+  do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+  return `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+const TEXT_LIMIT = 64 * 1024;
+const IMAGE_LIMIT = 8 * 1024 * 1024;
+const textLike = /(^|\/)(MLmodel|LICENSE|README|Dockerfile|requirements[^/]*)$|\.(txt|log|json|jsonl|yaml|yml|csv|tsv|md|py|r|sql|toml|ini|cfg|xml|html|sh|js|ts)$/i;
+const imageType: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp", svg: "image/svg+xml", bmp: "image/bmp" };
+
+/** Reads at most limit bytes of url: asks for a Range, and stops the stream there either way. */
+async function readPrefix(url: string, limit: number): Promise<{ bytes: Uint8Array; complete: boolean }> {
+  const res = await fetchRaw(url, { headers: { Accept: "*/*", Range: `bytes=0-${limit - 1}` } });
+  const total = Number(res.headers.get("Content-Range")?.split("/")[1] ?? res.headers.get("Content-Length") ?? NaN);
+  const reader = res.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  while (n < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.length;
+  }
+  if (n >= limit) await reader.cancel();
+  const bytes = new Uint8Array(Math.min(n, limit));
+  let off = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, bytes.length - off);
+    bytes.set(part, off);
+    off += part.length;
+  }
+  const complete = Number.isFinite(total) ? bytes.length >= total : n < limit;
+  return { bytes, complete };
+}
+
+function Preview({ file, url }: { file: FileInfo; url: string | null }) {
+  const [state, setState] = useState<{ text?: string; image?: string; note?: string; error?: string }>({});
+  const name = file.path.slice(file.path.lastIndexOf("/") + 1);
+  const ext = name.includes(".") ? name.slice(name.lastIndexOf(".") + 1).toLowerCase() : "";
+  const fileSize = Number(file.file_size ?? NaN);
+  useEffect(() => {
+    if (!url) { setState({ note: "This run's artifacts are not stored by this server: no preview." }); return; }
+    let objectURL = "";
+    (async () => {
+      if (imageType[ext]) {
+        if (fileSize > IMAGE_LIMIT) return setState({ note: `Too large to preview (${size(fileSize)}).` });
+        const { bytes, complete } = await readPrefix(url, IMAGE_LIMIT);
+        if (!complete) return setState({ note: "Too large to preview." });
+        objectURL = URL.createObjectURL(new Blob([bytes as BlobPart], { type: imageType[ext] }));
+        return setState({ image: objectURL });
+      }
+      if (!textLike.test(name) && ext !== "") return setState({ note: "No preview for this type of file." });
+      const { bytes, complete } = await readPrefix(url, TEXT_LIMIT);
+      let text = new TextDecoder().decode(bytes);
+      if (complete && ext === "json") {
+        try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as it is */ }
+      }
+      setState({ text, note: complete ? "" : `The first ${size(bytes.length)}${Number.isFinite(fileSize) ? ` of ${size(fileSize)}` : ""}.` });
+    })().catch((err) => setState({ error: message(err) }));
+    return () => { if (objectURL) URL.revokeObjectURL(objectURL); };
+  }, [url]);
+  return (
+    <div>
+      <h3 style="margin-top:0">{file.path}</h3>
+      {state.error && <p role="alert" class="error">{state.error}</p>}
+      {state.note && <p class="muted">{state.note}</p>}
+      {state.text !== undefined && <pre tabIndex={0} aria-label={`Contents of ${name}`}>{state.text}</pre>}
+      {state.image && <img src={state.image} alt={`The image ${name}`} />}
+    </div>
+  );
+}

@@ -1,0 +1,246 @@
+// The runs of an experiment: a table that holds in the DOM only the rows in view, fed
+// by MLflow's runs/search a page at a time as the user scrolls. The server filters (in
+// MLflow's search grammar, which it validates) and sorts; the page never loads all runs.
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { message, mlflow } from "../api";
+import { formatDuration, formatTime, formatValue } from "../format";
+import { href, navigate } from "../router";
+import type { Experiment } from "./experiments";
+
+export type KV = { key: string; value: string };
+export type Metric = { key: string; value: number; timestamp: number; step: number };
+export type Run = {
+  info: {
+    run_id: string; run_name?: string; experiment_id: string; status: string; user_id?: string;
+    start_time?: number; end_time?: number; artifact_uri?: string; lifecycle_stage?: string;
+  };
+  data: { metrics?: Metric[]; params?: KV[]; tags?: KV[] };
+};
+type Page = { runs?: Run[]; next_page_token?: string };
+
+const ROW = 32; // px, as .grid [role="row"]
+const PAGE = 200;
+const OVERSCAN = 10;
+
+/** A column: an attribute, or a param, metric or tag by key. */
+type Column = { kind: "attr" | "params" | "metrics" | "tags"; key: string; label: string };
+
+const attributes: Column[] = [
+  { kind: "attr", key: "run_name", label: "Run" },
+  { kind: "attr", key: "status", label: "Status" },
+  { kind: "attr", key: "start_time", label: "Started" },
+  { kind: "attr", key: "duration", label: "Duration" },
+  { kind: "attr", key: "user_id", label: "User" },
+];
+
+function columnId(c: Column) {
+  return `${c.kind}.${c.key}`;
+}
+
+function parseColumn(id: string): Column | null {
+  const dot = id.indexOf(".");
+  const kind = id.slice(0, dot) as Column["kind"];
+  const key = id.slice(dot + 1);
+  if (!["params", "metrics", "tags"].includes(kind) || !key) return null;
+  return { kind, key, label: key };
+}
+
+/** The order_by clause sorting by c, or "" where the server cannot sort (duration). */
+function orderKey(c: Column): string {
+  if (c.kind === "attr") return c.key === "duration" ? "" : `attributes.${c.key}`;
+  return `${c.kind}.\`${c.key.replace(/`/g, "")}\``;
+}
+
+function cell(run: Run, c: Column): string {
+  const i = run.info;
+  switch (c.kind) {
+    case "attr":
+      if (c.key === "start_time") return formatTime(i.start_time);
+      if (c.key === "duration") return formatDuration(i.start_time, i.end_time);
+      return String((i as Record<string, unknown>)[c.key] ?? "");
+    case "metrics":
+      return formatValue(run.data.metrics?.find((m) => m.key === c.key)?.value);
+    default:
+      return run.data[c.kind]?.find((p) => p.key === c.key)?.value ?? "";
+  }
+}
+
+function withQuery(experimentId: string, q: Record<string, string>): string {
+  const s = new URLSearchParams(Object.entries(q).filter(([, v]) => v)).toString();
+  return href("experiments", experimentId) + (s ? "?" + s : "");
+}
+
+export function Runs({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
+  const filter = query.get("filter") ?? "";
+  const order = query.get("order") ?? "attributes.start_time DESC";
+  const chosen = query.get("columns");
+  const [experiment, setExperiment] = useState<Experiment | null>(null);
+  const [runs, setRuns] = useState<Run[]>([]);
+  const [next, setNext] = useState<string | undefined>();
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState("");
+  const [text, setText] = useState(filter);
+  const [scroll, setScroll] = useState({ top: 0, height: 600 });
+  const [showColumns, setShowColumns] = useState(false);
+  const grid = useRef<HTMLDivElement>(null);
+  const generation = useRef(0);
+
+  const state = { filter, order, columns: chosen ?? "" };
+  const go = (change: Partial<typeof state>) => navigate(withQuery(experimentId, { ...state, ...change }), true);
+
+  useEffect(() => {
+    mlflow<{ experiment: Experiment }>("experiments/get", { experiment_id: experimentId }, "GET").then(
+      (r) => setExperiment(r.experiment), (err) => setError(message(err)));
+  }, [experimentId]);
+
+  const load = async (token?: string) => {
+    const gen = generation.current;
+    setLoading(true);
+    try {
+      const page = await mlflow<Page>("runs/search", {
+        experiment_ids: [experimentId], filter, max_results: PAGE, order_by: [order], page_token: token,
+      });
+      if (gen !== generation.current) return; // a newer search replaced this one
+      setRuns((old) => (token ? [...old, ...(page.runs ?? [])] : page.runs ?? []));
+      setNext(page.next_page_token || undefined);
+      setError("");
+    } catch (err) {
+      if (gen !== generation.current) return;
+      setError(message(err));
+      if (!token) { setRuns([]); setNext(undefined); }
+    } finally {
+      if (gen === generation.current) setLoading(false);
+    }
+  };
+
+  useEffect(() => {
+    generation.current++;
+    setText(filter);
+    setRuns([]);
+    setNext(undefined);
+    grid.current?.scrollTo(0, 0);
+    load();
+  }, [experimentId, filter, order]);
+
+  useEffect(() => {
+    const el = grid.current;
+    if (!el) return;
+    const measure = () => setScroll({ top: el.scrollTop, height: el.clientHeight });
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  // The keys seen in the runs loaded so far, for the column chooser.
+  const known = useMemo(() => {
+    const keys = { params: new Set<string>(), metrics: new Set<string>(), tags: new Set<string>() };
+    for (const r of runs.slice(0, 1000)) {
+      r.data.params?.forEach((p) => keys.params.add(p.key));
+      r.data.metrics?.forEach((m) => keys.metrics.add(m.key));
+      r.data.tags?.forEach((t) => !t.key.startsWith("mlflow.") && keys.tags.add(t.key));
+    }
+    return { params: [...keys.params].sort(), metrics: [...keys.metrics].sort(), tags: [...keys.tags].sort() };
+  }, [runs]);
+
+  const extra: Column[] = chosen !== null
+    ? chosen.split(",").map(parseColumn).filter((c): c is Column => c !== null)
+    : [
+        ...known.metrics.slice(0, 6).map((key) => ({ kind: "metrics" as const, key, label: key })),
+        ...known.params.slice(0, 6).map((key) => ({ kind: "params" as const, key, label: key })),
+      ];
+  const columns = [...attributes, ...extra];
+
+  const first = Math.max(0, Math.floor(scroll.top / ROW) - OVERSCAN);
+  const last = Math.min(runs.length, Math.ceil((scroll.top + scroll.height) / ROW) + OVERSCAN);
+  useEffect(() => {
+    if (next && !loading && !error && last >= runs.length - OVERSCAN * 2) load(next);
+  }, [last, next, loading, runs.length]);
+
+  const [orderCol, orderDir] = order.split(/ (?=(?:ASC|DESC)$)/i);
+  const sortBy = (c: Column) => {
+    const key = orderKey(c);
+    if (!key) return;
+    go({ order: `${key} ${key === orderCol && orderDir?.toUpperCase() !== "ASC" ? "ASC" : "DESC"}` });
+  };
+  const toggleColumn = (c: Column) => {
+    const ids = extra.map(columnId);
+    const id = columnId(c);
+    go({ columns: (ids.includes(id) ? ids.filter((x) => x !== id) : [...ids, id]).join(",") || "-" });
+  };
+
+  return (
+    <section>
+      <p class="breadcrumb"><a href={href("experiments")}>Experiments</a> /</p>
+      <h1>{experiment?.name ?? `Experiment ${experimentId}`}</h1>
+      <div class="toolbar">
+        <form role="search" class="grow" onSubmit={(e) => { e.preventDefault(); go({ filter: text.trim() }); }}>
+          <label>
+            Filter
+            <input type="search" name="filter" value={text} spellcheck={false} onInput={(e) => setText(e.currentTarget.value)}
+              placeholder="metrics.rmse < 0.8 and params.model = 'tree'" aria-describedby="filter-help" />
+          </label>
+        </form>
+        <button type="button" aria-expanded={showColumns} onClick={() => setShowColumns(!showColumns)}>Columns</button>
+      </div>
+      <p id="filter-help" class="muted">MLflow's search grammar: <code>metrics.KEY</code>, <code>params.KEY</code>, <code>tags.KEY</code>, <code>attributes.status</code>… joined with <code>and</code>; Enter applies it.</p>
+      {error && <p role="alert" class="error">{error}</p>}
+      {showColumns && (
+        <div class="columns">
+          {(["metrics", "params", "tags"] as const).map((kind) => known[kind].length > 0 && (
+            <fieldset key={kind}>
+              <legend>{kind[0].toUpperCase() + kind.slice(1)}</legend>
+              {known[kind].map((key) => {
+                const c: Column = { kind, key, label: key };
+                return (
+                  <label key={key}>
+                    <input type="checkbox" checked={extra.some((x) => columnId(x) === columnId(c))} onChange={() => toggleColumn(c)} />
+                    {key}
+                  </label>
+                );
+              })}
+            </fieldset>
+          ))}
+        </div>
+      )}
+      <p role="status" class="muted">
+        {loading && runs.length === 0 ? "Loading…" : `${runs.length.toLocaleString()}${next ? "+" : ""} run${runs.length === 1 ? "" : "s"} loaded${loading ? ", loading more…" : ""}`}
+      </p>
+      <div class="grid" ref={grid} tabIndex={0} role="table" aria-label="Runs" aria-rowcount={next ? -1 : runs.length + 1}
+        onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}>
+        <div role="rowgroup" class="head">
+          <div role="row" aria-rowindex={1}>
+            {columns.map((c) => {
+              const key = orderKey(c);
+              const sorted = key && key === orderCol ? (orderDir?.toUpperCase() === "ASC" ? "ascending" : "descending") : undefined;
+              return (
+                <div role="columnheader" key={columnId(c)} aria-sort={sorted ?? "none"} class={c.key === "run_name" ? "wide" : ""}
+                  title={c.kind === "attr" ? c.label : `${c.kind}.${c.key}`}>
+                  {key ? (
+                    <button type="button" onClick={() => sortBy(c)}>
+                      {c.kind !== "attr" && <span class="muted">{c.kind[0]}. </span>}{c.label}{sorted ? (sorted === "ascending" ? " ▲" : " ▼") : ""}
+                    </button>
+                  ) : c.label}
+                </div>
+              );
+            })}
+          </div>
+        </div>
+        <div role="rowgroup" style={{ height: `${runs.length * ROW}px`, position: "relative" }}>
+          {runs.slice(first, last).map((r, i) => (
+            <div role="row" key={r.info.run_id} aria-rowindex={first + i + 2}
+              style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${(first + i) * ROW}px)` }}>
+              {columns.map((c) => (
+                <div role="cell" key={columnId(c)} class={(c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" ? "num" : c.key === "status" ? `status-${r.info.status}` : "")}>
+                  {c.key === "run_name" && c.kind === "attr" ? (
+                    <a href={href("experiments", experimentId, "runs", r.info.run_id)}>{r.info.run_name || r.info.run_id}</a>
+                  ) : cell(r, c)}
+                </div>
+              ))}
+            </div>
+          ))}
+        </div>
+      </div>
+    </section>
+  );
+}
