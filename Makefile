@@ -90,12 +90,16 @@ sandbox-deps:
 
 # R and jsonlite serve R models (runtimes/r); the tests skip R models where R is absent,
 # so a machine without apt-get still runs everything else. bubblewrap is the sandbox the
-# python, r and declared runtimes' workers run in (internal/runtime/sandbox).
+# python, r and declared runtimes' workers run in (internal/runtime/sandbox). Debian's
+# chromium is the browser the UI's tests drive (tests/test_ui_*.py; skipped without it).
 system-deps: sandbox-deps
-	@if ! command -v Rscript >/dev/null || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then \
+	@missing=""; \
+	if ! command -v Rscript >/dev/null || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then missing="r-base-core r-cran-jsonlite"; fi; \
+	if ! command -v chromium >/dev/null; then missing="$$missing chromium"; fi; \
+	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends r-base-core r-cran-jsonlite >/dev/null; \
-		else echo "R is not installed and cannot be installed here: the R worker's tests will be skipped"; fi; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "$$missing not installed and cannot be installed here: the R worker's and the UI's browser tests will be skipped"; fi; \
 	fi
 
 # The test virtualenv is rebuilt whenever the pinned requirements change.

@@ -125,7 +125,7 @@ function MetricChart({ runId, metric, last, x, log }: { runId: string; metric: s
   return (
     <figure class="chart" style="margin:0">
       <h3>{metric}</h3>
-      <p class="note">last {formatValue(Number(last.value))} at step {last.step}{h ? ` · ${h.points.length.toLocaleString()} points` : ""}</p>
+      <p class="note">last {formatValue(Number(last.value))} at step {last.step}{h ? ` · ${h.points.length.toLocaleString()} point${h.points.length === 1 ? "" : "s"}` : ""}</p>
       {error && <p role="alert" class="error">{error}</p>}
       {h && <Chart title={metric} points={h.points} x={x} log={log && positive} />}
       {h?.truncated && <p class="note">Showing the first {h.points.length.toLocaleString()} points of a longer history.</p>}
