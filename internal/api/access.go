@@ -207,6 +207,8 @@ var objectRules = map[string]objectRule{
 	"GET /api/v1/models/{name}/alias-audit":                        {auth.RegisteredModel, "name", auth.LevelRead},
 	"GET /api/v1/runs/{run_id}/metrics/{key}/history":              {auth.Experiment, "run_id", auth.LevelRead},
 	"GET /api/v1/runs/{run_id}/metric-history":                     {auth.Experiment, "run_id", auth.LevelRead},
+	"GET /api/v1/experiments/{id}/keys":                            {auth.Experiment, "id", auth.LevelRead},
+	"GET /api/v1/experiments/{id}/metric-summary":                  {auth.Experiment, "id", auth.LevelRead},
 }
 
 // objectFree are the routes that touch no single object, or check their objects

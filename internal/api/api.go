@@ -136,6 +136,8 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/audit", a.listAudit, false, none, httpx.Admin},
 		{"GET", "/api/v1/runs/{run_id}/metrics/{key}/history", a.metricHistory, false, none, httpx.Read},
 		{"GET", "/api/v1/runs/{run_id}/metric-history", a.metricHistories, false, none, httpx.Read},
+		{"GET", "/api/v1/experiments/{id}/keys", a.experimentKeys, false, none, httpx.Read},
+		{"GET", "/api/v1/experiments/{id}/metric-summary", a.metricSummary, false, none, httpx.Read},
 	}, a.accessRoutes()...)
 }
 

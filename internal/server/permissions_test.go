@@ -119,6 +119,8 @@ func TestObjectPermissions(t *testing.T) {
 		{"GET", mlflow + "artifacts/list?run_id=" + run, "", auth.LevelRead},
 		{"GET", "/api/v1/runs/" + run + "/metrics/x/history", "", auth.LevelRead},
 		{"GET", "/api/v1/runs/" + run + "/metric-history?keys=x", "", auth.LevelRead},
+		{"GET", "/api/v1/experiments/" + exp + "/keys", "", auth.LevelRead},
+		{"GET", "/api/v1/experiments/" + exp + "/metric-summary?run_ids=" + run, "", auth.LevelRead},
 	}
 	var table []string
 	for _, rq := range requests {
