@@ -117,10 +117,11 @@ test-go:
 	MLSHIP_DRIFT_REFERENCE_PYTHON=$(CURDIR)/$(DRIFT_VENV)/bin/python $(GO) test -count=1 -run TestMatchesEvidently ./internal/drift/
 
 # The end-to-end files run in E2E_WORKERS processes (pytest-xdist), each against a server of
-# its own; a file stays in one process, so its module fixtures (deployments) load once.
+# its own; a file stays in one process, so its module fixtures (deployments) load once. The
+# files run in conftest.py's order (the heaviest first), not xdist's (the most tests first).
 E2E_WORKERS ?= 3
 test-e2e: build deps
-	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile
+	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # One after the other: side by side on 2 cores, Python workers under -race took minutes
 # to load and timed out.

@@ -61,7 +61,28 @@ if TARGET not in ("mlship", "mlflow"):
 STARTUP_TIMEOUT_S = float(os.environ.get("MLSHIP_TEST_STARTUP_TIMEOUT", "90"))
 
 
+# The files that take minutes, heaviest first. They run first, so that with the files spread
+# over processes (make test: pytest-xdist, --dist loadfile --no-loadscope-reorder) none of them
+# is left to run alone at the end; the others follow in their usual order.
+HEAVY_FIRST = [
+    "test_serving_cli.py",
+    "test_serving_traffic.py",
+    "test_gates.py",
+    "test_readme.py",
+    "test_envs.py",
+    "test_monitoring.py",
+    "test_sandbox.py",
+    "test_serving.py",
+    "test_registry.py",
+    "test_serving_pyfunc.py",
+    "test_gates_runtimes.py",
+    "test_serving_follow.py",
+]
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: same order in every process
     if not IS_MLFLOW:
         return
     skip = pytest.mark.skip(reason="mlship-only behaviour; the target is the real mlflow server")
