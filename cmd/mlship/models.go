@@ -112,6 +112,34 @@ func (f *clientFlags) client() (*client.Client, error) {
 	return c, nil
 }
 
+// send makes one request to the server the flags name: method on path with body (nil:
+// none), the answer decoded into out (nil: dropped).
+func (f *clientFlags) send(cmd *cobra.Command, method, path string, body, out any) error {
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	return cl.Send(cmd.Context(), method, path, body, out)
+}
+
+// get reads path, with the query q (nil: none), into out.
+func (f *clientFlags) get(cmd *cobra.Command, path string, q url.Values, out any) error {
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	return cl.Get(cmd.Context(), path, q, out)
+}
+
+// done sends a request whose answer shows nothing, then says what it did.
+func (f *clientFlags) done(cmd *cobra.Command, method, path string, body any, format string, a ...any) error {
+	if err := f.send(cmd, method, path, body, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), format+"\n", a...)
+	return nil
+}
+
 func modelsCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "models",

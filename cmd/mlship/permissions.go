@@ -53,15 +53,7 @@ func permissionsGrantCommand() *cobra.Command {
 			if err := onePrincipal(b); err != nil {
 				return err
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.Send(cmd.Context(), "POST", "/api/v1/permissions", b, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "granted %s on %s %s to %s\n", strings.ToUpper(b.Level), b.Kind, b.Object, principal(b))
-			return nil
+			return f.done(cmd, "POST", "/api/v1/permissions", b, "granted %s on %s %s to %s", strings.ToUpper(b.Level), b.Kind, b.Object, principal(b))
 		},
 	}
 	f.add(c)
@@ -84,15 +76,7 @@ func permissionsRevokeCommand() *cobra.Command {
 			if err := onePrincipal(b); err != nil {
 				return err
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.Send(cmd.Context(), "DELETE", "/api/v1/permissions", b, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked the grant on %s %s of %s\n", b.Kind, b.Object, principal(b))
-			return nil
+			return f.done(cmd, "DELETE", "/api/v1/permissions", b, "revoked the grant on %s %s of %s", b.Kind, b.Object, principal(b))
 		},
 	}
 	f.add(c)
@@ -120,14 +104,10 @@ func permissionsListCommand() *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("give KIND OBJECT, or one of --user and --team")}
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Grants []grantBody `json:"grants"`
 			}
-			if err := cl.Get(cmd.Context(), "/api/v1/permissions", q, &out); err != nil {
+			if err := f.get(cmd, "/api/v1/permissions", q, &out); err != nil {
 				return err
 			}
 			return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) {
@@ -177,12 +157,8 @@ teams.`,
 		cc := &cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(nargs),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := f.client()
-				if err != nil {
-					return err
-				}
 				var out any
-				if err := cl.Send(cmd.Context(), method, path(args), body(args), &out); err != nil {
+				if err := f.send(cmd, method, path(args), body(args), &out); err != nil {
 					return err
 				}
 				return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) { row(t, "ok") })
@@ -212,10 +188,6 @@ func teamsListCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use: "list", Short: "List the teams and their members", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Teams []struct {
 					ID      int64    `json:"id"`
@@ -223,7 +195,7 @@ func teamsListCommand() *cobra.Command {
 					Members []string `json:"members"`
 				} `json:"teams"`
 			}
-			if err := cl.Get(cmd.Context(), "/api/v1/teams", nil, &out); err != nil {
+			if err := f.get(cmd, "/api/v1/teams", nil, &out); err != nil {
 				return err
 			}
 			return f.out.print(cmd.OutOrStdout(), out, func(t *tabwriter.Writer) {

@@ -69,12 +69,8 @@ func tokensCreateCommand() *cobra.Command {
 		Short: "Create a token and print it (once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var t tokenRow
-			if err := cl.Send(cmd.Context(), "POST", "/api/v1/tokens", req, &t); err != nil {
+			if err := f.send(cmd, "POST", "/api/v1/tokens", req, &t); err != nil {
 				return err
 			}
 			if f.out.format == "json" {
@@ -101,10 +97,6 @@ func tokensListCommand() *cobra.Command {
 		Short: "List your tokens (an administrator: --user NAME, or --user '*' for all)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Tokens []tokenRow `json:"tokens"`
 			}
@@ -112,7 +104,7 @@ func tokensListCommand() *cobra.Command {
 			if user != "" {
 				q.Set("user", user)
 			}
-			if err := cl.Get(cmd.Context(), "/api/v1/tokens", q, &out); err != nil {
+			if err := f.get(cmd, "/api/v1/tokens", q, &out); err != nil {
 				return err
 			}
 			return printTokens(&f, cmd.OutOrStdout(), out.Tokens, out)
@@ -133,15 +125,7 @@ func tokensRevokeCommand() *cobra.Command {
 			if _, err := strconv.ParseInt(args[0], 10, 64); err != nil {
 				return usageError{fmt.Errorf("token id %q is not a number (mlship tokens list shows them)", args[0])}
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.Send(cmd.Context(), "DELETE", "/api/v1/tokens/"+args[0], nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
-			return nil
+			return f.done(cmd, "DELETE", "/api/v1/tokens/"+args[0], nil, "revoked token %s", args[0])
 		},
 	}
 	f.add(c)
@@ -155,10 +139,6 @@ func whoamiCommand() *cobra.Command {
 		Short: "Show who the server sees you as, with which scopes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var me struct {
 				Auth    bool     `json:"auth"`
 				Name    string   `json:"name"`
@@ -167,7 +147,7 @@ func whoamiCommand() *cobra.Command {
 				Scopes  []string `json:"scopes"`
 				TokenID int64    `json:"token_id"`
 			}
-			if err := cl.Get(cmd.Context(), "/api/v1/whoami", nil, &me); err != nil {
+			if err := f.get(cmd, "/api/v1/whoami", nil, &me); err != nil {
 				return err
 			}
 			return f.out.print(cmd.OutOrStdout(), me, func(t *tabwriter.Writer) {

@@ -70,14 +70,10 @@ func usersListCommand() *cobra.Command {
 		Short: "List users and service accounts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Users []userRow `json:"users"`
 			}
-			if err := cl.Get(cmd.Context(), "/api/v1/users", nil, &out); err != nil {
+			if err := f.get(cmd, "/api/v1/users", nil, &out); err != nil {
 				return err
 			}
 			return printUsers(&f, cmd.OutOrStdout(), out.Users, out)
@@ -127,18 +123,18 @@ func usersCreateCommand() *cobra.Command {
 		Short: "Create a user (asked for a password) or, with --service, a service account",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
+			if _, err := f.client(); err != nil {
+				return err // before asking for a password
 			}
 			req := auth.NewUser{Name: args[0], Kind: auth.KindUser, Admin: admin}
+			var err error
 			if service {
 				req.Kind = auth.KindService
 			} else if req.Password, err = readPassword(cmd, fromStdin); err != nil {
 				return err
 			}
 			var u userRow
-			if err := cl.Send(cmd.Context(), "POST", "/api/v1/users", req, &u); err != nil {
+			if err := f.send(cmd, "POST", "/api/v1/users", req, &u); err != nil {
 				return err
 			}
 			return printUsers(&f, cmd.OutOrStdout(), []userRow{u}, u)
@@ -158,15 +154,7 @@ func usersDeleteCommand() *cobra.Command {
 		Short: "Delete a user and revoke its tokens (the last administrator stays)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.Send(cmd.Context(), "DELETE", "/api/v1/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
-			return nil
+			return f.done(cmd, "DELETE", "/api/v1/users/"+url.PathEscape(args[0]), nil, "deleted user %s", args[0])
 		},
 	}
 	f.add(c)
@@ -181,19 +169,14 @@ func usersPasswordCommand() *cobra.Command {
 		Short: "Set a user's password",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
+			if _, err := f.client(); err != nil {
+				return err // before asking for a password
 			}
 			p, err := readPassword(cmd, fromStdin)
 			if err != nil {
 				return err
 			}
-			if err := cl.Send(cmd.Context(), "PATCH", "/api/v1/users/"+url.PathEscape(args[0]), auth.UserUpdate{Password: &p}, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\n", args[0])
-			return nil
+			return f.done(cmd, "PATCH", "/api/v1/users/"+url.PathEscape(args[0]), auth.UserUpdate{Password: &p}, "password of %s changed", args[0])
 		},
 	}
 	f.add(c)
@@ -212,12 +195,8 @@ func usersAdminCommand() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("say true or false, not %q", args[1])}
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
 			var u userRow
-			if err := cl.Send(cmd.Context(), "PATCH", "/api/v1/users/"+url.PathEscape(args[0]), auth.UserUpdate{Admin: &admin}, &u); err != nil {
+			if err := f.send(cmd, "PATCH", "/api/v1/users/"+url.PathEscape(args[0]), auth.UserUpdate{Admin: &admin}, &u); err != nil {
 				return err
 			}
 			return printUsers(&f, cmd.OutOrStdout(), []userRow{u}, u)

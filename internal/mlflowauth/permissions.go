@@ -55,6 +55,19 @@ func resourceOf(p params, idParam string) (auth.ObjectKind, string, error) {
 	return kind, id, nil
 }
 
+// userResource reads the parameters of the users/permissions routes: the user's name
+// and the object.
+func userResource(r *http.Request) (p params, name string, kind auth.ObjectKind, object string, err error) {
+	if p, err = readParams(r); err != nil {
+		return nil, "", "", "", err
+	}
+	if name, err = p.str("username"); err != nil {
+		return nil, "", "", "", err
+	}
+	kind, object, err = resourceOf(p, "resource_id")
+	return p, name, kind, object, err
+}
+
 // levelOf reads a permission name: READ, USE, EDIT, MANAGE or DENY. NO_PERMISSIONS,
 // the absence of a grant, is refused when granted.
 func levelOf(p params) (auth.Level, error) {
@@ -68,15 +81,7 @@ func levelOf(p params) (auth.Level, error) {
 // grantUserPermission gives a user a permission on one object. Like MLflow's app, it
 // refuses a grant the user already holds on the object; the caller needs MANAGE on it.
 func (a *API) grantUserPermission(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	name, err := p.str("username")
-	if err != nil {
-		return nil, err
-	}
-	kind, object, err := resourceOf(p, "resource_id")
+	p, name, kind, object, err := userResource(r)
 	if err != nil {
 		return nil, err
 	}
@@ -116,15 +121,7 @@ func (a *API) userGrant(r *http.Request, caller *auth.Identity, kind auth.Object
 }
 
 func (a *API) revokeUserPermission(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	name, err := p.str("username")
-	if err != nil {
-		return nil, err
-	}
-	kind, object, err := resourceOf(p, "resource_id")
+	_, name, kind, object, err := userResource(r)
 	if err != nil {
 		return nil, err
 	}
@@ -145,15 +142,7 @@ func (a *API) revokeUserPermission(w http.ResponseWriter, r *http.Request) (any,
 // would be judged: allowed is whether it may use it (USE or more). An administrator, the
 // user itself, or a manager of the object may ask.
 func (a *API) getUserPermission(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	name, err := p.str("username")
-	if err != nil {
-		return nil, err
-	}
-	kind, object, err := resourceOf(p, "resource_id")
+	_, name, kind, object, err := userResource(r)
 	if err != nil {
 		return nil, err
 	}
@@ -200,18 +189,7 @@ func (a *API) listCurrentUserPermissions(w http.ResponseWriter, r *http.Request)
 // listUserPermissions lists a user's grants (users/permissions/list), for the user
 // itself or an administrator.
 func (a *API) listUserPermissions(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	name, err := p.str("username")
-	if err != nil {
-		return nil, err
-	}
-	if err := selfOrAdmin(auth.From(r.Context()), name); err != nil {
-		return nil, err
-	}
-	u, err := a.auth.GetUser(r.Context(), name)
+	u, err := a.viewedUser(r)
 	if err != nil {
 		return nil, err
 	}

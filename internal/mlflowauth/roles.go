@@ -105,6 +105,16 @@ func (a *API) team(r *http.Request, p params) (*auth.Team, error) {
 	return t, err
 }
 
+// teamOf reads a request's parameters and the team its role_id names.
+func (a *API) teamOf(r *http.Request) (params, *auth.Team, error) {
+	p, err := readParams(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := a.team(r, p)
+	return p, t, err
+}
+
 // roleOfTeam returns a team as a role, with its grants.
 func (a *API) roleOfTeam(r *http.Request, t *auth.Team) (role, error) {
 	grants, err := a.auth.TeamGrants(r.Context(), t.ID)
@@ -172,19 +182,25 @@ func deref(s *string) string {
 }
 
 func (a *API) getRole(w http.ResponseWriter, r *http.Request) (any, error) {
+	ro, err := a.viewedRole(r)
+	return map[string]role{"role": ro}, err
+}
+
+// viewedRole returns the role the role_id parameter names, with its permissions, for a
+// caller who may view roles.
+func (a *API) viewedRole(r *http.Request) (role, error) {
 	p, err := readParams(r)
 	if err != nil {
-		return nil, err
+		return role{}, err
 	}
 	if err := a.mayViewRoles(r); err != nil {
-		return nil, err
+		return role{}, err
 	}
 	t, err := a.team(r, p)
 	if err != nil {
-		return nil, err
+		return role{}, err
 	}
-	ro, err := a.roleOfTeam(r, t)
-	return map[string]role{"role": ro}, err
+	return a.roleOfTeam(r, t)
 }
 
 // listRoles lists the roles of the workspaces named (only the default one exists), or
@@ -229,11 +245,7 @@ func (a *API) roles(r *http.Request, keep func(*auth.Team) bool) ([]role, error)
 }
 
 func (a *API) updateRole(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	t, err := a.team(r, p)
+	p, t, err := a.teamOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -267,11 +279,7 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	t, err := a.team(r, p)
+	_, t, err := a.teamOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +287,7 @@ func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (a *API) addRolePermission(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	t, err := a.team(r, p)
+	p, t, err := a.teamOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -329,18 +333,7 @@ func (a *API) removeRolePermission(w http.ResponseWriter, r *http.Request) (any,
 }
 
 func (a *API) listRolePermissions(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.mayViewRoles(r); err != nil {
-		return nil, err
-	}
-	t, err := a.team(r, p)
-	if err != nil {
-		return nil, err
-	}
-	ro, err := a.roleOfTeam(r, t)
+	ro, err := a.viewedRole(r)
 	return map[string][]rolePermission{"role_permissions": ro.Permissions}, err
 }
 
@@ -428,18 +421,7 @@ func (a *API) unassignRole(w http.ResponseWriter, r *http.Request) (any, error) 
 // listUserRoles lists the roles assigned to a user: for an administrator, or the user
 // itself.
 func (a *API) listUserRoles(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	name, err := p.str("username")
-	if err != nil {
-		return nil, err
-	}
-	if err := selfOrAdmin(auth.From(r.Context()), name); err != nil {
-		return nil, err
-	}
-	u, err := a.auth.GetUser(r.Context(), name)
+	u, err := a.viewedUser(r)
 	if err != nil {
 		return nil, err
 	}
@@ -472,11 +454,7 @@ func (a *API) rolesOf(r *http.Request) (map[int64][]role, error) {
 }
 
 func (a *API) listRoleUsers(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	t, err := a.team(r, p)
+	_, t, err := a.teamOf(r)
 	if err != nil {
 		return nil, err
 	}

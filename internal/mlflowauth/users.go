@@ -42,6 +42,16 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) (any, error) {
+	u, err := a.viewedUser(r)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]user{"user": userOf(u)}, nil
+}
+
+// viewedUser returns the user the username parameter names, for the user itself or an
+// administrator: anyone else is refused before learning whether the user exists.
+func (a *API) viewedUser(r *http.Request) (*auth.User, error) {
 	p, err := readParams(r)
 	if err != nil {
 		return nil, err
@@ -53,11 +63,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := selfOrAdmin(auth.From(r.Context()), name); err != nil {
 		return nil, err
 	}
-	u, err := a.auth.GetUser(r.Context(), name)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]user{"user": userOf(u)}, nil
+	return a.auth.GetUser(r.Context(), name)
 }
 
 // listedUser is a user in MLflow's user list, with the roles (teams) it holds.

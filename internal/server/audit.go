@@ -113,10 +113,15 @@ func (s *Server) settleAudit(r *http.Request, status int, p *pendingAudit) {
 	if p.trail == nil && e.Actor == "" {
 		e.Actor = s.claimedActor(r, status)
 	}
+	s.record(r, e, "audit: record a request")
+}
+
+// record writes e on its own, after r was answered (even if its client went away).
+func (s *Server) record(r *http.Request, e audit.Entry, failure string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
 	if err := s.audit.Record(ctx, e); err != nil {
-		s.logger.Error("audit: record a request", "err", err, "route", e.Route, "request_id", e.RequestID)
+		s.logger.Error(failure, "err", err, "route", e.Route, "request_id", e.RequestID)
 	}
 }
 
@@ -160,16 +165,19 @@ func (s *Server) refusedAccess(rt httpx.Route, r *http.Request, status int) {
 	if auditable(rt) {
 		return
 	}
-	kind := objectKind(rt.Path)
-	s.recordRefusal(r, audit.Entry{Route: rt.Method + " " + rt.Path, Action: rt.Method + " " + apiPath(rt.Path),
-		ObjectKind: kind, Object: objectName(rt, r, kind)}, status)
+	s.recordRefusal(r, routeEntry(rt, r), status)
 }
 
 // refusedBody records a request refused for its body's type before its route ran.
 func (s *Server) refusedBody(rt httpx.Route, r *http.Request, status int) {
+	s.recordRefusal(r, routeEntry(rt, r), status)
+}
+
+// routeEntry is the record of a request to rt, before anything is known of its answer.
+func routeEntry(rt httpx.Route, r *http.Request) audit.Entry {
 	kind := objectKind(rt.Path)
-	s.recordRefusal(r, audit.Entry{Route: rt.Method + " " + rt.Path, Action: rt.Method + " " + apiPath(rt.Path),
-		ObjectKind: kind, Object: objectName(rt, r, kind)}, status)
+	return audit.Entry{Route: rt.Method + " " + rt.Path, Action: rt.Method + " " + apiPath(rt.Path),
+		ObjectKind: kind, Object: objectName(rt, r, kind)}
 }
 
 // refusedAtEdge records a request the edge refused before any route saw it: a Host
@@ -188,11 +196,7 @@ func (s *Server) recordRefusal(r *http.Request, e audit.Entry, status int) {
 	} else {
 		e.Actor = s.claimedActor(r, 0)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
-	if err := s.audit.Record(ctx, e); err != nil {
-		s.logger.Error("audit: record a refusal", "err", err, "route", e.Route, "request_id", e.RequestID)
-	}
+	s.record(r, e, "audit: record a refusal")
 }
 
 func truncate(s string, n int) string {
