@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO_ROOT, Server
+from conftest import REPO_ROOT, Server, _free_port
 from helpers import unique_name
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
@@ -101,7 +102,7 @@ def page(browser):
 def check(page, shots, name):
     """Screenshots the page and runs axe-core on it: no serious or critical violation, and
     no error in the console (a CSP refusal would show there)."""
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"ui-{name}.png"), full_page=True)
     violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
         .filter(v => v.impact === 'serious' || v.impact === 'critical')
         .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)""")
@@ -176,8 +177,13 @@ def test_runs_page_sorts_and_filters_on_the_server(page, seeded, base_url, shots
     page.locator('[role="columnheader"]', has_text="loss").get_by_role("button").click()
     page.wait_for_function(f"() => document.querySelector('.grid [role=\"rowgroup\"]:not(.head) [role=\"row\"] a')?.textContent === {by_loss[0]['name']!r}")
 
-    # A filter in MLflow's grammar is applied by the server.
+    # The filter box completes the keys of the loaded runs.
     box = page.get_by_label("Filter")
+    box.fill("params.model = 'tree' and metrics.acc")
+    page.wait_for_function("""() => [...document.querySelectorAll('#filter-completions option')].map(o => o.value)
+        .includes("params.model = 'tree' and metrics.accuracy")""")
+
+    # A filter in MLflow's grammar is applied by the server.
     box.fill("params.model = 'tree' and metrics.accuracy > 0.7")
     box.press("Enter")
     page.get_by_text("2 runs loaded").wait_for()
@@ -282,3 +288,61 @@ def test_sign_in_form_with_auth(page, auth_server, shots):
     page.reload()
     page.get_by_role("heading", name="Experiments").wait_for()
     assert page.evaluate("() => localStorage.length") == 0
+
+
+@pytest.fixture(scope="module")
+def sso_server():
+    """A server signing browsers in through the OpenID provider tests/test_oidc.py uses."""
+    provider_bin = REPO_ROOT / ".tools" / "bin" / "oidc-provider"
+    if not provider_bin.exists():
+        pytest.fail(f"{provider_bin} is missing: run `make deps`")
+    base = Path(tempfile.mkdtemp(prefix="mlship-ui-sso-"))
+    secret = "ui-client-secret"
+    srv = Server("mlship", base, env={"MLSHIP_ADMIN_PASSWORD": ADMIN_PASSWORD, "MLSHIP_OIDC_CLIENT_SECRET": secret})
+    provider_url = f"http://127.0.0.1:{_free_port()}"
+    log = open(base / "provider.log", "wb")
+    provider = subprocess.Popen([str(provider_bin), "--addr", provider_url.removeprefix("http://"), "--client-id", "mlship",
+                                 "--client-secret", secret, "--redirect-uri", srv.url + "/auth/callback",
+                                 "--user", "ana:ana-password:ana@example.com:"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert provider.poll() is None and time.monotonic() < deadline, "the OpenID provider did not start"
+            try:
+                if requests.get(provider_url + "/.well-known/openid-configuration", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        srv.extra_args = ["--auth", "--oidc-issuer", provider_url, "--oidc-client-id", "mlship",
+                          "--oidc-redirect-url", srv.url + "/auth/callback"]
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        provider.terminate()
+        provider.wait(timeout=10)
+        log.close()
+
+
+def test_single_sign_on_and_csrf(page, sso_server, shots):
+    page.goto(sso_server.url + "/#/experiments")
+    page.get_by_role("link", name="Sign in with single sign-on").click()
+    page.locator('input[name="username"]').fill("ana")
+    page.locator('input[name="password"]').fill("ana-password")
+    page.locator('input[name="password"]').press("Enter")
+    # Back from the provider, signed in by the session cookie, on the page it left.
+    page.get_by_role("heading", name="Experiments").wait_for()
+    page.wait_for_function("() => location.hash === '#/experiments'")
+    page.get_by_text("ana", exact=True).wait_for()
+    # A change under the session carries its CSRF token (the server refuses it otherwise).
+    name = unique_name("ui-sso")
+    with page.expect_request(lambda r: r.url.endswith("/experiments/create")) as req:
+        page.get_by_label("New experiment").fill(name)
+        page.get_by_role("button", name="Create").click()
+    assert req.value.headers.get("x-csrf-token")
+    page.get_by_role("heading", name=name).wait_for()
+    assert requests.get(sso_server.url + "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name},
+                        auth=("admin", ADMIN_PASSWORD), timeout=30).ok
+    # Signing out ends the session: the sign-in form is back.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in to mlship").wait_for()

@@ -136,7 +136,7 @@ function SignIn({ reason, done }: { reason: string; done: (me: WhoAmI) => void }
             onInput={(e) => setPassword(e.currentTarget.value)} />
         </label>
         {error && <p role="alert" class="error">{error}</p>}
-        <button type="submit" disabled={busy}>Sign in</button>
+        <button type="submit" class="primary" disabled={busy}>Sign in</button>
       </form>
       {singleSignOn && (
         <p>

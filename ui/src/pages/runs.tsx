@@ -65,6 +65,26 @@ function cell(run: Run, c: Column): string {
   }
 }
 
+const ATTRIBUTE_KEYS = ["attributes.status", "attributes.run_name", "attributes.start_time", "attributes.end_time", "attributes.user_id", "attributes.run_id"];
+
+/** Completions of the filter's last word: the keys of the loaded runs' params, metrics and
+ * tags, and the attributes, each as the whole filter with that word completed. */
+function completions(text: string, known: { params: string[]; metrics: string[]; tags: string[] }): string[] {
+  const m = /([A-Za-z_][\w.`-]*)$/.exec(text);
+  const word = m ? m[1].toLowerCase() : "";
+  if (!word) return [];
+  const before = text.slice(0, text.length - m![1].length);
+  const quote = (k: string) => (/^[A-Za-z_][\w]*$/.test(k) ? k : "`" + k + "`");
+  const keys = [
+    ...known.metrics.map((k) => "metrics." + quote(k)),
+    ...known.params.map((k) => "params." + quote(k)),
+    ...known.tags.map((k) => "tags." + quote(k)),
+    ...ATTRIBUTE_KEYS,
+  ];
+  return keys.filter((k) => k.toLowerCase().startsWith(word) || k.toLowerCase().split(".")[1]?.startsWith(word))
+    .filter((k) => k.toLowerCase() !== word).slice(0, 20).map((k) => before + k);
+}
+
 function withQuery(experimentId: string, q: Record<string, string>): string {
   const s = new URLSearchParams(Object.entries(q).filter(([, v]) => v)).toString();
   return href("experiments", experimentId) + (s ? "?" + s : "");
@@ -178,7 +198,11 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
           <label>
             Filter
             <input type="search" name="filter" value={text} spellcheck={false} onInput={(e) => setText(e.currentTarget.value)}
-              placeholder="metrics.rmse < 0.8 and params.model = 'tree'" aria-describedby="filter-help" />
+              placeholder="metrics.rmse < 0.8 and params.model = 'tree'" aria-describedby="filter-help" list="filter-completions"
+              autoComplete="off" />
+            <datalist id="filter-completions">
+              {completions(text, known).map((c) => <option key={c} value={c} />)}
+            </datalist>
           </label>
         </form>
         <button type="button" aria-expanded={showColumns} onClick={() => setShowColumns(!showColumns)}>Columns</button>
