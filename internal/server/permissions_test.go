@@ -374,7 +374,7 @@ func TestInferencePolicy(t *testing.T) {
 		t.Errorf("the policy was not stored, so a restart would lose it: %+v %v", stored, err)
 	}
 	for who, want := range map[string]int{"": 401, "stranger": 403} {
-		for _, p := range []string{"/api/v1/deployments/dep", "/api/v1/deployments/dep/payloads"} {
+		for _, p := range []string{"/api/v1/deployments/dep", "/api/v1/deployments/dep/payloads", "/api/v1/deployments/dep/stats"} {
 			if code, body := call(who, "GET", p, ""); code != want {
 				t.Errorf("GET %s of a public deployment as %q: %d %s; want %d", p, who, code, body, want)
 			}

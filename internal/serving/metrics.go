@@ -27,6 +27,9 @@ type Metrics struct {
 	// series go when the last of them is unloaded.
 	mu    sync.Mutex
 	users map[string]int
+	// live is what each role of each deployment answered lately, by deployment and
+	// role: for live stats over a window, which cumulative histograms cannot give.
+	live map[string]*liveRole
 }
 
 var modelLabels = []string{"deployment", "model", "version", "role"}
@@ -57,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 when the deployment has a warmed-up model serving, 0 otherwise."}, []string{"deployment"}),
 		payloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mlship_payload_log_records_total",
 			Help: "Payload log records, by outcome (written, dropped)."}, []string{"deployment", "outcome"}),
-		users: map[string]int{},
+		users: map[string]int{}, live: map[string]*liveRole{},
 	}
 	reg.MustRegister(m.requests, m.failures, m.request, m.queue, m.compute, m.batchSize, m.inFlight, m.ready, m.payloads)
 	return m
@@ -74,6 +77,7 @@ type modelMetrics struct {
 	compute   prometheus.Observer
 	batchSize prometheus.Observer
 	inFlight  prometheus.Gauge
+	live      *liveRole
 }
 
 func (m *Metrics) forModel(deployment, model, version, role string) *modelMetrics {
@@ -86,21 +90,27 @@ func (m *Metrics) forModel(deployment, model, version, role string) *modelMetric
 		requests: m.requests.WithLabelValues(l...), request: m.request.WithLabelValues(l...),
 		queue: m.queue.WithLabelValues(l...), compute: m.compute.WithLabelValues(l...),
 		batchSize: m.batchSize.WithLabelValues(l...), inFlight: m.inFlight.WithLabelValues(l...),
+		live: m.liveFor(deployment, role),
 	}
 }
 
 func (mm *modelMetrics) fail(reason string) {
 	mm.parent.failures.WithLabelValues(append(mm.labels[:4:4], reason)...).Inc()
+	mm.live.failed(time.Now(), reason)
 }
 
 func (mm *modelMetrics) done(start time.Time) {
 	mm.requests.Inc()
-	mm.request.Observe(time.Since(start).Seconds())
+	now := time.Now()
+	took := now.Sub(start).Seconds()
+	mm.request.Observe(took)
+	mm.live.observe(now, took)
 }
 
 // forget drops the series of a model version that no longer serves.
 func (mm *modelMetrics) forget() {
 	p := mm.parent
+	p.dropLive(mm.labels[0], mm.labels[3])
 	key := strings.Join(mm.labels, "\x00")
 	p.mu.Lock()
 	p.users[key]--
