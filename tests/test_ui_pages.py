@@ -52,7 +52,7 @@ def seeded(base_url, tmp_path_factory):
         metrics.append(Metric("accuracy", 0.7 + i / 20, t0, 0))
         client.log_batch(rid, metrics=metrics, params=[Param("lr", str(lr)), Param("model", "tree" if i % 2 else "linear")])
         client.set_tag(rid, "team", "fraud")
-        client.set_terminated(rid, "FINISHED", end_time=t0 + 12_000)
+        client.set_terminated(rid, "FINISHED", end_time=run.info.start_time + 12_000)
         runs.append({"id": rid, "name": f"lr-{lr}", "last_loss": LOSS[-1] * scale, "lr": lr, "scale": scale})
     art = tmp_path_factory.mktemp("artifacts")
     (art / "notes.txt").write_text(NOTES)
@@ -102,11 +102,14 @@ def page(browser):
 def check(page, shots, name):
     """Screenshots the page and runs axe-core on it: no serious or critical violation, and
     no error in the console (a CSP refusal would show there)."""
-    page.screenshot(path=str(shots / f"ui-{name}.png"), full_page=True)
-    violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-        .filter(v => v.impact === 'serious' || v.impact === 'critical')
-        .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)""")
-    assert violations == [], f"{name}: accessibility violations:\n" + "\n".join(violations)
+    for scheme in ("light", "dark"):  # the theme follows the system's
+        page.emulate_media(color_scheme=scheme)
+        page.screenshot(path=str(shots / f"ui-{name}{'-dark' if scheme == 'dark' else ''}.png"), full_page=True)
+        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)""")
+        assert violations == [], f"{name} ({scheme}): accessibility violations:\n" + "\n".join(violations)
+    page.emulate_media(color_scheme="light")
     expected = "Failed to load resource: the server responded with a status of 4"  # refusals the page shows
     assert [p for p in page.problems if not p.startswith(expected)] == [], f"{name}: console errors: {page.problems}"
 

@@ -1,6 +1,6 @@
 // A metric's history as a uPlot line chart. The chart's container keeps the uPlot
 // instance (el.uplot), so that tests and tools can read the plotted data.
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Metric } from "./pages/runs";
@@ -18,8 +18,21 @@ function color(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
 
+/** Whether the system's theme is dark, kept current: charts draw in the theme's colours. */
+function useDark(): boolean {
+  const query = matchMedia("(prefers-color-scheme: dark)");
+  const [dark, setDark] = useState(query.matches);
+  useEffect(() => {
+    const on = () => setDark(query.matches);
+    query.addEventListener("change", on);
+    return () => query.removeEventListener("change", on);
+  }, []);
+  return dark;
+}
+
 export function Chart({ title, points, x, log }: { title: string; points: Metric[]; x: XAxis; log: boolean }) {
   const el = useRef<HTMLDivElement>(null);
+  const dark = useDark();
   useEffect(() => {
     const node = el.current;
     if (!node) return;
@@ -45,6 +58,6 @@ export function Chart({ title, points, x, log }: { title: string; points: Metric
       ro.disconnect();
       chart.destroy();
     };
-  }, [points, x, log, title]);
+  }, [points, x, log, title, dark]);
   return <div ref={el} class="plot" role="img" aria-label={`${title}: ${points.length} points by ${x}`} data-metric={title} />;
 }
