@@ -219,6 +219,7 @@ var objectFree = map[string]bool{
 	"GET /api/v1/openapi.json": true, "GET /api/v1/server-info": true, "POST /api/v1/content/gc": true,
 	"GET /api/v1/deployments": true, "POST /api/v1/deployments": true, "GET /api/v1/datasets": true,
 	"POST /api/v1/datasets/{name}/versions": true, "POST /api/v1/drift": true, "GET /api/v1/evaluations/{id}": true,
+	"GET /api/v1/overview": true,
 }
 
 // ObjectRuleFor reports whether the route declares what it needs on objects, for the
