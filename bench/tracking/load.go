@@ -26,6 +26,9 @@ type workloadResult struct {
 	LatencyMs        benchkit.Latency `json:"latency_ms"`
 	ErrorSamples     []string         `json:"error_samples,omitempty"`
 	InlineRunCreates int              `json:"inline_run_creates,omitempty"`
+	// ServerCPUSeconds is the server process's CPU time (user and system) during the
+	// measured window, or all windows' together.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
 	// Runs is every measured window's figures, in the order they ran; a result of
 	// several is summed up by medianWindow.
 	Runs []runFigures `json:"runs,omitempty"`
@@ -47,13 +50,14 @@ func medianWindow(runs []workloadResult, clients int) workloadResult {
 	slices.SortStableFunc(order, func(a, b workloadResult) int { return cmp.Compare(a.ReqPerSec, b.ReqPerSec) })
 	med := order[(len(order)-1)/2]
 	med.Clients = clients
-	med.Requests, med.Successes, med.Errors, med.InlineRunCreates, med.ErrorSamples = 0, 0, 0, 0, nil
+	med.Requests, med.Successes, med.Errors, med.InlineRunCreates, med.ErrorSamples, med.ServerCPUSeconds = 0, 0, 0, 0, nil, 0
 	for _, r := range runs {
 		med.Runs = append(med.Runs, runFigures{ReqPerSec: r.ReqPerSec, Requests: r.Requests, Errors: r.Errors, P99Ms: r.LatencyMs.P99})
 		med.Requests += r.Requests
 		med.Successes += r.Successes
 		med.Errors += r.Errors
 		med.InlineRunCreates += r.InlineRunCreates
+		med.ServerCPUSeconds += r.ServerCPUSeconds
 		for _, s := range r.ErrorSamples {
 			if len(med.ErrorSamples) < maxErrorSamples && !slices.Contains(med.ErrorSamples, s) {
 				med.ErrorSamples = append(med.ErrorSamples, s)

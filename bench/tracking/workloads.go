@@ -27,6 +27,7 @@ type targetBench struct {
 	api       *api
 	log       *log.Logger
 	searchExp string // experiment holding cfg.searchRuns seeded runs
+	pid       int    // the server's process, whose CPU time each window reads
 	clients   int    // concurrent clients of the window being measured
 	// experiments counts the experiments created, to name each one apart.
 	experiments int
@@ -65,15 +66,23 @@ func benchTargets(ctx context.Context, cfg config, names []string, client *http.
 	for i := range cfg.repeats {
 		for ci, clients := range cfg.clientCounts {
 			for wi, w := range cfg.workloads {
-				for ti, tb := range tbs {
+				for k := range tbs {
+					// Odd runs go the other way round, so that what one server's window
+					// leaves behind (a checkpoint, dirty pages written back) does not
+					// always fall on the same neighbour.
+					ti := k
+					if i%2 == 1 {
+						ti = len(tbs) - 1 - k
+					}
+					tb := tbs[ti]
 					client.CloseIdleConnections()
 					tb.clients = clients
 					r, err := tb.run(ctx, w)
 					if err != nil {
 						return nil, fmt.Errorf("%s: %s, %d clients: %w", tb.name, w, clients, err)
 					}
-					logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms",
-						tb.name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99)
+					logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms, server CPU %.2f ms per success",
+						tb.name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99, 1000*r.ServerCPUSeconds/float64(max(r.Successes, 1)))
 					windows[[3]int{ti, wi, ci}] = append(windows[[3]int{ti, wi, ci}], r)
 				}
 			}
@@ -105,7 +114,7 @@ func startTarget(ctx context.Context, cfg config, name string, client *http.Clie
 		return nil, nil, err
 	}
 	logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
-	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger}
+	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger, pid: srv.PID()}
 	if adminPassword != "" {
 		token, err := userToken(ctx, client, srv.BaseURL, adminPassword)
 		if err != nil {
@@ -128,9 +137,18 @@ func (tb *targetBench) run(ctx context.Context, workload string) (workloadResult
 	}
 	tb.log.Printf("%s %s: warm-up %s, then %s with %d clients", tb.name, workload, tb.cfg.warmup, tb.cfg.duration, tb.clients)
 	measure(ctx, steps, tb.cfg.warmup)
-	r := measure(ctx, steps, tb.cfg.duration)
+	r := tb.measure(ctx, steps)
 	r.Name = workload
 	return r, ctx.Err()
+}
+
+// measure measures one window and the CPU time the server spent in it, which the
+// machine's other load changes far less than the window's rate.
+func (tb *targetBench) measure(ctx context.Context, steps []step) workloadResult {
+	cpu := benchkit.ProcessCPU(tb.pid)
+	r := measure(ctx, steps, tb.cfg.duration)
+	r.ServerCPUSeconds = benchkit.ProcessCPU(tb.pid) - cpu
+	return r
 }
 
 // steps builds one step per client for runs_create or search_runs.
@@ -183,7 +201,7 @@ func (tb *targetBench) runLogBatch(ctx context.Context) (workloadResult, error) 
 	for _, c := range clients {
 		c.inline = 0
 	}
-	r := measure(ctx, steps, tb.cfg.duration)
+	r := tb.measure(ctx, steps)
 	r.Name = "log_batch"
 	for _, c := range clients {
 		r.InlineRunCreates += c.inline
