@@ -123,9 +123,13 @@ E2E_WORKERS ?= 3
 test-e2e: build deps
 	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# One after the other: side by side on 2 cores, Python workers under -race took minutes
-# to load and timed out.
-test: deps vet test-go test-e2e
+# The set-up runs side by side (downloads beside builds); the tests one after the other:
+# side by side on 2 cores, Python workers under -race took minutes to load and timed out.
+test:
+	$(MAKE) -j4 deps build
+	$(MAKE) vet
+	$(MAKE) test-go
+	$(MAKE) test-e2e
 
 # Short fuzzing runs of every parser (FUZZTIME each).
 FUZZTIME ?= 30s
