@@ -45,6 +45,8 @@ export default defineConfig({
     target: "es2022",
     modulePreload: { polyfill: false },
     rolldownOptions: {
+      // The precompression takes most of the build's time, by design: no warning about it.
+      checks: { pluginTimings: false },
       output: {
         entryFileNames: "assets/[name]-[hash].js",
         chunkFileNames: "assets/[name]-[hash].js",
