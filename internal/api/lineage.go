@@ -41,6 +41,8 @@ type Lineage struct {
 	Datasets    []Dataset         `json:"datasets"`
 	Environment []EnvironmentFile `json:"environment"`
 	Files       []File            `json:"files"`
+	// Graph is the lineage as nodes and edges, deployments serving the version included.
+	Graph LineageGraph `json:"graph"`
 }
 
 // LineageModel is the registered model and who owns it.
@@ -135,6 +137,9 @@ func (a *API) Lineage(ctx context.Context, name, version string) (*Lineage, erro
 		return nil, err
 	}
 	if err := a.addFiles(ctx, l, v.ManifestDigest); err != nil {
+		return nil, err
+	}
+	if l.Graph, err = a.lineageGraph(ctx, l, v); err != nil {
 		return nil, err
 	}
 	return l, nil
