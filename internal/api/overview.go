@@ -199,8 +199,8 @@ func (a *API) servingByModel(ctx context.Context) (map[string]*modelServing, err
 		v := d.View()
 		roles := map[string][]string{} // model -> roles serving it
 		for _, ms := range v.Status.Models {
-			if ms.Model != "" {
-				roles[ms.Model] = append(roles[ms.Model], ms.Role)
+			if model := servedModel(ms); model != "" {
+				roles[model] = append(roles[model], ms.Role)
 			}
 		}
 		if len(roles) == 0 {
@@ -226,6 +226,21 @@ func (a *API) servingByModel(ctx context.Context) (map[string]*modelServing, err
 		}
 	}
 	return out, nil
+}
+
+// servedModel is the registered model a deployment's role serves: the one it has
+// loaded, or, before it has loaded one, the one its reference names.
+func servedModel(ms serving.ModelStatus) string {
+	if ms.Model != "" {
+		return ms.Model
+	}
+	rest, ok := strings.CutPrefix(ms.Ref, "models:/")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "@")
+	name, _, _ = strings.Cut(name, "/")
+	return name
 }
 
 // add counts the requests of the roles that answer clients.

@@ -32,7 +32,8 @@ func TestOverview(t *testing.T) {
 	}
 	p := o.Production[0]
 	if p.Name != "fraud" || p.Version != "1" || p.Owner != "ana" || p.OwnerFrom != "tag" || p.Contact != "#fraud" ||
-		p.RegisteredAt == 0 || p.Since != nil || p.TimeToProductionMs != nil || p.Gate != nil || p.Deployments == nil {
+		p.RegisteredAt == 0 || p.Since != nil || p.TimeToProductionMs != nil || p.Gate != nil || len(p.Deployments) != 1 ||
+		p.Deployments[0].Name != "fraud-api" || p.Deployments[0].Drift != "unmonitored" || p.Deployments[0].Roles[0] != "primary" {
 		t.Errorf("production = %+v", p)
 	}
 	if st := o.Stalled[0]; st.Name != "churn" || st.StalledReason != "never_promoted" || st.Version != "" || st.OwnerFrom != "creator" {
