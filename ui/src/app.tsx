@@ -8,12 +8,20 @@ import { Runs } from "./pages/runs";
 
 // The run page carries the charts (uPlot): loaded when first opened.
 const RunPage = lazy(() => import("./pages/run").then((m) => ({ default: m.RunPage })));
+// The registry, deployment and overview pages: each its own chunk, loaded when opened.
+const Models = lazy(() => import("./pages/models").then((m) => ({ default: m.Models })));
+const ModelPage = lazy(() => import("./pages/models").then((m) => ({ default: m.ModelPage })));
+const VersionPage = lazy(() => import("./pages/models").then((m) => ({ default: m.VersionPage })));
+const Deployments = lazy(() => import("./pages/deployments").then((m) => ({ default: m.Deployments })));
+const DeploymentPage = lazy(() => import("./pages/deployments").then((m) => ({ default: m.DeploymentPage })));
+const OverviewPage = lazy(() => import("./pages/overview").then((m) => ({ default: m.OverviewPage })));
 
 const sections = [
   { id: "experiments", label: "Experiments" },
   { id: "models", label: "Models" },
   { id: "deployments", label: "Deployments" },
   { id: "datasets", label: "Datasets" },
+  { id: "overview", label: "Overview" },
 ];
 
 export function App() {
@@ -81,7 +89,14 @@ function page(route: Route): ComponentChildren {
       if (id) return <Runs experimentId={id} query={route.query} />;
       return <Experiments query={route.query} />;
     case "models":
+      if (id && sub === "versions" && subId) return <VersionPage name={id} version={subId} />;
+      if (id) return <ModelPage name={id} />;
+      return <Models query={route.query} />;
     case "deployments":
+      if (id) return <DeploymentPage name={id} />;
+      return <Deployments />;
+    case "overview":
+      return <OverviewPage />;
     case "datasets":
       return <Placeholder title={sections.find((s) => s.id === section)!.label} />;
   }
