@@ -15,6 +15,8 @@ const VersionPage = lazy(() => import("./pages/models").then((m) => ({ default: 
 const Deployments = lazy(() => import("./pages/deployments").then((m) => ({ default: m.Deployments })));
 const DeploymentPage = lazy(() => import("./pages/deployments").then((m) => ({ default: m.DeploymentPage })));
 const OverviewPage = lazy(() => import("./pages/overview").then((m) => ({ default: m.OverviewPage })));
+// Comparing runs (overlaid charts, parallel coordinates, scatter): its own chunk too.
+const ComparePage = lazy(() => import("./pages/compare").then((m) => ({ default: m.ComparePage })));
 
 const sections = [
   { id: "experiments", label: "Experiments" },
@@ -86,6 +88,7 @@ function page(route: Route): ComponentChildren {
   switch (section ?? "experiments") {
     case "experiments":
       if (id && sub === "runs" && subId) return <RunPage experimentId={id} runId={subId} />;
+      if (id && sub === "compare") return <ComparePage experimentId={id} query={route.query} />;
       if (id) return <Runs experimentId={id} query={route.query} />;
       return <Experiments query={route.query} />;
     case "models":

@@ -2,14 +2,10 @@
 // with previews that read only a bounded prefix of a file.
 import { useEffect, useState } from "preact/hooks";
 import { fetchRaw, message, mlflow } from "../api";
-import { Chart, type XAxis } from "../chart";
-import { formatDuration, formatTime, formatValue } from "../format";
+import { ChartOptions, HistoryChart, type Options } from "../history";
+import { formatDuration, formatTime } from "../format";
 import { href } from "../router";
-import type { KV, Metric, Run } from "./runs";
-
-/** The most points of one metric the page fetches (MLflow's get-history pages). */
-const MAX_POINTS = 200_000;
-const HISTORY_PAGE = 25_000;
+import type { KV, Run } from "./runs";
 
 export function RunPage({ experimentId, runId }: { experimentId: string; runId: string }) {
   const [run, setRun] = useState<Run | null>(null);
@@ -72,65 +68,21 @@ function KVTable({ rows, caption, empty }: { rows: KV[]; caption: string; empty:
   );
 }
 
-type History = { points: Metric[]; truncated: boolean };
-
-async function history(runId: string, key: string): Promise<History> {
-  const points: Metric[] = [];
-  let token: string | undefined;
-  do {
-    const page = await mlflow<{ metrics?: Metric[]; next_page_token?: string }>("metrics/get-history",
-      { run_id: runId, metric_key: key, max_results: HISTORY_PAGE, page_token: token }, "GET");
-    for (const m of page.metrics ?? []) points.push({ ...m, value: Number(m.value), step: Number(m.step ?? 0), timestamp: Number(m.timestamp) });
-    token = page.next_page_token || undefined;
-  } while (token && points.length < MAX_POINTS);
-  return { points, truncated: token !== undefined };
-}
-
 function Metrics({ run }: { run: Run }) {
   const keys = (run.data.metrics ?? []).map((m) => m.key).sort();
-  const [x, setX] = useState<XAxis>("step");
-  const [log, setLog] = useState(false);
+  const [opts, setOpts] = useState<Options>({ x: "step", log: false, smoothing: 0 });
   return (
     <>
       <h2>Metrics</h2>
       {keys.length === 0 ? <p class="muted">No metrics.</p> : (
         <>
-          <div class="toolbar" role="group" aria-label="Chart options">
-            <label>
-              X axis
-              <select value={x} onChange={(e) => setX(e.currentTarget.value as XAxis)}>
-                <option value="step">Step</option>
-                <option value="time">Time</option>
-                <option value="relative">Relative time</option>
-              </select>
-            </label>
-            <label><input type="checkbox" checked={log} onChange={(e) => setLog(e.currentTarget.checked)} /> Log scale</label>
-          </div>
+          <ChartOptions opts={opts} set={setOpts} />
           <div class="charts">
-            {keys.map((k) => <MetricChart key={k} runId={run.info.run_id} metric={k} last={run.data.metrics!.find((m) => m.key === k)!} x={x} log={log} />)}
+            {keys.map((k) => <HistoryChart key={k} runId={run.info.run_id} metric={k} opts={opts} />)}
           </div>
         </>
       )}
     </>
-  );
-}
-
-function MetricChart({ runId, metric, last, x, log }: { runId: string; metric: string; last: Metric; x: XAxis; log: boolean }) {
-  const [h, setH] = useState<History | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    history(runId, metric).then(setH, (err) => setError(message(err)));
-  }, [runId, metric]);
-  const positive = h?.points.every((p) => p.value > 0) ?? true;
-  return (
-    <figure class="chart" style="margin:0">
-      <h3>{metric}</h3>
-      <p class="note">last {formatValue(Number(last.value))} at step {last.step}{h ? ` · ${h.points.length.toLocaleString()} point${h.points.length === 1 ? "" : "s"}` : ""}</p>
-      {error && <p role="alert" class="error">{error}</p>}
-      {h && <Chart title={metric} points={h.points} x={x} log={log && positive} />}
-      {h?.truncated && <p class="note">Showing the first {h.points.length.toLocaleString()} points of a longer history.</p>}
-      {log && !positive && <p class="note">Linear scale: the history has values ≤ 0.</p>}
-    </figure>
   );
 }
 

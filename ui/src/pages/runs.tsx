@@ -102,6 +102,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const [text, setText] = useState(filter);
   const [scroll, setScroll] = useState({ top: 0, height: 600 });
   const [showColumns, setShowColumns] = useState(false);
+  const [selected, setSelected] = useState<string[]>([]);
   const grid = useRef<HTMLDivElement>(null);
   const generation = useRef(0);
 
@@ -206,6 +207,10 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
           </label>
         </form>
         <button type="button" aria-expanded={showColumns} onClick={() => setShowColumns(!showColumns)}>Columns</button>
+        <button type="button" class="primary" disabled={selected.length < 2}
+          onClick={() => navigate(href("experiments", experimentId, "compare") + "?runs=" + selected.map(encodeURIComponent).join(","))}>
+          Compare{selected.length ? ` ${selected.length}` : ""}
+        </button>
       </div>
       <p id="filter-help" class="muted">MLflow's search grammar: <code>metrics.KEY</code>, <code>params.KEY</code>, <code>tags.KEY</code>, <code>attributes.status</code>… joined with <code>and</code>; Enter applies it.</p>
       {error && <p role="alert" class="error">{error}</p>}
@@ -234,6 +239,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
         onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}>
         <div role="rowgroup" class="head">
           <div role="row" aria-rowindex={1}>
+            <div role="columnheader" class="select"><span class="skip">Select</span></div>
             {columns.map((c) => {
               const key = orderKey(c);
               const sorted = key && key === orderCol ? (orderDir?.toUpperCase() === "ASC" ? "ascending" : "descending") : undefined;
@@ -254,6 +260,10 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
           {runs.slice(first, last).map((r, i) => (
             <div role="row" key={r.info.run_id} aria-rowindex={first + i + 2}
               style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${(first + i) * ROW}px)` }}>
+              <div role="cell" class="select">
+                <input type="checkbox" aria-label={`Select ${r.info.run_name || r.info.run_id}`} checked={selected.includes(r.info.run_id)}
+                  onChange={() => setSelected((old) => (old.includes(r.info.run_id) ? old.filter((x) => x !== r.info.run_id) : [...old, r.info.run_id]))} />
+              </div>
               {columns.map((c) => (
                 <div role="cell" key={columnId(c)} class={(c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" ? "num" : c.key === "status" ? `status-${r.info.status}` : "")}>
                   {c.key === "run_name" && c.kind === "attr" ? (
