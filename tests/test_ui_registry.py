@@ -81,7 +81,7 @@ def test_models_list_and_model_page(page, registry, base_url, shots):
     page.get_by_role("heading", name="Models").wait_for()
     page.get_by_label("Search by name").fill(name)
     page.get_by_label("Search by name").press("Enter")
-    page.get_by_text(f"1 model matching").wait_for()
+    page.get_by_text("1 model matching").wait_for()
     row = page.locator("table.list tbody tr")
     assert row.count() == 1
     assert row.locator("td").nth(1).text_content() == "2"
