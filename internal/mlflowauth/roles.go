@@ -309,9 +309,16 @@ func (a *API) addRolePermission(w http.ResponseWriter, r *http.Request) (any, er
 	return map[string]rolePermission{"role_permission": permissionOf(*g)}, nil
 }
 
-// rolePermissionID reads role_permission_id; a grant that is no team's is not found,
-// as an unknown id is.
-func rolePermissionID(p params) (int64, error) { return p.integer("role_permission_id") }
+// rolePermissionID reads a request's parameters and its role_permission_id; a grant
+// that is no team's is not found, as an unknown id is.
+func rolePermissionID(r *http.Request) (params, int64, error) {
+	p, err := readParams(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := p.integer("role_permission_id")
+	return p, id, err
+}
 
 func rolePermissionNotFound(id int64, err error) error {
 	if errors.Is(err, fault.NotFound) {
@@ -321,11 +328,7 @@ func rolePermissionNotFound(id int64, err error) error {
 }
 
 func (a *API) removeRolePermission(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rolePermissionID(p)
+	_, id, err := rolePermissionID(r)
 	if err != nil {
 		return nil, err
 	}
@@ -338,11 +341,7 @@ func (a *API) listRolePermissions(w http.ResponseWriter, r *http.Request) (any, 
 }
 
 func (a *API) updateRolePermission(w http.ResponseWriter, r *http.Request) (any, error) {
-	p, err := readParams(r)
-	if err != nil {
-		return nil, err
-	}
-	id, err := rolePermissionID(p)
+	p, id, err := rolePermissionID(r)
 	if err != nil {
 		return nil, err
 	}

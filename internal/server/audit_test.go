@@ -21,7 +21,7 @@ import (
 	"github.com/mlship/mlship/internal/httpx"
 )
 
-func auditServer(t *testing.T, withAuth bool) *Server {
+func auditServer(t testing.TB, withAuth bool) *Server {
 	t.Helper()
 	cfg := config.DefaultServer()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
@@ -242,16 +242,7 @@ func BenchmarkLogBatchAudit(b *testing.B) {
 // logBatchHandler starts a server, with the audit trail's wrapper or without, creates a
 // run, and returns a function that logs a batch of 100 metrics to it.
 func logBatchHandler(b *testing.B, audited bool) func() int {
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(b.TempDir(), "data")
-	if err := cfg.Resolve(); err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	srv := auditServer(b, false)
 	opts := httpx.RouterOptions{}
 	if audited {
 		opts.Wrap = srv.wrapRoute

@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mlship/mlship/internal/auth"
-	"github.com/mlship/mlship/internal/config"
 )
 
 // BenchmarkSearchRunsAccess measures runs/search for a page of 1000 runs (MLflow's
@@ -68,19 +65,7 @@ func BenchmarkSearchRunsAccess(b *testing.B) {
 // Authorization header of an ordinary user's token with the read and write scopes.
 func benchServer(b *testing.B, withAuth bool) (*Server, string) {
 	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(b.TempDir(), "data")
-	if withAuth {
-		cfg.Auth, cfg.AdminPassword = true, "bench-admin-password"
-	}
-	if err := cfg.Resolve(); err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
+	srv := auditServer(b, withAuth)
 	if !withAuth {
 		return srv, ""
 	}
