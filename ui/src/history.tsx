@@ -156,6 +156,7 @@ function Plot({ label, s, opts, t0, onZoom }: { label: string; s: Series; opts: 
     const smoothed = smooth(s.ys, opts.smoothing);
     const data: uPlot.AlignedData = [xs, s.ys, s.lo, s.hi, smoothed];
     const band = dark ? "rgba(88,166,255,0.25)" : "rgba(11,92,173,0.18)";
+    const edge = dark ? "rgba(88,166,255,0.6)" : "rgba(11,92,173,0.45)"; // the band's edges: a lone spike shows as a line
     const chart = new uPlot({
       width: Math.max(280, node.clientWidth),
       height: 220,
@@ -163,8 +164,8 @@ function Plot({ label, s, opts, t0, onZoom }: { label: string; s: Series; opts: 
       series: [
         { label: opts.x === "step" ? "step" : opts.x === "time" ? "time" : "seconds" },
         { label, stroke: opts.smoothing > 0 ? band : accent, width: opts.smoothing > 0 ? 1 : 1.5, points: { show: xs.length < 60 }, value: (_u, v) => formatValue(v) },
-        { label: "min", stroke: band, width: 0, points: { show: false }, value: (_u, v) => formatValue(v) },
-        { label: "max", stroke: band, width: 0, points: { show: false }, value: (_u, v) => formatValue(v) },
+        { label: "min", stroke: edge, width: 1, points: { show: false }, value: (_u, v) => formatValue(v) },
+        { label: "max", stroke: edge, width: 1, points: { show: false }, value: (_u, v) => formatValue(v) },
         { label: "smoothed", stroke: accent, width: 1.5, show: opts.smoothing > 0, points: { show: false }, value: (_u, v) => formatValue(v) },
       ],
       bands: [{ series: [3, 2], fill: band }],

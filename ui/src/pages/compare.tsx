@@ -33,6 +33,7 @@ export function ComparePage({ experimentId, query }: { experimentId: string; que
   const ids = (query.get("runs") ?? "").split(",").filter(Boolean).slice(0, MAX_RUNS);
   const [runs, setRuns] = useState<Run[] | null>(null);
   const [error, setError] = useState("");
+  const [experimentName, setExperimentName] = useState("");
   const [opts, setOpts] = useState<Options>({ x: "step", log: false, smoothing: 0 });
   const dark = useDark();
   useEffect(() => {
@@ -40,9 +41,13 @@ export function ComparePage({ experimentId, query }: { experimentId: string; que
     Promise.all(ids.map((id) => mlflow<{ run: Run }>("runs/get", { run_id: id }, "GET").then((r) => r.run)))
       .then(setRuns, (err) => setError(message(err)));
   }, [ids.join(",")]);
+  useEffect(() => {
+    mlflow<{ experiment: { name: string } }>("experiments/get", { experiment_id: experimentId }, "GET")
+      .then((r) => setExperimentName(r.experiment.name), () => {});
+  }, [experimentId]);
 
   const crumbs = (
-    <p class="breadcrumb"><a href={href("experiments")}>Experiments</a> / <a href={href("experiments", experimentId)}>Experiment {experimentId}</a> /</p>
+    <p class="breadcrumb"><a href={href("experiments")}>Experiments</a> / <a href={href("experiments", experimentId)}>{experimentName || `Experiment ${experimentId}`}</a> /</p>
   );
   if (ids.length < 1) return <section>{crumbs}<h1>Compare runs</h1><p>Choose runs in the runs table, then <em>Compare</em>.</p></section>;
   if (error) return <section>{crumbs}<h1>Compare runs</h1><p role="alert" class="error">{error}</p></section>;
@@ -109,7 +114,7 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
       scales: { x: { time: opts.x === "time" }, y: opts.log && positive ? { distr: 3 } : {} },
       series: [
         { label: opts.x === "step" ? "step" : opts.x === "time" ? "time" : "seconds" },
-        ...present.map(({ i }) => ({ label: names[i], stroke: colors[i], width: 1.5, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number) => formatValue(v) })),
+        ...present.map(({ i }) => ({ label: names[i], stroke: colors[i], width: 1.5, spanGaps: true, points: { show: data[0].length < 60 }, value: (_u: uPlot, v: number) => formatValue(v) })),
       ],
       axes: [{ ...axis, label: opts.x === "relative" ? "seconds since each run's first point" : opts.x === "step" ? "step" : undefined }, { ...axis }],
     }, data, node);
@@ -165,7 +170,7 @@ function DimChooser({ dims, chosen, set, legend }: { dims: Dim[]; chosen: string
 function Parallel({ runs, names, dims, colorOf }: { runs: Run[]; names: string[]; dims: Dim[]; colorOf: (i: number) => string }) {
   const [chosen, setChosen] = useState<string[]>(() => dims.slice(0, 8).map(dimId));
   const axes = chosen.map(dimOf);
-  const W = 900, H = 300, top = 30, bottom = 40, left = 60, right = 60;
+  const W = 900, H = 300, top = 30, bottom = 40, left = 40, right = 100;
   const x = (i: number) => (axes.length === 1 ? W / 2 : left + (i * (W - left - right)) / (axes.length - 1));
   const y = (f: number) => top + (1 - f) * (H - top - bottom);
   const scales = useMemo(() => axes.map((d) => scaleOf(runs.map((r) => valueOf(r, d)))), [runs, chosen.join("\n")]);
