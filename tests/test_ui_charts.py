@@ -122,6 +122,16 @@ def three_runs(base_url):
 def test_compare_three_runs(page, three_runs, base_url, shots):
     eid, runs = three_runs["eid"], three_runs["runs"]
     page.goto(f"{base_url}/#/experiments/{eid}")
+    # The smallest and largest value of each run's loss history, as columns.
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_label("loss (min)").check()
+    page.get_by_label("loss (max)").check()
+    for r in runs:
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=r["name"], exact=True))
+        cells = row.get_by_role("cell")
+        page.wait_for_function("c => c.textContent !== ''", arg=cells.last.element_handle())
+        assert float(cells.nth(-2).text_content()) == pytest.approx(r["loss"], rel=1e-5)
+        assert float(cells.last.text_content()) == 1.0
     for r in runs:
         page.get_by_label(f"Select {r['name']}").check()
     page.get_by_role("button", name="Compare 3").click()

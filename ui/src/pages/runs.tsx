@@ -2,7 +2,7 @@
 // by MLflow's runs/search a page at a time as the user scrolls. The server filters (in
 // MLflow's search grammar, which it validates) and sorts; the page never loads all runs.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { message, mlflow } from "../api";
+import { call, message, mlflow } from "../api";
 import { formatDuration, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import type { Experiment } from "./experiments";
@@ -23,7 +23,8 @@ const PAGE = 200;
 const OVERSCAN = 10;
 
 /** A column: an attribute, or a param, metric or tag by key. */
-type Column = { kind: "attr" | "params" | "metrics" | "tags"; key: string; label: string };
+/** min and max: the smallest and largest value of a metric's whole history, per run. */
+type Column = { kind: "attr" | "params" | "metrics" | "tags" | "min" | "max"; key: string; label: string };
 
 const attributes: Column[] = [
   { kind: "attr", key: "run_name", label: "Run" },
@@ -41,19 +42,41 @@ function parseColumn(id: string): Column | null {
   const dot = id.indexOf(".");
   const kind = id.slice(0, dot) as Column["kind"];
   const key = id.slice(dot + 1);
-  if (!["params", "metrics", "tags"].includes(kind) || !key) return null;
-  return { kind, key, label: key };
+  if (!["params", "metrics", "tags", "min", "max"].includes(kind) || !key) return null;
+  return { kind, key, label: kind === "min" || kind === "max" ? `${key} (${kind})` : key };
 }
 
 /** The order_by clause sorting by c, or "" where the server cannot sort (duration). */
 function orderKey(c: Column): string {
   if (c.kind === "attr") return c.key === "duration" ? "" : `attributes.${c.key}`;
+  if (c.kind === "min" || c.kind === "max") return "";
   return `${c.kind}.\`${c.key.replace(/`/g, "")}\``;
 }
 
-function cell(run: Run, c: Column): string {
+/** Per run, each metric's smallest and largest value, read for the rows in view. */
+type Ranges = Map<string, Record<string, { min: number; max: number }>>;
+
+type RangeAnswer = { metrics: { key: string; points?: { value: unknown }[]; buckets?: { min: unknown; max: unknown }[] }[] };
+
+/** The ranges of keys' histories in a run: one bucket each (points=1), its min and max. */
+async function rangesOf(runId: string, keys: string[]): Promise<Record<string, { min: number; max: number }>> {
+  const a = await call<RangeAnswer>(`/api/v1/runs/${encodeURIComponent(runId)}/metric-history`, { query: { keys: keys.join(","), points: 1 } });
+  const out: Record<string, { min: number; max: number }> = {};
+  for (const m of a.metrics ?? []) {
+    const b = m.buckets?.[0];
+    const p = m.points?.[0];
+    if (b) out[m.key] = { min: Number(b.min), max: Number(b.max) };
+    else if (p) out[m.key] = { min: Number(p.value), max: Number(p.value) };
+  }
+  return out;
+}
+
+function cell(run: Run, c: Column, ranges: Ranges): string {
   const i = run.info;
   switch (c.kind) {
+    case "min":
+    case "max":
+      return formatValue(ranges.get(run.info.run_id)?.[c.key]?.[c.kind]);
     case "attr":
       if (c.key === "start_time") return formatTime(i.start_time);
       if (c.key === "duration") return formatDuration(i.start_time, i.end_time);
@@ -172,11 +195,28 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
       ];
   const columns = [...attributes, ...extra];
 
+  // The min and max columns: read for the runs in view, once per run and set of keys.
+  const [ranges, setRanges] = useState<Ranges>(new Map());
+  const rangeKeys = [...new Set(extra.filter((c) => c.kind === "min" || c.kind === "max").map((c) => c.key))].slice(0, 20);
+  const asked = useRef(new Map<string, string>());
+
   const first = Math.max(0, Math.floor(scroll.top / ROW) - OVERSCAN);
   const last = Math.min(runs.length, Math.ceil((scroll.top + scroll.height) / ROW) + OVERSCAN);
   useEffect(() => {
     if (next && !loading && !error && last >= runs.length - OVERSCAN * 2) load(next);
   }, [last, next, loading, runs.length]);
+  useEffect(() => {
+    if (!rangeKeys.length) return;
+    const want = rangeKeys.join(",");
+    const todo = runs.slice(first, last).map((r) => r.info.run_id).filter((id) => asked.current.get(id) !== want);
+    const timer = setTimeout(() => {
+      for (const id of todo) {
+        asked.current.set(id, want);
+        rangesOf(id, rangeKeys).then((r) => setRanges((old) => new Map(old).set(id, r)), () => asked.current.delete(id));
+      }
+    }, 150); // not while the table scrolls past
+    return () => clearTimeout(timer);
+  }, [first, last, runs, rangeKeys.join(",")]);
 
   const [orderCol, orderDir] = order.split(/ (?=(?:ASC|DESC)$)/i);
   const sortBy = (c: Column) => {
@@ -230,6 +270,20 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
               })}
             </fieldset>
           ))}
+          {(["min", "max"] as const).map((kind) => known.metrics.length > 0 && (
+            <fieldset key={kind}>
+              <legend>{kind === "min" ? "Smallest value of a metric's history" : "Largest value of a metric's history"}</legend>
+              {known.metrics.map((key) => {
+                const c: Column = { kind, key, label: `${key} (${kind})` };
+                return (
+                  <label key={key}>
+                    <input type="checkbox" checked={extra.some((x) => columnId(x) === columnId(c))} onChange={() => toggleColumn(c)} />
+                    {c.label}
+                  </label>
+                );
+              })}
+            </fieldset>
+          ))}
         </div>
       )}
       <p role="status" class="muted">
@@ -265,10 +319,10 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
                   onChange={() => setSelected((old) => (old.includes(r.info.run_id) ? old.filter((x) => x !== r.info.run_id) : [...old, r.info.run_id]))} />
               </div>
               {columns.map((c) => (
-                <div role="cell" key={columnId(c)} class={(c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" ? "num" : c.key === "status" ? `status-${r.info.status}` : "")}>
+                <div role="cell" key={columnId(c)} class={(c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" || c.kind === "min" || c.kind === "max" ? "num" : c.key === "status" ? `status-${r.info.status}` : "")}>
                   {c.key === "run_name" && c.kind === "attr" ? (
                     <a href={href("experiments", experimentId, "runs", r.info.run_id)}>{r.info.run_name || r.info.run_id}</a>
-                  ) : cell(r, c)}
+                  ) : cell(r, c, ranges)}
                 </div>
               ))}
             </div>
