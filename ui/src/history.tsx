@@ -93,7 +93,7 @@ export type Options = { x: XAxis; log: boolean; smoothing: number };
 export function HistoryChart({ runId, metric, opts }: { runId: string; metric: string; opts: Options }) {
   const serverX = opts.x === "step" ? "step" : "time";
   const [range, setRange] = useState<[number, number] | null>(null);
-  const [s, setS] = useState<Series | null>(null);
+  const [s, setS] = useState<(Series & { range: [number, number] | null }) | null>(null);
   const [whole, setWhole] = useState<{ total: number; t0: number } | null>(null);
   const [error, setError] = useState("");
   const [loading, setLoading] = useState(false);
@@ -102,7 +102,7 @@ export function HistoryChart({ runId, metric, opts }: { runId: string; metric: s
     const ctl = new AbortController();
     setLoading(true);
     fetchHistory(runId, metric, serverX, range ?? undefined, POINTS, ctl.signal).then((r) => {
-      setS(r);
+      setS({ ...r, range });
       if (!range) setWhole({ total: r.total, t0: r.xs[0] ?? 0 });
       setError("");
       setLoading(false);
@@ -118,8 +118,8 @@ export function HistoryChart({ runId, metric, opts }: { runId: string; metric: s
       {s && (
         <p class="note" data-role="sampling">
           {s.downsampled
-            ? `${s.total.toLocaleString()} points${range ? " in view" : ""}, shown as ${s.xs.length.toLocaleString()} buckets, min/max kept`
-            : `${s.total.toLocaleString()} point${s.total === 1 ? "" : "s"}${range ? " in view" : ""}`}
+            ? `${s.total.toLocaleString()} points${s.range ? " in view" : ""}, shown as ${s.xs.length.toLocaleString()} buckets, min/max kept`
+            : `${s.total.toLocaleString()} point${s.total === 1 ? "" : "s"}${s.range ? " in view" : ""}`}
           {loading ? " · loading…" : ""}
           {range && <> · <button type="button" class="link" onClick={() => setRange(null)}>Show all{whole ? ` ${whole.total.toLocaleString()}` : ""}</button></>}
         </p>
