@@ -31,7 +31,7 @@ type users struct {
 }
 
 func (u users) GetUserByID(id string) *storage.User { return u.byID[id] }
-func (u users) ExampleClientID() string            { return "" }
+func (u users) ExampleClientID() string             { return "" }
 func (u users) GetUserByUsername(name string) *storage.User {
 	for _, user := range u.byID {
 		if user.Username == name {
@@ -73,7 +73,7 @@ func (s *withGroups) GetClientByClientID(ctx context.Context, id string) (op.Cli
 // Keycloak, Okta and Dex can be told to.
 type groupsClient struct{ op.Client }
 
-func (groupsClient) IsScopeAllowed(scope string) bool      { return scope == "groups" }
+func (groupsClient) IsScopeAllowed(scope string) bool     { return scope == "groups" }
 func (groupsClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 
 type userFlags []string
