@@ -3,10 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,20 +22,12 @@ import (
 // public one (as Public).
 func TestEveryRouteChecksAccess(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword = true, "walk-admin-password"
-	// Single sign-on's routes too (the provider is asked nothing until a sign-in).
-	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecret = "http://127.0.0.1:1", "mlship", "walk-client-secret"
-	cfg.OIDC.RedirectURL = "http://127.0.0.1:5000/auth/callback"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, cfg := newTestServer(t, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword = true, "walk-admin-password"
+		// Single sign-on's routes too (the provider is asked nothing until a sign-in).
+		cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecret = "http://127.0.0.1:1", "mlship", "walk-client-secret"
+		cfg.OIDC.RedirectURL = "http://127.0.0.1:5000/auth/callback"
+	})
 	reached := 0
 	handler, router, err := srv.routes(httpx.RouterOptions{Wrap: func(rt httpx.Route, _ http.Handler) http.Handler {
 		return srv.checkAccess(rt, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

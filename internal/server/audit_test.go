@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,19 +21,11 @@ import (
 
 func auditServer(t testing.TB, withAuth bool) *Server {
 	t.Helper()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	if withAuth {
-		cfg.Auth, cfg.AdminPassword = true, "audit-admin-password"
-	}
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, _ := newTestServer(t, func(cfg *config.Server) {
+		if withAuth {
+			cfg.Auth, cfg.AdminPassword = true, "audit-admin-password"
+		}
+	})
 	return srv
 }
 

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,17 +18,9 @@ import (
 // deployments serve nothing, so both are answered 503 after the check.
 func BenchmarkInferenceAccess(b *testing.B) {
 	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(b.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword = true, "bench-admin-password"
-	if err := cfg.Resolve(); err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
+	srv, cfg := newTestServer(b, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword = true, "bench-admin-password"
+	})
 	for name, policy := range map[string]string{"pub": serving.InferencePublic, "priv": serving.InferenceAuthenticated} {
 		if _, err := srv.deployments.Create(ctx, serving.Spec{Name: name, Model: "models:/none@x", Inference: policy}); err != nil {
 			b.Fatal(err)

@@ -1,37 +1,20 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/config"
 )
 
 // The overview lists only the models the caller may read.
 func TestOverviewVisibility(t *testing.T) {
-	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "overview-admin-password", "NO_PERMISSIONS"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	for _, u := range []string{"owner", "stranger"} {
-		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, _ := newTestServer(t, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "overview-admin-password", "NO_PERMISSIONS"
+	})
+	createUsers(t, srv, "owner", "stranger")
 	call := func(who, method, target, body string) map[string]any {
 		t.Helper()
 		r := httptest.NewRequest(method, target, strings.NewReader(body))

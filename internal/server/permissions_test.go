@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,24 +21,11 @@ import (
 // NO_PERMISSIONS, through the whole server: each is answered as its level allows, and
 // searches list only what the caller reads.
 func TestObjectPermissions(t *testing.T) {
-	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, cfg := newTestServer(t, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
+	})
 	users := []string{"owner", "stranger", "reader", "editor", "member", "denied"}
-	for _, u := range users {
-		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createUsers(t, srv, users...)
 	call := func(who, method, target, body string) (int, map[string]any) {
 		r := httptest.NewRequest(method, target, strings.NewReader(body))
 		r.Host = testHost
@@ -184,23 +169,10 @@ func TestObjectPermissions(t *testing.T) {
 // stranger neither reads, lists nor adds versions), benchmarks (MANAGE on the model), and
 // deployments (creating one needs READ on the model it serves).
 func TestNativeObjectPermissions(t *testing.T) {
-	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	for _, u := range []string{"owner", "stranger", "editor"} {
-		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, _ := newTestServer(t, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
+	})
+	createUsers(t, srv, "owner", "stranger", "editor")
 	call := func(who, method, target, ctype, body string) (int, string) {
 		r := httptest.NewRequest(method, target, strings.NewReader(body))
 		r.Host = testHost
@@ -299,22 +271,10 @@ func TestNativeObjectPermissions(t *testing.T) {
 // credentials and permissions, and only MANAGE may change the policy, which is audited.
 func TestInferencePolicy(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	for _, u := range []string{"owner", "stranger", "editor"} {
-		if _, err := srv.auth.CreateUser(ctx, auth.NewUser{Name: u, Password: u + "-password-long"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, _ := newTestServer(t, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword, cfg.DefaultPermission = true, "perm-admin-password", "NO_PERMISSIONS"
+	})
+	createUsers(t, srv, "owner", "stranger", "editor")
 	call := func(who, method, target, body string) (int, string) {
 		r := httptest.NewRequest(method, target, strings.NewReader(body))
 		r.Host = testHost

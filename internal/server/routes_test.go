@@ -2,11 +2,9 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,16 +35,7 @@ type guarded struct {
 // answered 204 there.
 func newGuarded(t testing.TB, passThrough bool, check func(httpx.Route, *http.Request)) *guarded {
 	t.Helper()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, cfg := newTestServer(t, nil)
 	g := &guarded{srv: srv, cfg: cfg}
 	wrap := func(rt httpx.Route, h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

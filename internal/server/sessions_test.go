@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,19 +19,11 @@ import (
 // browser ask for a password), except on the public routes, where it is dropped.
 func TestSessionCookie(t *testing.T) {
 	ctx := context.Background()
-	cfg := config.DefaultServer()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Auth, cfg.AdminPassword = true, "session-admin-password"
-	cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecret = "http://127.0.0.1:1", "mlship", "client-secret"
-	cfg.OIDC.RedirectURL = "https://mlship.example/auth/callback"
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, cfg := newTestServer(t, func(cfg *config.Server) {
+		cfg.Auth, cfg.AdminPassword = true, "session-admin-password"
+		cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecret = "http://127.0.0.1:1", "mlship", "client-secret"
+		cfg.OIDC.RedirectURL = "https://mlship.example/auth/callback"
+	})
 	u, _, err := srv.auth.ExternalUser(ctx, cfg.OIDC.Issuer, "sub-1", "ana")
 	if err != nil {
 		t.Fatal(err)
