@@ -43,7 +43,12 @@ func TestSessions(t *testing.T) {
 	if other := start(); CSRFToken(other) == id.CSRFToken {
 		t.Error("two sessions share a CSRF token")
 	}
-	for _, forged := range []string{"", "mlss_", secret[:len(secret)-1] + "A", secret + "A", "mls_" + secret[5:], "x"} {
+	// The secret with its last character changed (to one it isn't: 1 in 64 secrets ends in "A").
+	changed := secret[:len(secret)-1] + "A"
+	if changed == secret {
+		changed = secret[:len(secret)-1] + "B"
+	}
+	for _, forged := range []string{"", "mlss_", changed, secret + "A", "mls_" + secret[5:], "x"} {
 		ended("forged "+forged, forged)
 	}
 
