@@ -17,6 +17,12 @@ const DeploymentPage = lazy(() => import("./pages/deployments").then((m) => ({ d
 const OverviewPage = lazy(() => import("./pages/overview").then((m) => ({ default: m.OverviewPage })));
 // Comparing runs (overlaid charts, parallel coordinates, scatter): its own chunk too.
 const ComparePage = lazy(() => import("./pages/compare").then((m) => ({ default: m.ComparePage })));
+// The datasets pages (profiles, drift reports) and a deployment's drift windows: one chunk.
+const Datasets = lazy(() => import("./pages/datasets").then((m) => ({ default: m.Datasets })));
+const DatasetPage = lazy(() => import("./pages/datasets").then((m) => ({ default: m.DatasetPage })));
+const ProfilePage = lazy(() => import("./pages/datasets").then((m) => ({ default: m.ProfilePage })));
+const DriftPage = lazy(() => import("./pages/datasets").then((m) => ({ default: m.DriftPage })));
+const DeploymentDriftPage = lazy(() => import("./pages/datasets").then((m) => ({ default: m.DeploymentDriftPage })));
 
 const sections = [
   { id: "experiments", label: "Experiments" },
@@ -96,26 +102,21 @@ function page(route: Route): ComponentChildren {
       if (id) return <ModelPage name={id} />;
       return <Models query={route.query} />;
     case "deployments":
+      if (id && sub === "drift") return <DeploymentDriftPage name={id} />;
       if (id) return <DeploymentPage name={id} />;
       return <Deployments />;
     case "overview":
       return <OverviewPage />;
     case "datasets":
-      return <Placeholder title={sections.find((s) => s.id === section)!.label} />;
+      if (id && sub === "versions" && subId) return <ProfilePage name={id} version={subId} />;
+      if (id && sub === "drift") return <DriftPage name={id} query={route.query} />;
+      if (id) return <DatasetPage name={id} />;
+      return <Datasets />;
   }
   return (
     <section>
       <h1>Not found</h1>
       <p>No page is at this address. <a href={href("experiments")}>Experiments</a></p>
-    </section>
-  );
-}
-
-function Placeholder({ title }: { title: string }) {
-  return (
-    <section>
-      <h1>{title}</h1>
-      <p>This page is not in the UI yet: the command line (<code>mlship {title.toLowerCase()} list</code>) and the API show it.</p>
     </section>
   );
 }

@@ -135,6 +135,7 @@ export function DeploymentPage({ name }: { name: string }) {
         {d.spec.canary && <><dt>Canary</dt><dd><code>{d.spec.canary.model}</code> ({Math.round(d.spec.canary.weight * 100)}% of requests)</dd></>}
         {d.spec.shadow && <><dt>Shadow</dt><dd><code>{d.spec.shadow.model}</code> ({Math.round(d.spec.shadow.share * 100)}% copied)</dd></>}
         <dt>Serving</dt><dd><Roles d={d} /></dd>
+        <dt>Drift</dt><dd><a href={href("deployments", d.name, "drift")}>drift of its traffic, window by window</a></dd>
         {Object.entries(d.endpoints ?? {}).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd><code>{v}</code></dd></Fragment>)}
       </dl>
 
