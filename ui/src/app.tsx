@@ -12,6 +12,7 @@ const RunPage = lazy(() => import("./pages/run").then((m) => ({ default: m.RunPa
 const Models = lazy(() => import("./pages/models").then((m) => ({ default: m.Models })));
 const ModelPage = lazy(() => import("./pages/models").then((m) => ({ default: m.ModelPage })));
 const VersionPage = lazy(() => import("./pages/models").then((m) => ({ default: m.VersionPage })));
+const GatePage = lazy(() => import("./pages/gates").then((m) => ({ default: m.GatePage })));
 const Deployments = lazy(() => import("./pages/deployments").then((m) => ({ default: m.Deployments })));
 const DeploymentPage = lazy(() => import("./pages/deployments").then((m) => ({ default: m.DeploymentPage })));
 const OverviewPage = lazy(() => import("./pages/overview").then((m) => ({ default: m.OverviewPage })));
@@ -99,6 +100,7 @@ function page(route: Route): ComponentChildren {
       return <Experiments query={route.query} />;
     case "models":
       if (id && sub === "versions" && subId) return <VersionPage name={id} version={subId} />;
+      if (id && sub === "gate") return <GatePage name={id} />;
       if (id) return <ModelPage name={id} />;
       return <Models query={route.query} />;
     case "deployments":

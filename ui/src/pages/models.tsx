@@ -188,6 +188,7 @@ export function ModelPage({ name }: { name: string }) {
         <dt>Registered</dt><dd>{formatTime(model.creation_timestamp)}</dd>
         <dt>Last updated</dt><dd>{formatTime(model.last_updated_timestamp)}</dd>
       </dl>
+      <p><a href={href("models", name, "gate")}>Benchmark, evaluations, leaderboard and alias audit</a></p>
       {otherTags.length > 0 && (
         <>
           <h2>Tags</h2>

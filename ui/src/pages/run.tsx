@@ -176,8 +176,78 @@ async function readPrefix(url: string, limit: number): Promise<{ bytes: Uint8Arr
   return { bytes, complete };
 }
 
+const CSV_ROWS = 200;
+
+/** Parses CSV (RFC 4180: quoted fields, doubled quotes, newlines inside quotes) or, with
+ * sep "\t", TSV; stops after limit rows. A final row cut off by the prefix is left out. */
+export function parseCSV(text: string, complete: boolean, limit: number, sep = ","): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [], field = "", quoted = false, i = 0, rowStart = 0;
+  const n = text.length;
+  while (i < n && rows.length < limit) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        quoted = false;
+      } else field += c;
+      i++;
+      continue;
+    }
+    if (c === '"' && field === "") { quoted = true; i++; continue; }
+    if (c === sep) { row.push(field); field = ""; i++; continue; }
+    if (c === "\n" || c === "\r") {
+      row.push(field);
+      rows.push(row);
+      row = []; field = "";
+      i += c === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      rowStart = i;
+      continue;
+    }
+    field += c;
+    i++;
+  }
+  if (rows.length < limit && rowStart < n && (complete || false)) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+/** YAML as spans: comments, keys, and the list dashes, for highlighting (no evaluation). */
+function highlightYAML(text: string) {
+  const lines = text.split("\n");
+  return lines.map((line, i) => {
+    const nl = i < lines.length - 1 ? "\n" : "";
+    const comment = /^(\s*)(#.*)$/.exec(line);
+    if (comment) return <span key={i}>{comment[1]}<span class="y-comment">{comment[2]}</span>{nl}</span>;
+    const m = /^(\s*(?:- )?)([^\s:#][^:]*?)(:)(\s.*|)$/.exec(line);
+    if (m) return <span key={i}>{m[1]}<span class="y-key">{m[2]}</span>{m[3]}<span class="y-value">{m[4]}</span>{nl}</span>;
+    return <span key={i}>{line}{nl}</span>;
+  });
+}
+
+type Flavor = { name: string; fields: [string, string][] };
+
+/** The flavors of an MLmodel file: the keys under "flavors:", each with its scalar fields. */
+export function mlmodelFlavors(text: string): Flavor[] {
+  const lines = text.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^flavors:\s*$/.test(l));
+  if (start < 0) return [];
+  const flavors: Flavor[] = [];
+  let indent = -1;
+  for (const line of lines.slice(start + 1)) {
+    if (!line.trim() || line.trim().startsWith("#")) continue;
+    const depth = line.length - line.trimStart().length;
+    if (depth === 0) break;
+    if (indent < 0) indent = depth;
+    const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
+    if (!m) continue;
+    if (depth === indent) flavors.push({ name: m[1].trim(), fields: [] });
+    else if (flavors.length && m[2] !== "" && depth <= indent * 2) flavors[flavors.length - 1].fields.push([m[1].trim(), m[2].replace(/^['"]|['"]$/g, "")]);
+  }
+  return flavors;
+}
+
 function Preview({ file, url }: { file: FileInfo; url: string | null }) {
-  const [state, setState] = useState<{ text?: string; image?: string; note?: string; error?: string }>({});
+  const [state, setState] = useState<{ text?: string; image?: string; note?: string; error?: string; complete?: boolean }>({});
   const name = file.path.slice(file.path.lastIndexOf("/") + 1);
   const ext = name.includes(".") ? name.slice(name.lastIndexOf(".") + 1).toLowerCase() : "";
   const fileSize = Number(file.file_size ?? NaN);
@@ -198,7 +268,7 @@ function Preview({ file, url }: { file: FileInfo; url: string | null }) {
       if (complete && ext === "json") {
         try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as it is */ }
       }
-      setState({ text, note: complete ? "" : `The first ${size(bytes.length)}${Number.isFinite(fileSize) ? ` of ${size(fileSize)}` : ""}.` });
+      setState({ text, complete, note: complete ? "" : `The first ${size(bytes.length)}${Number.isFinite(fileSize) ? ` of ${size(fileSize)}` : ""}.` });
     })().catch((err) => setState({ error: message(err) }));
     return () => { if (objectURL) URL.revokeObjectURL(objectURL); };
   }, [url]);
@@ -207,8 +277,64 @@ function Preview({ file, url }: { file: FileInfo; url: string | null }) {
       <h3 style="margin-top:0">{file.path}</h3>
       {state.error && <p role="alert" class="error">{state.error}</p>}
       {state.note && <p class="muted">{state.note}</p>}
-      {state.text !== undefined && <pre tabIndex={0} aria-label={`Contents of ${name}`}>{state.text}</pre>}
+      {state.text !== undefined && <TextPreview name={name} ext={ext} text={state.text} complete={!!state.complete} />}
       {state.image && <img src={state.image} alt={`The image ${name}`} />}
     </div>
   );
+}
+
+function TextPreview({ name, ext, text, complete }: { name: string; ext: string; text: string; complete: boolean }) {
+  const label = `Contents of ${name}`;
+  if (ext === "csv" || ext === "tsv") {
+    const rows = parseCSV(text, complete, CSV_ROWS + 1, ext === "tsv" ? "\t" : ",");
+    if (rows.length) {
+      const [head, ...body] = rows;
+      const shown = body.slice(0, CSV_ROWS);
+      return (
+        <>
+          <p class="muted">{shown.length} row{shown.length === 1 ? "" : "s"}{body.length > CSV_ROWS || !complete ? " shown: the file has more" : ""}.</p>
+          <div class="scroll-x csv" tabIndex={0} role="region" aria-label={label}>
+            <table class="list">
+              <caption class="skip">{name}</caption>
+              <thead><tr>{head.map((h, i) => <th key={i} scope="col">{h}</th>)}</tr></thead>
+              <tbody>{shown.map((r, i) => <tr key={i}>{head.map((_, j) => <td key={j}>{r[j] ?? ""}</td>)}</tr>)}</tbody>
+            </table>
+          </div>
+        </>
+      );
+    }
+  }
+  if (ext === "html" || ext === "htm") {
+    // No script runs (sandbox without allow-scripts) and the frame's origin is opaque:
+    // it cannot read the app, its cookies or its storage.
+    return (
+      <>
+        <p class="muted">Shown in a sandbox: no scripts, no access to this page.</p>
+        <iframe class="html-preview" sandbox="" srcdoc={text} title={`Preview of ${name}`} referrerpolicy="no-referrer" />
+      </>
+    );
+  }
+  if (name === "MLmodel" || ext === "yaml" || ext === "yml") {
+    const flavors = name === "MLmodel" ? mlmodelFlavors(text) : [];
+    return (
+      <>
+        {flavors.length > 0 && (
+          <table class="list flavors">
+            <caption class="caption">Flavors</caption>
+            <thead><tr><th scope="col">Flavor</th><th scope="col">Details</th></tr></thead>
+            <tbody>
+              {flavors.map((f) => (
+                <tr key={f.name} data-flavor={f.name}>
+                  <td><code>{f.name}</code></td>
+                  <td>{f.fields.map(([k, v]) => <span key={k} class="badge">{k}: {v}</span>)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <pre tabIndex={0} aria-label={label} class="yaml">{highlightYAML(text)}</pre>
+      </>
+    );
+  }
+  return <pre tabIndex={0} aria-label={label}>{text}</pre>;
 }
