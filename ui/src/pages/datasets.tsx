@@ -391,7 +391,7 @@ export function DeploymentDriftPage({ name }: { name: string }) {
       {!data && !error && <p>Loading…</p>}
       {data && (windows.length ? (
         <table class="list">
-          <caption class="caption muted">{windows.length} window{windows.length === 1 ? "" : "s"}, newest first, each compared with the data the model learned from</caption>
+          <caption class="caption muted">{windows.length} window{windows.length === 1 ? "" : "s"}, newest first, each compared with its reference (the served model's training data unless the deployment names one)</caption>
           <thead>
             <tr><th scope="col">Window</th><th scope="col" class="num">Rows</th><th scope="col">Model</th><th scope="col">Reference</th><th scope="col">Drift</th><th scope="col">Drifted columns</th></tr>
           </thead>
