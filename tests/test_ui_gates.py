@@ -185,3 +185,9 @@ def test_artifact_previews(page, previewed, base_url, shots):
     assert blocked, page.problems
     page.problems[:] = [p for p in page.problems if p not in blocked]
     check(page, shots, "run-preview-html")
+    # A full-page screenshot catches the frame mid-layout: the viewport shows it as it is.
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        frame_el.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(shots / f"ui-run-preview-html{'-dark' if scheme == 'dark' else ''}.png"))

@@ -320,13 +320,13 @@ function TextPreview({ name, ext, text, complete }: { name: string; ext: string;
       <>
         {flavors.length > 0 && (
           <table class="list flavors">
-            <caption class="caption">Flavors</caption>
+            <caption>Flavors</caption>
             <thead><tr><th scope="col">Flavor</th><th scope="col">Details</th></tr></thead>
             <tbody>
               {flavors.map((f) => (
                 <tr key={f.name} data-flavor={f.name}>
                   <td><code>{f.name}</code></td>
-                  <td>{f.fields.map(([k, v]) => <span key={k} class="badge">{k}: {v}</span>)}</td>
+                  <td>{f.fields.map(([k, v]) => `${k}: ${v}`).join("; ")}</td>
                 </tr>
               ))}
             </tbody>
