@@ -13,15 +13,18 @@ UV      := $(TOOLS)/bin/uv
 # The OpenID provider the single sign-on tests sign in through.
 OIDC_PROVIDER := $(TOOLS)/bin/oidc-provider
 BIN     := bin/mlship
+# Fills a stopped server's store with many runs, for tests/test_ui_scale.py and bench/ui.
+SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx clean
+.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
 build: ui
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(SEEDRUNS) ./tests/seedruns
 
 # The web UI (ui/, docs/ui.md), built into internal/ui/dist, which the binary embeds:
 # npm ci when the lockfile changed, npm run build when a source changed.
@@ -121,7 +124,7 @@ test-go:
 # files run in conftest.py's order (the heaviest first), not xdist's (the most tests first).
 E2E_WORKERS ?= 3
 test-e2e: build deps
-	MLSHIP_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
+	MLSHIP_BIN=$(CURDIR)/$(BIN) MLSHIP_SEEDRUNS=$(CURDIR)/$(SEEDRUNS) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The set-up runs side by side (downloads beside builds); the tests one after the other:
 # side by side on 2 cores, Python workers under -race took minutes to load and timed out.
@@ -176,6 +179,11 @@ bench-gates: build
 	$(GO) run ./bench/gates $(BENCH_FLAGS)
 
 # The native ONNX engine against onnxruntime's Python API, in process.
+# The runs page of 100,000 runs in headless Chromium, mlship's UI against MLflow's.
+bench-ui: build deps
+	bash bench/setup.sh bench
+	$(VENV)/bin/python bench/ui/bench_ui.py $(BENCH_FLAGS)
+
 bench-onnx:
 	bash bench/setup.sh bench
 	$(GO) run ./bench/onnx $(BENCH_FLAGS)

@@ -77,6 +77,7 @@ HEAVY_FIRST = [
     "test_serving_pyfunc.py",
     "test_gates_runtimes.py",
     "test_serving_follow.py",
+    "test_ui_scale.py",
 ]
 
 
