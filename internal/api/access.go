@@ -17,6 +17,7 @@ func (a *API) accessRoutes() []route {
 		{"GET", "/api/v1/permissions", a.listGrants, false, none, httpx.Read},
 		{"POST", "/api/v1/permissions", a.grant, false, jsonBody, httpx.Write},
 		{"DELETE", "/api/v1/permissions", a.revoke, false, jsonBody, httpx.Write},
+		{"GET", "/api/v1/permissions/effective", a.effectivePermissions, false, none, httpx.Signed},
 		{"GET", "/api/v1/teams", a.listTeams, false, none, httpx.Admin},
 		{"POST", "/api/v1/teams", a.createTeam, false, jsonBody, httpx.Admin},
 		{"GET", "/api/v1/teams/{name}", a.getTeam, false, none, httpx.Admin},
