@@ -133,6 +133,8 @@ type Options struct {
 	Loader   Loader
 	// JobsPath is the queue's SQLite file; see jobs.Options.
 	JobsPath string
+	// Periodic is other housekeeping the queue runs on a schedule.
+	Periodic []jobs.Periodic
 	Logger   *slog.Logger
 	// BatchRows is how many rows go to the model per request (default 8192).
 	BatchRows int
@@ -163,7 +165,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s := &Service{opts: opts, db: opts.DB, reg: opts.Registry, data: opts.Datasets,
 		logger: opts.Logger.With("component", "gates"), now: time.Now}
-	q, err := jobs.Open(ctx, jobs.Options{Path: opts.JobsPath, Logger: opts.Logger}, s.registerWorkers)
+	q, err := jobs.Open(ctx, jobs.Options{Path: opts.JobsPath, Logger: opts.Logger, Periodic: opts.Periodic}, s.registerWorkers)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,57 @@ type Options struct {
 	// Timeout bounds one attempt of a job (default DefaultTimeout).
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// Periodic is housekeeping the queue runs on a schedule.
+	Periodic []Periodic
+}
+
+// Periodic is housekeeping run every Interval, and once as the queue starts: as a
+// job, so that a failure is retried and, when several processes share the queue,
+// only the elected leader schedules it.
+type Periodic struct {
+	Name     string // unique among the queue's periodic jobs
+	Interval time.Duration
+	Run      func(ctx context.Context) error
+}
+
+// periodicArgs names the Periodic a job runs.
+type periodicArgs struct {
+	Name string `json:"name"`
+}
+
+func (periodicArgs) Kind() string { return "periodic" }
+
+type periodicWorker struct {
+	river.WorkerDefaults[periodicArgs]
+	byName map[string]Periodic
+}
+
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
+	p, ok := w.byName[job.Args.Name]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("jobs: no periodic job %q in this process", job.Args.Name))
+	}
+	return p.Run(ctx)
+}
+
+// periodicJobs registers the worker of opts.Periodic and returns their schedules.
+func periodicJobs(ws *river.Workers, ps []Periodic) ([]*river.PeriodicJob, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	w := &periodicWorker{byName: map[string]Periodic{}}
+	var out []*river.PeriodicJob
+	for _, p := range ps {
+		if _, dup := w.byName[p.Name]; dup || p.Interval <= 0 || p.Run == nil {
+			return nil, fmt.Errorf("jobs: periodic job %q is a duplicate, has no interval or nothing to run", p.Name)
+		}
+		w.byName[p.Name] = p
+		args := periodicArgs{Name: p.Name}
+		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(p.Interval),
+			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
+			&river.PeriodicJobOpts{ID: p.Name, RunOnStart: true}))
+	}
+	return out, river.AddWorkerSafely(ws, w)
 }
 
 // Queue is a running job queue.
@@ -96,10 +147,15 @@ func open(ctx context.Context, db *sql.DB, opts Options, register func(*river.Wo
 	if err := register(workers); err != nil {
 		return nil, err
 	}
+	periodic, err := periodicJobs(workers, opts.Periodic)
+	if err != nil {
+		return nil, err
+	}
 	timeout := cmp.Or(opts.Timeout, DefaultTimeout)
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(opts.Workers, DefaultWorkers)}},
 		Workers:              workers,
+		PeriodicJobs:         periodic,
 		FetchPollInterval:    cmp.Or(opts.PollInterval, DefaultPollInterval),
 		FetchCooldown:        20 * time.Millisecond,
 		JobTimeout:           timeout,

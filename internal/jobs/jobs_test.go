@@ -110,3 +110,31 @@ func TestInterruptedJobRunsAgain(t *testing.T) {
 		t.Fatalf("the interrupted job did not run again (state %s)", state)
 	}
 }
+
+// A periodic job runs as the queue starts, and again after its interval.
+func TestPeriodicJobRuns(t *testing.T) {
+	runs := make(chan struct{}, 10)
+	q, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "jobs.db"), PollInterval: 20 * time.Millisecond,
+		Periodic: []Periodic{{Name: "tick", Interval: 500 * time.Millisecond, Run: func(ctx context.Context) error {
+			runs <- struct{}{}
+			return nil
+		}}}}, func(*river.Workers) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		select {
+		case <-runs:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("run %d of the periodic job did not come", i+1)
+		}
+	}
+	if err := q.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/gates"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/jobs"
 	"github.com/mlship/mlship/internal/mlflowapi"
 	"github.com/mlship/mlship/internal/mlflowauth"
 	"github.com/mlship/mlship/internal/monitor"
@@ -135,12 +136,14 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		return nil, err
 	}
 	runtimes := workers.Factory()
+	servingStore := serving.NewSQLStore(db)
 	s.deployments = serving.NewManager(serving.Options{
 		Source:       source,
 		Runtimes:     runtimes,
 		CheckRuntime: workers.Check,
 		Metrics:      serving.NewMetrics(s.metrics),
-		Store:        serving.NewSQLStore(db),
+		Store:        servingStore,
+		Traffic:      servingStore,
 		Payloads:     s.payloads,
 		Logger:       logger,
 	})
@@ -154,6 +157,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound})
 	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
 		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, JobsPath: cfg.JobsDB, Logger: logger,
+		Periodic: []jobs.Periodic{pruneTraffic(servingStore, logger)},
 		MayMoveProtected: func(ctx context.Context, model string) error {
 			return s.auth.Can(ctx, auth.RegisteredModel, model, auth.LevelManage)
 		}})

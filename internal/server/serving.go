@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/monitor"
 	"github.com/mlship/mlship/internal/tracking"
 
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/jobs"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/runtime"
 	"github.com/mlship/mlship/internal/serving"
@@ -145,4 +147,15 @@ func (l versionLoader) Load(ctx context.Context, model, version string) (runtime
 		return nil, "", err
 	}
 	return serving.LoadVersion(ctx, l.source, l.runtimes, v, serving.Spec{Name: "gate"}, l.logger.With("role", "evaluation"))
+}
+
+// pruneTraffic deletes the hourly traffic history past serving.TrafficRetention, hourly.
+func pruneTraffic(st *serving.SQLStore, logger *slog.Logger) jobs.Periodic {
+	return jobs.Periodic{Name: "prune_traffic", Interval: time.Hour, Run: func(ctx context.Context) error {
+		n, err := st.PruneTraffic(ctx, time.Now().Add(-serving.TrafficRetention).Unix()/3600*3600)
+		if n > 0 {
+			logger.Info("serving: pruned traffic history past the retention period", "hours", n)
+		}
+		return err
+	}}
 }

@@ -26,6 +26,7 @@ type liveSlot struct {
 	requests, failures uint64
 	invalid            uint64 // failures that were the client's (bad input)
 	buckets            [len(liveBounds) + 1]uint64
+	latency            float64 // seconds summed over requests; kept in hourly slots only
 }
 
 // liveBounds are the latency buckets' upper bounds, in seconds: the serving
@@ -73,6 +74,20 @@ type liveRole struct {
 	mu               sync.Mutex
 	users            int // model versions loaded in this role
 	seconds, minutes liveRing
+	// hourly says whether to keep hours for the traffic history; hours are its slots
+	// not yet flushed to the store (at: the hour since the epoch), oldest first.
+	hourly bool
+	hours  []liveSlot
+}
+
+// hour returns the unflushed slot of second t's hour.
+func (l *liveRole) hour(t int64) *liveSlot {
+	at := t / 3600
+	if n := len(l.hours); n > 0 && l.hours[n-1].at == at {
+		return &l.hours[n-1]
+	}
+	l.hours = append(l.hours, liveSlot{at: at})
+	return &l.hours[len(l.hours)-1]
 }
 
 func newLiveRole() *liveRole {
@@ -89,6 +104,12 @@ func (l *liveRole) observe(now time.Time, seconds float64) {
 		s.requests++
 		s.buckets[b]++
 	}
+	if l.hourly {
+		h := l.hour(t)
+		h.requests++
+		h.buckets[b]++
+		h.latency += seconds
+	}
 	l.mu.Unlock()
 }
 
@@ -101,6 +122,13 @@ func (l *liveRole) failed(now time.Time, reason string) {
 		s.failures++
 		if reason == "invalid" {
 			s.invalid++
+		}
+	}
+	if l.hourly {
+		h := l.hour(t)
+		h.failures++
+		if reason == "invalid" {
+			h.invalid++
 		}
 	}
 	l.mu.Unlock()
@@ -125,10 +153,16 @@ func (m *Metrics) liveFor(deployment, role string) *liveRole {
 	l := m.live[key]
 	if l == nil {
 		l = newLiveRole()
+		l.hourly = m.hourly
 		m.live[key] = l
 	}
 	l.users++
 	return l
+}
+
+func splitLiveKey(key string) (deployment, role string) {
+	deployment, role, _ = strings.Cut(key, "\x00")
+	return deployment, role
 }
 
 // dropLive counts one user less of a live record, and forgets it after the last.
@@ -139,6 +173,7 @@ func (m *Metrics) dropLive(deployment, role string) {
 	if l := m.live[key]; l != nil {
 		if l.users--; l.users <= 0 {
 			delete(m.live, key)
+			m.keepUnflushed(deployment, role, l)
 		}
 	}
 }
@@ -163,6 +198,7 @@ type RoleStats struct {
 type Latency struct {
 	P50 float64 `json:"p50"`
 	P90 float64 `json:"p90"`
+	P95 float64 `json:"p95"`
 	P99 float64 `json:"p99"`
 }
 
@@ -172,6 +208,11 @@ type DeploymentStats struct {
 	Window     string      `json:"window"`
 	Seconds    int64       `json:"window_seconds"`
 	Roles      []RoleStats `json:"roles"`
+	// Since and Hourly are given for windows longer than MaxStatsWindow, read from
+	// the traffic history: the first hour's start (ms since the epoch), and each
+	// role's hours that saw traffic, oldest first.
+	Since  int64       `json:"since,omitempty"`
+	Hourly []HourStats `json:"hourly,omitempty"`
 }
 
 // roleOrder is the order roles are listed in.
@@ -181,7 +222,8 @@ var roleOrder = map[string]int{"primary": 0, "canary": 1, "shadow": 2}
 // this process's own serving metrics.
 func (m *Manager) Stats(name string, window time.Duration) (*DeploymentStats, error) {
 	if window < time.Second || window > MaxStatsWindow || window%time.Second != 0 {
-		return nil, fault.Invalidf("window must be whole seconds from 1s to %s, got %s", MaxStatsWindow, window)
+		return nil, fault.Invalidf("window must be whole seconds from 1s to %s (or whole hours up to %s, from the traffic history), got %s",
+			MaxStatsWindow, TrafficRetention, window)
 	}
 	if _, err := m.Lookup(name); err != nil {
 		return nil, err
@@ -194,7 +236,7 @@ func (mt *Metrics) stats(name string, window time.Duration, now time.Time) *Depl
 	mt.mu.Lock()
 	roles := map[string]*liveRole{}
 	for key, l := range mt.live {
-		if d, role, _ := strings.Cut(key, "\x00"); d == name {
+		if d, role := splitLiveKey(key); d == name {
 			roles[role] = l
 		}
 	}
@@ -211,9 +253,13 @@ func roleStats(role string, s liveSlot, window time.Duration) RoleStats {
 		RequestRate: float64(s.requests) / window.Seconds()}
 	if s.requests > 0 {
 		rs.ErrorRate = float64(s.failures) / float64(s.requests)
-		rs.Latency = &Latency{P50: quantile(s, 0.5), P90: quantile(s, 0.9), P99: quantile(s, 0.99)}
+		rs.Latency = latencyOf(s)
 	}
 	return rs
+}
+
+func latencyOf(s liveSlot) *Latency {
+	return &Latency{P50: quantile(s, 0.5), P90: quantile(s, 0.9), P95: quantile(s, 0.95), P99: quantile(s, 0.99)}
 }
 
 // quantile estimates a latency quantile as Prometheus's histogram_quantile does: by

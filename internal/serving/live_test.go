@@ -58,6 +58,11 @@ func TestLiveStats(t *testing.T) {
 			t.Errorf("window %s: %v, want invalid", w, err)
 		}
 	}
+	for _, w := range []time.Duration{90 * time.Minute, TrafficRetention + time.Hour} { // the history's: whole hours
+		if _, err := m.HistoryStats(context.Background(), "live", w); !errors.Is(err, fault.Invalid) {
+			t.Errorf("window %s: %v, want invalid", w, err)
+		}
+	}
 	if _, err := m.Stats("nope", time.Minute); !errors.Is(err, fault.NotFound) {
 		t.Errorf("unknown deployment: %v", err)
 	}

@@ -63,7 +63,11 @@ type Options struct {
 	Metrics  *Metrics
 	Store    Store       // nil: deployments live in memory only (mlship serve)
 	Payloads PayloadSink // nil: no payload log
-	Logger   *slog.Logger
+	// Traffic keeps the hourly traffic history; nil: live stats only (mlship serve).
+	// TrafficFlush is how often it is written (default DefaultTrafficFlush).
+	Traffic      TrafficStore
+	TrafficFlush time.Duration
+	Logger       *slog.Logger
 	// PollInterval is how often references are resolved again to follow aliases.
 	PollInterval time.Duration
 	// CheckRuntime, if set, refuses a runtime name that no runtime answers to (see
@@ -93,6 +97,10 @@ func NewManager(opts Options) *Manager {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Second
 	}
+	if opts.TrafficFlush <= 0 {
+		opts.TrafficFlush = DefaultTrafficFlush
+	}
+	opts.Metrics.hourly = opts.Traffic != nil
 	return &Manager{opts: opts, logger: opts.Logger, ctx: context.Background(), deployments: map[string]*Deployment{},
 		shadowSlots: make(chan struct{}, maxShadowInFlight)}
 }
@@ -101,6 +109,9 @@ func NewManager(opts Options) *Manager {
 // background; a deployment is ready when its model has warmed up.
 func (m *Manager) Start(ctx context.Context) error {
 	m.ctx = ctx
+	if m.opts.Traffic != nil {
+		go m.flushTraffic(ctx)
+	}
 	if m.opts.Store == nil {
 		return nil
 	}
@@ -269,6 +280,7 @@ func (m *Manager) Close() {
 	for _, d := range m.List() {
 		d.stop()
 	}
+	m.finalFlush()
 }
 
 // record samples one answered request into the payload log.

@@ -30,6 +30,14 @@ type Metrics struct {
 	// live is what each role of each deployment answered lately, by deployment and
 	// role: for live stats over a window, which cumulative histograms cannot give.
 	live map[string]*liveRole
+	// hourly says whether live records keep hours for the traffic history (a manager
+	// with a TrafficStore sets it); unflushed holds the hours of records dropped, or
+	// of a flush that failed, until the next flush.
+	hourly    bool
+	unflushed []TrafficHour
+	// flushMu orders flushes against readers of the history, so that an hour is read
+	// either from memory or from the store, never both or neither.
+	flushMu sync.RWMutex
 }
 
 var modelLabels = []string{"deployment", "model", "version", "role"}
