@@ -26,6 +26,10 @@ type ModelRecord struct {
 	Since int64
 	// FirstAliasAt is the alias audit's first move of the alias to any version; 0: none.
 	FirstAliasAt int64
+	// AliasSetAt is when the alias last moved, and AliasFirstSetAt when it was first
+	// set, as the alias itself records for every alias (any API); 0: set before the
+	// registry recorded it.
+	AliasSetAt, AliasFirstSetAt int64
 	// Latest is the model's newest evaluation; nil: never evaluated.
 	Latest *EvaluationBrief
 }
@@ -51,13 +55,14 @@ func (s *Service) ModelRecords(ctx context.Context, alias string) ([]*ModelRecor
 		COALESCE((SELECT MIN(creation_time) FROM model_versions v WHERE v.rm_id = m.id), 0),
 		COALESCE(a.version, 0),
 		COALESCE((SELECT MAX(created_at) FROM alias_audit au WHERE au.model = m.name AND au.alias = ? AND au.version = a.version), 0),
-		COALESCE((SELECT MIN(created_at) FROM alias_audit au WHERE au.model = m.name AND au.alias = ? AND au.version IS NOT NULL), 0)
+		COALESCE((SELECT MIN(created_at) FROM alias_audit au WHERE au.model = m.name AND au.alias = ? AND au.version IS NOT NULL), 0),
+		COALESCE(a.set_at, 0), COALESCE(a.first_set_at, 0)
 		FROM registered_models m LEFT JOIN registered_model_aliases a ON a.rm_id = m.id AND a.alias = ?
 		ORDER BY m.name`, []any{registry.TagOwner, registry.TagContact, alias, alias, alias}, func(rows *sql.Rows) error {
 		var r ModelRecord
 		var version sql.NullInt64
 		if err := rows.Scan(&r.Name, &r.CreatedAt, &r.Owner, &r.Contact, &r.Creator, &r.FirstVersionAt, &version,
-			&r.Since, &r.FirstAliasAt); err != nil {
+			&r.Since, &r.FirstAliasAt, &r.AliasSetAt, &r.AliasFirstSetAt); err != nil {
 			return err
 		}
 		r.Version = versionString(version)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/store"
@@ -65,8 +66,12 @@ func (s *Service) SetAliasOverride(ctx context.Context, name, alias, version, re
 			Override: strings.TrimSpace(reason), Actor: actor}); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO registered_model_aliases (rm_id, alias, version) VALUES (?, ?, ?)
-			ON CONFLICT (rm_id, alias) DO UPDATE SET version = excluded.version`, rmID, alias, num)
+		// set_at moves with the alias, not when it is pointed where it points.
+		now := time.Now().UnixMilli()
+		_, err = tx.ExecContext(ctx, `INSERT INTO registered_model_aliases (rm_id, alias, version, set_at, first_set_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (rm_id, alias) DO UPDATE SET version = excluded.version,
+			set_at = CASE WHEN registered_model_aliases.version = excluded.version AND registered_model_aliases.set_at > 0
+				THEN registered_model_aliases.set_at ELSE excluded.set_at END`, rmID, alias, num, now, now)
 		return err
 	})
 }
