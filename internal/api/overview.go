@@ -17,9 +17,12 @@ import (
 // DefaultOverviewAlias is the alias that marks a model version as in production.
 const DefaultOverviewAlias = "production"
 
-// trafficWindow is how far back the overview's traffic figures reach: as far as the
-// server keeps them (request counts over 30 days are Prometheus's to keep).
-const trafficWindow = time.Hour
+// The overview's traffic figures cover trafficDays days of 24 hours ending with the
+// current hour, from the deployments' hourly traffic history.
+const (
+	trafficDays   = 30
+	trafficWindow = trafficDays * 24 * time.Hour
+)
 
 // Overview is the registry at a glance: the models in production and the stalled ones.
 type Overview struct {
@@ -27,8 +30,10 @@ type Overview struct {
 	GeneratedAt int64           `json:"generated_at"`
 	Production  []OverviewModel `json:"production"`
 	Stalled     []OverviewModel `json:"stalled"`
-	// TrafficWindow is the window of every model's traffic figures.
+	// TrafficWindow is the window of every model's traffic figures, and TrafficSince
+	// its start (ms): whole hours, the current one included.
 	TrafficWindow string `json:"traffic_window"`
+	TrafficSince  int64  `json:"traffic_since"`
 }
 
 // OverviewModel is one registered model in the overview.
@@ -42,11 +47,14 @@ type OverviewModel struct {
 	RegisteredAt int64  `json:"registered_at"`
 	// Version holds the alias; empty: nothing does.
 	Version string `json:"version"`
-	// Since is when the alias moved to Version, from the alias audit (kept for protected
-	// aliases only); absent when not audited.
-	Since *int64 `json:"since,omitempty"`
-	// FirstProductionAt is the alias's first move, and TimeToProductionMs the time from
-	// the model's registration to it; absent when not audited.
+	// Since is when the alias moved to Version: recorded with the alias, or, for an
+	// alias set before mlship recorded it, from the alias audit (kept for protected
+	// aliases only); absent when neither knows. SinceFrom says which: alias or audit.
+	Since     *int64 `json:"since,omitempty"`
+	SinceFrom string `json:"since_from,omitempty"`
+	// FirstProductionAt is the alias's first move (the earliest the alias audit or the
+	// alias itself knows), and TimeToProductionMs the time from the model's
+	// registration to it; absent when neither knows.
 	FirstProductionAt  *int64                 `json:"first_production_at,omitempty"`
 	TimeToProductionMs *int64                 `json:"time_to_production_ms,omitempty"`
 	Gate               *gates.EvaluationBrief `json:"gate"`
@@ -68,11 +76,38 @@ type DeploymentHealth struct {
 }
 
 // Traffic is what the deployments serving a model answered over the traffic window
-// (shadow copies left out), in this server process.
+// (shadow copies left out): each deployment's roles that serve the model now, with
+// their history since the window's start.
 type Traffic struct {
-	Requests  uint64  `json:"requests"`
-	Failures  uint64  `json:"failures"`
-	ErrorRate float64 `json:"error_rate"`
+	Requests uint64 `json:"requests"`
+	Failures uint64 `json:"failures"`
+	// ClientErrors are the failures due to bad input.
+	ClientErrors uint64  `json:"client_errors"`
+	ErrorRate    float64 `json:"error_rate"`
+	// Daily is the window day by day (24 hours each, the last ending with the current
+	// hour), oldest first: trafficDays points.
+	Daily []TrafficDay `json:"daily"`
+}
+
+// TrafficDay is one day of a model's traffic.
+type TrafficDay struct {
+	Start    int64  `json:"start"` // ms since the epoch
+	Requests uint64 `json:"requests"`
+	Failures uint64 `json:"failures"`
+}
+
+// trafficHours is the overview's window: the first and last hours' starts, Unix seconds.
+func trafficHours(now time.Time) (from, to int64) {
+	to = now.Unix() / 3600 * 3600
+	return to - int64(trafficWindow/time.Second) + 3600, to
+}
+
+func newTraffic(from int64) Traffic {
+	t := Traffic{Daily: make([]TrafficDay, trafficDays)}
+	for i := range t.Daily {
+		t.Daily[i].Start = (from + int64(i)*24*3600) * 1000
+	}
+	return t
 }
 
 func (a *API) overview(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -122,18 +157,20 @@ func (a *API) buildOverview(ctx context.Context, g *gates.Service, alias string)
 	if err != nil {
 		return nil, err
 	}
-	served, err := a.servingByModel(ctx)
+	now := time.Now()
+	from, to := trafficHours(now)
+	served, err := a.servingByModel(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	o := &Overview{Alias: alias, GeneratedAt: time.Now().UnixMilli(), Production: []OverviewModel{}, Stalled: []OverviewModel{},
-		TrafficWindow: trafficWindow.String()}
+	o := &Overview{Alias: alias, GeneratedAt: now.UnixMilli(), Production: []OverviewModel{}, Stalled: []OverviewModel{},
+		TrafficWindow: trafficWindow.String(), TrafficSince: from * 1000}
 	for _, rec := range records {
 		if !visible.Allows(rec.Name) {
 			continue
 		}
 		m := overviewModel(rec)
-		m.Deployments = []DeploymentHealth{}
+		m.Deployments, m.Traffic = []DeploymentHealth{}, newTraffic(from)
 		if s := served[rec.Name]; s != nil {
 			m.Deployments, m.Traffic = s.deployments, s.traffic
 		}
@@ -153,14 +190,26 @@ func overviewModel(rec *gates.ModelRecord) OverviewModel {
 	if m.Owner == "" {
 		m.Owner, m.OwnerFrom = rec.Creator, "creator"
 	}
-	if rec.Since > 0 && rec.Version != "" {
-		m.Since = &rec.Since
+	switch {
+	case rec.Version == "":
+	case rec.AliasSetAt > 0:
+		m.Since, m.SinceFrom = &rec.AliasSetAt, "alias"
+	case rec.Since > 0:
+		m.Since, m.SinceFrom = &rec.Since, "audit"
 	}
-	if rec.FirstAliasAt > 0 {
-		first, took := rec.FirstAliasAt, rec.FirstAliasAt-rec.CreatedAt
+	if first := earliest(rec.FirstAliasAt, rec.AliasFirstSetAt); first > 0 {
+		took := first - rec.CreatedAt
 		m.FirstProductionAt, m.TimeToProductionMs = &first, &took
 	}
 	return m
+}
+
+// earliest is the smaller of two times, 0 standing for unknown.
+func earliest(a, b int64) int64 {
+	if a == 0 || b > 0 && b < a {
+		return b
+	}
+	return a
 }
 
 // stalledReason says why a model is stalled: it has versions but none ever held the
@@ -182,8 +231,8 @@ type modelServing struct {
 }
 
 // servingByModel finds, for each registered model, the deployments the caller may read
-// that serve one of its versions, their drift and their traffic.
-func (a *API) servingByModel(ctx context.Context) (map[string]*modelServing, error) {
+// that serve one of its versions, their drift and their traffic from hour from to to.
+func (a *API) servingByModel(ctx context.Context, from, to int64) (map[string]*modelServing, error) {
 	out := map[string]*modelServing{}
 	if a.deployments == nil {
 		return out, nil
@@ -210,19 +259,19 @@ func (a *API) servingByModel(ctx context.Context) (map[string]*modelServing, err
 		if err != nil {
 			return nil, err
 		}
-		stats, err := a.deployments.Stats(v.Name, trafficWindow)
+		hours, err := a.deployments.Traffic(ctx, v.Name, from, to)
 		if err != nil {
 			return nil, err
 		}
 		for model, rs := range roles {
 			s := out[model]
 			if s == nil {
-				s = &modelServing{}
+				s = &modelServing{traffic: newTraffic(from)}
 				out[model] = s
 			}
 			h.Roles = rs
 			s.deployments = append(s.deployments, h)
-			s.traffic.add(stats, rs)
+			s.traffic.add(hours, rs, from)
 		}
 	}
 	return out, nil
@@ -243,14 +292,19 @@ func servedModel(ms serving.ModelStatus) string {
 	return name
 }
 
-// add counts the requests of the roles that answer clients.
-func (t *Traffic) add(s *serving.DeploymentStats, roles []string) {
-	for _, rs := range s.Roles {
-		if rs.Role == "shadow" || !contains(roles, rs.Role) {
+// add counts the hours of the roles that answer clients, from hour from on.
+func (t *Traffic) add(hours []serving.TrafficHour, roles []string, from int64) {
+	for _, h := range hours {
+		if h.Role == "shadow" || !contains(roles, h.Role) {
 			continue
 		}
-		t.Requests += rs.Requests
-		t.Failures += rs.Failures
+		t.Requests += h.Requests
+		t.Failures += h.Failures
+		t.ClientErrors += h.ClientErrors
+		if day := (h.Hour - from) / (24 * 3600); day >= 0 && day < int64(len(t.Daily)) {
+			t.Daily[day].Requests += h.Requests
+			t.Daily[day].Failures += h.Failures
+		}
 	}
 	if t.Requests > 0 {
 		t.ErrorRate = float64(t.Failures) / float64(t.Requests)
@@ -287,7 +341,7 @@ func (a *API) driftHealth(ctx context.Context, v serving.View) (DeploymentHealth
 // overviewColumns are the overview's CSV columns.
 var overviewColumns = []string{"model", "in_production", "stalled_reason", "owner", "owner_from", "contact", "version",
 	"since", "registered_at", "first_production_at", "days_to_production", "gate_status", "gate_passed", "gate_version",
-	"deployments", "drift", "requests_1h", "error_rate_1h"}
+	"deployments", "drift", "requests_30d", "failures_30d", "error_rate_30d"}
 
 // writeOverviewCSV writes one row per model, production first, then the stalled ones
 // not in production; times in RFC 3339, UTC.
@@ -333,7 +387,7 @@ func overviewRow(m OverviewModel) []string {
 	return []string{m.Name, strconv.FormatBool(m.Version != ""), m.StalledReason, m.Owner, m.OwnerFrom, m.Contact, m.Version,
 		timeText(m.Since), timeText(&m.RegisteredAt), timeText(m.FirstProductionAt), days, gateStatus, gatePassed, gateVersion,
 		strings.Join(deps, " "), strings.Join(drift, " "), strconv.FormatUint(m.Traffic.Requests, 10),
-		strconv.FormatFloat(m.Traffic.ErrorRate, 'f', 4, 64)}
+		strconv.FormatUint(m.Traffic.Failures, 10), strconv.FormatFloat(m.Traffic.ErrorRate, 'f', 4, 64)}
 }
 
 func timeText(ms *int64) string {

@@ -7,7 +7,8 @@ import (
 )
 
 // deploymentStats answers what each role of a deployment answered over the last
-// ?window (default 5m), from this process's serving metrics.
+// ?window (default 5m): up to an hour from this process's live serving metrics, longer
+// windows (whole hours) from the traffic history, with its hourly buckets.
 func (a *API) deploymentStats(w http.ResponseWriter, r *http.Request) (any, error) {
 	m, err := a.manager()
 	if err != nil {
@@ -17,5 +18,5 @@ func (a *API) deploymentStats(w http.ResponseWriter, r *http.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return m.Stats(r.PathValue("name"), window)
+	return m.HistoryStats(r.Context(), r.PathValue("name"), window)
 }

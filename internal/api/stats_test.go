@@ -26,7 +26,7 @@ func TestDeploymentStats(t *testing.T) {
 		code   string
 	}{
 		{"/api/v1/deployments/fraud/stats?window=five", 400, "INVALID_PARAMETER_VALUE"},
-		{"/api/v1/deployments/fraud/stats?window=2h", 400, "INVALID_PARAMETER_VALUE"},
+		{"/api/v1/deployments/fraud/stats?window=90m", 400, "INVALID_PARAMETER_VALUE"},
 		{"/api/v1/deployments/fraud/stats?window=-5m", 400, "INVALID_PARAMETER_VALUE"},
 		{"/api/v1/deployments/fraud/stats?window=1.5s", 400, "INVALID_PARAMETER_VALUE"},
 		{"/api/v1/deployments/nope/stats", 404, "RESOURCE_DOES_NOT_EXIST"},
