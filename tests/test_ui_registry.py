@@ -179,6 +179,9 @@ def test_overview_matches_the_api(page, registry, base_url, shots):
     assert cells["owner"].startswith("ana") and "ana@example.com" in cells["owner"]
     assert int(cells["requests"]) == want["traffic"]["requests"] >= REQUESTS
     assert cells["error_rate"] == f"{want['traffic']['error_rate'] * 100:.1f}%"
+    # The 30 days' sparkline adds up to the same requests.
+    spark = row.locator('[data-col="daily"] svg[role="img"]')
+    assert len(want["traffic"]["daily"]) == 30 and f"{want['traffic']['requests']} in all" in spark.get_attribute("aria-label")
     assert cells["gate"] == f"v{want['gate']['version']} failed" == "v2 failed"
     assert f"{registry['dep']}: unmonitored" in cells["drift"]
     assert cells["time_to_production"] and cells["since"] != "not audited"

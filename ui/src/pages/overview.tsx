@@ -14,14 +14,19 @@ type OverviewModel = {
   registered_at?: number;
   version?: string;
   since?: number;
+  since_from?: string;
   first_production_at?: number;
   time_to_production_ms?: number;
   gate?: { evaluation_id: number; version: string; status: string; passed?: boolean | null; finished_at?: number } | null;
   deployments?: { name: string; roles?: string[]; drift: string; drift_checked_at?: number; drifted_columns?: string[] }[];
-  traffic?: { requests: number; failures: number; error_rate: number };
+  traffic?: { requests: number; failures: number; client_errors?: number; error_rate: number; daily?: Day[] };
   stalled_reason?: string;
 };
-type Overview = { alias: string; generated_at: number; traffic_window: string; production?: OverviewModel[]; stalled?: OverviewModel[] };
+type Day = { start: number; requests: number; failures: number };
+type Overview = {
+  alias: string; generated_at: number; traffic_window: string; traffic_since: number;
+  production?: OverviewModel[]; stalled?: OverviewModel[];
+};
 
 const CSV = "/api/v1/overview?format=csv";
 
@@ -49,6 +54,26 @@ function drift(m: OverviewModel) {
       {d.drifted_columns?.length ? <span class="muted"> ({d.drifted_columns.join(", ")})</span> : null}
     </div>
   ));
+}
+
+/** A model's requests per day (and failures, in the error colour) as a small line:
+ * an SVG polyline scaled to the busiest day, with the figures in its label. */
+export function Sparkline({ days }: { days: Day[] }) {
+  const w = 120, h = 24;
+  const peak = Math.max(1, ...days.map((d) => d.requests));
+  const line = (v: (d: Day) => number) =>
+    days.map((d, i) => `${((i * w) / Math.max(1, days.length - 1)).toFixed(1)},${(h - 1 - (v(d) * (h - 2)) / peak).toFixed(1)}`).join(" ");
+  const busiest = days.reduce((a, d) => (d.requests > a.requests ? d : a), days[0]);
+  const label = busiest?.requests
+    ? `Requests per day over ${days.length} days: ${days.reduce((n, d) => n + d.requests, 0)} in all, at most ${busiest.requests} in the 24 hours from ${formatTime(busiest.start)}`
+    : `No requests in ${days.length} days`;
+  return (
+    <svg class="sparkline" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label}>
+      <title>{label}</title>
+      <g class="verdict-failed"><polyline points={line((d) => d.failures)} fill="none" stroke="currentColor" stroke-width="1" /></g>
+      <polyline points={line((d) => d.requests)} fill="none" stroke="currentColor" stroke-width="1.5" />
+    </svg>
+  );
 }
 
 /** Downloads the CSV: a plain link when the browser holds the identity (cookie or none),
@@ -82,8 +107,8 @@ export function OverviewPage() {
       {!o ? !error && <p>Loading…</p> : (
         <>
           <p class="muted">
-            As of {formatTime(o.generated_at)}. Production is the alias <code>@{o.alias}</code>; traffic counts this server's
-            last {o.traffic_window.replace("1h0m0s", "hour")} (for 30 days, Prometheus keeps <code>/metrics</code>).
+            As of {formatTime(o.generated_at)}. Production is the alias <code>@{o.alias}</code>; traffic counts the last 30 days
+            (since {formatTime(o.traffic_since)}) of the deployments serving each model, shadow copies left out.
           </p>
           <h2>In production</h2>
           {o.production?.length ? (
@@ -94,6 +119,7 @@ export function OverviewPage() {
                   <th scope="col">Model</th><th scope="col">Owner</th><th scope="col">Version</th><th scope="col">Since</th>
                   <th scope="col">Time to production</th><th scope="col">Latest gate verdict</th><th scope="col">Drift</th>
                   <th scope="col" class="num">Requests</th><th scope="col" class="num">Error rate</th>
+                  <th scope="col">Requests per day</th>
                 </tr>
               </thead>
               <tbody>
@@ -102,12 +128,13 @@ export function OverviewPage() {
                     <th scope="row"><a href={href("models", m.name)}>{m.name}</a></th>
                     <td data-col="owner">{m.owner}{m.owner_from === "creator" && <span class="muted"> (registered it)</span>}{m.contact && <div class="muted small">{m.contact}</div>}</td>
                     <td data-col="version"><a href={href("models", m.name, "versions", m.version ?? "")}>v{m.version}</a></td>
-                    <td data-col="since">{m.since ? formatTime(m.since) : <span class="muted">not audited</span>}</td>
-                    <td data-col="time_to_production">{m.time_to_production_ms !== undefined ? days(m.time_to_production_ms) : <span class="muted">not audited</span>}</td>
+                    <td data-col="since">{m.since ? formatTime(m.since) : <span class="muted">unknown</span>}</td>
+                    <td data-col="time_to_production">{m.time_to_production_ms !== undefined ? days(m.time_to_production_ms) : <span class="muted">unknown</span>}</td>
                     <td data-col="gate">{gate(m)}</td>
                     <td data-col="drift">{drift(m)}</td>
                     <td class="num" data-col="requests">{m.traffic?.requests ?? 0}</td>
                     <td class="num" data-col="error_rate">{((m.traffic?.error_rate ?? 0) * 100).toFixed(1)}%</td>
+                    <td data-col="daily">{m.traffic?.daily?.length ? <Sparkline days={m.traffic.daily} /> : null}</td>
                   </tr>
                 ))}
               </tbody>
