@@ -78,6 +78,7 @@ HEAVY_FIRST = [
     "test_gates_runtimes.py",
     "test_serving_follow.py",
     "test_ui_scale.py",
+    "test_ui_access.py",
 ]
 
 

@@ -1,9 +1,13 @@
 // Deployments: their status and the version serving each role; a deployment's live request
 // rate, error rate and latency quantiles per role (GET /api/v1/deployments/{name}/stats,
-// refreshed every few seconds), its recent payload samples, and deleting it.
+// refreshed every few seconds), its recent payload samples; creating, changing and deleting
+// one, offered only to whom the server would allow it (creating: the deploy scope; changing:
+// EDIT on the deployment; deleting and changing its inference policy: MANAGE).
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, message } from "../api";
+import { forget, useCan } from "../can";
+import { DeploymentForm, type Spec } from "./deployment-form";
 import { formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import "./registry.css";
@@ -11,7 +15,7 @@ import "./registry.css";
 type RoleStatus = { role: string; ref?: string; model?: string; version?: string; runtime?: string; loaded_at?: string; error?: string; loading?: string };
 export type Deployment = {
   name: string;
-  spec: { model: string; canary?: { model: string; weight: number }; shadow?: { model: string; share: number }; payload_log?: { sample_rate?: number } };
+  spec: Spec;
   status: { state: string; error?: string; models?: RoleStatus[] };
   endpoints?: Record<string, string>;
 };
@@ -27,6 +31,7 @@ export type RoleStats = {
 type Payload = { id: number; version: string; role: string; request_id: string; time_ms: number; latency_us: number; request?: unknown; response?: unknown; error?: string };
 
 const REFRESH_MS = 3000;
+const LOADING_REFRESH_MS = 1000; // while a version loads: its status, soon
 
 function dep(name: string): string {
   return `/api/v1/deployments/${encodeURIComponent(name)}`;
@@ -50,12 +55,21 @@ function Roles({ d }: { d: Deployment }) {
 export function Deployments() {
   const [rows, setRows] = useState<Deployment[] | null>(null);
   const [error, setError] = useState("");
+  const [creating, setCreating] = useState(false);
+  const can = useCan("deployment");
   useEffect(() => {
     call<{ deployments?: Deployment[] }>("/api/v1/deployments").then((r) => setRows(r.deployments ?? []), (err) => setError(message(err)));
   }, []);
   return (
     <section>
       <h1>Deployments</h1>
+      {can.create && !creating && (
+        <div class="toolbar"><button type="button" class="primary" onClick={() => setCreating(true)}>New deployment</button></div>
+      )}
+      {creating && (
+        <DeploymentForm mayChangePolicy cancel={() => setCreating(false)}
+          done={(name) => { forget(); navigate(href("deployments", name)); }} />
+      )}
       {error && <p role="alert" class="error">{error}</p>}
       {!rows ? !error && <p>Loading…</p> : (
         <table class="list">
@@ -93,9 +107,32 @@ export function DeploymentPage({ name }: { name: string }) {
   const [payloads, setPayloads] = useState<Payload[]>([]);
   const [error, setError] = useState("");
   const [statsError, setStatsError] = useState("");
+  const [editing, setEditing] = useState(false);
+  const [changed, setChanged] = useState(0);
+  const can = useCan("deployment", [name]).on(name);
+
+  // The deployment, again every second while a version loads (after creating or changing it).
+  useEffect(() => {
+    let stop = false;
+    let timer = 0;
+    const load = async () => {
+      try {
+        const got = await call<Deployment>(dep(name));
+        if (stop) return;
+        setD(got);
+        if (loading(got)) timer = setTimeout(load, LOADING_REFRESH_MS) as unknown as number;
+      } catch (err) {
+        if (!stop) setError(message(err));
+      }
+    };
+    load();
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [name, changed]);
 
   useEffect(() => {
-    call<Deployment>(dep(name)).then(setD, (err) => setError(message(err)));
     call<{ payloads?: Payload[] }>(`${dep(name)}/payloads`, { query: { since_ms: Date.now() - 10 * 60_000, limit: 1000 } })
       .then((r) => setPayloads((r.payloads ?? []).slice(-10).reverse()), () => {});
   }, [name]);
@@ -132,12 +169,19 @@ export function DeploymentPage({ name }: { name: string }) {
       <dl class="facts">
         <dt>Status</dt><dd><span class={`state state-${d.status.state}`}>{d.status.state}</span>{d.status.error && <span class="error"> {d.status.error}</span>}</dd>
         <dt>Model</dt><dd><code>{d.spec.model}</code></dd>
+        <dt>Inference</dt><dd>{d.spec.inference ?? "authenticated"}</dd>
         {d.spec.canary && <><dt>Canary</dt><dd><code>{d.spec.canary.model}</code> ({Math.round(d.spec.canary.weight * 100)}% of requests)</dd></>}
         {d.spec.shadow && <><dt>Shadow</dt><dd><code>{d.spec.shadow.model}</code> ({Math.round(d.spec.shadow.share * 100)}% copied)</dd></>}
         <dt>Serving</dt><dd><Roles d={d} /></dd>
         <dt>Drift</dt><dd><a href={href("deployments", d.name, "drift")}>drift of its traffic, window by window</a></dd>
+        {d.spec.monitoring && <><dt>Monitoring</dt><dd>against {d.spec.monitoring.reference ? <code>{d.spec.monitoring.reference}</code> : "the model's training data"}</dd></>}
         {Object.entries(d.endpoints ?? {}).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd><code>{v}</code></dd></Fragment>)}
       </dl>
+      {can.edit && !editing && <p><button type="button" onClick={() => setEditing(true)}>Edit</button></p>}
+      {editing && (
+        <DeploymentForm current={d.spec} mayChangePolicy={can.manage} cancel={() => setEditing(false)}
+          done={() => { setEditing(false); setChanged((n) => n + 1); }} />
+      )}
 
       <h2>Live traffic</h2>
       <div class="toolbar">
@@ -199,20 +243,30 @@ export function DeploymentPage({ name }: { name: string }) {
         </table>
       ) : <p class="muted">No payload sampled in the last 10 minutes (the deployment's <code>payload_log.sample_rate</code> sets how many are kept).</p>}
 
-      <h2>Delete</h2>
-      <p>
-        <button type="button" class="danger" onClick={async () => {
-          if (!confirm(`Delete the deployment “${d.name}”? It stops serving at once.`)) return;
-          try {
-            await call(dep(d.name), { method: "DELETE" });
-            navigate(href("deployments"));
-          } catch (err) {
-            setError(message(err));
-          }
-        }}>Delete {d.name}</button>
-      </p>
+      {can.manage && (
+        <>
+          <h2>Delete</h2>
+          <p>
+            <button type="button" class="danger" onClick={async () => {
+              if (!confirm(`Delete the deployment “${d.name}”? It stops serving at once.`)) return;
+              try {
+                await call(dep(d.name), { method: "DELETE" });
+                forget();
+                navigate(href("deployments"));
+              } catch (err) {
+                setError(message(err));
+              }
+            }}>Delete {d.name}</button>
+          </p>
+        </>
+      )}
     </section>
   );
+}
+
+/** Whether a version of the deployment is still loading: nothing serves yet, or a new version comes. */
+function loading(d: Deployment): boolean {
+  return d.status.state === "loading" || (d.status.models ?? []).some((m) => !!m.loading || (!m.model && !m.error));
 }
 
 function short(s: string | undefined, n = 160): string {

@@ -1,7 +1,9 @@
 // Experiments: MLflow's experiments/search a page at a time, searched by name; create,
-// rename and delete through MLflow's own endpoints.
+// rename and delete through MLflow's own endpoints, offered only to whom the server would
+// allow them (creating: the write scope; renaming and deleting: MANAGE on the experiment).
 import { useEffect, useState } from "preact/hooks";
 import { message, mlflow } from "../api";
+import { forget, useCan, type Can } from "../can";
 import { href, navigate } from "../router";
 import { formatTime } from "../format";
 
@@ -54,9 +56,12 @@ export function Experiments({ query }: { query: URLSearchParams }) {
     load();
   }, [search, version]);
 
+  const can = useCan("experiment", rows.map((e) => e.experiment_id));
+  const managed = rows.some((e) => can.on(e.experiment_id).manage);
   const act = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
+      forget();
       setStatus(what);
       setError("");
       setVersion((v) => v + 1);
@@ -82,7 +87,7 @@ export function Experiments({ query }: { query: URLSearchParams }) {
             <input type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="part of a name" />
           </label>
         </form>
-        <CreateExperiment onCreated={(id, name) => act(`Created ${name}.`, async () => navigate(href("experiments", id)))} />
+        {can.create && <CreateExperiment onCreated={(id, name) => act(`Created ${name}.`, async () => navigate(href("experiments", id)))} />}
       </div>
       {error && <p role="alert" class="error">{error}</p>}
       <p role="status" class="muted">{status}</p>
@@ -95,12 +100,12 @@ export function Experiments({ query }: { query: URLSearchParams }) {
             <th scope="col">Name</th>
             <th scope="col">ID</th>
             <th scope="col">Last updated</th>
-            <th scope="col">Actions</th>
+            {managed && <th scope="col">Actions</th>}
           </tr>
         </thead>
         <tbody>
           {rows.map((e) => (
-            <ExperimentRow key={e.experiment_id} experiment={e}
+            <ExperimentRow key={e.experiment_id} experiment={e} can={can.on(e.experiment_id)} actions={managed}
               rename={(name) => act(`Renamed to ${name}.`, () => mlflow("experiments/update", { experiment_id: e.experiment_id, new_name: name }))}
               remove={() => act(`Deleted ${e.name}.`, () => mlflow("experiments/delete", { experiment_id: e.experiment_id }))} />
           ))}
@@ -115,7 +120,9 @@ export function Experiments({ query }: { query: URLSearchParams }) {
   );
 }
 
-function ExperimentRow({ experiment: e, rename, remove }: { experiment: Experiment; rename: (name: string) => void; remove: () => void }) {
+function ExperimentRow({ experiment: e, can, actions, rename, remove }: {
+  experiment: Experiment; can: Can; actions: boolean; rename: (name: string) => void; remove: () => void;
+}) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(e.name);
   return (
@@ -136,11 +143,17 @@ function ExperimentRow({ experiment: e, rename, remove }: { experiment: Experime
       </td>
       <td class="num">{e.experiment_id}</td>
       <td>{formatTime(e.last_update_time)}</td>
-      <td>
-        <button type="button" onClick={() => setEditing(true)} aria-label={`Rename ${e.name}`}>Rename</button>{" "}
-        <button type="button" class="danger" aria-label={`Delete ${e.name}`}
-          onClick={() => confirm(`Delete the experiment “${e.name}” and its runs?`) && remove()}>Delete</button>
-      </td>
+      {actions && (
+        <td>
+          {can.manage && (
+            <>
+              <button type="button" onClick={() => setEditing(true)} aria-label={`Rename ${e.name}`}>Rename</button>{" "}
+              <button type="button" class="danger" aria-label={`Delete ${e.name}`}
+                onClick={() => confirm(`Delete the experiment “${e.name}” and its runs?`) && remove()}>Delete</button>
+            </>
+          )}
+        </td>
+      )}
     </tr>
   );
 }

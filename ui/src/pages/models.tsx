@@ -4,6 +4,7 @@
 // `mlship models alias`, so a protected alias moves only past the gate.
 import { useEffect, useState } from "preact/hooks";
 import { call, message, mlflow } from "../api";
+import { useCan } from "../can";
 import { formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import { LineageGraph, type Graph } from "./lineage";
@@ -330,6 +331,15 @@ function MoveAlias({ name, version, evaluations, moved }: { name: string; versio
   const [busy, setBusy] = useState(false);
   const [status, setStatus] = useState("");
   const [refusal, setRefusal] = useState<{ message: string; evaluation?: Evaluation } | null>(null);
+  // Moving an alias needs EDIT on the model; a protected one (the benchmark's) MANAGE.
+  const can = useCan("registered_model", [name]).on(name);
+  const [guarded, setGuarded] = useState<string[]>([]);
+  useEffect(() => {
+    call<{ protected_aliases?: string[] }>(`/api/v1/models/${encodeURIComponent(name)}/benchmark`)
+      .then((b) => setGuarded(b.protected_aliases ?? []), () => setGuarded([]));
+  }, [name]);
+  if (!can.edit) return null;
+  const needsManage = guarded.includes(alias) && !can.manage;
   return (
     <form
       class="move-alias"
@@ -356,8 +366,9 @@ function MoveAlias({ name, version, evaluations, moved }: { name: string; versio
       <div class="toolbar">
         <label>Alias <input value={alias} required onInput={(e) => setAlias(e.currentTarget.value)} /></label>
         <label class="grow">Override reason (optional) <input value={override} onInput={(e) => setOverride(e.currentTarget.value)} placeholder="only to bypass the gate" /></label>
-        <button type="submit" class="primary" disabled={busy}>Move alias</button>
+        {!needsManage && <button type="submit" class="primary" disabled={busy}>Move alias</button>}
       </div>
+      {needsManage && <p class="muted">@{alias} is protected by {name}'s gate: moving it needs MANAGE on {name}.</p>}
       <p role="status" class="muted">{status}</p>
       {refusal && (
         <div role="alert" class="refusal">
