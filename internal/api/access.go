@@ -210,6 +210,7 @@ var objectRules = map[string]objectRule{
 	"GET /api/v1/runs/{run_id}/metric-history":                     {auth.Experiment, "run_id", auth.LevelRead},
 	"GET /api/v1/experiments/{id}/keys":                            {auth.Experiment, "id", auth.LevelRead},
 	"GET /api/v1/experiments/{id}/metric-summary":                  {auth.Experiment, "id", auth.LevelRead},
+	"GET /api/v1/experiments/{id}/groups":                          {auth.Experiment, "id", auth.LevelRead},
 	"GET /api/v1/deployments/{name}/stats":                         {auth.Deployment, "name", auth.LevelRead},
 }
 

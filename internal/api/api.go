@@ -138,6 +138,7 @@ func (a *API) routeTable() []route {
 		{"GET", "/api/v1/runs/{run_id}/metric-history", a.metricHistories, false, none, httpx.Read},
 		{"GET", "/api/v1/experiments/{id}/keys", a.experimentKeys, false, none, httpx.Read},
 		{"GET", "/api/v1/experiments/{id}/metric-summary", a.metricSummary, false, none, httpx.Read},
+		{"GET", "/api/v1/experiments/{id}/groups", a.runGroups, false, none, httpx.Read},
 		{"GET", "/api/v1/deployments/{name}/stats", a.deploymentStats, false, none, httpx.Read},
 		{"GET", "/api/v1/overview", a.overview, false, none, httpx.Read},
 	}, a.accessRoutes()...)

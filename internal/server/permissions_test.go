@@ -106,6 +106,7 @@ func TestObjectPermissions(t *testing.T) {
 		{"GET", "/api/v1/runs/" + run + "/metric-history?keys=x", "", auth.LevelRead},
 		{"GET", "/api/v1/experiments/" + exp + "/keys", "", auth.LevelRead},
 		{"GET", "/api/v1/experiments/" + exp + "/metric-summary?run_ids=" + run, "", auth.LevelRead},
+		{"GET", "/api/v1/experiments/" + exp + "/groups?param=p&metrics=x", "", auth.LevelRead},
 	}
 	var table []string
 	for _, rq := range requests {
