@@ -48,10 +48,14 @@ async function ask(kind: Kind, ids: string[]): Promise<void> {
   }));
 }
 
-/** Forgets what was answered: after an action that changes who may do what (a creation, a deletion). */
+const askers = new Set<() => void>();
+
+/** Asks again, after an action that changes who may do what (a creation, a deletion): the
+ * pages in view renew their answers. */
 export function forget() {
-  objects.clear();
-  creating = null;
+  for (const e of objects.values()) e.at = 0; // still shown until the new answer: no flicker
+  if (creating) creating.at = 0;
+  for (const again of askers) again();
 }
 
 export type Permissions = {
@@ -68,8 +72,14 @@ export type Permissions = {
 /** The caller's permissions on the objects ids of kind (one request for all), and whether it may create one. */
 export function useCan(kind: Kind, ids: string[] = []): Permissions {
   const [version, setVersion] = useState(0);
+  const [generation, setGeneration] = useState(0);
   const [ready, setReady] = useState(false);
   const asked = ids.join("\0");
+  useEffect(() => {
+    const again = () => setGeneration((g) => g + 1);
+    askers.add(again);
+    return () => void askers.delete(again);
+  }, []);
   useEffect(() => {
     let live = true;
     ask(kind, ids).then(
@@ -79,7 +89,7 @@ export function useCan(kind: Kind, ids: string[] = []): Permissions {
     return () => {
       live = false;
     };
-  }, [kind, asked]);
+  }, [kind, asked, generation]);
   void version;
   return {
     ready,
