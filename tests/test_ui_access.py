@@ -218,6 +218,7 @@ def test_deployment_created_and_changed_through_the_form(page, site, shots):
     edit.get_by_label("Canary: a second model").check()
     edit.get_by_label("Canary model").fill(f"models:/{model}/1")
     edit.get_by_label("Canary weight (%)").fill("25")
+    check(page, shots, "deployment-edit")
     edit.get_by_role("button", name="Save changes").click()
     page.get_by_text("(25% of requests)").wait_for()
     page.get_by_text("canary:").wait_for()

@@ -208,7 +208,7 @@ export function DeploymentForm({ current, mayChangePolicy, done, cancel }: Props
           </label>
         )}
       </div>
-      <fieldset>
+      <fieldset class={f.canary ? "open" : ""}>
         <legend><label><input type="checkbox" checked={f.canary} onChange={set("canary")} /> Canary: a second model takes a share of the requests</label></legend>
         {f.canary && (
           <div class="fields">
@@ -217,7 +217,7 @@ export function DeploymentForm({ current, mayChangePolicy, done, cancel }: Props
           </div>
         )}
       </fieldset>
-      <fieldset>
+      <fieldset class={f.shadow ? "open" : ""}>
         <legend><label><input type="checkbox" checked={f.shadow} onChange={set("shadow")} /> Shadow: a candidate gets a copy of the requests, its answers recorded and discarded</label></legend>
         {f.shadow && (
           <div class="fields">
@@ -226,7 +226,7 @@ export function DeploymentForm({ current, mayChangePolicy, done, cancel }: Props
           </div>
         )}
       </fieldset>
-      <fieldset>
+      <fieldset class={f.monitor ? "open" : ""}>
         <legend><label><input type="checkbox" checked={f.monitor} onChange={set("monitor")} /> Monitor drift of the traffic</label></legend>
         {f.monitor && (
           <div class="fields">
