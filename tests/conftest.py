@@ -79,6 +79,7 @@ HEAVY_FIRST = [
     "test_serving_follow.py",
     "test_ui_scale.py",
     "test_ui_access.py",
+    "test_ui_runs.py",
 ]
 
 

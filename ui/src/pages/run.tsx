@@ -1,4 +1,5 @@
-// A run: its overview, params, tags, metric histories as charts, and its artifacts
+// A run: its overview, params, tags, metric histories as charts, the datasets it used and
+// the models it logged (runio.tsx), and its artifacts
 // with previews that read only a bounded prefix of a file.
 import { useEffect, useState } from "preact/hooks";
 import { fetchRaw, message, mlflow } from "../api";
@@ -6,13 +7,14 @@ import { ChartOptions, HistoryChart, type Options } from "../history";
 import { formatDuration, formatTime } from "../format";
 import { href } from "../router";
 import type { KV, Run } from "./runs";
+import { RunDatasets, RunModels, type RunIO } from "./runio";
 
 export function RunPage({ experimentId, runId }: { experimentId: string; runId: string }) {
-  const [run, setRun] = useState<Run | null>(null);
+  const [run, setRun] = useState<RunIO | null>(null);
   const [experimentName, setExperimentName] = useState("");
   const [error, setError] = useState("");
   useEffect(() => {
-    mlflow<{ run: Run }>("runs/get", { run_id: runId }, "GET").then((r) => setRun(r.run), (err) => setError(message(err)));
+    mlflow<{ run: RunIO }>("runs/get", { run_id: runId }, "GET").then((r) => setRun(r.run), (err) => setError(message(err)));
     mlflow<{ experiment: { name: string } }>("experiments/get", { experiment_id: experimentId }, "GET")
       .then((r) => setExperimentName(r.experiment.name), () => {});
   }, [experimentId, runId]);
@@ -46,6 +48,8 @@ export function RunPage({ experimentId, runId }: { experimentId: string; runId: 
       <h2>Parameters</h2>
       <KVTable rows={run.data.params ?? []} caption="Parameters" empty="No parameters." />
       <Metrics run={run} />
+      <RunDatasets run={run} />
+      <RunModels run={run} />
       <h2>Tags</h2>
       <KVTable rows={tags.filter((t) => !t.key.startsWith("mlflow."))} caption="Tags" empty="No tags." />
       <Artifacts run={run} />
@@ -89,7 +93,7 @@ function Metrics({ run }: { run: Run }) {
 type FileInfo = { path: string; is_dir?: boolean; file_size?: number | string };
 
 /** The artifact proxy's URL of path under a run's artifact root, when this server stores it. */
-function artifactURL(root: string | undefined, path: string): string | null {
+export function artifactURL(root: string | undefined, path: string): string | null {
   if (!root?.startsWith("mlflow-artifacts:")) return null;
   let key = root.slice("mlflow-artifacts:".length);
   if (key.startsWith("//")) key = new URL(root).pathname;
@@ -152,7 +156,7 @@ const textLike = /(^|\/)(MLmodel|LICENSE|README|Dockerfile|requirements[^/]*)$|\
 const imageType: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp", svg: "image/svg+xml", bmp: "image/bmp" };
 
 /** Reads at most limit bytes of url: asks for a Range, and stops the stream there either way. */
-async function readPrefix(url: string, limit: number): Promise<{ bytes: Uint8Array; complete: boolean }> {
+export async function readPrefix(url: string, limit: number): Promise<{ bytes: Uint8Array; complete: boolean }> {
   const res = await fetchRaw(url, { headers: { Accept: "*/*", Range: `bytes=0-${limit - 1}` } });
   const total = Number(res.headers.get("Content-Range")?.split("/")[1] ?? res.headers.get("Content-Length") ?? NaN);
   const reader = res.body!.getReader();

@@ -1,11 +1,13 @@
 // The runs of an experiment: a table that holds in the DOM only the rows in view, fed
 // by MLflow's runs/search a page at a time as the user scrolls. The server filters (in
 // MLflow's search grammar, which it validates) and sorts; the page never loads all runs.
+// Grouped by a param, the rows are the server's groups of all matching runs (rungroups.tsx).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { call, message, mlflow } from "../api";
 import { formatDuration, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import type { Experiment } from "./experiments";
+import { GroupedRows, useRunGroups } from "./rungroups";
 
 export type KV = { key: string; value: string };
 export type Metric = { key: string; value: number; timestamp: number; step: number };
@@ -108,6 +110,11 @@ function completions(text: string, known: { params: string[]; metrics: string[];
     .filter((k) => k.toLowerCase() !== word).slice(0, 20).map((k) => before + k);
 }
 
+function groupSummary(runs: number, groups: number, param: string, truncated: boolean): string {
+  const s = `${runs.toLocaleString()} run${runs === 1 ? "" : "s"} in ${groups.toLocaleString()} group${groups === 1 ? "" : "s"} by ${param}`;
+  return truncated ? s + " (only the first 1,000 values)" : s;
+}
+
 function withQuery(experimentId: string, q: Record<string, string>): string {
   const s = new URLSearchParams(Object.entries(q).filter(([, v]) => v)).toString();
   return href("experiments", experimentId) + (s ? "?" + s : "");
@@ -117,6 +124,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const filter = query.get("filter") ?? "";
   const order = query.get("order") ?? "attributes.start_time DESC";
   const chosen = query.get("columns");
+  const group = query.get("group") ?? "";
   const [experiment, setExperiment] = useState<Experiment | null>(null);
   const [runs, setRuns] = useState<Run[]>([]);
   const [next, setNext] = useState<string | undefined>();
@@ -128,13 +136,19 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const [selected, setSelected] = useState<string[]>([]);
   const grid = useRef<HTMLDivElement>(null);
   const generation = useRef(0);
+  const [paramKeys, setParamKeys] = useState<string[]>([]);
+  const [groupRows, setGroupRows] = useState(0);
+  const [groupView, setGroupView] = useState<string[]>([]); // the runs in view in the grouped table
 
-  const state = { filter, order, columns: chosen ?? "" };
+  const state = { filter, order, columns: chosen ?? "", group };
   const go = (change: Partial<typeof state>) => navigate(withQuery(experimentId, { ...state, ...change }), true);
 
   useEffect(() => {
     mlflow<{ experiment: Experiment }>("experiments/get", { experiment_id: experimentId }, "GET").then(
       (r) => setExperiment(r.experiment), (err) => setError(message(err)));
+    // Every param of the experiment's runs can group them, not only those of the loaded runs.
+    call<{ params?: { key: string }[] }>(`/api/v1/experiments/${encodeURIComponent(experimentId)}/keys`).then(
+      (k) => setParamKeys((k.params ?? []).map((p) => p.key).sort()), () => {});
   }, [experimentId]);
 
   const load = async (token?: string) => {
@@ -166,6 +180,8 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
     load();
   }, [experimentId, filter, order]);
 
+  useEffect(() => { grid.current?.scrollTo(0, 0); }, [group]);
+
   useEffect(() => {
     const el = grid.current;
     if (!el) return;
@@ -194,6 +210,8 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
         ...known.params.slice(0, 6).map((key) => ({ kind: "params" as const, key, label: key })),
       ];
   const columns = [...attributes, ...extra];
+  const groupChoices = [...new Set([...paramKeys, ...known.params, ...(group ? [group] : [])])].sort();
+  const grouped = useRunGroups(experimentId, group, filter, extra.filter((c) => c.kind === "metrics").map((c) => c.key));
 
   // The min and max columns: read for the runs in view, once per run and set of keys.
   const [ranges, setRanges] = useState<Ranges>(new Map());
@@ -203,12 +221,13 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const first = Math.max(0, Math.floor(scroll.top / ROW) - OVERSCAN);
   const last = Math.min(runs.length, Math.ceil((scroll.top + scroll.height) / ROW) + OVERSCAN);
   useEffect(() => {
-    if (next && !loading && !error && last >= runs.length - OVERSCAN * 2) load(next);
+    if (!group && next && !loading && !error && last >= runs.length - OVERSCAN * 2) load(next);
   }, [last, next, loading, runs.length]);
   useEffect(() => {
     if (!rangeKeys.length) return;
     const want = rangeKeys.join(",");
-    const todo = runs.slice(first, last).map((r) => r.info.run_id).filter((id) => asked.current.get(id) !== want);
+    const inView = group ? groupView : runs.slice(first, last).map((r) => r.info.run_id);
+    const todo = inView.filter((id) => asked.current.get(id) !== want);
     const timer = setTimeout(() => {
       for (const id of todo) {
         asked.current.set(id, want);
@@ -216,7 +235,25 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
       }
     }, 150); // not while the table scrolls past
     return () => clearTimeout(timer);
-  }, [first, last, runs, rangeKeys.join(",")]);
+  }, [first, last, runs, rangeKeys.join(","), group, groupView]);
+
+  const cellClass = (c: Column, r?: Run) =>
+    (c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" || c.kind === "min" || c.kind === "max" ? "num" : c.key === "status" && r ? `status-${r.info.status}` : "");
+  const runCells = (r: Run) => (
+    <>
+              <div role="cell" class="select">
+                <input type="checkbox" aria-label={`Select ${r.info.run_name || r.info.run_id}`} checked={selected.includes(r.info.run_id)}
+                  onChange={() => setSelected((old) => (old.includes(r.info.run_id) ? old.filter((x) => x !== r.info.run_id) : [...old, r.info.run_id]))} />
+              </div>
+              {columns.map((c) => (
+                <div role="cell" key={columnId(c)} class={cellClass(c, r)}>
+                  {c.key === "run_name" && c.kind === "attr" ? (
+                    <a href={href("experiments", experimentId, "runs", r.info.run_id)}>{r.info.run_name || r.info.run_id}</a>
+                  ) : cell(r, c, ranges)}
+                </div>
+              ))}
+    </>
+  );
 
   const [orderCol, orderDir] = order.split(/ (?=(?:ASC|DESC)$)/i);
   const sortBy = (c: Column) => {
@@ -246,6 +283,13 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
             </datalist>
           </label>
         </form>
+        <label>
+          Group by
+          <select value={group} onChange={(e) => go({ group: e.currentTarget.value })}>
+            <option value="">No grouping</option>
+            {groupChoices.map((k) => <option key={k} value={k}>{k}</option>)}
+          </select>
+        </label>
         <button type="button" aria-expanded={showColumns} onClick={() => setShowColumns(!showColumns)}>Columns</button>
         <button type="button" class="primary" disabled={selected.length < 2}
           onClick={() => navigate(href("experiments", experimentId, "compare") + "?runs=" + selected.map(encodeURIComponent).join(","))}>
@@ -254,6 +298,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
       </div>
       <p id="filter-help" class="muted">MLflow's search grammar: <code>metrics.KEY</code>, <code>params.KEY</code>, <code>tags.KEY</code>, <code>attributes.status</code>… joined with <code>and</code>; Enter applies it.</p>
       {error && <p role="alert" class="error">{error}</p>}
+      {grouped.error && <p role="alert" class="error">{grouped.error}</p>}
       {showColumns && (
         <div class="columns">
           {(["metrics", "params", "tags"] as const).map((kind) => known[kind].length > 0 && (
@@ -287,9 +332,11 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
         </div>
       )}
       <p role="status" class="muted">
-        {loading && runs.length === 0 ? "Loading…" : `${runs.length.toLocaleString()}${next ? "+" : ""} run${runs.length === 1 ? "" : "s"} loaded${loading ? ", loading more…" : ""}`}
+        {group ? (grouped.groups ? groupSummary(grouped.groups.runs, grouped.groups.groups.length, group, grouped.groups.truncated) : grouped.error ? "" : "Grouping…")
+          : loading && runs.length === 0 ? "Loading…" : `${runs.length.toLocaleString()}${next ? "+" : ""} run${runs.length === 1 ? "" : "s"} loaded${loading ? ", loading more…" : ""}`}
       </p>
-      <div class="grid" ref={grid} tabIndex={0} role="table" aria-label="Runs" aria-rowcount={next ? -1 : runs.length + 1}
+      <div class="grid" ref={grid} tabIndex={0} role="table" aria-label={group ? `Runs grouped by ${group}` : "Runs"}
+        aria-rowcount={group ? groupRows + 1 : next ? -1 : runs.length + 1}
         onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}>
         <div role="rowgroup" class="head">
           <div role="row" aria-rowindex={1}>
@@ -310,24 +357,20 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
             })}
           </div>
         </div>
+        {group ? (grouped.groups && (
+          <GroupedRows experimentId={experimentId} param={group} filter={filter} order={order} groups={grouped.groups}
+            columns={columns} columnId={(c) => columnId(c as Column)} cellClass={(c) => cellClass(c as Column)} row={runCells}
+            rowHeight={ROW} top={scroll.top} height={scroll.height} overscan={OVERSCAN} onRows={setGroupRows} onView={setGroupView} />
+        )) : (
         <div role="rowgroup" style={{ height: `${runs.length * ROW}px`, position: "relative" }}>
           {runs.slice(first, last).map((r, i) => (
             <div role="row" key={r.info.run_id} aria-rowindex={first + i + 2}
               style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${(first + i) * ROW}px)` }}>
-              <div role="cell" class="select">
-                <input type="checkbox" aria-label={`Select ${r.info.run_name || r.info.run_id}`} checked={selected.includes(r.info.run_id)}
-                  onChange={() => setSelected((old) => (old.includes(r.info.run_id) ? old.filter((x) => x !== r.info.run_id) : [...old, r.info.run_id]))} />
-              </div>
-              {columns.map((c) => (
-                <div role="cell" key={columnId(c)} class={(c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" || c.kind === "min" || c.kind === "max" ? "num" : c.key === "status" ? `status-${r.info.status}` : "")}>
-                  {c.key === "run_name" && c.kind === "attr" ? (
-                    <a href={href("experiments", experimentId, "runs", r.info.run_id)}>{r.info.run_name || r.info.run_id}</a>
-                  ) : cell(r, c, ranges)}
-                </div>
-              ))}
+              {runCells(r)}
             </div>
           ))}
         </div>
+        )}
       </div>
     </section>
   );
