@@ -52,8 +52,13 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	err = db.Write(ctx, func(tx *Tx) error {
+		if db.migrateLock != "" {
+			if _, err := tx.ExecContext(ctx, db.migrateLock); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
 		return err
 	})
 	if err != nil {
@@ -77,6 +82,19 @@ func (db *DB) migrate(ctx context.Context) error {
 
 func (db *DB) apply(ctx context.Context, m migration) error {
 	return db.Write(ctx, func(tx *Tx) error {
+		if db.migrateLock != "" {
+			// Another server may have applied it while this one waited for the lock.
+			if _, err := tx.ExecContext(ctx, db.migrateLock); err != nil {
+				return fmt.Errorf("store: lock migrations: %w", err)
+			}
+			var done int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
+		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("store: migration %s: %w", m.name, err)
 		}

@@ -121,13 +121,17 @@ func (sqliteDialect) IsUniqueViolation(err error) bool {
 // because its context ended.
 func isInterrupt(err error) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_INTERRUPT
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_INTERRUPT ||
+		pgCode(err) == "57014" // PostgreSQL's query_canceled
 }
 
 // isFull reports whether err is a write that found the disk (or the quota) full.
 func isFull(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	if pgCode(err) == "53100" { // PostgreSQL's disk_full
 		return true
 	}
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)

@@ -60,6 +60,9 @@ type DB struct {
 	// readTimeout is the deadline of every statement on the read pool; 0 means none.
 	readTimeout time.Duration
 	where       string // where the database's files are, for messages
+	// migrateLock, when set, is run first in every migration's transaction: it makes
+	// servers that start together on one database apply each migration once.
+	migrateLock string
 }
 
 // writer runs write functions transactionally and durably.
@@ -68,8 +71,8 @@ type writer interface {
 	close() error
 }
 
-// Open opens the database named by uri ("sqlite:///path/to/mlship.db") and migrates it
-// to the newest schema.
+// Open opens the database named by uri ("sqlite:///path/to/mlship.db" or
+// "postgresql://user:password@host:5432/database") and migrates it to the newest schema.
 func Open(ctx context.Context, uri string, logger *slog.Logger) (*DB, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
@@ -77,7 +80,7 @@ func Open(ctx context.Context, uri string, logger *slog.Logger) (*DB, error) {
 	}
 	d, ok := drivers[strings.ToLower(u.Scheme)]
 	if !ok {
-		return nil, fmt.Errorf("store: unsupported database URI scheme %q (supported: sqlite)", u.Scheme)
+		return nil, fmt.Errorf("store: unsupported database URI scheme %q (supported: sqlite, postgresql)", u.Scheme)
 	}
 	db, err := d.open(ctx, u, logger)
 	if err != nil {
@@ -134,7 +137,7 @@ func (db *DB) Close() error {
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
-	stmts   *stmtCache // nil: statements are prepared on every call
+	stmts   *stmtCache // nil: the driver caches its statements itself
 }
 
 // stmt returns q prepared for this transaction, from the statement cache when there is
@@ -154,6 +157,9 @@ func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 	if err := checkParams(t.dialect, args); err != nil {
 		return nil, err
 	}
+	if t.stmts == nil {
+		return t.tx.ExecContext(ctx, t.dialect.Rebind(q), args...)
+	}
 	s, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -166,6 +172,9 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 	if err := checkParams(t.dialect, args); err != nil {
 		return nil, err
 	}
+	if t.stmts == nil {
+		return t.tx.QueryContext(ctx, t.dialect.Rebind(q), args...)
+	}
 	s, err := t.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -175,6 +184,9 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 
 // QueryRowContext runs a query that returns at most one row.
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if t.stmts == nil {
+		return t.tx.QueryRowContext(ctx, t.dialect.Rebind(q), args...)
+	}
 	s, err := t.stmt(ctx, q)
 	if err != nil {
 		// Let the error surface from Scan, as database/sql does.
