@@ -7,6 +7,7 @@ form, then changed (a canary added) while its page shows its status."""
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import mlflow.onnx
 import numpy as np
 import pytest
 import requests
-from conftest import Server
+from conftest import REPO_ROOT, Server
 from helpers import pinned, unique_name
 from test_ui_pages import browser, check, page, shots  # noqa: F401  (the shared browser fixtures)
 
@@ -28,6 +29,15 @@ USERS = ("reader", "editor", "manager")
 
 def cred(name):
     return ADMIN if name == "admin" else (name, f"{name}-password-long")
+
+
+def cli(srv, who, *args):
+    """Runs the mlship command line as who."""
+    binary = os.environ.get("MLSHIP_BIN") or str(REPO_ROOT / "bin" / "mlship")
+    env = {k: v for k, v in os.environ.items() if k not in ("MLSHIP_TOKEN", "MLFLOW_TRACKING_TOKEN")}
+    env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = cred(who)
+    p = subprocess.run([binary, *args, "--server", srv.url], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
 
 
 def api(srv, who, method, path, **kw):
@@ -42,7 +52,7 @@ def ok(r, status=200):
 @pytest.fixture(scope="module")
 def site():
     """A server with identities on; manager owns an experiment and a registered ONNX model
-    (one version), editor holds EDIT on both, reader READ."""
+    (one version, a benchmark protecting @production), editor holds EDIT on both, reader READ."""
     from skl2onnx import to_onnx
     from sklearn.datasets import load_diabetes
     from sklearn.linear_model import Ridge
@@ -73,6 +83,12 @@ def site():
         for kind, obj in (("experiment", exp_id), ("registered_model", model)):
             for u, level in (("reader", "READ"), ("editor", "EDIT")):
                 ok(api(srv, "manager", "POST", "/api/v1/permissions", json={"kind": kind, "object": obj, "user": u, "level": level}))
+        data = base / "holdout.csv"
+        load_diabetes(as_frame=True).frame.to_csv(data, index=False)
+        dataset = unique_name("ui-access-data")
+        cli(srv, "manager", "data", "add", dataset, str(data))
+        cli(srv, "manager", "gate", "set", model, "--dataset", f"{dataset}/1", "--target", "target", "--task", "regression",
+            "--threshold", "root_mean_squared_error<=60")
         token = ok(api(srv, "manager", "POST", "/api/v1/tokens", json={"name": "read-only", "scopes": "read"}), 201)["token"]
         yield {"srv": srv, "experiment": experiment, "exp_id": exp_id, "model": model, "token": token}
     finally:
@@ -135,6 +151,12 @@ def test_each_user_sees_the_actions_it_may_take(page, site, who, create, manage,
     page.get_by_role("heading", name=f"{site['model']} version 1").wait_for()
     settled(page)
     assert (page.get_by_role("heading", name="Move an alias here").count() == 1) == move_alias
+    if move_alias:  # @production is protected by the benchmark: moving it needs MANAGE
+        page.get_by_label("Alias").fill("production")
+        assert (page.get_by_role("button", name="Move alias").count() == 1) == manage
+        assert (page.get_by_text("moving it needs MANAGE").count() == 1) != manage
+        page.get_by_label("Alias").fill("staging")
+        page.get_by_role("button", name="Move alias").wait_for()
 
     visit(page, srv, "#/deployments")
     page.get_by_role("heading", name="Deployments").wait_for()

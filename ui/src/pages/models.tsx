@@ -335,8 +335,8 @@ function MoveAlias({ name, version, evaluations, moved }: { name: string; versio
   const can = useCan("registered_model", [name]).on(name);
   const [guarded, setGuarded] = useState<string[]>([]);
   useEffect(() => {
-    call<{ protected_aliases?: string[] }>(`/api/v1/models/${encodeURIComponent(name)}/benchmark`)
-      .then((b) => setGuarded(b.protected_aliases ?? []), () => setGuarded([]));
+    call<{ definition?: { protected_aliases?: string[] } }>(`/api/v1/models/${encodeURIComponent(name)}/benchmark`)
+      .then((b) => setGuarded(b.definition?.protected_aliases ?? []), () => setGuarded([]));
   }, [name]);
   if (!can.edit) return null;
   const needsManage = guarded.includes(alias) && !can.manage;
