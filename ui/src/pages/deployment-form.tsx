@@ -71,7 +71,8 @@ function specOf(f: Fields, base?: Spec): Spec {
   if (f.workers.trim()) s.workers = Number(f.workers);
   else if (!base) delete s.workers;
   s.inference = f.inference;
-  s.payload_log = { sample_rate: Number(f.samplePercent) / 100 };
+  if (f.samplePercent.trim()) s.payload_log = { sample_rate: Number(f.samplePercent) / 100 };
+  else delete s.payload_log; // the server's default
   if (f.canary) s.canary = { model: f.canaryModel.trim(), weight: Number(f.canaryPercent) / 100 };
   else delete s.canary;
   if (f.shadow) s.shadow = { model: f.shadowModel.trim(), share: Number(f.shadowPercent) / 100 };
