@@ -42,7 +42,7 @@ func TestOpenURI(t *testing.T) {
 		{"file://otherhost/x", ""},
 		{"file:relative", ""},
 		{"file://" + filepath.ToSlash(dir) + "?q=1", ""},
-		{"s3://bucket/prefix", ""},
+		{"gs://bucket/prefix", ""},
 		{"mlflow-artifacts:/x", ""},
 	}
 	for _, tt := range tests {
@@ -62,8 +62,8 @@ func TestOpenURI(t *testing.T) {
 		}
 		s.Close()
 	}
-	_, err := blob.Open(t.Context(), "s3://bucket")
-	if !errors.Is(err, blob.ErrUnsupportedScheme) || !strings.Contains(fault.Message(err), "file") {
+	_, err := blob.Open(t.Context(), "gs://bucket")
+	if !errors.Is(err, blob.ErrUnsupportedScheme) || !strings.Contains(fault.Message(err), "file, s3") {
 		t.Errorf("unknown scheme: %v, want ErrUnsupportedScheme listing the known ones", err)
 	}
 }

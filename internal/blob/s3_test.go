@@ -1,0 +1,230 @@
+package blob_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mlship/mlship/internal/blob"
+	"github.com/mlship/mlship/internal/blob/blobtest"
+	"github.com/mlship/mlship/internal/fault"
+)
+
+// The S3 tests run against a real S3-compatible server that checks request signatures:
+//   - MLSHIP_TEST_S3_ENDPOINT (with MLSHIP_TEST_S3_BUCKET and the AWS_* credentials) names
+//     one that is already running, for example MinIO;
+//   - otherwise tests/s3/server.py (moto) is started with MLSHIP_TEST_S3_PYTHON, or with
+//     .venv-s3/bin/python, which `make deps` installs.
+//
+// Without either they are skipped, saying so.
+
+const testBucket = "mlship-test"
+
+type s3Server struct {
+	Endpoint  string `json:"endpoint"`
+	Region    string `json:"region"`
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+	bucket    string
+	err       error
+	skip      string
+}
+
+var (
+	s3Once   sync.Once
+	s3Shared s3Server
+	s3Seq    atomic.Int64
+
+	s3ServerStdin io.WriteCloser
+)
+
+// testS3 returns the server, starting it on first use; the process that runs it ends when
+// the test binary does (its standard input closes).
+func testS3(t *testing.T) s3Server {
+	t.Helper()
+	s3Once.Do(func() { s3Shared = startS3() })
+	switch {
+	case s3Shared.skip != "":
+		t.Skip(s3Shared.skip)
+	case s3Shared.err != nil:
+		t.Fatal(s3Shared.err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Shared.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Shared.SecretKey)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("MLFLOW_S3_ENDPOINT_URL", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance metadata service here
+	return s3Shared
+}
+
+func startS3() s3Server {
+	if ep := os.Getenv("MLSHIP_TEST_S3_ENDPOINT"); ep != "" {
+		b := os.Getenv("MLSHIP_TEST_S3_BUCKET")
+		if b == "" {
+			return s3Server{err: errors.New("MLSHIP_TEST_S3_ENDPOINT is set without MLSHIP_TEST_S3_BUCKET")}
+		}
+		return s3Server{Endpoint: ep, Region: os.Getenv("AWS_REGION"), bucket: b,
+			AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
+	}
+	python := os.Getenv("MLSHIP_TEST_S3_PYTHON")
+	root, _ := filepath.Abs("../..")
+	if python == "" {
+		python = filepath.Join(root, ".venv-s3", "bin", "python")
+		if _, err := os.Stat(python); err != nil {
+			return s3Server{skip: "no S3 server: set MLSHIP_TEST_S3_ENDPOINT, or run `make deps` (moto, in .venv-s3) to test the S3 driver"}
+		}
+	}
+	cmd := exec.Command(python, filepath.Join(root, "tests", "s3", "server.py"), "--bucket", testBucket)
+	cmd.Stderr = os.Stderr
+	// Closed when this process exits, and not before (a global, so no finalizer closes it):
+	// then the server stops.
+	s3ServerStdin, _ = cmd.StdinPipe()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return s3Server{err: err}
+	}
+	if err := cmd.Start(); err != nil {
+		return s3Server{err: fmt.Errorf("start the S3 test server: %w", err)}
+	}
+	line, err := bufio.NewReader(out).ReadBytes('\n')
+	if err != nil {
+		return s3Server{err: fmt.Errorf("the S3 test server did not start: %w", err)}
+	}
+	var s s3Server
+	if err := json.Unmarshal(line, &s); err != nil {
+		return s3Server{err: fmt.Errorf("the S3 test server said %q: %w", line, err)}
+	}
+	s.bucket = testBucket
+	return s
+}
+
+// uri returns an s3:// URI of a prefix no other test uses.
+func (s s3Server) uri(t *testing.T) string {
+	return fmt.Sprintf("s3://%s/%s-%d?endpoint=%s&region=%s", s.bucket,
+		strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()), s3Seq.Add(1),
+		url.QueryEscape(s.Endpoint), url.QueryEscape(s.Region))
+}
+
+func openS3(t *testing.T, uri string) blob.Store {
+	t.Helper()
+	st, err := blob.Open(t.Context(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Walk(context.Background(), "", func(i blob.Info) error {
+			return st.Delete(context.Background(), i.Key)
+		}); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		st.Close()
+	})
+	return st
+}
+
+func TestS3Conformance(t *testing.T) {
+	srv := testS3(t)
+	blobtest.Run(t, func(t *testing.T) blob.Store { return openS3(t, srv.uri(t)) })
+}
+
+// TestS3WrongSecret proves that the test server checks signatures: the same key id with
+// another secret is refused.
+func TestS3WrongSecret(t *testing.T) {
+	srv := testS3(t)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-"+srv.SecretKey)
+	_, err := blob.Open(t.Context(), srv.uri(t))
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("Open with a wrong secret = %v, want a 403 refusal", err)
+	}
+}
+
+// TestS3LargeObject streams an object of several parts through Put, reads ranges of it and
+// copies it server-side.
+func TestS3LargeObject(t *testing.T) {
+	srv := testS3(t)
+	st := openS3(t, srv.uri(t))
+	data := make([]byte, 2*blob.S3PartSize+12345)
+	rand.Read(data)
+	// Not a bytes.Reader: Put cannot know the size.
+	n, err := st.Put(t.Context(), "big/model.bin", io.MultiReader(bytes.NewReader(data)))
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("Put = %d, %v", n, err)
+	}
+	obj, err := st.Open(t.Context(), "big/model.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if obj.Info().Size != int64(len(data)) {
+		t.Fatalf("size %d", obj.Info().Size)
+	}
+	for _, off := range []int64{blob.S3PartSize - 3, 5, int64(len(data)) - 10} {
+		if _, err := obj.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(obj, buf); err != nil || !bytes.Equal(buf, data[off:off+10]) {
+			t.Fatalf("read at %d = %v", off, err)
+		}
+	}
+
+	dst := openS3(t, srv.uri(t))
+	copied, err := dst.(blob.Copier).CopyFrom(t.Context(), st, obj, "copy/of/model.bin")
+	if err != nil || !copied {
+		t.Fatalf("CopyFrom = %v, %v", copied, err)
+	}
+	got, err := dst.Open(t.Context(), "copy/of/model.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	b, _ := io.ReadAll(got)
+	if !bytes.Equal(b, data) {
+		t.Fatalf("the copy differs (%d bytes)", len(b))
+	}
+
+	// A copy of an object that changed since it was opened is refused.
+	if _, err := st.Put(t.Context(), "big/model.bin", strings.NewReader("new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.(blob.Copier).CopyFrom(t.Context(), st, obj, "copy/stale"); err == nil {
+		t.Fatal("CopyFrom of a changed object succeeded")
+	}
+	// A local store cannot be copied from.
+	local := newLocal(t, t.TempDir())
+	if _, err := local.Put(t.Context(), "x", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	lo, _ := local.Open(t.Context(), "x")
+	defer lo.Close()
+	if ok, err := dst.(blob.Copier).CopyFrom(t.Context(), local, lo, "x"); ok || err != nil {
+		t.Fatalf("CopyFrom(local) = %v, %v; want false, nil", ok, err)
+	}
+}
+
+func TestS3URIErrors(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, uri := range []string{
+		"s3:///prefix", "s3://b/p?endpoint=ftp://x", "s3://b/p?path_style=maybe", "s3://b/p?token=x", "s3://b/a/../b",
+	} {
+		_, err := blob.Open(t.Context(), uri)
+		if fault.KindOf(err) != fault.Invalid {
+			t.Errorf("Open(%q) = %v, want an invalid URI", uri, err)
+		}
+	}
+}
