@@ -6,6 +6,8 @@ PYTHON  ?= python3
 VENV    := .venv
 # Evidently, the reference of the drift statistics, needs pandas 2: a venv of its own.
 DRIFT_VENV := .venv-drift
+# moto, the S3-compatible server (with signature checks) of the S3 driver's tests: tests/s3.
+S3_VENV := .venv-s3
 # uv, pinned, in a venv of its own: it installs the test venvs.
 UV_VERSION := 0.13.8
 TOOLS   := .tools
@@ -60,7 +62,7 @@ run: build sandbox-deps $(UV)
 	@echo "mlship server on http://$(BIND):$(PORT); the command line is $(CURDIR)/$(BIN)$(if $(filter 5000,$(PORT)),, (export MLSHIP_SERVER=http://$(BIND):$(PORT) so that it finds this server))"
 	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR) --uv $(UV)
 
-deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed system-deps $(OIDC_PROVIDER)
+deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed $(S3_VENV)/.installed system-deps $(OIDC_PROVIDER)
 	$(GO) mod download
 
 # The OpenID provider tests/test_oidc.py signs in through: a nested module, so that its
@@ -74,6 +76,13 @@ $(OIDC_PROVIDER): tests/oidc-provider/main.go tests/oidc-provider/go.mod tests/o
 $(DRIFT_VENV)/.installed: internal/drift/testdata/requirements.txt $(UV)
 	$(UV) venv --quiet --seed --allow-existing --no-python-downloads --python $(PYTHON) $(DRIFT_VENV)
 	VIRTUAL_ENV=$(CURDIR)/$(DRIFT_VENV) $(UV) pip install --quiet -r internal/drift/testdata/requirements.txt
+	touch $@
+
+# moto in server mode, in a venv of its own (its boto3 and Flask stay out of the tests'):
+# tests/s3/server.py runs it for internal/blob's S3 tests and tests/test_s3.py.
+$(S3_VENV)/.installed: tests/s3/requirements.txt $(UV)
+	$(UV) venv --quiet --seed --allow-existing --no-python-downloads --python $(PYTHON) $(S3_VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(S3_VENV) $(UV) pip install --quiet -r tests/s3/requirements.txt
 	touch $@
 
 # uv installs the pinned Python packages in seconds (pip takes minutes); it comes from the
