@@ -189,6 +189,30 @@ def test_runs_grouped_by_a_param(page, grouped, base_url, shots):
     page.get_by_text(f"{total} runs loaded").wait_for()
 
 
+def test_groups_of_values_with_quotes(page, base_url):
+    """A value in single or double quotes opens its group (MLflow's grammar strips the quotes
+    and unescapes nothing); a value with both has no filter that names it, and does not open."""
+    client = MlflowClient(base_url)
+    eid = client.create_experiment(unique_name("ui-groups-quotes"))
+    values = {"it's": 2, 'say "hi"': 1, "both ' and \"": 1, "C:\\data\\": 1}
+    for v, n in values.items():
+        for i in range(n):
+            run = client.create_run(eid, run_name=f"{v}-{i}")
+            client.log_param(run.info.run_id, "note", v)
+    page.goto(f"{base_url}/#/experiments/{eid}?group=note")
+    page.get_by_text("5 runs in 4 groups by note").wait_for()
+    for v, n in values.items():
+        toggle = page.get_by_role("button", name=f"Expand note = {v}, {n} runs", exact=True)
+        if "'" in v and '"' in v or v.endswith("\\"):
+            header(page, f"note = {v}").wait_for()
+            assert toggle.count() == 0
+            continue
+        toggle.click()
+        page.get_by_role("link", name=f"{v}-0").wait_for()
+        assert sorted(body_rows(page).locator("a").all_text_contents()) == [f"{v}-{i}" for i in range(n)]
+        page.get_by_role("button", name=f"Collapse note = {v}, {n} runs", exact=True).click()
+
+
 @pytest.fixture(scope="module")
 def run_with_io(server, tmp_path_factory):
     """A run that logged a training and an evaluation dataset and a registered model."""

@@ -32,14 +32,21 @@ export function useRunGroups(experimentId: string, param: string, filter: string
   return { groups, error };
 }
 
-/** A search-grammar string literal of v: backslashes and quotes escaped. */
-function literal(v: string): string {
-  return "'" + v.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
+/** v as a string of the search grammar, which (as MLflow's) only strips the quotes: in
+ * quotes that v does not hold, and not ending in a backslash, which would escape the closing
+ * quote. null: no literal says v. */
+function literal(v: string): string | null {
+  if (v.endsWith("\\")) return null;
+  const q = ["'", '"'].find((c) => !v.includes(c));
+  return q ? q + v + q : null;
 }
 
-/** The filter that finds a group's runs: the group's value and the user's filter. */
-export function groupFilter(param: string, value: string, filter: string): string {
-  const own = `params.\`${param}\` = ${literal(value)}`;
+/** The filter that finds a group's runs: the group's value and the user's filter; null
+ * when no filter can name the value. */
+export function groupFilter(param: string, value: string, filter: string): string | null {
+  const lit = literal(value);
+  if (lit === null) return null;
+  const own = `params.\`${param}\` = ${lit}`;
   return filter.trim() ? `${own} and ${filter.trim()}` : own;
 }
 
@@ -81,11 +88,13 @@ export function GroupedRows(props: {
   useEffect(() => { generation.current++; setOpen({}); }, [experimentId, param, filter, order]);
 
   const load = async (value: string, token?: string) => {
+    const own = groupFilter(param, value, filter);
+    if (own === null) return;
     const gen = generation.current;
     setOpen((o) => ({ ...o, [value]: { ...(o[value] ?? { runs: [] }), loading: true, error: undefined } }));
     try {
       const page = await mlflow<{ runs?: Run[]; next_page_token?: string }>("runs/search", {
-        experiment_ids: [experimentId], filter: groupFilter(param, value, filter), max_results: GROUP_PAGE, order_by: [order], page_token: token,
+        experiment_ids: [experimentId], filter: own, max_results: GROUP_PAGE, order_by: [order], page_token: token,
       });
       if (gen !== generation.current) return;
       setOpen((o) => o[value] ? { ...o, [value]: { runs: [...(token ? o[value].runs : []), ...(page.runs ?? [])], next: page.next_page_token || undefined, loading: false } } : o);
@@ -139,11 +148,12 @@ export function GroupedRows(props: {
         }
         const g = r.group;
         const expanded = g.value !== null && open[g.value] !== undefined;
+        const opens = g.value !== null && groupFilter(param, g.value, "") !== null;
         const name = g.value === null ? `no ${param}` : `${param} = ${g.value}`;
         return (
           <div role="row" key={r.id} aria-rowindex={index} class="group" style={{ ...style, fontWeight: 600, background: "var(--panel)" }}>
             <div role="cell" class="select">
-              {g.value === null ? null : (
+              {!opens ? null : (
                 <button type="button" aria-expanded={expanded} aria-label={`${expanded ? "Collapse" : "Expand"} ${name}, ${g.runs} runs`}
                   onClick={() => toggle(g.value!)} style={{ border: "none", background: "none", color: "var(--fg)", cursor: "pointer", padding: "0 0.25rem" }}>
                   {expanded ? "▾" : "▸"}
@@ -155,7 +165,8 @@ export function GroupedRows(props: {
               if (c.kind === "attr" && c.key === "run_name") {
                 return (
                   <div role="cell" key={id} class={props.cellClass(c)}
-                    title={g.value === null ? `${g.runs} runs without ${param}: MLflow's search grammar cannot find them, so this group does not open` : `${name}: ${g.runs} runs`}>
+                    title={g.value === null ? `${g.runs} runs without ${param}: MLflow's search grammar cannot find them, so this group does not open`
+                      : opens ? `${name}: ${g.runs} runs` : `${name}: ${g.runs} runs; no filter of MLflow's grammar names this value, so this group does not open`}>
                     {g.value === null ? <em>no {param}</em> : <>{param} = {g.value}</>} <span class="muted">· {g.runs.toLocaleString()} run{g.runs === 1 ? "" : "s"}</span>
                   </div>
                 );
