@@ -500,7 +500,8 @@ func (s *Service) insertGrant(ctx context.Context, tx *store.Tx, kind ObjectKind
 // deleted. A row inserted with an id of SQLite's choosing is stepped over.
 func nextID(ctx context.Context, tx *store.Tx, table string) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, `UPDATE id_sequences SET last = MAX(last, (SELECT COALESCE(MAX(id), 0) FROM `+table+`)) + 1
+	err := tx.QueryRowContext(ctx, `UPDATE id_sequences SET last = `+
+		tx.Dialect().Greatest("last", `(SELECT COALESCE(MAX(id), 0) FROM `+table+`)`)+` + 1
 		WHERE name = ? RETURNING last`, table).Scan(&id)
 	return id, err
 }

@@ -231,6 +231,10 @@ func (s *Service) insert(ctx context.Context, v *Version) (bool, error) {
 	}
 	created := false
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		// Versions are numbered one after the other, whichever server registers them.
+		if err := tx.Lock(ctx, "dataset_versions/"+v.Name); err != nil {
+			return err
+		}
 		var existing int64
 		err := tx.QueryRowContext(ctx, `SELECT version FROM dataset_versions WHERE name = ? AND digest = ?`, v.Name, v.Digest).Scan(&existing)
 		if err == nil {

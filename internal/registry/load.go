@@ -137,7 +137,7 @@ func fillVersionChunk(ctx context.Context, q store.Querier, versions []*ModelVer
 		byKey[versionKey{v.rmID, v.num}] = v
 		args = append(args, v.rmID, v.num)
 	}
-	keys := `(rm_id, version) IN (VALUES ` + store.RowsOf(2, len(versions)) + `)`
+	keys := `(rm_id, version) IN (VALUES ` + store.TypedRowsOf(len(versions), "BIGINT", "BIGINT") + `)`
 	err := store.ScanEach(ctx, q, `SELECT rm_id, version, key, value FROM model_version_tags WHERE `+keys+` ORDER BY rm_id, version, key`, args,
 		func(rows *sql.Rows) error {
 			var k versionKey

@@ -34,8 +34,10 @@ func (s *Service) CreateRegisteredModel(ctx context.Context, in CreateModelInput
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		now := s.nowMillis()
 		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO registered_models (name, creation_time, last_updated_time, description)
-			VALUES (?, ?, ?, ?) RETURNING id`, in.Name, now, now, in.Description).Scan(&id)
+		err := tx.Try(ctx, func() error {
+			return tx.QueryRowContext(ctx, `INSERT INTO registered_models (name, creation_time, last_updated_time, description)
+				VALUES (?, ?, ?, ?) RETURNING id`, in.Name, now, now, in.Description).Scan(&id)
+		})
 		if tx.Dialect().IsUniqueViolation(err) {
 			return nameTaken(ctx, tx, in.Name, isPrompt(tags))
 		}
@@ -96,10 +98,13 @@ func modelNotFound(name string) error {
 	return fault.NotFoundf("Registered Model with name=%s not found", name)
 }
 
-// lockModel returns the id of a registered model inside a write.
+// lockModel returns the id of a registered model inside a write, and locks the model
+// until the write commits where writes run side by side: its aliases and versions then
+// change one write at a time, whichever server makes them.
 func lockModel(ctx context.Context, tx *store.Tx, name string) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM registered_models WHERE name = ?`, name).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM registered_models WHERE name = ?`+
+		tx.Dialect().ForUpdate("registered_models"), name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, modelNotFound(name)
 	}

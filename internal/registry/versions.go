@@ -215,10 +215,12 @@ func versionRef(name, version string) (int64, error) {
 	return parseVersion(version)
 }
 
-// lockVersion returns the registered model id of a version inside a write.
+// lockVersion returns the registered model id of a version inside a write, and locks the
+// model as lockModel does.
 func lockVersion(ctx context.Context, tx *store.Tx, name string, num int64) (int64, error) {
 	var rmID int64
-	err := tx.QueryRowContext(ctx, `SELECT v.rm_id`+versionsFrom+` WHERE m.name = ? AND v.version = ?`, name, num).Scan(&rmID)
+	err := tx.QueryRowContext(ctx, `SELECT v.rm_id`+versionsFrom+` WHERE m.name = ? AND v.version = ?`+
+		tx.Dialect().ForUpdate("m"), name, num).Scan(&rmID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, versionNotFound(name, num)
 	}

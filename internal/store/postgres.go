@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -37,7 +38,7 @@ func (pgDriver) open(ctx context.Context, u *url.URL, logger *slog.Logger) (*DB,
 		return nil, fmt.Errorf("store: postgresql URI: %w", err)
 	}
 	where := "PostgreSQL at " + cfg.Host
-	write := stdlib.OpenDB(*cfg)
+	write := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(pgAfterConnect))
 	write.SetMaxOpenConns(pgMaxConns)
 	write.SetMaxIdleConns(pgMaxConns / 2)
 	write.SetConnMaxIdleTime(5 * time.Minute)
@@ -48,13 +49,48 @@ func (pgDriver) open(ctx context.Context, u *url.URL, logger *slog.Logger) (*DB,
 	// Reads run in read-only transactions, so that a read that would write fails.
 	rcfg := cfg.Copy()
 	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
-	read := stdlib.OpenDB(*rcfg)
+	read := stdlib.OpenDB(*rcfg, stdlib.OptionAfterConnect(pgAfterConnect))
 	read.SetMaxOpenConns(pgMaxConns)
 	read.SetMaxIdleConns(pgMaxConns / 2)
 	read.SetConnMaxIdleTime(5 * time.Minute)
 	d := pgDialect{}
 	return &DB{read: read, dialect: d, writer: newTxWriter(write, d, logger), logger: logger, where: where,
 		migrateLock: "SELECT pg_advisory_xact_lock(" + strconv.Itoa(pgMigrateLock) + ")"}, nil
+}
+
+// pgAfterConnect readies a new connection for the schema's types: flags are integer
+// columns holding 0 or 1, as on SQLite, and the domain packages bind Go booleans to them.
+func pgAfterConnect(_ context.Context, c *pgx.Conn) error {
+	m := c.TypeMap()
+	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{wrapBoolAsInt}, m.TryWrapEncodePlanFuncs...)
+	return nil
+}
+
+// wrapBoolAsInt lets a bool be bound where the column is an integer: true is 1.
+func wrapBoolAsInt(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
+	b, ok := value.(bool)
+	if !ok {
+		return nil, nil, false
+	}
+	return &boolAsIntPlan{}, boolInt(b), true
+}
+
+type boolInt bool
+
+func (b boolInt) Int64Value() (pgtype.Int8, error) {
+	v := int64(0)
+	if b {
+		v = 1
+	}
+	return pgtype.Int8{Int64: v, Valid: true}, nil
+}
+
+type boolAsIntPlan struct{ next pgtype.EncodePlan }
+
+func (p *boolAsIntPlan) SetNext(next pgtype.EncodePlan) { p.next = next }
+
+func (p *boolAsIntPlan) Encode(value any, buf []byte) ([]byte, error) {
+	return p.next.Encode(boolInt(value.(bool)), buf)
 }
 
 // pgMigrateLock is the advisory lock key that serialises migrations between servers
@@ -118,7 +154,7 @@ func (w *txWriter) once(ctx context.Context, fn func(tx *Tx) error) (err error) 
 			err = fmt.Errorf("store: write panicked: %v", p)
 		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, dialect: w.dialect}); err != nil {
+	if err := fn(&Tx{tx: sqlTx, dialect: w.dialect, abortsOnError: true}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -160,6 +196,11 @@ type pgDialect struct{}
 
 func (pgDialect) Name() string   { return "postgres" }
 func (pgDialect) MaxParams() int { return 65535 }
+
+func (pgDialect) ForUpdate(table string) string { return " FOR UPDATE OF " + table }
+func (pgDialect) Greatest(a, b string) string {
+	return "GREATEST(" + a + ", " + b + ")"
+}
 
 func (pgDialect) IsUniqueViolation(err error) bool { return pgCode(err) == "23505" }
 

@@ -107,6 +107,10 @@ type sqliteDialect struct{}
 func (sqliteDialect) Name() string               { return "sqlite" }
 func (sqliteDialect) Rebind(query string) string { return query }
 func (sqliteDialect) MaxParams() int             { return 32766 }
+func (sqliteDialect) ForUpdate(string) string    { return "" }
+func (sqliteDialect) Greatest(a, b string) string {
+	return "MAX(" + a + ", " + b + ")"
+}
 
 func (sqliteDialect) IsUniqueViolation(err error) bool {
 	var se *sqlite.Error

@@ -42,3 +42,29 @@ func RowsOf(width, n int) string {
 	}
 	return string(b)
 }
+
+// TypedRowsOf is RowsOf for a VALUES list whose columns have the given SQL types
+// (BIGINT, TEXT, DOUBLE PRECISION): the first row's values are cast to them, which types
+// the whole list on PostgreSQL (which otherwise takes untyped VALUES for text) and
+// changes nothing on SQLite.
+func TypedRowsOf(n int, types ...string) string {
+	if n == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 32*len(types)+n*(4*len(types)+2))
+	b = append(b, '(')
+	for i, t := range types {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, "CAST(? AS "...)
+		b = append(b, t...)
+		b = append(b, ')')
+	}
+	b = append(b, ')')
+	if n > 1 {
+		b = append(b, ", "...)
+		b = append(b, RowsOf(len(types), n-1)...)
+	}
+	return string(b)
+}

@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"os"
@@ -40,6 +41,13 @@ type Dialect interface {
 	IsUniqueViolation(err error) bool
 	// MaxParams is the largest number of bind parameters one statement may carry.
 	MaxParams() int
+	// ForUpdate is the clause that ends a SELECT in a write to lock the rows it reads of
+	// table (a name or the alias the query gives it) until the write commits: "" where
+	// writes never run side by side (SQLite), " FOR UPDATE OF table" on PostgreSQL.
+	ForUpdate(table string) string
+	// Greatest is the larger of two expressions: SQLite's MAX(a, b), GREATEST(a, b)
+	// elsewhere.
+	Greatest(a, b string) string
 }
 
 // A driver opens one engine. Drivers register themselves by URI scheme.
@@ -138,6 +146,43 @@ type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
 	stmts   *stmtCache // nil: the driver caches its statements itself
+	// abortsOnError: the engine aborts the transaction at a failed statement
+	// (PostgreSQL), rather than undoing that statement alone (SQLite).
+	abortsOnError bool
+}
+
+// Lock takes a lock named key, held until the transaction ends, for a write that
+// decides what to write from what it reads and has no row to lock with ForUpdate (the
+// next version of a dataset that has none yet, say). Writes on SQLite never run side by
+// side, so there it does nothing.
+func (t *Tx) Lock(ctx context.Context, key string) error {
+	if !t.abortsOnError {
+		return nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	_, err := t.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64()))
+	return err
+}
+
+// Try runs fn, statements whose failure the caller answers itself (a unique violation
+// it turns into "already exists" before querying on, say): when fn fails, what its
+// statements did is undone and the transaction stays usable, on every engine.
+func (t *Tx) Try(ctx context.Context, fn func() error) error {
+	if !t.abortsOnError {
+		return fn()
+	}
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT try"); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT try"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT try")
+	return err
 }
 
 // stmt returns q prepared for this transaction, from the statement cache when there is

@@ -123,8 +123,46 @@ func logParams(ctx context.Context, tx *store.Tx, runID string, params []Param) 
 	if len(args) == 0 {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO params (run_uuid, key, value) VALUES `+store.RowsOf(3, len(args)/3), args...)
-	return err
+	// A concurrent write may have logged one of these keys since the read above (on an
+	// engine whose writers run side by side): the key is then kept as that write left it,
+	// and this one is refused if it gave another value.
+	want := make(map[string]string, len(args)/3)
+	for i := 0; i < len(args); i += 3 {
+		want[args[i+1].(string)] = args[i+2].(string)
+	}
+	err = store.ScanEach(ctx, tx, `INSERT INTO params (run_uuid, key, value) VALUES `+store.RowsOf(3, len(args)/3)+
+		` ON CONFLICT DO NOTHING RETURNING key`, args, func(rows *sql.Rows) error {
+		var k string
+		err := rows.Scan(&k)
+		delete(want, k)
+		return err
+	})
+	if err != nil || len(want) == 0 {
+		return err
+	}
+	args = []any{runID}
+	for k := range want {
+		args = append(args, k)
+	}
+	err = store.ScanEach(ctx, tx, `SELECT key, value FROM params WHERE run_uuid = ? AND key IN (`+store.Placeholders(len(want))+`)`,
+		args, func(rows *sql.Rows) error {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			if v != want[k] {
+				changed = append(changed, fmt.Sprintf("{'key': '%s', 'old_value': '%s', 'new_value': '%s'}", k, v, want[k]))
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		return fault.Invalidf("Changing param values is not allowed. Params were already logged='[%s]' for run ID='%s'.", strings.Join(changed, ", "), runID)
+	}
+	return nil
 }
 
 // logMetrics appends points (an identical point is kept once) and moves each metric's
@@ -179,7 +217,8 @@ func logModelMetrics(ctx context.Context, tx *store.Tx, runID string, metrics []
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO logged_model_metrics (model_id, key, timestamp, step, value, is_nan,
-		run_uuid, dataset_name, dataset_digest) SELECT v.* FROM (VALUES `+store.RowsOf(9, len(args)/9)+`) v
+		run_uuid, dataset_name, dataset_digest) SELECT v.* FROM (VALUES `+store.TypedRowsOf(len(args)/9,
+		"TEXT", "TEXT", "BIGINT", "BIGINT", "DOUBLE PRECISION", "BIGINT", "TEXT", "TEXT", "TEXT")+`) v
 		JOIN logged_models m ON m.model_id = v.column1 ON CONFLICT DO NOTHING`, args...)
 	return err
 }
