@@ -52,12 +52,9 @@ func (s *Service) createLinked(ctx context.Context, tx *store.Tx, issuer, subjec
 		return nil, err
 	}
 	now := s.opts.Now().UnixMilli()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users (name, kind, password_hash, is_admin, created_at, updated_at)
-		VALUES (?, ?, '', 0, ?, ?)`, name, KindUser, now, now)
-	if err != nil {
-		return nil, err
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO users (name, kind, password_hash, is_admin, created_at, updated_at)
+		VALUES (?, ?, '', 0, ?, ?) RETURNING id`, name, KindUser, now, now).Scan(&id)
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +154,12 @@ func (s *Service) groupTeam(ctx context.Context, tx *store.Tx, g string, create 
 	case !create:
 		return 0, nil
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO teams (name, description, created_at) VALUES (?, ?, ?)`,
-		g, "the identity provider's group "+g, s.opts.Now().UnixMilli())
+	// A team's id comes from id_sequences, as CreateTeam's does.
+	id, err = nextID(ctx, tx, "teams")
 	if err != nil {
 		return 0, err
 	}
-	return res.LastInsertId()
+	_, err = tx.ExecContext(ctx, `INSERT INTO teams (id, name, description, created_at) VALUES (?, ?, ?, ?)`,
+		id, g, "the identity provider's group "+g, s.opts.Now().UnixMilli())
+	return id, err
 }

@@ -100,13 +100,8 @@ func (s *Service) CreateToken(ctx context.Context, caller *Identity, in NewToken
 		if !rights(*u).Has(scopes) {
 			return fault.New(fault.PermissionDenied, "user %q cannot hold a token with scopes %s", holder, scopes)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, secret_hash, scopes, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, u.ID, t.Name, hash[:], scopes.String(), t.CreatedAt, expires)
-		if err != nil {
-			return err
-		}
-		t.ID, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO api_tokens (user_id, name, secret_hash, scopes, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, u.ID, t.Name, hash[:], scopes.String(), t.CreatedAt, expires).Scan(&t.ID)
 	})
 	if err != nil {
 		return "", nil, err

@@ -58,15 +58,11 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	now := time.Now().UnixMilli()
 	u := &User{Name: in.Name, Kind: in.Kind, Admin: in.Admin, HasPassword: hash != "", CreatedAt: now, UpdatedAt: now}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, kind, password_hash, is_admin, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, u.Name, u.Kind, hash, u.Admin, now, now)
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (name, kind, password_hash, is_admin, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, u.Name, u.Kind, hash, u.Admin, now, now).Scan(&u.ID)
 		if tx.Dialect().IsUniqueViolation(err) {
 			return fault.New(fault.AlreadyExists, "user %q already exists", u.Name)
 		}
-		if err != nil {
-			return err
-		}
-		u.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {

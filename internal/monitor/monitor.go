@@ -350,14 +350,9 @@ func (m *Monitor) store(ctx context.Context, r *result) error {
 	}
 	cols, _ := json.Marshal(r.summary().DriftedColumns)
 	return m.opts.DB.Write(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO drift_windows (deployment, model, version, reference, start_ms, end_ms,
-			rows, dataset_drift, drifted_columns, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Deployment, r.Model, r.Version, r.Reference, r.StartMs, r.EndMs, r.Rows, r.DatasetDrift, string(cols), string(report))
-		if err != nil {
-			return err
-		}
-		r.ID, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO drift_windows (deployment, model, version, reference, start_ms, end_ms,
+			rows, dataset_drift, drifted_columns, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.Deployment, r.Model, r.Version, r.Reference, r.StartMs, r.EndMs, r.Rows, r.DatasetDrift, string(cols), string(report)).Scan(&r.ID)
 	})
 }
 
