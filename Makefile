@@ -108,10 +108,11 @@ system-deps: sandbox-deps
 	@missing=""; \
 	if ! command -v Rscript >/dev/null || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then missing="r-base-core r-cran-jsonlite"; fi; \
 	if ! command -v chromium >/dev/null; then missing="$$missing chromium"; fi; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
 	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-		else echo "$$missing not installed and cannot be installed here: the R worker's and the UI's browser tests will be skipped"; fi; \
+		else echo "$$missing not installed and cannot be installed here: the R worker's, the UI's browser and PostgreSQL's tests will be skipped"; fi; \
 	fi
 
 # The test virtualenv is rebuilt whenever the pinned requirements change.
@@ -123,8 +124,10 @@ $(VENV)/.installed: tests/requirements.txt $(UV)
 vet:
 	$(GO) vet ./...
 
+# tests/pg/run.sh starts a throwaway PostgreSQL (Debian's postgresql package) for the run:
+# the store's conformance suites (storetest) then run on SQLite and on PostgreSQL.
 test-go:
-	$(GO) test -race ./...
+	tests/pg/run.sh $(GO) test -race ./...
 	CGO_ENABLED=1 $(GO) test -tags onnxruntime -race ./internal/runtime/ort/...
 	MLSHIP_DRIFT_REFERENCE_PYTHON=$(CURDIR)/$(DRIFT_VENV)/bin/python $(GO) test -count=1 -run TestMatchesEvidently ./internal/drift/
 
