@@ -1,0 +1,255 @@
+"""bench/ui: the runs page of an experiment with N runs x 20 metrics, in headless Chromium
+(Debian's package, driven by Playwright), served by mlship and by MLflow's own `mlflow server`,
+side by side: time to first rows, time to interactive (a click on a run's checkbox answered)
+and, for mlship, the compressed JavaScript its first page loads. Both servers run the whole
+time and the loads alternate between them. See bench/README.md.
+
+Run with the test venv's Python (Playwright): `.venv/bin/python bench/ui/bench_ui.py`.
+MLflow's store is seeded by this same file run with .venv-bench's Python (`seed-mlflow`)."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_700_000_000_000
+METRICS = 20
+EXPERIMENT = "bench-ui"
+
+
+def run_data(i: int):
+    """Run i of the seeded experiment: the same on both servers."""
+    start = T0 + i * 1000
+    metrics = {f"m_{k:02d}": round(((i * 7919 + k * 104729) % 100_000) / 100_000, 5) for k in range(METRICS)}
+    params = {"lr": str([0.1, 0.03, 0.01, 0.003][i % 4]), "batch_size": str(32 << (i % 3)), "model": ["linear", "tree", "mlp"][i % 3]}
+    return f"run-{i:06d}", start, metrics, params
+
+
+# --- MLflow's store, seeded in-process with its own SQLAlchemy models (.venv-bench) ---------
+
+def seed_mlflow(db: str, artifacts: str, n: int) -> None:
+    import uuid
+
+    from mlflow.store.tracking.dbmodels import models as m
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{db}", artifacts)
+    # A classic ML experiment, as MLflow 3's client marks one when it logs runs: its UI opens
+    # the GenAI views otherwise.
+    from mlflow.entities import ExperimentTag
+
+    eid = store.create_experiment(EXPERIMENT, tags=[ExperimentTag("mlflow.experimentKind", "custom_model_development")])
+    chunk = 5000
+    with store.engine.begin() as conn:
+        for lo in range(0, n, chunk):
+            runs, tags, params, metrics, latest = [], [], [], [], []
+            for i in range(lo, min(n, lo + chunk)):
+                name, start, ms, ps = run_data(i)
+                rid = uuid.uuid4().hex
+                runs.append(dict(run_uuid=rid, name=name, source_type="LOCAL", source_name="", entry_point_name="",
+                                 user_id="bench", status="RUNNING", start_time=start, end_time=None, source_version="",
+                                 lifecycle_stage="active", artifact_uri=f"{artifacts}/{eid}/{rid}/artifacts", experiment_id=int(eid)))
+                tags += [dict(key="mlflow.runName", value=name, run_uuid=rid), dict(key="mlflow.user", value="bench", run_uuid=rid)]
+                params += [dict(key=k, value=v, run_uuid=rid) for k, v in ps.items()]
+                for k, v in ms.items():
+                    row = dict(key=k, value=v, timestamp=start, step=0, is_nan=False, run_uuid=rid)
+                    metrics.append(row)
+                    latest.append(row)
+            conn.execute(m.SqlRun.__table__.insert(), runs)
+            conn.execute(m.SqlTag.__table__.insert(), tags)
+            conn.execute(m.SqlParam.__table__.insert(), params)
+            conn.execute(m.SqlMetric.__table__.insert(), metrics)
+            conn.execute(m.SqlLatestMetric.__table__.insert(), latest)
+    print(eid)
+
+
+# --- servers ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_health(base: str, proc: subprocess.Popen, timeout: float) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench/ui: server exited with status {proc.returncode}")
+        try:
+            if requests.get(base + "/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"bench/ui: {base} did not answer /health within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def seed_mlship(data_dir: Path, n: int, seeder: str) -> str:
+    """Seeds mlship's store the way seed_mlflow seeds MLflow's: directly, before its server
+    starts (tests/seedruns writes through the tracking service the server uses)."""
+    out = subprocess.run([seeder, "--data-dir", str(data_dir), "--runs", str(n), "--metrics", str(METRICS), "--experiment", EXPERIMENT],
+                         check=True, capture_output=True, text=True, timeout=3600)
+    return out.stdout.strip().splitlines()[-1]
+
+
+# --- the browser --------------------------------------------------------------------------
+
+def measure(browser, url: str, newest: str, collect_js: bool, timeout_ms: int):
+    """One cold load (fresh context, empty cache): seconds to first rows and to interactive,
+    and the scripts loaded before first rows (url -> gzip size) when collect_js."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    scripts: dict[str, object] = {}
+    if collect_js:
+        page.on("response", lambda r: scripts.setdefault(r.url, r) if r.request.resource_type == "script" else None)
+    try:
+        t = time.perf_counter()
+        page.goto(url, wait_until="commit", timeout=timeout_ms)
+        page.get_by_text(newest, exact=True).first.wait_for(state="visible", timeout=timeout_ms)
+        first = time.perf_counter() - t
+        loaded_before = dict(scripts)
+        box = page.locator('[role="row"]', has_text=newest).locator('input[type="checkbox"]').first
+        box.check(timeout=timeout_ms)
+        page.wait_for_function("el => el.checked", arg=box.element_handle(), timeout=timeout_ms)
+        interactive = time.perf_counter() - t
+        sizes = {}
+        for u, resp in loaded_before.items():
+            body = resp.body()
+            sizes[u] = (len(gzip.compress(body, 9)), resp.headers.get("content-encoding", ""))
+        return first, interactive, sizes
+    except Exception:
+        shot = Path(tempfile.gettempdir()) / "bench-ui-failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"bench/ui: {url}: page at failure saved to {shot}", file=sys.stderr)
+        raise
+    finally:
+        ctx.close()
+
+
+def start_target(target: str, d: Path, args) -> tuple[subprocess.Popen, str, float, str]:
+    """Seeds a target's store with args.runs runs, starts its server on d, and returns the
+    process, the runs page's URL, the seconds seeding took and how it was seeded."""
+    d.mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(d / "server.log", "wb")
+    t = time.perf_counter()
+    if target == "mlship":
+        eid = seed_mlship(d / "data", args.runs, args.seeder)
+        how = "tests/seedruns"
+        cmd = [args.mlship_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(d / "data")]
+        page = f"{base}/#/experiments/{eid}"
+    elif target == "mlflow":
+        out = subprocess.run([args.mlflow_python, __file__, "seed-mlflow", str(d / "mlflow.db"), str(d / "artifacts"), str(args.runs)],
+                             check=True, capture_output=True, text=True, timeout=3600)
+        eid = out.stdout.strip().splitlines()[-1]
+        how = "SQLAlchemy bulk inserts"
+        cmd = [args.mlflow_python, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{d}/mlflow.db",
+               "--artifacts-destination", str(d / "artifacts"), "--host", "127.0.0.1", "--port", str(port)]
+        page = f"{base}/#/experiments/{eid}/runs"  # the runs table, not the experiment's GenAI overview
+    else:
+        raise SystemExit(f"bench/ui: unknown target {target} (want mlship or mlflow)")
+    seeded = time.perf_counter() - t
+    print(f"bench/ui: {target}'s store seeded with {args.runs} runs ({how}) in {seeded:.1f} s", file=sys.stderr)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_health(base, proc, 120)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, page, seeded, how
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "seed-mlflow":
+        seed_mlflow(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=100_000, help="runs in the experiment (20 metrics, 3 params each)")
+    ap.add_argument("--repeat", type=int, default=5, help="cold page loads per UI, alternating between them (medians are reported)")
+    ap.add_argument("--targets", default="mlship,mlflow")
+    ap.add_argument("--mlship-bin", default=str(ROOT / "bin" / "mlship"))
+    ap.add_argument("--seeder", default=str(ROOT / ".tools" / "bin" / "seedruns"), help="tests/seedruns, built (make bench-ui builds it)")
+    ap.add_argument("--mlflow-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
+    ap.add_argument("--timeout", type=float, default=300, help="seconds any one page step may take")
+    args = ap.parse_args()
+    if args.runs < 1 or args.repeat < 1:
+        ap.error("--runs and --repeat must be at least 1")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("bench/ui: Debian's chromium is not installed (make system-deps installs it)")
+    from playwright.sync_api import sync_playwright
+
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    newest = run_data(args.runs - 1)[0]
+    timeout_ms = int(args.timeout * 1000)
+    loads: dict[str, list[tuple[float, float]]] = {t: [] for t in targets}
+    js: dict[str, tuple[int, str]] = {}
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp, sync_playwright() as p:
+        try:
+            pages = {}
+            for target in targets:
+                proc, url, _, _ = start_target(target, Path(tmp) / target, args)
+                procs.append(proc)
+                pages[target] = url
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            # Both servers run the whole time and the loads alternate, so that the machine's
+            # other load falls on both alike.
+            for k in range(args.repeat):
+                for target in targets:
+                    f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms)
+                    loads[target].append((f, i))
+                    if target == "mlship" and not js:
+                        js = sizes
+                    print(f"bench/ui: {target} load {k + 1}: first rows {f:.3f} s, interactive {i:.3f} s", file=sys.stderr)
+            browser.close()
+        finally:
+            for proc in procs:
+                stop(proc)
+
+    print(f"\nbench/ui: runs page of an experiment with {args.runs} runs x {METRICS} metrics, headless Chromium "
+          f"({args.repeat} cold loads each, alternating; medians); load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':10} {'first rows s':>13} {'interactive s':>14}   all loads (first / interactive)")
+    med = {}
+    for t, ls in loads.items():
+        fs, is_ = [a for a, _ in ls], [b for _, b in ls]
+        med[t] = (statistics.median(fs), statistics.median(is_))
+        print(f"{t:10} {med[t][0]:13.3f} {med[t][1]:14.3f}   {' '.join(f'{a:.2f}' for a in fs)} / {' '.join(f'{a:.2f}' for a in is_)}")
+    if "mlship" in loads and "mlflow" in loads:
+        pairs = list(zip(loads["mlflow"], loads["mlship"]))
+        rf = statistics.median(a[0] / b[0] for a, b in pairs)
+        ri = statistics.median(a[1] / b[1] for a, b in pairs)
+        print(f"{'ratio':10} {rf:12.1f}x {ri:13.1f}x   (MLflow / mlship, median of the {len(pairs)} alternating pairs)")
+    if js:
+        total = sum(s for s, _ in js.values())
+        print(f"\nmlship's first page: {len(js)} scripts before first rows, {total / 1024:.1f} KiB gzip (-9) in all (target 300 KB)")
+        for u, (s, enc) in sorted(js.items()):
+            print(f"  {s / 1024:7.1f} KiB  {u.split('/', 3)[-1]}  (served {enc or 'uncompressed'})")
+
+
+if __name__ == "__main__":
+    main()
