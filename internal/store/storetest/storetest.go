@@ -61,6 +61,27 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	}
 }
 
+// Replicas returns n databases open on one fresh PostgreSQL schema, as n servers
+// sharing a database hold it, all closed when t ends; t is skipped when PostgreSQL is
+// not under test (an SQLite database belongs to one process).
+func Replicas(t testing.TB, n int) []*store.DB {
+	t.Helper()
+	if os.Getenv(PostgresEnv) == "" {
+		t.Skipf("servers sharing a database need PostgreSQL: %s is not set", PostgresEnv)
+	}
+	uri := postgresSchema(t)
+	dbs := make([]*store.DB, n)
+	for i := range dbs {
+		db, err := store.Open(context.Background(), uri, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("storetest: open %s: %v", uri, err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	return dbs
+}
+
 var (
 	adminOnce sync.Once
 	admin     *sql.DB
