@@ -111,8 +111,9 @@ func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, er
 	}
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
-		if err := CheckKey(prefix); err != nil {
-			return nil, errorf(ErrInvalidURI, "Invalid prefix %q in the S3 storage URI", prefix)
+		// The prefix may name the store's own directories (.mlship-content): only keys may not.
+		if reason := keyProblem(prefix); reason != "" && reason != "reserved name" {
+			return nil, errorf(ErrInvalidURI, "Invalid prefix %q in the S3 storage URI: %s", prefix, reason)
 		}
 		prefix += "/"
 	}

@@ -85,11 +85,24 @@ func (s *Store) importFile(ctx context.Context, src blob.Store, key, path string
 		return pending{}, pathError(path, err)
 	}
 	p := pending{path: path, content: content{sum: d, size: size, open: rewinder(obj, 0), mismatch: errSourceChanged}}
+	if cp, ok := s.b.(blob.Copier); ok {
+		// An S3 store copies within the bucket (or between buckets of one endpoint) without
+		// the bytes passing through here; the copy fails if the object changed since hashed.
+		read := p.content
+		p.place = func(key string) error {
+			copied, err := cp.CopyFrom(ctx, src, obj, key)
+			if copied {
+				return err
+			}
+			return s.store(ctx, key, read)
+		}
+	}
 	if err := s.ensurePending(ctx, &p); err != nil {
 		return pending{}, err
 	}
 	// obj is closed once this returns: a file that ages before the manifest is read anew.
 	p.open = func() (io.ReadCloser, error) { return src.Open(ctx, key) }
+	p.place = nil
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,8 +29,15 @@ type Server struct {
 	// ArtifactsDestination is where served artifacts are stored; default <DataDir>/artifacts.
 	ArtifactsDestination string
 	// ContentDestination is where immutable copies of model versions are kept, by
-	// content hash; default <DataDir>/content.
+	// content hash; default <DataDir>/content, or beside the artifacts in their bucket
+	// (<ArtifactsDestination>/.mlship-content) when those are on S3.
 	ContentDestination string
+	// S3Endpoint, S3Region and S3PathStyle are the settings of an s3:// ArtifactsDestination
+	// (docs/storage.md); they become the URI's endpoint, region and path_style parameters
+	// unless it has them. Credentials come from the AWS SDK's standard chain.
+	S3Endpoint  string
+	S3Region    string
+	S3PathStyle bool
 	// DefaultArtifactRoot is the root of new experiments' artifact locations.
 	DefaultArtifactRoot string
 	// ServeArtifacts enables the artifact proxy.
@@ -154,8 +162,15 @@ func (c *Server) Resolve() error {
 	if c.ArtifactsDestination == "" {
 		c.ArtifactsDestination = filepath.Join(dir, "artifacts")
 	}
+	if err := c.applyS3Settings(); err != nil {
+		return err
+	}
 	if c.ContentDestination == "" {
 		c.ContentDestination = filepath.Join(dir, "content")
+		if u, ok := s3URI(c.ArtifactsDestination); ok {
+			u.Path = strings.TrimSuffix(u.Path, "/") + "/.mlship-content"
+			c.ContentDestination = u.String()
+		}
 	}
 	if c.ServingDir == "" {
 		c.ServingDir = filepath.Join(dir, "serving")
@@ -257,5 +272,41 @@ func ApplyEnv(flags *pflag.FlagSet, prefix string) error {
 			return fmt.Errorf("environment variable %s=%q: %w", name, value, err)
 		}
 	}
+	return nil
+}
+
+// s3URI parses an s3:// storage URI.
+func s3URI(dest string) (*url.URL, bool) {
+	u, err := url.Parse(dest)
+	if err != nil || !strings.EqualFold(u.Scheme, "s3") {
+		return nil, false
+	}
+	return u, true
+}
+
+// applyS3Settings folds --s3-endpoint, --s3-region and --s3-path-style into an s3://
+// artifacts destination, whose own parameters win. The endpoint is the operator's alone:
+// nothing a client sends chooses where the server connects.
+func (c *Server) applyS3Settings() error {
+	u, ok := s3URI(c.ArtifactsDestination)
+	if !ok {
+		if c.S3Endpoint != "" || c.S3Region != "" || c.S3PathStyle {
+			return fmt.Errorf("--s3-endpoint, --s3-region and --s3-path-style need an s3:// --artifacts-destination")
+		}
+		return nil
+	}
+	q := u.Query()
+	set := func(k, v string) {
+		if v != "" && !q.Has(k) {
+			q.Set(k, v)
+		}
+	}
+	set("endpoint", c.S3Endpoint)
+	set("region", c.S3Region)
+	if c.S3PathStyle {
+		set("path_style", "true")
+	}
+	u.RawQuery = q.Encode()
+	c.ArtifactsDestination = u.String()
 	return nil
 }

@@ -1,0 +1,150 @@
+"""Artifacts on S3: mlship started with --artifacts-destination s3://BUCKET/PREFIX against a
+real S3-compatible server that checks request signatures (moto, tests/s3/server.py, which
+`make deps` installs in .venv-s3). The official MLflow client logs artifacts and a model
+through the server, registers a version (the content store copies it within the bucket) and
+downloads both back byte for byte; the objects are where the bucket says they are."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, Server
+from helpers import pinned, unique_name
+from mlflow import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+pytestmark = pytest.mark.mlship_only
+
+S3_PYTHON = REPO_ROOT / ".venv-s3" / "bin" / "python"
+BUCKET = "mlship-e2e"
+PREFIX = "team/artifacts"
+
+# Lists a bucket with boto3 (in moto's venv): argv endpoint, access key, secret, bucket, prefix.
+LIST_OBJECTS = """
+import json, sys, boto3
+ep, ak, sk, bucket, prefix = sys.argv[1:]
+s3 = boto3.client("s3", endpoint_url=ep, aws_access_key_id=ak, aws_secret_access_key=sk, region_name="us-east-1")
+keys = {}
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    keys.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+print(json.dumps(keys))
+"""
+
+
+@pytest.fixture(scope="module")
+def s3():
+    if not S3_PYTHON.exists():
+        pytest.fail(f"{S3_PYTHON} is missing: run `make deps`")
+    proc = subprocess.Popen([str(S3_PYTHON), str(REPO_ROOT / "tests" / "s3" / "server.py"), "--bucket", BUCKET],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        yield info
+    finally:
+        proc.stdin.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def list_bucket(s3, prefix: str, secret: str | None = None) -> dict[str, int]:
+    p = subprocess.run([str(S3_PYTHON), "-c", LIST_OBJECTS, s3["endpoint"], s3["access_key"],
+                        secret or s3["secret_key"], BUCKET, prefix], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    return json.loads(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def s3_server(s3):
+    base = Path(tempfile.mkdtemp(prefix="mlship-s3-"))
+    srv = Server("mlship", base, extra_args=[
+        "--artifacts-destination", f"s3://{BUCKET}/{PREFIX}", "--s3-region", s3["region"]],
+        env={"AWS_ACCESS_KEY_ID": s3["access_key"], "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
+             "MLFLOW_S3_ENDPOINT_URL": s3["endpoint"], "AWS_EC2_METADATA_DISABLED": "true",
+             "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_wrong_secret_is_refused(s3):
+    """The server checks signatures: a client with a wrong secret lists nothing."""
+    with pytest.raises(RuntimeError, match="SignatureDoesNotMatch"):
+        list_bucket(s3, "", secret="not-" + s3["secret_key"])
+
+
+def test_server_refuses_to_start_with_a_wrong_secret(s3):
+    base = Path(tempfile.mkdtemp(prefix="mlship-s3-bad-"))
+    srv = Server("mlship", base, extra_args=["--artifacts-destination", f"s3://{BUCKET}/x", "--s3-endpoint", s3["endpoint"]],
+                 env={"AWS_ACCESS_KEY_ID": s3["access_key"], "AWS_SECRET_ACCESS_KEY": "wrong",
+                      "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
+                      "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+    with pytest.raises(RuntimeError, match="exited with code"):
+        srv.start()
+    assert "403" in srv.log_tail()
+
+
+def test_artifacts_and_model_versions_on_s3(s3, s3_server, tmp_path):
+    mlflow.set_tracking_uri(s3_server.url)
+    client = MlflowClient(tracking_uri=s3_server.url)
+    exp = client.create_experiment(unique_name("s3"))
+    files = {"notes.txt": b"hello from S3\n", "data/blob.bin": os.urandom(3 << 20), "data/empty": b""}
+    src = tmp_path / "src"
+    for rel, body in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(body)
+
+    name = unique_name("s3-model")
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.2, 0.9]])
+    y = np.array([0, 1, 1, 0])
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_artifacts(str(src))
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                                        pip_requirements=pinned("scikit-learn", "skops"),
+                                        registered_model_name=name)
+    run_id = run.info.run_id
+
+    # The run's artifacts come back byte for byte, listed as the client expects.
+    listed = {f.path for f in client.list_artifacts(run_id)}
+    assert {"notes.txt", "data"} <= listed
+    out = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="", dst_path=str(tmp_path / "out")))
+    for rel, body in files.items():
+        assert (out / rel).read_bytes() == body, rel
+
+    # The version was registered into the content store in the same bucket; it loads and
+    # downloads back identical to what was logged.
+    mv = client.get_model_version(name, "1")
+    assert mv.status == "READY"
+    model = mlflow.sklearn.load_model(f"models:/{name}/1")
+    assert list(model.predict(X)) == list(LogisticRegression().fit(X, y).predict(X))
+    logged = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "logged")))
+    version = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1", dst_path=str(tmp_path / "version")))
+    # registered_model_meta is what the client writes beside a model it downloads.
+    logged_files = {p.relative_to(logged): p.read_bytes() for p in logged.rglob("*")
+                    if p.is_file() and p.name != "registered_model_meta"}
+    version_files = {p.relative_to(version): p.read_bytes() for p in version.rglob("*")
+                     if p.is_file() and p.name != "registered_model_meta"}
+    assert Path("MLmodel") in version_files
+    assert version_files == logged_files
+
+    # The bytes are in the bucket: the run's artifacts under the prefix, the version's
+    # files in the content store beside them, and nothing was written to the data dir.
+    objects = list_bucket(s3, PREFIX + "/")
+    notes = [k for k in objects if k.endswith(f"/{run_id}/artifacts/notes.txt")]
+    assert notes and objects[notes[0]] == len(files["notes.txt"]), sorted(objects)[:20]
+    assert any(k.endswith("/data/blob.bin") and v == len(files["data/blob.bin"]) for k, v in objects.items())
+    content = [k for k in objects if k.startswith(PREFIX + "/.mlship-content/")]
+    assert content, sorted(objects)[:20]
+    assert sum(objects[k] for k in content) >= sum(len(b) for b in version_files.values())
+    local = [p for p in (s3_server.data_dir / "artifacts").rglob("*") if p.is_file()] if (s3_server.data_dir / "artifacts").exists() else []
+    assert local == []
+    assert not (s3_server.data_dir / "content").exists() or not any(p.is_file() for p in (s3_server.data_dir / "content").rglob("*"))
