@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 # Client settings must be in place before the first request. The client reads them per call,
@@ -144,11 +145,29 @@ class Server:
             "--host", self.host,
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
+            *self.backend_args(),
             # Workers inherit nothing of the server's environment: mlflow.sklearn loads
             # pickled models only when the operator passes this on (see start()).
             "--worker-env", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
             *self.extra_args,
         ]  # fmt: skip
+
+    def backend_args(self) -> list[str]:
+        """``--backend-store-uri`` of a fresh PostgreSQL database when the suite runs on
+        PostgreSQL (``MLSHIP_E2E_BACKEND=postgres``, in ``tests/pg/run.sh``, which sets
+        ``MLSHIP_TEST_POSTGRES_URI``); nothing on the default SQLite."""
+        if os.environ.get("MLSHIP_E2E_BACKEND", "sqlite") != "postgres":
+            return []
+        admin = os.environ.get("MLSHIP_TEST_POSTGRES_URI")
+        if not admin:
+            pytest.exit("MLSHIP_E2E_BACKEND=postgres needs MLSHIP_TEST_POSTGRES_URI: run the tests under tests/pg/run.sh",
+                        returncode=2)
+        if not getattr(self, "pg_uri", None):
+            psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
+            name = f"e2e_{os.getpid()}_{self.port}"
+            subprocess.run([str(psql[-1]) if psql else "psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+            self.pg_uri = urllib.parse.urlunsplit(urllib.parse.urlsplit(admin)._replace(path="/" + name))
+        return ["--backend-store-uri", self.pg_uri]
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
