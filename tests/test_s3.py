@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import requests
 from conftest import REPO_ROOT, Server
 from helpers import pinned, unique_name
 from mlflow import MlflowClient
@@ -33,7 +34,7 @@ ep, ak, sk, bucket, prefix = sys.argv[1:]
 s3 = boto3.client("s3", endpoint_url=ep, aws_access_key_id=ak, aws_secret_access_key=sk, region_name="us-east-1")
 keys = {}
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-    keys.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+    keys.update({o["Key"]: [o["Size"], o["ETag"]] for o in page.get("Contents", [])})
 print(json.dumps(keys))
 """
 
@@ -53,12 +54,14 @@ def s3():
         proc.wait(timeout=10)
 
 
-def list_bucket(s3, prefix: str, secret: str | None = None) -> dict[str, int]:
+def list_bucket(s3, prefix: str, secret: str | None = None, etags: bool = False) -> dict:
+    """The bucket's objects under prefix: their sizes, or [size, ETag] pairs."""
     p = subprocess.run([str(S3_PYTHON), "-c", LIST_OBJECTS, s3["endpoint"], s3["access_key"],
                         secret or s3["secret_key"], BUCKET, prefix], capture_output=True, text=True, timeout=60)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-2000:])
-    return json.loads(p.stdout)
+    found = json.loads(p.stdout)
+    return found if etags else {k: v[0] for k, v in found.items()}
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +151,54 @@ def test_artifacts_and_model_versions_on_s3(s3, s3_server, tmp_path):
     local = [p for p in (s3_server.data_dir / "artifacts").rglob("*") if p.is_file()] if (s3_server.data_dir / "artifacts").exists() else []
     assert local == []
     assert not (s3_server.data_dir / "content").exists() or not any(p.is_file() for p in (s3_server.data_dir / "content").rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def presigned_server(s3):
+    base = Path(tempfile.mkdtemp(prefix="mlship-s3-presigned-"))
+    srv = Server("mlship", base, extra_args=[
+        "--artifacts-destination", f"s3://{BUCKET}/presigned", "--s3-endpoint", s3["endpoint"],
+        "--s3-presigned-uploads"],
+        env={"AWS_ACCESS_KEY_ID": s3["access_key"], "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
+             "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
+             "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("presigned", [False, True], ids=["through-server", "presigned"])
+def test_multipart_upload(s3, s3_server, presigned_server, presigned, tmp_path, monkeypatch):
+    """MLflow's multipart upload of a large artifact: its parts go through the server, or
+    with --s3-presigned-uploads straight to the bucket with the URLs mpu/create hands out."""
+    srv = presigned_server if presigned else s3_server
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(1 << 20))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(5 << 20))  # S3's smallest part
+    client = MlflowClient(tracking_uri=srv.url)
+    run = client.create_run(client.create_experiment(unique_name("mpu")))
+    body = os.urandom((12 << 20) + 123)  # three parts
+    (tmp_path / "weights.bin").write_bytes(body)
+
+    # What mpu/create hands out: URLs of the bucket, or of the server.
+    created = requests.post(f"{srv.url}/api/2.0/mlflow-artifacts/mpu/create/probe",
+                            json={"path": "probe.bin", "num_parts": 2}, timeout=30)
+    assert created.status_code == 200, created.text
+    urls = [c["url"] for c in created.json()["credentials"]]
+    assert all(u.startswith(s3["endpoint"] if presigned else srv.url) for u in urls), urls
+    requests.post(f"{srv.url}/api/2.0/mlflow-artifacts/mpu/abort/probe",
+                  json={"path": "probe.bin", "upload_id": created.json()["upload_id"]}, timeout=30)
+
+    mlflow.set_tracking_uri(srv.url)
+    with mlflow.start_run(run_id=run.info.run_id):
+        mlflow.log_artifact(str(tmp_path / "weights.bin"), "model")
+    out = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model/weights.bin",
+                                              dst_path=str(tmp_path / "out"))
+    assert Path(out).read_bytes() == body
+    prefix = "presigned/" if presigned else PREFIX + "/"
+    objects = list_bucket(s3, prefix, etags=True)
+    stored = [v for k, v in objects.items() if k.endswith(f"{run.info.run_id}/artifacts/model/weights.bin")]
+    # A multipart object's ETag ends in its number of parts: the client did use multipart.
+    assert len(stored) == 1 and stored[0][0] == len(body) and stored[0][1].endswith('-3"'), stored

@@ -52,10 +52,14 @@ type S3Options struct {
 	// PathStyle addresses the bucket in the path (http://host/bucket/key) rather than the
 	// host name; nil means path-style with a custom Endpoint and virtual-hosted on AWS.
 	PathStyle *bool
+	// PresignedUploads hands clients presigned URLs of multipart upload parts (PresignPart),
+	// so that they upload to the bucket directly. The endpoint must be reachable by them.
+	PresignedUploads bool
 }
 
 // S3OptionsFromURI reads the driver's query parameters, endpoint, region and path_style
-// (s3://bucket/prefix?endpoint=http://minio:9000&region=eu-west-1&path_style=true), falling
+// (s3://bucket/prefix?endpoint=http://minio:9000&region=eu-west-1&path_style=true), and
+// presigned_uploads, falling
 // back to MLFLOW_S3_ENDPOINT_URL for the endpoint, as MLflow does.
 func S3OptionsFromURI(u *url.URL) (S3Options, error) {
 	q := u.Query()
@@ -70,6 +74,13 @@ func S3OptionsFromURI(u *url.URL) (S3Options, error) {
 		}
 		opts.PathStyle = &b
 	}
+	if v := q.Get("presigned_uploads"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return opts, errorf(ErrInvalidURI, "Invalid presigned_uploads %q in the storage URI: true or false", v)
+		}
+		opts.PresignedUploads = b
+	}
 	if opts.Endpoint != "" {
 		e, err := url.Parse(opts.Endpoint)
 		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
@@ -77,8 +88,8 @@ func S3OptionsFromURI(u *url.URL) (S3Options, error) {
 		}
 	}
 	for k := range q {
-		if k != "endpoint" && k != "region" && k != "path_style" {
-			return opts, errorf(ErrInvalidURI, "Unknown parameter %q in the storage URI (known: endpoint, region, path_style)", k)
+		if k != "endpoint" && k != "region" && k != "path_style" && k != "presigned_uploads" {
+			return opts, errorf(ErrInvalidURI, "Unknown parameter %q in the storage URI (known: endpoint, region, path_style, presigned_uploads)", k)
 		}
 	}
 	return opts, nil
@@ -96,10 +107,11 @@ func openS3URI(ctx context.Context, u *url.URL) (Store, error) {
 // are S3 multipart uploads, and "directories" are common prefixes. It is safe for
 // concurrent use.
 type S3 struct {
-	client *s3.Client
-	bucket string
-	prefix string // "" or ending in "/"
-	where  string // endpoint and bucket: stores with the same where can copy server-side
+	client  *s3.Client
+	presign bool // hand out presigned part URLs
+	bucket  string
+	prefix  string // "" or ending in "/"
+	where   string // endpoint and bucket: stores with the same where can copy server-side
 }
 
 // OpenS3 opens the bucket's prefix ("" or "/" is the whole bucket). It checks that the bucket
@@ -141,7 +153,7 @@ func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, er
 		}
 		o.UsePathStyle = pathStyle
 	})
-	s := &S3{client: client, bucket: bucket, prefix: prefix, where: opts.Endpoint + "\x00" + cfg.Region + "\x00" + bucket}
+	s := &S3{client: client, presign: opts.PresignedUploads, bucket: bucket, prefix: prefix, where: opts.Endpoint + "\x00" + cfg.Region + "\x00" + bucket}
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return nil, fmt.Errorf("S3 bucket %s: %w", bucket, s.mapErr(ctx, err, ""))
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -98,7 +99,51 @@ func (s *S3) UploadPart(ctx context.Context, key, uploadID string, number int, r
 	if err != nil {
 		return "", s.mapErr(ctx, err, key)
 	}
-	return aws.ToString(out.ETag), nil
+	return strings.Trim(aws.ToString(out.ETag), `"`), nil
+}
+
+// PartPresigner is a Store whose multipart upload parts clients can send straight to the
+// object store, as MLflow's clients do with the URLs of mpu/create.
+type PartPresigner interface {
+	// PresignPart returns a URL that accepts a PUT of part number of the upload until ttl
+	// has passed, the headers to send with it, and false, with no URL, when the store does
+	// not hand such URLs out. The ETag the PUT answers is what CompleteMultipart expects.
+	PresignPart(ctx context.Context, key, uploadID string, number int, ttl time.Duration) (string, map[string]string, bool, error)
+}
+
+var _ PartPresigner = (*S3)(nil)
+
+// PresignPart implements PartPresigner when the store was opened with PresignedUploads.
+// The URL is signed with the server's credentials: it grants that one PUT, and expires
+// with ttl or with the credentials, whichever comes first.
+func (s *S3) PresignPart(ctx context.Context, key, uploadID string, number int, ttl time.Duration) (string, map[string]string, bool, error) {
+	if !s.presign {
+		return "", nil, false, nil
+	}
+	if err := begin(ctx, key); err != nil {
+		return "", nil, true, err
+	}
+	id, err := s3UploadID(key, uploadID)
+	if err == nil {
+		err = checkPartNumber(number)
+	}
+	if err != nil {
+		return "", nil, true, err
+	}
+	req, err := s3.NewPresignClient(s.client).PresignUploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)), UploadId: aws.String(id),
+		PartNumber: aws.Int32(int32(number)),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", nil, true, s.mapErr(ctx, err, key)
+	}
+	headers := map[string]string{}
+	for name, values := range req.SignedHeader {
+		if !strings.EqualFold(name, "host") && len(values) > 0 {
+			headers[name] = values[0]
+		}
+	}
+	return req.URL, headers, true, nil
 }
 
 // spoolPart returns r's bytes as a seekable reader and their length.
@@ -149,7 +194,9 @@ func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts 
 	}
 	completed := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
-		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
+		// Clients send ETags quoted, as S3 answers them, or not.
+		etag := `"` + strings.Trim(p.ETag, `"`) + `"`
+		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(etag)}
 	}
 	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)), UploadId: aws.String(uploadID),

@@ -9,14 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/blob/blobtest"
@@ -269,5 +272,72 @@ func TestS3RegisterCopiesServerSide(t *testing.T) {
 	}
 	if n := content.puts.Load(); n != 1 {
 		t.Errorf("the content store was written %d times, want once (the manifest): the files should be copied server-side", n)
+	}
+}
+
+// TestS3PresignedParts uploads the parts of a multipart upload straight to the bucket with
+// the URLs PresignPart hands out, as MLflow's client does, and completes it with the ETags
+// the bucket answered.
+func TestS3PresignedParts(t *testing.T) {
+	srv := testS3(t)
+	plain := openS3(t, srv.uri(t))
+	if _, _, ok, err := plain.(blob.PartPresigner).PresignPart(t.Context(), "k", "x", 1, time.Minute); ok || err != nil {
+		t.Fatalf("PresignPart without presigned_uploads = %v, %v; want false", ok, err)
+	}
+	st := openS3(t, srv.uri(t)+"&presigned_uploads=true").(blob.PartPresigner)
+	store := st.(blob.Store)
+	const key = "big/model.bin"
+	id, err := store.CreateMultipart(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(u string, headers map[string]string, body string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, u, strings.NewReader(body))
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		return http.DefaultClient.Do(req)
+	}
+	var parts []blob.Part
+	for i, body := range []string{"first part, ", "second part"} {
+		u, headers, ok, err := st.PresignPart(t.Context(), key, id, i+1, time.Minute)
+		if err != nil || !ok || !strings.HasPrefix(u, srv.Endpoint+"/") {
+			t.Fatalf("PresignPart = %q, %v, %v", u, ok, err)
+		}
+		resp, err := put(u, headers, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == "" {
+			t.Fatalf("PUT part %d = %s", i+1, resp.Status)
+		}
+		parts = append(parts, blob.Part{Number: i + 1, ETag: resp.Header.Get("ETag")})
+
+		// The URL is signed: another part number, or another signature, is refused.
+		tampered := strings.Replace(u, "partNumber="+strconv.Itoa(i+1), "partNumber=9", 1)
+		resp, err = put(tampered, headers, "evil")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("PUT with a changed part number = %s, want 403", resp.Status)
+		}
+	}
+	if _, _, _, err := st.PresignPart(t.Context(), "other", id, 1, time.Minute); !errors.Is(err, blob.ErrUploadNotFound) {
+		t.Errorf("PresignPart for another key's upload = %v", err)
+	}
+	n, err := store.CompleteMultipart(t.Context(), key, id, parts)
+	if err != nil || n != int64(len("first part, second part")) {
+		t.Fatalf("CompleteMultipart = %d, %v", n, err)
+	}
+	obj, err := store.Open(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if b, _ := io.ReadAll(obj); string(b) != "first part, second part" {
+		t.Errorf("got %q", b)
 	}
 }

@@ -38,6 +38,9 @@ type Server struct {
 	S3Endpoint  string
 	S3Region    string
 	S3PathStyle bool
+	// S3PresignedUploads makes MLflow's multipart uploads (mpu/create) hand out presigned
+	// part URLs of the bucket, so that large artifacts go to it directly.
+	S3PresignedUploads bool
 	// DefaultArtifactRoot is the root of new experiments' artifact locations.
 	DefaultArtifactRoot string
 	// ServeArtifacts enables the artifact proxy.
@@ -290,8 +293,8 @@ func s3URI(dest string) (*url.URL, bool) {
 func (c *Server) applyS3Settings() error {
 	u, ok := s3URI(c.ArtifactsDestination)
 	if !ok {
-		if c.S3Endpoint != "" || c.S3Region != "" || c.S3PathStyle {
-			return fmt.Errorf("--s3-endpoint, --s3-region and --s3-path-style need an s3:// --artifacts-destination")
+		if c.S3Endpoint != "" || c.S3Region != "" || c.S3PathStyle || c.S3PresignedUploads {
+			return fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style and --s3-presigned-uploads need an s3:// --artifacts-destination")
 		}
 		return nil
 	}
@@ -305,6 +308,9 @@ func (c *Server) applyS3Settings() error {
 	set("region", c.S3Region)
 	if c.S3PathStyle {
 		set("path_style", "true")
+	}
+	if c.S3PresignedUploads {
+		set("presigned_uploads", "true")
 	}
 	u.RawQuery = q.Encode()
 	c.ArtifactsDestination = u.String()

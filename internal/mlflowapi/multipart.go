@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"time"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
@@ -27,6 +28,11 @@ func keyOf(ctx context.Context) string {
 
 // MaxUploadParts caps the parts of one multipart upload.
 const MaxUploadParts = blob.MaxPartNumber
+
+// PresignedPartTTL is how long a presigned part URL of an object store stays valid: parts
+// are uploaded one after the other, so the last must still be valid once all before it
+// are sent.
+const PresignedPartTTL = 6 * time.Hour
 
 type credential struct {
 	URL        string            `json:"url"`
@@ -71,7 +77,19 @@ func (a *API) createMultipart(w http.ResponseWriter, r *http.Request) (any, erro
 	}
 	base := requestBase(r) + ArtifactsPrefix + "mpu/part/" + escapeKey(key)
 	creds := make([]credential, n)
+	presigner, _ := a.blobs.(blob.PartPresigner)
 	for i := range creds {
+		if presigner != nil {
+			// The parts go straight to the bucket, not through this server.
+			u, headers, ok, err := presigner.PresignPart(r.Context(), key, id, i+1, PresignedPartTTL)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				creds[i] = credential{URL: u, PartNumber: i + 1, Headers: headers}
+				continue
+			}
+		}
 		q := url.Values{"upload_id": {id}, "part_number": {strconv.Itoa(i + 1)}}
 		creds[i] = credential{URL: base + "?" + q.Encode(), PartNumber: i + 1, Headers: map[string]string{}}
 	}
