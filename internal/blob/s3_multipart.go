@@ -249,21 +249,30 @@ func (s *S3) CopyFrom(ctx context.Context, src Store, obj Object, key string) (b
 		return true, err
 	}
 	source := copySource(from.bucket, from.objectKey(o.info.Key))
+	// A copy onto itself freshens an object's LastModified; S3 refuses it unless it replaces
+	// the metadata.
+	onto := from.bucket == s.bucket && from.objectKey(o.info.Key) == s.objectKey(key)
 	var err error
 	if o.info.Size <= s3MaxCopySize {
-		_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		in := &s3.CopyObjectInput{
 			Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)),
 			CopySource: aws.String(source), CopySourceIfMatch: aws.String(o.etag),
-		})
+		}
+		if onto {
+			in.MetadataDirective = types.MetadataDirectiveReplace
+		}
+		_, err = s.client.CopyObject(ctx, in)
 		err = s.mapErr(ctx, err, key)
 	} else {
 		err = s.copyMultipart(ctx, source, o, key)
 	}
-	if err != nil {
+	if err != nil || onto {
 		return true, err
 	}
 	// Not every S3-compatible server honours x-amz-copy-source-if-match: check the source
-	// again, and take back a copy of bytes that may not be those the caller read.
+	// again, and take back a copy of bytes that may not be those the caller read. (A copy
+	// onto itself changes the ETag of an object made of parts, and is not checked: the
+	// callers copy onto itself only objects whose key is their content's digest.)
 	out, err := from.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(from.bucket), Key: aws.String(from.objectKey(o.info.Key))})
 	if err != nil || aws.ToString(out.ETag) != o.etag {
 		s.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key))})

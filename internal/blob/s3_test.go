@@ -341,3 +341,40 @@ func TestS3PresignedParts(t *testing.T) {
 		t.Errorf("got %q", b)
 	}
 }
+
+// TestS3CopyOntoItself freshens an object's modification time without moving its bytes, as
+// the content store does to keep an object that a new manifest references from GC.
+func TestS3CopyOntoItself(t *testing.T) {
+	srv := testS3(t)
+	st := openS3(t, srv.uri(t))
+	if _, err := st.Put(t.Context(), "cas/obj", strings.NewReader("content")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.Stat(t.Context(), "cas/obj")
+	time.Sleep(1100 * time.Millisecond) // LastModified has whole seconds
+	obj, err := st.Open(t.Context(), "cas/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if ok, err := st.(blob.Copier).CopyFrom(t.Context(), st, obj, "cas/obj"); !ok || err != nil {
+		t.Fatalf("CopyFrom onto itself = %v, %v", ok, err)
+	}
+	after, _ := st.Stat(t.Context(), "cas/obj")
+	if !after.ModTime.After(before.ModTime) || after.Size != before.Size {
+		t.Errorf("after the copy onto itself: %+v, before %+v", after, before)
+	}
+	if got, _ := io.ReadAll(mustOpen(t, st, "cas/obj")); string(got) != "content" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func mustOpen(t *testing.T, st blob.Store, key string) blob.Object {
+	t.Helper()
+	obj, err := st.Open(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obj.Close() })
+	return obj
+}

@@ -102,12 +102,39 @@ func (s *Store) storedFiles(ctx context.Context, m Manifest) ([]pending, error) 
 	for _, e := range m.Entries {
 		d, _ := parseDigest(e.Digest) // validated
 		p := pending{path: e.Path, content: content{sum: d, size: e.Size, open: s.selfOpener(ctx, d), mismatch: errWrongSize}}
+		p.place = s.selfCopier(ctx, p.content)
 		if err := s.ensurePending(ctx, &p); err != nil {
 			return nil, err
 		}
 		files = append(files, p)
 	}
 	return files, nil
+}
+
+// selfCopier freshens an object with a server-side copy onto itself when the store can
+// (S3: no bytes move), else as selfOpener does; nil when the store cannot copy.
+func (s *Store) selfCopier(ctx context.Context, c content) func(key string) error {
+	cp, ok := s.b.(blob.Copier)
+	if !ok {
+		return nil
+	}
+	return func(key string) error {
+		obj, err := s.b.Open(ctx, key)
+		if errors.Is(err, blob.ErrNotFound) {
+			return errorf(ErrNotFound, "Object %s not found", c.sum)
+		}
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		if obj.Info().Size == c.size { // else the verified copy below fails as it should
+			if copied, err := cp.CopyFrom(ctx, s.b, obj, key); copied {
+				return err
+			}
+		}
+		c.place = nil
+		return s.store(ctx, key, c)
+	}
 }
 
 // selfOpener opens an object to copy it onto itself: that is how PutManifest freshens an
