@@ -246,6 +246,6 @@ func bootstrapAdmin(ctx context.Context, w io.Writer, cfg config.Server, passwor
 	if !created {
 		return fmt.Errorf("the server has users already: an administrator creates more with mlship users create")
 	}
-	fmt.Fprintf(w, "created the administrator admin in %s\n", cmp.Or(cfg.BackendStoreURI, cfg.DataDir))
+	fmt.Fprintf(w, "created the administrator admin in %s\n", cmp.Or(store.Redact(cfg.BackendStoreURI), cfg.DataDir))
 	return nil
 }

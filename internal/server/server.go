@@ -287,7 +287,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start the job queue: %w", err)
 	}
 	s.logger.Info("mlship server listening", "addr", "http://"+ln.Addr().String(), "version", version.Version,
-		"backend_store_uri", s.cfg.BackendStoreURI, "artifacts_destination", s.cfg.ArtifactsDestination)
+		"backend_store_uri", store.Redact(s.cfg.BackendStoreURI), "artifacts_destination", s.cfg.ArtifactsDestination)
 	return httpx.Serve(ctx, ln, s.handler, s.logger)
 }
 

@@ -17,3 +17,15 @@ func TestPostgresRebind(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"sqlite:///srv/m.db", "sqlite:///srv/m.db"},
+		{"postgresql://u:secret@db:5432/m?sslmode=require", "postgresql://u:xxxxx@db:5432/m?sslmode=require"},
+		{"postgres://db/m?password=secret&user=u", "postgres://db/m?password=xxxxx&user=u"},
+	} {
+		if got := Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -84,7 +84,11 @@ type writer interface {
 func Open(ctx context.Context, uri string, logger *slog.Logger) (*DB, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
-		return nil, fmt.Errorf("store: parse %q: %w", uri, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URI, which may hold a password
+		}
+		return nil, fmt.Errorf("store: the database URI does not parse: %w", err)
 	}
 	d, ok := drivers[strings.ToLower(u.Scheme)]
 	if !ok {
@@ -99,6 +103,20 @@ func Open(ctx context.Context, uri string, logger *slog.Logger) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// Redact returns a database URI fit for logs: its password, in the user part or the
+// query, replaced by "xxxxx".
+func Redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(a database URI that does not parse)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // Dialect returns the engine's dialect.
