@@ -108,7 +108,7 @@ func (s *Service) SearchLoggedModels(ctx context.Context, sq SearchLoggedModelsQ
 			onDataset, args := orderDataset(sq.OrderBy[i])
 			q.Order = append(q.Order, sqlsearch.OrderTerm(latestModelMetric(onDataset), desc, ""))
 			termArgs := append([]any{o.Key}, args...)
-			q.OrderArgs = append(append(q.OrderArgs, termArgs...), termArgs...) // the term holds the subquery twice
+			q.OrderArgs = append(q.OrderArgs, termArgs...)
 			continue
 		}
 		q.Order = append(q.Order, sqlsearch.OrderTerm(loggedModelAttrColumns[o.Key], desc, ""))

