@@ -123,12 +123,17 @@ def measure(browser, url: str, newest: str, collect_js: bool, timeout_ms: int):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
     scripts: dict[str, object] = {}
+    errors: list[str] = []
+    page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url.split('/', 3)[-1][:80]}") if r.status >= 400 else None)
     if collect_js:
         page.on("response", lambda r: scripts.setdefault(r.url, r) if r.request.resource_type == "script" else None)
     try:
         t = time.perf_counter()
         page.goto(url, wait_until="commit", timeout=timeout_ms)
-        page.get_by_text(newest, exact=True).first.wait_for(state="visible", timeout=timeout_ms)
+        crashed = page.get_by_text("Something went wrong")  # MLflow's UI when one of its calls failed
+        page.get_by_text(newest, exact=True).or_(crashed).first.wait_for(state="visible", timeout=timeout_ms)
+        if crashed.count():
+            raise RuntimeError("the page said 'Something went wrong' after the answers " + "; ".join(errors or ["(no failed answer)"]))
         first = time.perf_counter() - t
         loaded_before = dict(scripts)
         box = page.locator('[role="row"]', has_text=newest).locator('input[type="checkbox"]').first
@@ -206,7 +211,8 @@ def main() -> None:
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     newest = run_data(args.runs - 1)[0]
     timeout_ms = int(args.timeout * 1000)
-    loads: dict[str, list[tuple[float, float]]] = {t: [] for t in targets}
+    loads: dict[str, list[tuple[float, float] | None]] = {t: [] for t in targets}
+    failed: dict[str, list[str]] = {t: [] for t in targets}
     js: dict[str, tuple[int, str]] = {}
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp, sync_playwright() as p:
@@ -221,7 +227,13 @@ def main() -> None:
             # other load falls on both alike.
             for k in range(args.repeat):
                 for target in targets:
-                    f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms)
+                    try:
+                        f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms)
+                    except Exception as e:  # a load that failed is counted, and the next one tried
+                        failed[target].append(str(e).splitlines()[0])
+                        loads[target].append(None)
+                        print(f"bench/ui: {target} load {k + 1} failed: {failed[target][-1]}", file=sys.stderr)
+                        continue
                     loads[target].append((f, i))
                     if target == "mlship" and not js:
                         js = sizes
@@ -234,16 +246,24 @@ def main() -> None:
     print(f"\nbench/ui: runs page of an experiment with {args.runs} runs x {METRICS} metrics, headless Chromium "
           f"({args.repeat} cold loads each, alternating; medians); load average {os.getloadavg()[0]:.1f}")
     print(f"{'':10} {'first rows s':>13} {'interactive s':>14}   all loads (first / interactive)")
-    med = {}
     for t, ls in loads.items():
-        fs, is_ = [a for a, _ in ls], [b for _, b in ls]
-        med[t] = (statistics.median(fs), statistics.median(is_))
-        print(f"{t:10} {med[t][0]:13.3f} {med[t][1]:14.3f}   {' '.join(f'{a:.2f}' for a in fs)} / {' '.join(f'{a:.2f}' for a in is_)}")
+        ok = [x for x in ls if x is not None]
+        fs, is_ = [a for a, _ in ok], [b for _, b in ok]
+        if not ok:
+            print(f"{t:10} {'failed':>13} {'failed':>14}   every load failed: {failed[t][0]}")
+            continue
+        print(f"{t:10} {statistics.median(fs):13.3f} {statistics.median(is_):14.3f}   "
+              f"{' '.join(f'{a:.2f}' for a in fs)} / {' '.join(f'{a:.2f}' for a in is_)}"
+              + (f"   ({len(failed[t])} of {len(ls)} loads failed)" if failed[t] else ""))
     if "mlship" in loads and "mlflow" in loads:
-        pairs = list(zip(loads["mlflow"], loads["mlship"]))
-        rf = statistics.median(a[0] / b[0] for a, b in pairs)
-        ri = statistics.median(a[1] / b[1] for a, b in pairs)
-        print(f"{'ratio':10} {rf:12.1f}x {ri:13.1f}x   (MLflow / mlship, median of the {len(pairs)} alternating pairs)")
+        pairs = [(a, b) for a, b in zip(loads["mlflow"], loads["mlship"]) if a is not None and b is not None]
+        if pairs:
+            rf = statistics.median(a[0] / b[0] for a, b in pairs)
+            ri = statistics.median(a[1] / b[1] for a, b in pairs)
+            print(f"{'ratio':10} {rf:12.1f}x {ri:13.1f}x   (MLflow / mlship, median of the {len(pairs)} alternating pairs where both loaded)")
+    for t, errs in failed.items():
+        for e in sorted(set(errs)):
+            print(f"{t}: {errs.count(e)} failed load(s): {e}")
     if js:
         total = sum(s for s, _ in js.values())
         print(f"\nmlship's first page: {len(js)} scripts before first rows, {total / 1024:.1f} KiB gzip (-9) in all (target 300 KB)")
