@@ -84,9 +84,18 @@ HEAVY_FIRST = [
 ]
 
 
+# The files that open the SQLite database behind the server's back: skipped on PostgreSQL.
+SQLITE_ONLY = {"test_full_disk.py", "test_ui_scale.py"}
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: same order in every process
+    if os.environ.get("MLSHIP_E2E_BACKEND") == "postgres":
+        sqlite_only = pytest.mark.skip(reason="reads or writes the SQLite file of the data directory")
+        for item in items:
+            if item.path.name in SQLITE_ONLY:
+                item.add_marker(sqlite_only)
     if not IS_MLFLOW:
         return
     skip = pytest.mark.skip(reason="mlship-only behaviour; the target is the real mlflow server")

@@ -1,8 +1,8 @@
 -- Single sign-on: the users an OpenID provider vouches for, and the browser sessions
 -- they sign in to. A session's secret is never stored: only its SHA-256, as a token's.
 CREATE TABLE user_identities (
-    issuer     TEXT    NOT NULL,
-    subject    TEXT    NOT NULL,
+    issuer     TEXT COLLATE "C"    NOT NULL,
+    subject    TEXT COLLATE "C"    NOT NULL,
     user_id    BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at BIGINT  NOT NULL,
     PRIMARY KEY (issuer, subject)

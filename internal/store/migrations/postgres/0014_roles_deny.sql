@@ -3,7 +3,7 @@
 -- from id_sequences are never taken again after a delete (SQLite reuses the highest
 -- rowid once its row is gone), so a stale id names nothing rather than a newer object.
 CREATE TABLE id_sequences (
-    name TEXT    PRIMARY KEY, -- the table whose ids it hands out
+    name TEXT COLLATE "C"    PRIMARY KEY, -- the table whose ids it hands out
     last BIGINT  NOT NULL     -- the last id handed out
 );
 INSERT INTO id_sequences (name, last) SELECT 'teams', COALESCE(MAX(id), 0) FROM teams;

@@ -4,8 +4,8 @@
 -- add up. Latency is a histogram over the serving histograms' 18 bounds (100 µs to
 -- 30 s, exponential), b00 to b17, and b18 above the last bound.
 CREATE TABLE deployment_traffic (
-    deployment    TEXT    NOT NULL,
-    role          TEXT    NOT NULL, -- primary, canary or shadow
+    deployment    TEXT COLLATE "C"    NOT NULL,
+    role          TEXT COLLATE "C"    NOT NULL, -- primary, canary or shadow
     hour          BIGINT  NOT NULL, -- the hour's start, Unix seconds
     requests      BIGINT  NOT NULL DEFAULT 0,
     failures      BIGINT  NOT NULL DEFAULT 0,
