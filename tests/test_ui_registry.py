@@ -164,6 +164,16 @@ def test_deployments_and_live_stats(page, registry, base_url, shots):
                            timeout=15_000)
     page.get_by_text("The newest 10 sampled requests").wait_for()
     check(page, shots, "deployment")
+    # Over 30 days the figures come from the traffic history, with the primary's requests per
+    # hour as a line that adds up to the same requests as the API's.
+    page.get_by_label("Window").select_option("720h")
+    line = page.locator('table.hourly tr[data-role="primary"] svg[role="img"]')
+    line.wait_for()
+    month = requests.get(f"{base_url}/api/v1/deployments/{dep}/stats", params={"window": "720h"}, timeout=30).json()
+    total = next(r for r in month["roles"] if r["role"] == "primary")["requests"]
+    assert total >= REQUESTS + 1
+    page.wait_for_function(f"() => document.querySelector('tr[data-role=\"primary\"] [data-stat=\"requests\"]').textContent === '{total}'")
+    assert f"{total} in all" in line.get_attribute("aria-label")
 
 
 def test_overview_matches_the_api(page, registry, base_url, shots):

@@ -10,6 +10,7 @@ import { forget, useCan } from "../can";
 import { DeploymentForm, type Spec } from "./deployment-form";
 import { formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
+import { type Bucket, Sparkline } from "../sparkline";
 import "./registry.css";
 
 type RoleStatus = { role: string; ref?: string; model?: string; version?: string; runtime?: string; loaded_at?: string; error?: string; loading?: string };
@@ -99,9 +100,38 @@ function ms(seconds?: number): string {
   return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ms`;
 }
 
+type HourStats = { role: string; start: number; requests: number; failures: number };
+
+/** Each role's requests per hour over a long window (from the traffic history), hours
+ * without a request counted as 0. */
+function HourlyLines({ hours }: { hours: HourStats[] }) {
+  const first = Math.min(...hours.map((h) => h.start));
+  const last = Math.max(...hours.map((h) => h.start));
+  const n = Math.round((last - first) / 3_600_000) + 1;
+  const roles = [...new Set(hours.map((h) => h.role))].sort();
+  return (
+    <table class="list hourly">
+      <caption class="muted caption">Requests per hour since {formatTime(first)} (failures in the error colour)</caption>
+      <tbody>
+        {roles.map((role) => {
+          const buckets: Bucket[] = Array.from({ length: n }, (_, i) => ({ start: first + i * 3_600_000, requests: 0, failures: 0 }));
+          for (const h of hours) {
+            if (h.role !== role) continue;
+            const b = buckets[Math.round((h.start - first) / 3_600_000)];
+            b.requests += h.requests;
+            b.failures += h.failures;
+          }
+          return <tr key={role} data-role={role}><th scope="row">{role}</th><td><Sparkline buckets={buckets} unit="hour" width={480} /></td></tr>;
+        })}
+      </tbody>
+    </table>
+  );
+}
+
 export function DeploymentPage({ name }: { name: string }) {
   const [d, setD] = useState<Deployment | null>(null);
   const [stats, setStats] = useState<RoleStats[] | null>(null);
+  const [hourly, setHourly] = useState<HourStats[]>([]); // windows over an hour: the history's hours
   const [window, setWindow] = useState("5m");
   const [updated, setUpdated] = useState(0);
   const [payloads, setPayloads] = useState<Payload[]>([]);
@@ -142,9 +172,10 @@ export function DeploymentPage({ name }: { name: string }) {
     let timer = 0;
     const tick = async () => {
       try {
-        const s = await call<{ roles?: RoleStats[] }>(`${dep(name)}/stats`, { query: { window } });
+        const s = await call<{ roles?: RoleStats[]; hourly?: HourStats[] }>(`${dep(name)}/stats`, { query: { window } });
         if (stop) return;
         setStats(s.roles ?? []);
+        setHourly(s.hourly ?? []);
         setUpdated(Date.now());
         setStatsError("");
       } catch (err) {
@@ -191,6 +222,9 @@ export function DeploymentPage({ name }: { name: string }) {
             <option value="1m">last minute</option>
             <option value="5m">last 5 minutes</option>
             <option value="1h">last hour</option>
+            <option value="24h">last 24 hours</option>
+            <option value="168h">last 7 days</option>
+            <option value="720h">last 30 days</option>
           </select>
         </label>
         <span class="muted" aria-live="off">{updated ? `updated ${new Date(updated).toLocaleTimeString()}, every ${REFRESH_MS / 1000} s` : ""}</span>
@@ -222,6 +256,7 @@ export function DeploymentPage({ name }: { name: string }) {
           </tbody>
         </table>
       ) : <p class="muted">No request in this window.</p>)}
+      {hourly.length > 0 && <HourlyLines hours={hourly} />}
 
       <h2>Recent payloads</h2>
       {payloads.length ? (

@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { call, fetchRaw, message, signedInWithPassword } from "../api";
 import { formatTime } from "../format";
 import { href } from "../router";
+import { Sparkline } from "../sparkline";
 import "./registry.css";
 
 type OverviewModel = {
@@ -54,26 +55,6 @@ function drift(m: OverviewModel) {
       {d.drifted_columns?.length ? <span class="muted"> ({d.drifted_columns.join(", ")})</span> : null}
     </div>
   ));
-}
-
-/** A model's requests per day (and failures, in the error colour) as a small line:
- * an SVG polyline scaled to the busiest day, with the figures in its label. */
-export function Sparkline({ days }: { days: Day[] }) {
-  const w = 120, h = 24;
-  const peak = Math.max(1, ...days.map((d) => d.requests));
-  const line = (v: (d: Day) => number) =>
-    days.map((d, i) => `${((i * w) / Math.max(1, days.length - 1)).toFixed(1)},${(h - 1 - (v(d) * (h - 2)) / peak).toFixed(1)}`).join(" ");
-  const busiest = days.reduce((a, d) => (d.requests > a.requests ? d : a), days[0]);
-  const label = busiest?.requests
-    ? `Requests per day over ${days.length} days: ${days.reduce((n, d) => n + d.requests, 0)} in all, at most ${busiest.requests} in the 24 hours from ${formatTime(busiest.start)}`
-    : `No requests in ${days.length} days`;
-  return (
-    <svg class="sparkline" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label}>
-      <title>{label}</title>
-      <g class="verdict-failed"><polyline points={line((d) => d.failures)} fill="none" stroke="currentColor" stroke-width="1" /></g>
-      <polyline points={line((d) => d.requests)} fill="none" stroke="currentColor" stroke-width="1.5" />
-    </svg>
-  );
 }
 
 /** Downloads the CSV: a plain link when the browser holds the identity (cookie or none),
@@ -134,7 +115,7 @@ export function OverviewPage() {
                     <td data-col="drift">{drift(m)}</td>
                     <td class="num" data-col="requests">{m.traffic?.requests ?? 0}</td>
                     <td class="num" data-col="error_rate">{((m.traffic?.error_rate ?? 0) * 100).toFixed(1)}%</td>
-                    <td data-col="daily">{m.traffic?.daily?.length ? <Sparkline days={m.traffic.daily} /> : null}</td>
+                    <td data-col="daily">{m.traffic?.daily?.length ? <Sparkline buckets={m.traffic.daily} /> : null}</td>
                   </tr>
                 ))}
               </tbody>
