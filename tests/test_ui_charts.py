@@ -144,6 +144,19 @@ def test_compare_three_runs(page, three_runs, base_url, shots):
     assert sorted(labels) == sorted(r["name"] for r in runs)
     data = page.locator('[data-compare="loss"]').evaluate("el => el.uplot.data")
     assert data[0] == list(range(50)) and all(len(s) == 50 for s in data[1:])
+    # Dragging across the overlay reads every run's history again over that range.
+    box = page.locator('[data-compare="loss"] .u-over').bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
+    page.mouse.up()
+    page.locator('[data-overlay="loss"][data-zoomed="true"]').get_by_text("points in view", exact=False).wait_for()
+    zoomed = page.locator('[data-compare="loss"]').evaluate("el => el.uplot.data")
+    assert 5 <= zoomed[0][0] and zoomed[0][-1] <= 25 and len(zoomed[0]) < 50
+    assert all(v is not None for s in zoomed[1:] for v in s)  # each run has every step in view
+    page.locator('[data-overlay="loss"]').get_by_role("button", name="Show all").click()
+    page.wait_for_function("() => document.querySelector('[data-compare=\"loss\"]').uplot.data[0].length === 50")
 
     assert page.locator("svg.parallel polyline").count() == 3
 

@@ -6,7 +6,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { message, mlflow } from "../api";
 import { formatValue } from "../format";
-import { ChartOptions, color, fetchHistory, smooth, toAxis, useDark, type Options, type Series } from "../history";
+import { ChartOptions, color, fetchHistory, fromAxis, smooth, toAxis, useDark, type Options, type Series } from "../history";
 import { href } from "../router";
 import type { Run } from "./runs";
 
@@ -89,22 +89,38 @@ export function ComparePage({ experimentId, query }: { experimentId: string; que
 function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: Run[]; names: string[]; colors: string[]; opts: Options }) {
   const serverX = opts.x === "step" ? "step" : "time";
   const [series, setSeries] = useState<(Series | null)[] | null>(null);
+  // A zoom, in the chart's x units; each run's history is read again over it in more detail.
+  const [range, setRange] = useState<[number, number] | null>(null);
+  // Each run's first x (its whole history's), which relative time counts from.
+  const [t0s, setT0s] = useState<number[]>([]);
   const [error, setError] = useState("");
+  const [loading, setLoading] = useState(false);
   const el = useRef<HTMLDivElement>(null);
   const dark = useDark();
+  useEffect(() => setRange(null), [metric, serverX, runs]);
   useEffect(() => {
     const ctl = new AbortController();
+    setLoading(true);
     // A run without the metric has no series here.
-    Promise.all(runs.map((r) => (r.data.metrics ?? []).some((m) => m.key === metric)
-      ? fetchHistory(r.info.run_id, metric, serverX, undefined, POINTS, ctl.signal) : Promise.resolve(null)))
-      .then(setSeries, (err) => { if (!ctl.signal.aborted) setError(message(err)); });
+    Promise.all(runs.map((r, i) => {
+      if (!(r.data.metrics ?? []).some((m) => m.key === metric)) return Promise.resolve(null);
+      const t0 = t0s[i] ?? 0;
+      const within: [number, number] | undefined = range ? [fromAxis(range[0], opts.x, t0), fromAxis(range[1], opts.x, t0)] : undefined;
+      return fetchHistory(r.info.run_id, metric, serverX, within, POINTS, ctl.signal);
+    })).then((got) => {
+      if (!range) setT0s(got.map((s) => s?.xs[0] ?? 0));
+      setSeries(got);
+      setError("");
+      setLoading(false);
+    }, (err) => { if (!ctl.signal.aborted) { setError(message(err)); setLoading(false); } });
     return () => ctl.abort();
-  }, [metric, serverX, runs]);
+  }, [metric, serverX, runs, range?.[0], range?.[1]]);
+  const zoom = useRef((a: number, b: number) => setRange([a, b]));
   useEffect(() => {
     const node = el.current;
     if (!node || !series) return;
     const present = series.map((s, i) => ({ s, i })).filter((e): e is { s: Series; i: number } => e.s !== null);
-    const data = uPlot.join(present.map(({ s }) => [toAxis(s.xs, opts.x, s.xs[0] ?? 0), smooth(s.ys, opts.smoothing)] as uPlot.AlignedData));
+    const data = uPlot.join(present.map(({ s, i }) => [toAxis(s.xs, opts.x, t0s[i] ?? s.xs[0] ?? 0), smooth(s.ys, opts.smoothing)] as uPlot.AlignedData));
     const positive = present.every(({ s }) => s.lo.every((v) => !Number.isFinite(v) || v > 0));
     const fg = color("--fg", "#1b1f24"), line = color("--line", "#d0d7de");
     const axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
@@ -117,6 +133,15 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
         ...present.map(({ i }) => ({ label: names[i], stroke: colors[i], width: 1.5, spanGaps: true, points: { show: data[0].length < 60 }, value: (_u: uPlot, v: number) => formatValue(v) })),
       ],
       axes: [{ ...axis, label: opts.x === "relative" ? "seconds since each run's first point" : opts.x === "step" ? "step" : undefined }, { ...axis }],
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      hooks: {
+        setSelect: [(u) => {
+          if (u.select.width < 4) return;
+          const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          zoom.current(a, b);
+        }],
+      },
     }, data, node);
     (node as HTMLDivElement & { uplot?: uPlot }).uplot = chart;
     const ro = new ResizeObserver(() => chart.setSize({ width: Math.max(280, node.clientWidth), height: 240 }));
@@ -124,14 +149,23 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
     return () => { ro.disconnect(); chart.destroy(); };
   }, [series, opts.x, opts.log, opts.smoothing, dark]);
   const downsampled = series?.some((s) => s?.downsampled);
+  const total = series?.reduce((n, s) => n + (s?.total ?? 0), 0) ?? 0;
   return (
-    <figure class="chart" style="margin:0">
+    <figure class="chart" style="margin:0" data-overlay={metric} data-total={series ? total : undefined} data-zoomed={String(range !== null)}>
       <h3>{metric}</h3>
       {error && <p role="alert" class="error">{error}</p>}
       {!series && !error && <p class="note">Loading…</p>}
-      {downsampled && <p class="note">Long histories are shown as {POINTS} buckets each (their last values).</p>}
+      {series && (
+        <p class="note" data-role="sampling">
+          {`${total.toLocaleString()} point${total === 1 ? "" : "s"}${range ? " in view" : ""}`}
+          {downsampled ? `; long histories shown as ${POINTS} buckets each (their last values)` : ""}
+          {loading ? " · loading…" : ""}
+          {range && <> · <button type="button" class="link" onClick={() => setRange(null)}>Show all</button></>}
+        </p>
+      )}
       <div ref={el} class="plot" role="img" data-compare={metric}
         aria-label={`${metric} of ${series ? series.filter(Boolean).length : 0} runs by ${opts.x}`} />
+      {downsampled && <p class="note">Drag across the chart to zoom: the range is read again in more detail.</p>}
     </figure>
   );
 }
