@@ -20,7 +20,7 @@ SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
+.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-s3 vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
@@ -138,6 +138,14 @@ E2E_WORKERS ?= 3
 test-e2e: build deps
 	MLSHIP_BIN=$(CURDIR)/$(BIN) MLSHIP_SEEDRUNS=$(CURDIR)/$(SEEDRUNS) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
 
+# Part of the end-to-end suite again with `mlship server`'s artifacts and content store on S3:
+# the test S3 server (moto, checking signatures) started by tests/s3/run.sh, each server under
+# a prefix of its own (tests/s3/mlship-on-s3). The files that store, list, copy and read blobs.
+E2E_S3_FILES ?= tests/test_artifacts.py tests/test_registry.py tests/test_datasets.py
+test-e2e-s3: build deps
+	tests/s3/run.sh env MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \
+		$(VENV)/bin/python -m pytest $(E2E_S3_FILES) -q -n $(E2E_WORKERS) --dist loadfile
+
 # The set-up runs side by side (downloads beside builds); the tests one after the other:
 # side by side on 2 cores, Python workers under -race took minutes to load and timed out.
 test:
@@ -145,6 +153,7 @@ test:
 	$(MAKE) vet
 	$(MAKE) test-go
 	$(MAKE) test-e2e
+	$(MAKE) test-e2e-s3
 
 # Short fuzzing runs of every parser (FUZZTIME each).
 FUZZTIME ?= 30s
