@@ -29,6 +29,16 @@ def big_value(step):
     return SPIKE if step == SPIKE_STEP else 0.5 + 0.4 * math.sin(step / 5000)
 
 
+def drag(page, chart, start, end):
+    """Drags the mouse across a chart, from start to end (shares of its width)."""
+    box = page.locator(chart + " .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=5)
+    page.mouse.up()
+
+
 @pytest.fixture(scope="module")
 def big_run(base_url):
     """A run whose metric "signal" has 1,000,000 points (one spike), logged with log-batch
@@ -87,12 +97,7 @@ def test_a_million_points_render_downsampled_without_freezing(page, big_run, bas
     page.wait_for_function("() => document.querySelector('[data-metric=\"signal\"]').uplot.series[4].show === true")
 
     # Dragging across a tenth of the chart reads that range again, in more detail.
-    box = page.locator('[data-metric="signal"] .u-over').bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.6, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=5)
-    page.mouse.up()
+    drag(page, '[data-metric="signal"]', 0.6, 0.65)
     page.wait_for_function("() => document.querySelector('[data-metric=\"signal\"]').uplot.data[0][0] > 0")
     page.get_by_text("points in view", exact=False).wait_for()
     zoomed = page.locator('[data-metric="signal"]').evaluate("el => el.uplot.data[0]")
@@ -145,12 +150,7 @@ def test_compare_three_runs(page, three_runs, base_url, shots):
     data = page.locator('[data-compare="loss"]').evaluate("el => el.uplot.data")
     assert data[0] == list(range(50)) and all(len(s) == 50 for s in data[1:])
     # Dragging across the overlay reads every run's history again over that range.
-    box = page.locator('[data-compare="loss"] .u-over').bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.2, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
-    page.mouse.up()
+    drag(page, '[data-compare="loss"]', 0.2, 0.4)
     page.locator('[data-overlay="loss"][data-zoomed="true"]').get_by_text("points in view", exact=False).wait_for()
     zoomed = page.locator('[data-compare="loss"]').evaluate("el => el.uplot.data")
     assert 5 <= zoomed[0][0] and zoomed[0][-1] <= 25 and len(zoomed[0]) < 50

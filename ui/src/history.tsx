@@ -135,6 +135,22 @@ export function HistoryChart({ runId, metric, opts }: { runId: string; metric: s
   );
 }
 
+/** uPlot options that turn a drag across the x axis into a zoom: the chart keeps its scale
+ * and hands the range (in x units) to zoom, which reads it again from the server. */
+export function dragToZoom(zoom: (a: number, b: number) => void): Pick<uPlot.Options, "cursor" | "hooks"> {
+  return {
+    cursor: { drag: { x: true, y: false, setScale: false } },
+    hooks: {
+      setSelect: [(u) => {
+        if (u.select.width < 4) return;
+        const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
+        u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+        zoom(a, b);
+      }],
+    },
+  };
+}
+
 function axes(x: XAxis) {
   const fg = color("--fg", "#1b1f24"), line = color("--line", "#d0d7de");
   const axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
@@ -170,15 +186,7 @@ function Plot({ label, s, opts, t0, onZoom }: { label: string; s: Series; opts: 
       ],
       bands: [{ series: [3, 2], fill: band }],
       axes: axes(opts.x),
-      cursor: { drag: { x: true, y: false, setScale: false } },
-      hooks: {
-        setSelect: [(u) => {
-          if (u.select.width < 4) return;
-          const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
-          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-          zoom.current(a, b);
-        }],
-      },
+      ...dragToZoom((a, b) => zoom.current(a, b)),
     }, data, node);
     (node as HTMLDivElement & { uplot?: uPlot }).uplot = chart;
     const ro = new ResizeObserver(() => chart.setSize({ width: Math.max(280, node.clientWidth), height: 220 }));

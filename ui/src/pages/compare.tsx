@@ -6,7 +6,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { message, mlflow } from "../api";
 import { formatValue } from "../format";
-import { ChartOptions, color, fetchHistory, fromAxis, smooth, toAxis, useDark, type Options, type Series } from "../history";
+import { ChartOptions, color, dragToZoom, fetchHistory, fromAxis, smooth, toAxis, useDark, type Options, type Series } from "../history";
 import { href } from "../router";
 import type { Run } from "./runs";
 
@@ -133,15 +133,7 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
         ...present.map(({ i }) => ({ label: names[i], stroke: colors[i], width: 1.5, spanGaps: true, points: { show: data[0].length < 60 }, value: (_u: uPlot, v: number) => formatValue(v) })),
       ],
       axes: [{ ...axis, label: opts.x === "relative" ? "seconds since each run's first point" : opts.x === "step" ? "step" : undefined }, { ...axis }],
-      cursor: { drag: { x: true, y: false, setScale: false } },
-      hooks: {
-        setSelect: [(u) => {
-          if (u.select.width < 4) return;
-          const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
-          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-          zoom.current(a, b);
-        }],
-      },
+      ...dragToZoom((a, b) => zoom.current(a, b)),
     }, data, node);
     (node as HTMLDivElement & { uplot?: uPlot }).uplot = chart;
     const ro = new ResizeObserver(() => chart.setSize({ width: Math.max(280, node.clientWidth), height: 240 }));
