@@ -492,13 +492,16 @@ func (s *S3) mapErr(ctx context.Context, err error, key string) error {
 
 // s3Object reads an object from one GetObject, and after a Seek from a ranged GetObject
 // that must match the first one's ETag: a read never mixes two versions of an object.
+// Seeks are lazy: http.ServeContent seeks to the end and back before reading from 0, which
+// keeps the first response's stream.
 type s3Object struct {
-	ctx  context.Context
-	s    *S3
-	info Info
-	etag string
-	pos  int64
-	body io.ReadCloser // nil after a Seek: the next Read starts a ranged GET at pos
+	ctx     context.Context
+	s       *S3
+	info    Info
+	etag    string
+	pos     int64         // where the next Read reads
+	body    io.ReadCloser // the open response, at bodyPos; nil when none is open
+	bodyPos int64
 }
 
 // Open implements Store.
@@ -520,6 +523,10 @@ func (o *s3Object) Read(p []byte) (int, error) {
 	if o.pos >= o.info.Size {
 		return 0, io.EOF
 	}
+	if o.body != nil && o.bodyPos != o.pos {
+		o.body.Close()
+		o.body = nil
+	}
 	if o.body == nil {
 		out, err := o.s.client.GetObject(o.ctx, &s3.GetObjectInput{
 			Bucket: aws.String(o.s.bucket), Key: aws.String(o.s.objectKey(o.info.Key)),
@@ -528,10 +535,11 @@ func (o *s3Object) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, o.s.mapErr(o.ctx, err, o.info.Key)
 		}
-		o.body = out.Body
+		o.body, o.bodyPos = out.Body, o.pos
 	}
 	n, err := o.body.Read(p)
 	o.pos += int64(n)
+	o.bodyPos = o.pos
 	if errors.Is(err, io.EOF) && o.pos < o.info.Size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -552,10 +560,6 @@ func (o *s3Object) Seek(offset int64, whence int) (int64, error) {
 	}
 	if pos < 0 {
 		return 0, errors.New("blob: negative position")
-	}
-	if pos != o.pos && o.body != nil {
-		o.body.Close()
-		o.body = nil
 	}
 	o.pos = pos
 	return pos, nil
