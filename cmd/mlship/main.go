@@ -79,7 +79,7 @@ Point any MLflow client at it with MLFLOW_TRACKING_URI=http://127.0.0.1:5000.`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serverCommand(), serveCommand(), deployCommand(), modelsCommand(), dataCommand(), driftCommand(), gateCommand(),
-		usersCommand(), tokensCommand(), whoamiCommand(), auditCommand(), versionCommand())
+		usersCommand(), tokensCommand(), whoamiCommand(), auditCommand(), migrateCommand(), versionCommand())
 	root.AddCommand(loginCommand(), logoutCommand())
 	root.AddCommand(permissionsCommand(), teamsCommand())
 	markUsageErrors(root)
