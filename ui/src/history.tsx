@@ -6,10 +6,12 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { call } from "./api";
-import type { XAxis } from "./chart";
 import { formatValue } from "./format";
 
 /** Buckets asked for per chart. */
+/** What a chart's x axis shows: the step, the wall-clock time, or seconds since the first point. */
+export type XAxis = "step" | "time" | "relative";
+
 export const POINTS = 1000;
 
 type Bucket = { x: number; x_end: number; first: unknown; min: unknown; max: unknown; last: unknown; count: number };

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { message, mlflow } from "../api";
 import { forget, useCan, type Can } from "../can";
+import { usePaged } from "../paged";
 import { href, navigate } from "../router";
 import { formatTime } from "../format";
 
@@ -29,31 +30,14 @@ function nameFilter(text: string): string {
 export function Experiments({ query }: { query: URLSearchParams }) {
   const search = query.get("q") ?? "";
   const [text, setText] = useState(search);
-  const [rows, setRows] = useState<Experiment[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [error, setError] = useState("");
   const [status, setStatus] = useState("");
-  const [loading, setLoading] = useState(true);
   const [version, setVersion] = useState(0);
-
-  const load = async (token?: string) => {
-    setLoading(true);
-    try {
-      const page = await mlflow<Page>("experiments/search", {
-        max_results: PAGE, page_token: token, filter: nameFilter(search), order_by: ["last_update_time DESC"],
-      });
-      setRows((old) => (token ? [...old, ...(page.experiments ?? [])] : page.experiments ?? []));
-      setNext(page.next_page_token || undefined);
-      setError("");
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => {
-    setText(search);
-    load();
+  useEffect(() => setText(search), [search]);
+  const { rows, next, error, setError, loading, more } = usePaged<Experiment>(async (token) => {
+    const page = await mlflow<Page>("experiments/search", {
+      max_results: PAGE, page_token: token, filter: nameFilter(search), order_by: ["last_update_time DESC"],
+    });
+    return { rows: page.experiments ?? [], next: page.next_page_token };
   }, [search, version]);
 
   const can = useCan("experiment", rows.map((e) => e.experiment_id));
@@ -113,7 +97,7 @@ export function Experiments({ query }: { query: URLSearchParams }) {
       </table>
       {next && (
         <p>
-          <button type="button" disabled={loading} onClick={() => load(next)}>Show more</button>
+          <button type="button" disabled={loading} onClick={more}>Show more</button>
         </p>
       )}
     </section>

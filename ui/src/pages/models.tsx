@@ -5,6 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { call, message, mlflow } from "../api";
 import { useCan } from "../can";
+import { usePaged } from "../paged";
 import { formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import { LineageGraph, type Graph } from "./lineage";
@@ -82,29 +83,12 @@ function Verdicts({ tags }: { tags?: Tag[] }) {
 export function Models({ query }: { query: URLSearchParams }) {
   const search = query.get("q") ?? "";
   const [text, setText] = useState(search);
-  const [rows, setRows] = useState<RegisteredModel[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [error, setError] = useState("");
-  const [loading, setLoading] = useState(true);
-
-  const load = async (token?: string) => {
-    setLoading(true);
-    try {
-      const page = await mlflow<{ registered_models?: RegisteredModel[]; next_page_token?: string }>("registered-models/search", {
-        max_results: PAGE, page_token: token, filter: search ? `name ILIKE '%${quoted(search)}%'` : "", order_by: ["name ASC"],
-      }, "GET");
-      setRows((old) => (token ? [...old, ...(page.registered_models ?? [])] : page.registered_models ?? []));
-      setNext(page.next_page_token || undefined);
-      setError("");
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => {
-    setText(search);
-    load();
+  useEffect(() => setText(search), [search]);
+  const { rows, next, error, loading, more } = usePaged<RegisteredModel>(async (token) => {
+    const page = await mlflow<{ registered_models?: RegisteredModel[]; next_page_token?: string }>("registered-models/search", {
+      max_results: PAGE, page_token: token, filter: search ? `name ILIKE '%${quoted(search)}%'` : "", order_by: ["name ASC"],
+    }, "GET");
+    return { rows: page.registered_models ?? [], next: page.next_page_token };
   }, [search]);
 
   return (
@@ -144,7 +128,7 @@ export function Models({ query }: { query: URLSearchParams }) {
           ))}
         </tbody>
       </table>
-      {next && <p><button type="button" disabled={loading} onClick={() => load(next)}>Show more</button></p>}
+      {next && <p><button type="button" disabled={loading} onClick={more}>Show more</button></p>}
     </section>
   );
 }
