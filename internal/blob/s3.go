@@ -114,8 +114,8 @@ type S3 struct {
 	where   string // endpoint and bucket: stores with the same where can copy server-side
 }
 
-// OpenS3 opens the bucket's prefix ("" or "/" is the whole bucket). It checks that the bucket
-// can be reached with the credentials the chain finds, so that a misconfigured server fails
+// OpenS3 opens the bucket's prefix ("" or "/" is the whole bucket). It checks that the prefix
+// can be listed with the credentials the chain finds, so that a misconfigured server fails
 // at start rather than at the first upload.
 func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, error) {
 	if bucket == "" {
@@ -154,7 +154,9 @@ func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, er
 		o.UsePathStyle = pathStyle
 	})
 	s := &S3{client: client, presign: opts.PresignedUploads, bucket: bucket, prefix: prefix, where: opts.Endpoint + "\x00" + cfg.Region + "\x00" + bucket}
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+	// A listing of the prefix, not HeadBucket: a policy may allow s3:ListBucket only under it.
+	_, err = client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
+	if err != nil {
 		return nil, fmt.Errorf("S3 bucket %s: %w", bucket, s.mapErr(ctx, err, ""))
 	}
 	return s, nil
