@@ -158,7 +158,7 @@ def presigned_server(s3):
     base = Path(tempfile.mkdtemp(prefix="mlship-s3-presigned-"))
     srv = Server("mlship", base, extra_args=[
         "--artifacts-destination", f"s3://{BUCKET}/presigned", "--s3-endpoint", s3["endpoint"],
-        "--s3-presigned-uploads"],
+        "--s3-presigned-urls"],
         env={"AWS_ACCESS_KEY_ID": s3["access_key"], "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
              "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
              "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
@@ -172,7 +172,7 @@ def presigned_server(s3):
 @pytest.mark.parametrize("presigned", [False, True], ids=["through-server", "presigned"])
 def test_multipart_upload(s3, s3_server, presigned_server, presigned, tmp_path, monkeypatch):
     """MLflow's multipart upload of a large artifact: its parts go through the server, or
-    with --s3-presigned-uploads straight to the bucket with the URLs mpu/create hands out."""
+    with --s3-presigned-urls straight to the bucket with the URLs mpu/create hands out."""
     srv = presigned_server if presigned else s3_server
     monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(1 << 20))
@@ -202,3 +202,45 @@ def test_multipart_upload(s3, s3_server, presigned_server, presigned, tmp_path, 
     stored = [v for k, v in objects.items() if k.endswith(f"{run.info.run_id}/artifacts/model/weights.bin")]
     # A multipart object's ETag ends in its number of parts: the client did use multipart.
     assert len(stored) == 1 and stored[0][0] == len(body) and stored[0][1].endswith('-3"'), stored
+
+
+def test_presigned_downloads(s3, presigned_server, tmp_path, monkeypatch):
+    """With --s3-presigned-urls the server tells clients (server-info) to download from the
+    bucket: the MLflow client asks mlflow-artifacts/presigned for each file and reads it in
+    ranged chunks from the URL, run artifacts and a registered version's files alike."""
+    srv = presigned_server
+    info = requests.get(f"{srv.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["multipart_downloads_enabled"] is True, info
+    monkeypatch.setenv("MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE", str(1 << 20))
+    client = MlflowClient(tracking_uri=srv.url)
+    mlflow.set_tracking_uri(srv.url)
+    body = os.urandom((3 << 20) + 5)  # four chunks
+    (tmp_path / "data.bin").write_bytes(body)
+    name = unique_name("presigned")
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.2, 0.9]])
+    y = np.array([0, 1, 1, 0])
+    with mlflow.start_run(experiment_id=client.create_experiment(unique_name("presigned"))) as run:
+        mlflow.log_artifact(str(tmp_path / "data.bin"))
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                                 pip_requirements=pinned("scikit-learn", "skops"), registered_model_name=name)
+
+    # What the client is given: a URL of the bucket, signed for the object's version.
+    exp_id = run.info.experiment_id
+    r = requests.get(f"{srv.url}/api/2.0/mlflow-artifacts/presigned/{exp_id}/{run.info.run_id}/artifacts/data.bin", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["url"].startswith(s3["endpoint"] + "/") and r.json()["file_size"] == len(body)
+    assert "If-Match" in r.json()["headers"]
+    missing = requests.get(f"{srv.url}/api/2.0/mlflow-artifacts/presigned/{exp_id}/{run.info.run_id}/artifacts/nope", timeout=30)
+    assert missing.status_code == 404, missing.text
+
+    out = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="data.bin", dst_path=str(tmp_path / "a"))
+    assert Path(out).read_bytes() == body
+    model = mlflow.sklearn.load_model(f"models:/{name}/1")
+    assert list(model.predict(X)) == list(LogisticRegression().fit(X, y).predict(X))
+
+
+def test_no_presigned_downloads_without_the_flag(s3_server):
+    info = requests.get(f"{s3_server.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["multipart_downloads_enabled"] is False
+    r = requests.get(f"{s3_server.url}/api/2.0/mlflow-artifacts/presigned/0/x", timeout=30)
+    assert r.status_code == 501 and r.json()["error_code"] == "NOT_IMPLEMENTED", r.text

@@ -54,7 +54,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "URL of an S3-compatible server for an s3:// --artifacts-destination, e.g. http://minio:9000 (default $MLFLOW_S3_ENDPOINT_URL, else $AWS_ENDPOINT_URL_S3, else AWS)")
 	f.StringVar(&cfg.S3Region, "s3-region", "", "region requests to an s3:// --artifacts-destination are signed for (default $AWS_REGION or the shared config, else us-east-1)")
 	f.BoolVar(&cfg.S3PathStyle, "s3-path-style", false, "address the bucket in the URL path (http://host/bucket/key), as most S3-compatible servers need; on by default with --s3-endpoint or $MLFLOW_S3_ENDPOINT_URL")
-	f.BoolVar(&cfg.S3PresignedUploads, "s3-presigned-uploads", false, "MLflow clients' multipart uploads (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD) send their parts straight to the bucket with presigned URLs instead of through the server: the S3 endpoint must be reachable by the clients")
+	f.BoolVar(&cfg.S3PresignedURLs, "s3-presigned-urls", false, "MLflow clients move large artifacts straight to and from the bucket with presigned URLs (multipart uploads' parts, chunked downloads) instead of through the server: the S3 endpoint must be reachable by the clients")
 	f.StringVar(&cfg.JobsDB, "jobs-db", "", "SQLite file of the background job queue (benchmark evaluations) (default <data-dir>/jobs.db)")
 	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", cfg.DefaultArtifactRoot, "artifact root of new experiments")
 	f.BoolVar(&cfg.ServeArtifacts, "serve-artifacts", cfg.ServeArtifacts, "serve the artifact proxy (--serve-artifacts=false to turn it off)")

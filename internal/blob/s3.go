@@ -52,14 +52,15 @@ type S3Options struct {
 	// PathStyle addresses the bucket in the path (http://host/bucket/key) rather than the
 	// host name; nil means path-style with a custom Endpoint and virtual-hosted on AWS.
 	PathStyle *bool
-	// PresignedUploads hands clients presigned URLs of multipart upload parts (PresignPart),
-	// so that they upload to the bucket directly. The endpoint must be reachable by them.
-	PresignedUploads bool
+	// PresignedURLs hands clients presigned URLs of multipart upload parts (PresignPart)
+	// and of objects (PresignGet), so that they upload to the bucket and download from it
+	// directly. The endpoint must be reachable by them.
+	PresignedURLs bool
 }
 
 // S3OptionsFromURI reads the driver's query parameters, endpoint, region and path_style
 // (s3://bucket/prefix?endpoint=http://minio:9000&region=eu-west-1&path_style=true), and
-// presigned_uploads, falling
+// presigned_urls, falling
 // back to MLFLOW_S3_ENDPOINT_URL for the endpoint, as MLflow does.
 func S3OptionsFromURI(u *url.URL) (S3Options, error) {
 	q := u.Query()
@@ -74,12 +75,12 @@ func S3OptionsFromURI(u *url.URL) (S3Options, error) {
 		}
 		opts.PathStyle = &b
 	}
-	if v := q.Get("presigned_uploads"); v != "" {
+	if v := q.Get("presigned_urls"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return opts, errorf(ErrInvalidURI, "Invalid presigned_uploads %q in the storage URI: true or false", v)
+			return opts, errorf(ErrInvalidURI, "Invalid presigned_urls %q in the storage URI: true or false", v)
 		}
-		opts.PresignedUploads = b
+		opts.PresignedURLs = b
 	}
 	if opts.Endpoint != "" {
 		e, err := url.Parse(opts.Endpoint)
@@ -88,8 +89,8 @@ func S3OptionsFromURI(u *url.URL) (S3Options, error) {
 		}
 	}
 	for k := range q {
-		if k != "endpoint" && k != "region" && k != "path_style" && k != "presigned_uploads" {
-			return opts, errorf(ErrInvalidURI, "Unknown parameter %q in the storage URI (known: endpoint, region, path_style, presigned_uploads)", k)
+		if k != "endpoint" && k != "region" && k != "path_style" && k != "presigned_urls" {
+			return opts, errorf(ErrInvalidURI, "Unknown parameter %q in the storage URI (known: endpoint, region, path_style, presigned_urls)", k)
 		}
 	}
 	return opts, nil
@@ -153,7 +154,7 @@ func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, er
 		}
 		o.UsePathStyle = pathStyle
 	})
-	s := &S3{client: client, presign: opts.PresignedUploads, bucket: bucket, prefix: prefix, where: opts.Endpoint + "\x00" + cfg.Region + "\x00" + bucket}
+	s := &S3{client: client, presign: opts.PresignedURLs, bucket: bucket, prefix: prefix, where: opts.Endpoint + "\x00" + cfg.Region + "\x00" + bucket}
 	// A listing of the prefix, not HeadBucket: a policy may allow s3:ListBucket only under it.
 	_, err = client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)})
 	if err != nil {

@@ -113,7 +113,7 @@ type PartPresigner interface {
 
 var _ PartPresigner = (*S3)(nil)
 
-// PresignPart implements PartPresigner when the store was opened with PresignedUploads.
+// PresignPart implements PartPresigner when the store was opened with PresignedURLs.
 // The URL is signed with the server's credentials: it grants that one PUT, and expires
 // with ttl or with the credentials, whichever comes first.
 func (s *S3) PresignPart(ctx context.Context, key, uploadID string, number int, ttl time.Duration) (string, map[string]string, bool, error) {
@@ -137,13 +137,7 @@ func (s *S3) PresignPart(ctx context.Context, key, uploadID string, number int, 
 	if err != nil {
 		return "", nil, true, s.mapErr(ctx, err, key)
 	}
-	headers := map[string]string{}
-	for name, values := range req.SignedHeader {
-		if !strings.EqualFold(name, "host") && len(values) > 0 {
-			headers[name] = values[0]
-		}
-	}
-	return req.URL, headers, true, nil
+	return req.URL, signedHeaders(req.SignedHeader), true, nil
 }
 
 // spoolPart returns r's bytes as a seekable reader and their length.
@@ -219,6 +213,56 @@ func (s *S3) AbortMultipart(ctx context.Context, key, uploadID string) error {
 		Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)), UploadId: aws.String(uploadID),
 	})
 	return s.mapErr(ctx, err, key)
+}
+
+// GetPresigner is a Store that can hand out URLs from which a client reads an object, with
+// range requests, without the server: MLflow's clients download large files in parallel
+// chunks that way (mlflow-artifacts/presigned).
+type GetPresigner interface {
+	// PresignsGets reports whether the store hands such URLs out.
+	PresignsGets() bool
+	// PresignGet returns a URL that answers GETs of the object at key until ttl has passed,
+	// the headers to send with them, and the object's size.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, map[string]string, int64, error)
+}
+
+var _ GetPresigner = (*S3)(nil)
+
+// PresignsGets implements GetPresigner: stores opened with PresignedURLs presign reads.
+func (s *S3) PresignsGets() bool { return s.presign }
+
+// PresignGet implements GetPresigner. The URL is bound to the object's current ETag with a
+// signed If-Match header, so that every chunk a client reads is of the same version.
+func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, map[string]string, int64, error) {
+	if !s.presign {
+		return "", nil, 0, errorf(ErrUnsupportedScheme, "This store does not hand out presigned URLs")
+	}
+	if err := begin(ctx, key); err != nil {
+		return "", nil, 0, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key))})
+	if err != nil {
+		return "", nil, 0, s.missing(ctx, key, s.mapErr(ctx, err, key))
+	}
+	req, err := s3.NewPresignClient(s.client).PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)), IfMatch: out.ETag,
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", nil, 0, s.mapErr(ctx, err, key)
+	}
+	return req.URL, signedHeaders(req.SignedHeader), aws.ToInt64(out.ContentLength), nil
+}
+
+// signedHeaders are the headers a client must send with a presigned URL: all it was signed
+// with but Host, which its HTTP library sends itself.
+func signedHeaders(h http.Header) map[string]string {
+	headers := map[string]string{}
+	for name, values := range h {
+		if !strings.EqualFold(name, "host") && len(values) > 0 {
+			headers[name] = values[0]
+		}
+	}
+	return headers
 }
 
 // Copier is a Store that can store an object of another store without reading its bytes

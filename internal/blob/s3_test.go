@@ -282,9 +282,9 @@ func TestS3PresignedParts(t *testing.T) {
 	srv := testS3(t)
 	plain := openS3(t, srv.uri(t))
 	if _, _, ok, err := plain.(blob.PartPresigner).PresignPart(t.Context(), "k", "x", 1, time.Minute); ok || err != nil {
-		t.Fatalf("PresignPart without presigned_uploads = %v, %v; want false", ok, err)
+		t.Fatalf("PresignPart without presigned_urls = %v, %v; want false", ok, err)
 	}
-	st := openS3(t, srv.uri(t)+"&presigned_uploads=true").(blob.PartPresigner)
+	st := openS3(t, srv.uri(t)+"&presigned_urls=true").(blob.PartPresigner)
 	store := st.(blob.Store)
 	const key = "big/model.bin"
 	id, err := store.CreateMultipart(t.Context(), key)
@@ -377,4 +377,53 @@ func mustOpen(t *testing.T, st blob.Store, key string) blob.Object {
 	}
 	t.Cleanup(func() { obj.Close() })
 	return obj
+}
+
+// TestS3PresignedGet reads an object in ranges from the URL PresignGet hands out; the URL
+// serves only the version it was made for.
+func TestS3PresignedGet(t *testing.T) {
+	srv := testS3(t)
+	st := openS3(t, srv.uri(t)+"&presigned_urls=true")
+	if _, err := st.Put(t.Context(), "d/file.bin", strings.NewReader("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	p := st.(blob.GetPresigner)
+	u, headers, size, err := p.PresignGet(t.Context(), "d/file.bin", time.Minute)
+	if err != nil || size != 10 || !strings.HasPrefix(u, srv.Endpoint+"/") {
+		t.Fatalf("PresignGet = %q, %d, %v", u, size, err)
+	}
+	get := func(u, rng string) (int, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		req.Header.Set("Range", rng)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(u, "bytes=3-5"); code != http.StatusPartialContent || body != "345" {
+		t.Errorf("ranged GET = %d %q", code, body)
+	}
+	if code, _ := get(strings.Replace(u, "file.bin", "other.bin", 1), "bytes=0-1"); code != http.StatusForbidden {
+		t.Errorf("GET of another key with the URL = %d, want 403", code)
+	}
+	if _, err := st.Put(t.Context(), "d/file.bin", strings.NewReader("changed")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(u, "bytes=0-1"); code != http.StatusPreconditionFailed {
+		t.Errorf("GET after the object changed = %d, want 412", code)
+	}
+	for _, key := range []string{"d/missing", "d"} {
+		if _, _, _, err := p.PresignGet(t.Context(), key, time.Minute); err == nil {
+			t.Errorf("PresignGet(%q) succeeded", key)
+		}
+	}
+	if openS3(t, srv.uri(t)).(blob.GetPresigner).PresignsGets() {
+		t.Error("a store without presigned_urls presigns")
+	}
 }

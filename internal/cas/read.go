@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
@@ -153,4 +154,30 @@ func pathError(path string, err error) error {
 		return fault.Wrap(fe.Kind, fe.Err, "File %q: %s", path, fe.Msg)
 	}
 	return fmt.Errorf("cas: file %q: %w", path, err)
+}
+
+// PresignOpen returns a URL from which a client reads the object named by digest without
+// the server, the headers to send with it and its size, when the store hands such URLs out
+// (blob.GetPresigner); ok is false otherwise. The client gets the object's bytes as stored:
+// unlike Open's, they are not verified on the way.
+func (s *Store) PresignOpen(ctx context.Context, digest string, ttl time.Duration) (url string, headers map[string]string, size int64, ok bool, err error) {
+	p, can := s.b.(blob.GetPresigner)
+	if !can || !p.PresignsGets() {
+		return "", nil, 0, false, nil
+	}
+	d, err := parseDigest(digest)
+	if err != nil {
+		return "", nil, 0, true, err
+	}
+	url, headers, size, err = p.PresignGet(ctx, s.objectKey(d), ttl)
+	if errors.Is(err, blob.ErrNotFound) {
+		err = errorf(ErrNotFound, "Object %s not found", d)
+	}
+	return url, headers, size, true, err
+}
+
+// PresignsOpens reports whether PresignOpen hands out URLs.
+func (s *Store) PresignsOpens() bool {
+	p, can := s.b.(blob.GetPresigner)
+	return can && p.PresignsGets()
 }

@@ -38,9 +38,10 @@ type Server struct {
 	S3Endpoint  string
 	S3Region    string
 	S3PathStyle bool
-	// S3PresignedUploads makes MLflow's multipart uploads (mpu/create) hand out presigned
-	// part URLs of the bucket, so that large artifacts go to it directly.
-	S3PresignedUploads bool
+	// S3PresignedURLs makes MLflow's multipart uploads (mpu/create) and downloads
+	// (mlflow-artifacts/presigned) use presigned URLs of the bucket, so that large
+	// artifacts go to it and come from it directly.
+	S3PresignedURLs bool
 	// DefaultArtifactRoot is the root of new experiments' artifact locations.
 	DefaultArtifactRoot string
 	// ServeArtifacts enables the artifact proxy.
@@ -293,8 +294,8 @@ func s3URI(dest string) (*url.URL, bool) {
 func (c *Server) applyS3Settings() error {
 	u, ok := s3URI(c.ArtifactsDestination)
 	if !ok {
-		if c.S3Endpoint != "" || c.S3Region != "" || c.S3PathStyle || c.S3PresignedUploads {
-			return fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style and --s3-presigned-uploads need an s3:// --artifacts-destination")
+		if c.S3Endpoint != "" || c.S3Region != "" || c.S3PathStyle || c.S3PresignedURLs {
+			return fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style and --s3-presigned-urls need an s3:// --artifacts-destination")
 		}
 		return nil
 	}
@@ -309,8 +310,8 @@ func (c *Server) applyS3Settings() error {
 	if c.S3PathStyle {
 		set("path_style", "true")
 	}
-	if c.S3PresignedUploads {
-		set("presigned_uploads", "true")
+	if c.S3PresignedURLs {
+		set("presigned_urls", "true")
 	}
 	u.RawQuery = q.Encode()
 	c.ArtifactsDestination = u.String()

@@ -182,7 +182,7 @@ func (a *API) serverInfo(w http.ResponseWriter, r *http.Request) (any, error) {
 		"workspaces_enabled":                  workspacesEnabled,
 		"trace_archival_enabled":              false,
 		"multipart_uploads_enabled":           a.opts.ServeArtifacts,
-		"multipart_downloads_enabled":         false,
+		"multipart_downloads_enabled":         a.opts.ServeArtifacts && a.presignsDownloads(),
 		"presigned_upload_run_id_supported":   false,
 		"presigned_upload_model_id_supported": false,
 		"features_enabled":                    map[string]bool{"gateway": false},

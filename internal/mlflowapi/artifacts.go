@@ -50,6 +50,7 @@ func (a *API) artifactRoutes() []httpx.Route {
 		{"POST", "mpu/complete", json, a.completeMultipart},
 		{"POST", "mpu/abort", json, a.abortMultipart},
 		{"PUT", "mpu/part", httpx.AnyType, a.uploadPart},
+		{"GET", "presigned", httpx.Body{}, a.presignedDownload},
 	}
 	out := make([]httpx.Route, len(routes))
 	for i, r := range routes {

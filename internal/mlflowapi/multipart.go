@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/mlship/mlship/internal/blob"
+	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/protojson"
@@ -171,4 +173,67 @@ func requestBase(r *http.Request) string {
 func escapeKey(key string) string {
 	u := url.URL{Path: key}
 	return u.EscapedPath()
+}
+
+// PresignedGetTTL is how long a presigned download URL stays valid: the client reads a large
+// file in chunks, each a request of its own, so it must last the whole download.
+const PresignedGetTTL = time.Hour
+
+// versionPresigner is the content store of registered copies when it can presign reads.
+type versionPresigner interface {
+	PresignsOpens() bool
+	PresignOpen(ctx context.Context, digest string, ttl time.Duration) (string, map[string]string, int64, bool, error)
+}
+
+// presignsDownloads reports whether the artifacts and the registered copies can both be
+// read from presigned URLs: server-info then tells clients to download that way, and they
+// ask mlflow-artifacts/presigned for every file.
+func (a *API) presignsDownloads() bool {
+	p, ok := a.blobs.(blob.GetPresigner)
+	if !ok || !p.PresignsGets() {
+		return false
+	}
+	v, ok := a.opts.VersionFiles.(versionPresigner)
+	return a.opts.VersionFiles == nil || ok && v.PresignsOpens()
+}
+
+// presignedDownload answers mlflow-artifacts/presigned/PATH, MLflow's GetPresignedDownloadUrl:
+// a URL of the object store from which the client reads the file in ranged chunks, the
+// headers to send with it and the file's size.
+func (a *API) presignedDownload(w http.ResponseWriter, r *http.Request) (any, error) {
+	key := keyOf(r.Context())
+	if key == "" {
+		return nil, fault.Invalidf("A presigned URL names a file: mlflow-artifacts/presigned/PATH")
+	}
+	if !a.presignsDownloads() {
+		return nil, fault.New(fault.NotImplemented,
+			"Presigned downloads are not supported by this server's artifact store (mlship server --s3-presigned-urls with an s3:// --artifacts-destination)")
+	}
+	var (
+		u       string
+		headers map[string]string
+		size    int64
+		err     error
+	)
+	if isRegistered(key) {
+		m, file, merr := a.registeredManifest(r.Context(), key)
+		if merr != nil {
+			return nil, merr
+		}
+		i := slices.IndexFunc(m.Entries, func(e cas.Entry) bool { return e.Path == file })
+		if i < 0 {
+			return nil, fault.NotFoundf("No file %s in the registered copy", file)
+		}
+		u, headers, size, _, err = a.opts.VersionFiles.(versionPresigner).PresignOpen(r.Context(), m.Entries[i].Digest, PresignedGetTTL)
+	} else {
+		u, headers, size, err = a.blobs.(blob.GetPresigner).PresignGet(r.Context(), key, PresignedGetTTL)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		URL      string            `json:"url"`
+		Headers  map[string]string `json:"headers"`
+		FileSize int64             `json:"file_size"`
+	}{u, headers, size}, nil
 }

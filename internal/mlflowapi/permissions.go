@@ -217,6 +217,7 @@ var objectRules = map[string]objectRule{
 	"POST mpu/complete": {byArtifactPath, auth.LevelEdit},
 	"POST mpu/abort":    {byArtifactPath, auth.LevelEdit},
 	"PUT mpu/part":      {byArtifactPath, auth.LevelEdit},
+	"GET presigned":     {byArtifactPath, auth.LevelRead},
 }
 
 // RuleFor reports whether the route method path (under an MLflow prefix, or the
@@ -334,7 +335,7 @@ func newRunOwners() *lru.Cache[string, string] {
 // path belongs to no object a grant can name, and is left to administrators.
 func (a *API) artifactOwners(r *http.Request) ([]objectRef, error) {
 	p := r.URL.Path
-	for _, op := range []string{"artifacts", "mpu/create", "mpu/complete", "mpu/abort", "mpu/part"} {
+	for _, op := range []string{"artifacts", "mpu/create", "mpu/complete", "mpu/abort", "mpu/part", "presigned"} {
 		if rest, ok := strings.CutPrefix(p, ArtifactsPrefix+op); ok {
 			p = rest
 			break
