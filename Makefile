@@ -62,7 +62,7 @@ run: build sandbox-deps $(UV)
 	@echo "mlship server on http://$(BIND):$(PORT); the command line is $(CURDIR)/$(BIN)$(if $(filter 5000,$(PORT)),, (export MLSHIP_SERVER=http://$(BIND):$(PORT) so that it finds this server))"
 	./$(BIN) server --host $(BIND) --port $(PORT) --data-dir $(DATA_DIR) --uv $(UV)
 
-deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed $(S3_VENV)/.installed system-deps $(OIDC_PROVIDER)
+deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed $(S3_VENV)/.installed system-deps $(OIDC_PROVIDER) $(TOOLS)/chart-tests.ok
 	$(GO) mod download
 
 # The OpenID provider tests/test_oidc.py signs in through: a nested module, so that its
@@ -70,6 +70,18 @@ deps: $(UV) $(VENV)/.installed $(DRIFT_VENV)/.installed $(S3_VENV)/.installed sy
 $(OIDC_PROVIDER): tests/oidc-provider/main.go tests/oidc-provider/go.mod tests/oidc-provider/go.sum
 	mkdir -p $(dir $@)
 	cd tests/oidc-provider && $(GO) build -trimpath -o $(CURDIR)/$@ .
+
+# The Helm chart (deploy/helm/mlship) rendered by Helm's own engine and every object decoded
+# into its Kubernetes type, and the container image's builder (deploy/image): nested modules,
+# so that Helm's and go-containerregistry's dependencies stay out of mlship's. Building Helm
+# from a cold cache takes about 3 minutes on 2 cores, so they build and run in the deps phase,
+# beside the Python installs, rather than in test-go; rerun when the chart or its tests change.
+CHART_SOURCES := $(shell find deploy/helm deploy/image -type f 2>/dev/null)
+$(TOOLS)/chart-tests.ok: $(CHART_SOURCES)
+	mkdir -p $(dir $@)
+	cd deploy/helm/charttest && $(GO) test -count=1 ./...
+	cd deploy/image && $(GO) test -count=1 ./...
+	touch $@
 
 # Evidently, the reference the drift statistics are checked against, needs pandas 2, so it
 # lives in a virtualenv of its own (internal/drift's tests find it).
@@ -208,6 +220,35 @@ bench-ui: build deps
 bench-onnx:
 	bash bench/setup.sh bench
 	$(GO) run ./bench/onnx $(BENCH_FLAGS)
+
+# The chart's and the image builder's tests alone (make deps runs them when they change).
+.PHONY: test-chart image
+test-chart:
+	cd deploy/helm/charttest && $(GO) test -count=1 ./...
+	cd deploy/image && $(GO) test -count=1 ./...
+
+# The server's container image, built without a container daemon (deploy/image): FROM
+# scratch, the static binary, CA certificates, user 65532, checked by deploy/image's tests.
+# dist/mlship-image.tar loads with `docker load` or `kind load image-archive`;
+# IMAGE_PUSH=registry.example.com/mlship:TAG pushes it with the Docker config's credentials.
+# IMAGE_PLATFORMS=linux/amd64,linux/arm64 cross-builds the binary for each and writes an OCI
+# layout of them all (dist/mlship-image-oci) instead of the tarball (or pushes the index).
+IMAGE_TAR       ?= dist/mlship-image.tar
+IMAGE_NAME      ?= mlship:$(VERSION)
+IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
+image: build
+	@set -e; bins=""; \
+	for p in $$(echo $(IMAGE_PLATFORMS) | tr , ' '); do \
+		a=$${p#linux/}; \
+		if [ "$$a" = "$$($(GO) env GOARCH)" ]; then bin=$(abspath $(BIN)); else \
+			bin=$(CURDIR)/dist/mlship-linux-$$a; echo "build $$bin"; \
+			CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$bin ./cmd/mlship; fi; \
+		bins="$$bins --binary $$p=$$bin"; \
+	done; \
+	case "$(IMAGE_PLATFORMS)" in *,*) out="--oci-layout $(CURDIR)/dist/mlship-image-oci";; *) out="--tar $(abspath $(IMAGE_TAR))";; esac; \
+	cd deploy/image && $(GO) run . $$bins $$out --tag $(IMAGE_NAME) --version $(VERSION) \
+		--revision "$$(git rev-parse HEAD)" --created "$$(git log -1 --format=%ct)" $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH)); \
+	case "$(IMAGE_PLATFORMS)" in *,*) ;; *) MLSHIP_IMAGE_TAR=$(abspath $(IMAGE_TAR)) $(GO) test -count=1 -run 'TestImageConfig|TestImageFiles' . ;; esac
 
 clean:
 	rm -rf bin $(VENV) $(TOOLS)
