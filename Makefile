@@ -223,8 +223,9 @@ bench-onnx:
 
 # The chart's and the image builder's tests alone (make deps runs them when they change).
 .PHONY: test-chart image
+# With bin/mlship built, the command lines the chart renders are run too (MLSHIP_BIN).
 test-chart:
-	cd deploy/helm/charttest && $(GO) test -count=1 ./...
+	cd deploy/helm/charttest && $(if $(wildcard $(BIN)),MLSHIP_BIN=$(abspath $(BIN))) $(GO) test -count=1 ./...
 	cd deploy/image && $(GO) test -count=1 ./...
 
 # The server's container image, built without a container daemon (deploy/image): FROM

@@ -6,11 +6,18 @@
 package charttest
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -223,7 +230,7 @@ autoscaling:
   minReplicas: 3
   maxReplicas: 6
 metrics:
-  scrapeToken: scrape-secret
+  scrapeToken: scrape-secret-0123456789
   serviceMonitor:
     enabled: true
     labels: {release: prometheus}
@@ -237,7 +244,7 @@ serving:
     - name: fraud
       model: models:/fraud@production
       replicas: 3
-      tokens: [caller-one, caller-two]
+      tokens: [caller-one-0123456789, caller-two-0123456789]
       args: ["--workers", "2"]
       autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 8}
       ingress: {enabled: true, className: nginx, host: fraud.example.com}
@@ -267,8 +274,11 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("args %v lack %s", c.Args, a)
 		}
 	}
+	if e := c.Env[0]; e.Name != "POD_IP" || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "status.podIP" {
+		t.Errorf("the first variable is %+v, want POD_IP from status.podIP (--allowed-hosts names it)", e)
+	}
 	hosts := argValue(c.Args, "--allowed-hosts")
-	for _, h := range []string{fullname, fullname + ".mlops.svc", fullname + ".mlops.svc.cluster.local"} {
+	for _, h := range []string{fullname, fullname + ".mlops.svc", fullname + ".mlops.svc.cluster.local", "127.0.0.1", "$(POD_IP)"} {
 		if !slices.Contains(strings.Split(hosts, ","), h) {
 			t.Errorf("--allowed-hosts=%s lacks %s (the Service's name: clients calling it would get 403)", hosts, h)
 		}
@@ -466,7 +476,7 @@ func TestScaleOut(t *testing.T) {
 		t.Errorf("serving replicas set beside its HPA")
 	}
 	tok := r.get(t, "Secret", serve+"-tokens").obj.(*corev1.Secret)
-	if tok.StringData["tokens"] != "caller-one\ncaller-two\n" || tok.StringData["metrics-token"] != "caller-one" {
+	if tok.StringData["tokens"] != "caller-one-0123456789\ncaller-two-0123456789\n" || tok.StringData["metrics-token"] != "caller-one-0123456789" {
 		t.Errorf("tokens secret %q", tok.StringData)
 	}
 	ssvc := r.get(t, "Service", serve).obj.(*corev1.Service)
@@ -540,6 +550,9 @@ func TestRefusals(t *testing.T) {
 		{"serving without tokens", "serving: {deployments: [{name: fraud, model: 'models:/fraud@production'}]}", "tokens"},
 		{"serving without a model", "serving: {deployments: [{name: fraud, public: true}]}", "needs a name and a model"},
 		{"serving with a bad name", "serving: {deployments: [{name: Fraud_1, model: 'models:/f@p', public: true}]}", "DNS label"},
+		{"a short admin password", "auth: {adminPassword: short}", "at least 12 characters"},
+		{"a short scrape token", "metrics: {scrapeToken: short}", "metrics.scrapeToken must be one word of at least 16"},
+		{"a short serving token", "serving: {deployments: [{name: f, model: 'models:/f@p', tokens: [short]}]}", "each token must be one word"},
 		{"serving without a server", "server: {enabled: false}\nserving: {deployments: [{name: f, model: 'models:/f@p', public: true}]}", "serving.serverURL"},
 	}
 	for _, tc := range cases {
@@ -562,7 +575,7 @@ server: {enabled: false}
 serving:
   serverURL: https://mlship.example.com
   deployments:
-    - {name: fraud, model: 'models:/fraud@production', tokens: [t1]}
+    - {name: fraud, model: 'models:/fraud@production', tokens: [t1-0123456789abcdef]}
 `)
 	want := []string{"Deployment/ml-mlship-serve-fraud", "PodDisruptionBudget/ml-mlship-serve-fraud", "Secret/ml-mlship-serve-fraud-tokens", "Service/ml-mlship-serve-fraud"}
 	if got := r.names(); !slices.Equal(got, want) {
@@ -702,4 +715,157 @@ func weight(t *testing.T, d doc) int {
 
 func svc(r rendered, t *testing.T, name string) *corev1.Service {
 	return r.get(t, "Service", name).obj.(*corev1.Service)
+}
+
+// The flags the chart renders are ones mlship takes: with MLSHIP_BIN naming a built
+// mlship, the server's, the migrations Job's and a serving pod's command lines run (their
+// paths moved into a temporary directory, their ports onto free ones), the server's
+// probes answer, it answers its Service's name and refuses another Host, and the serving
+// pod is alive but not ready while its model cannot load.
+func TestRenderedCommandsRun(t *testing.T) {
+	bin := os.Getenv("MLSHIP_BIN")
+	if bin == "" {
+		t.Skip("MLSHIP_BIN is not set (make test-chart sets it when bin/mlship exists)")
+	}
+	r := mustRender(t, `
+auth: {adminPassword: admin-password-0123}
+metrics: {scrapeToken: scrape-0123456789abcdef}
+serving:
+  deployments:
+    - {name: fraud, model: 'models:/fraud@production', tokens: [t1-0123456789abcdef]}
+`)
+	dir := t.TempDir()
+	for _, sub := range []string{"data", "tmp", "cache", "etc/mlship/metrics", "etc/mlship/tokens"} {
+		os.MkdirAll(filepath.Join(dir, sub), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "etc/mlship/metrics/token"), []byte("scrape-0123456789abcdef\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "etc/mlship/tokens/tokens"), []byte("t1-0123456789abcdef\n"), 0o600)
+	relocate := func(args []string, port int) []string {
+		var out []string
+		for _, a := range args {
+			for _, p := range []string{"/data", "/cache", "/etc/mlship/"} {
+				a = strings.Replace(a, "="+p, "="+filepath.Join(dir, p)+strings.Repeat("/", strings.Count(p, "/")-1), 1)
+			}
+			switch {
+			case strings.HasPrefix(a, "--port="):
+				a = fmt.Sprintf("--port=%d", port)
+			case strings.HasPrefix(a, "--server="):
+				a = "--server=http://127.0.0.1:1"
+			}
+			a = strings.ReplaceAll(a, "$(POD_IP)", "10.1.2.3") // as the kubelet expands it
+			out = append(out, a)
+		}
+		return out
+	}
+	start := func(name string, args []string, env ...string) (stop func(), exited chan struct{}) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited = make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		return func() {
+			cmd.Process.Signal(os.Interrupt)
+			<-exited
+			if t.Failed() {
+				t.Logf("%s's output:\n%s", name, logs.String())
+			}
+		}, exited
+	}
+
+	// The migrations Job's command (rendered on PostgreSQL only; none listens here).
+	jr := mustRender(t, "database: {uri: 'postgresql://h/db'}")
+	jargs := jr.get(t, "Job", fullname+"-migrations").obj.(*batchv1.Job).Spec.Template.Spec.Containers[0].Args
+	// Its database is the variable from the Secret: here one where nothing listens, which
+	// the Job answers with exit status 4 (unavailable) after --wait, shortened here.
+	jargs = slices.DeleteFunc(slices.Clone(jargs), func(a string) bool { return strings.HasPrefix(a, "--wait=") })
+	cmd := exec.Command(bin, append(jargs, "--wait=1s", "-o", "json")...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MLSHIP_BACKEND_STORE_URI=postgresql://u:p@127.0.0.1:1/db?connect_timeout=1")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 {
+		t.Errorf("mlship %v: %v, want exit status 4\n%s", jargs, err, out)
+	}
+
+	// The server.
+	c := r.get(t, "Deployment", fullname).obj.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+	port := freePort(t)
+	stop, exited := start("server", relocate(c.Args, port), "MLSHIP_ADMIN_PASSWORD=admin-password-0123", "TMPDIR="+filepath.Join(dir, "tmp"))
+	defer stop()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitFor(t, base+"/readyz", 200, exited)
+	// Prometheus scrapes the pod by its IP; clients name the Service; port-forward is loopback.
+	for host, want := range map[string]int{"": 200, "localhost:5000": 200, "10.1.2.3:5000": 200, fullname: 200,
+		fullname + "." + namespace + ".svc:5000": 200, "evil.example.com": 403, "10.9.9.9:5000": 403} {
+		if got := status(t, base+"/metrics", host, "scrape-0123456789abcdef"); got != want {
+			t.Errorf("GET /metrics with Host %q: %d, want %d", host, got, want)
+		}
+	}
+	if got := status(t, base+"/readyz", "10.9.9.9:5000", ""); got != 200 {
+		t.Errorf("the readiness probe by another address: %d", got)
+	}
+	if got := status(t, base+"/metrics", "", "scrape-0123456789abcdef"); got != 200 {
+		t.Errorf("GET /metrics with the scrape token: %d", got)
+	}
+	if got := status(t, base+"/metrics", "", ""); got == 200 {
+		t.Errorf("GET /metrics without a token: %d", got)
+	}
+
+	// A serving pod whose model cannot load: alive, not ready.
+	sc := r.get(t, "Deployment", fullname+"-serve-fraud").obj.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+	sport := freePort(t)
+	sstop, sexited := start("serve", relocate(sc.Args, sport), "TMPDIR="+filepath.Join(dir, "tmp"))
+	defer sstop()
+	sbase := fmt.Sprintf("http://127.0.0.1:%d", sport)
+	waitFor(t, sbase+"/healthz", 200, sexited)
+	if got := status(t, sbase+"/readyz", "", ""); got != 503 {
+		t.Errorf("serving /readyz before the model loaded: %d, want 503", got)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func status(t *testing.T, url, host, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func waitFor(t *testing.T, url string, want int, exited chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if status(t, url, "", "") == want {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the process ended before %s answered %d", url, want)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s did not answer %d within 30 s", url, want)
 }

@@ -116,6 +116,12 @@ Refuses values that cannot work, with a message that says what to change.
 {{- if and (or .Values.artifacts.s3.accessKeyId .Values.artifacts.s3.secretAccessKey) (not (and .Values.artifacts.s3.accessKeyId .Values.artifacts.s3.secretAccessKey)) }}
 {{- fail "mlship: artifacts.s3.accessKeyId and artifacts.s3.secretAccessKey go together" }}
 {{- end }}
+{{- if and .Values.auth.adminPassword (lt (len .Values.auth.adminPassword) 12) }}
+{{- fail "mlship: auth.adminPassword needs at least 12 characters" }}
+{{- end }}
+{{- if and .Values.metrics.scrapeToken (not (regexMatch "^\\S{16,}$" .Values.metrics.scrapeToken)) }}
+{{- fail "mlship: metrics.scrapeToken must be one word of at least 16 characters (e.g. from `openssl rand -hex 32`)" }}
+{{- end }}
 {{- if and .Values.database.uri (not (regexMatch "^postgres(ql)?://" .Values.database.uri)) }}
 {{- fail "mlship: database.uri must be a postgresql:// URI (leave it empty for SQLite on the volume)" }}
 {{- end }}
@@ -130,16 +136,25 @@ Refuses values that cannot work, with a message that says what to change.
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" .name) }}
 {{- fail (printf "mlship: serving deployment name %q must be a DNS label (lower case letters, digits and -)" .name) }}
 {{- end }}
+{{- $d := .name }}
+{{- range .tokens }}
+{{- if not (regexMatch "^\\S{16,}$" (toString .)) }}
+{{- fail (printf "mlship: serving deployment %q: each token must be one word of at least 16 characters (e.g. from `openssl rand -hex 32`)" $d) }}
+{{- end }}
+{{- end }}
 {{- if and (not .public) (not .tokens) (not .tokensExistingSecret) }}
 {{- fail (printf "mlship: serving deployment %q listens beyond loopback: give its callers tokens (tokens or tokensExistingSecret), or public: true if anyone may call the model" .name) }}
 {{- end }}
 {{- end }}
 {{- end }}
 
-{{/* Host headers the server answers: its Service's names, the ingress hosts and more. */}}
+{{/* Host headers the server answers (--allowed-hosts): its Service's names, loopback, the
+pod's IP, the ingress hosts and server.allowedHosts. Probes are answered whatever the Host. */}}
 {{- define "mlship.allowedHosts" -}}
 {{- $f := include "mlship.fullname" . }}
-{{- $hosts := list $f (printf "%s.%s" $f .Release.Namespace) (printf "%s.%s.svc" $f .Release.Namespace) (printf "%s.%s.svc.cluster.local" $f .Release.Namespace) }}
+{{- /* Loopback for kubectl port-forward; the pod's own IP (the POD_IP variable, expanded by
+the kubelet) for Prometheus, which scrapes pods by address. */}}
+{{- $hosts := list $f (printf "%s.%s" $f .Release.Namespace) (printf "%s.%s.svc" $f .Release.Namespace) (printf "%s.%s.svc.cluster.local" $f .Release.Namespace) "localhost" "127.0.0.1" "[::1]" "$(POD_IP)" }}
 {{- if .Values.ingress.enabled }}
 {{- range .Values.ingress.hosts }}{{ $hosts = append $hosts .host }}{{ end }}
 {{- end }}
