@@ -214,6 +214,7 @@ artifacts:
     endpoint: http://minio.storage.svc:9000
     region: eu-west-1
     pathStyle: true
+    presignedURLs: true
     accessKeyId: AKIAEXAMPLE
     secretAccessKey: s3-secret
 ingress:
@@ -366,7 +367,7 @@ func TestScaleOut(t *testing.T) {
 	}
 	c := dep.Spec.Template.Spec.Containers[0]
 	for _, a := range []string{"--artifacts-destination=s3://models-bucket/mlship", "--s3-endpoint=http://minio.storage.svc:9000",
-		"--s3-region=eu-west-1", "--s3-path-style", "--metrics-token-file=/etc/mlship/metrics/token"} {
+		"--s3-region=eu-west-1", "--s3-path-style", "--s3-presigned-urls", "--metrics-token-file=/etc/mlship/metrics/token"} {
 		if !slices.Contains(c.Args, a) {
 			t.Errorf("args %v lack %s", c.Args, a)
 		}
@@ -775,6 +776,29 @@ serving:
 				t.Logf("%s's output:\n%s", name, logs.String())
 			}
 		}, exited
+	}
+
+	// Every flag the chart can render, with everything on, is one the command has.
+	full := mustRender(t, scaleOut)
+	for _, d := range full {
+		dep, ok := d.obj.(*appsv1.Deployment)
+		if !ok {
+			continue
+		}
+		args := dep.Spec.Template.Spec.Containers[0].Args
+		help, err := exec.Command(bin, args[0], "--help").CombinedOutput()
+		if err != nil {
+			t.Fatalf("mlship %s --help: %v", args[0], err)
+		}
+		for _, a := range args[1:] {
+			if !strings.HasPrefix(a, "--") {
+				continue
+			}
+			flag, _, _ := strings.Cut(a, "=")
+			if !strings.Contains(string(help), "  "+flag+" ") && !strings.Contains(string(help), ", "+flag+" ") && !strings.Contains(string(help), "  "+flag+"\n") {
+				t.Errorf("%s %s: mlship %s has no flag %s", d.kind, d.name, args[0], flag)
+			}
+		}
 	}
 
 	// The migrations Job's command (rendered on PostgreSQL only; none listens here).
