@@ -313,6 +313,9 @@ def _reset_fluent_state():
     that a test that talked to a server of its own leaves the next one the URI it found
     (the session's, or the one its module's fixture chose)."""
     uri, env_uri = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    # A fixture that unset it would send this test's fluent calls to a local store, and
+    # restoring would pass that on to every later test of the process.
+    assert uri.startswith("http"), f"a fixture left the tracking URI at {uri!r}: restore the one it found"
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()

@@ -219,8 +219,7 @@ def run_with_io(server, tmp_path_factory):
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    mlflow.set_tracking_uri(server.url)
-    mlflow.set_experiment(unique_name("ui-run-io"))
+    mlflow.set_experiment(unique_name("ui-run-io"))  # on the session's server, the tracking URI's
     frame = pd.DataFrame({"x1": [0.1, 0.4, 0.35, 0.8, 0.9, 0.05], "x2": [1, 0, 1, 0, 1, 0], "y": [0, 0, 0, 1, 1, 0]})
     name = unique_name("ui-io-model")
     with mlflow.start_run(run_name="with-io") as run:
@@ -231,7 +230,6 @@ def run_with_io(server, tmp_path_factory):
         model = LogisticRegression().fit(frame[["x1", "x2"]], frame["y"])
         info = mlflow.sklearn.log_model(model, name="classifier", registered_model_name=name,
                                         pip_requirements=pinned("mlflow", "scikit-learn"))
-    mlflow.set_tracking_uri(None)
     return {"run": MlflowClient(server.url).get_run(run.info.run_id), "model_id": info.model_id, "name": name,
             "digests": {"train-set": train.digest, "eval-set": evals.digest}}
 
