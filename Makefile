@@ -20,7 +20,7 @@ SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-s3 vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
+.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
@@ -150,13 +150,17 @@ E2E_WORKERS ?= 3
 test-e2e: build deps
 	MLSHIP_BIN=$(CURDIR)/$(BIN) MLSHIP_SEEDRUNS=$(CURDIR)/$(SEEDRUNS) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# Part of the end-to-end suite again with `mlship server`'s artifacts and content store on S3:
-# the test S3 server (moto, checking signatures) started by tests/s3/run.sh, each server under
-# a prefix of its own (tests/s3/mlship-on-s3). The files that store, list, copy and read blobs.
-E2E_S3_FILES ?= tests/test_artifacts.py tests/test_registry.py tests/test_datasets.py
-test-e2e-s3: build deps
-	tests/s3/run.sh env MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \
-		$(VENV)/bin/python -m pytest $(E2E_S3_FILES) -q -n $(E2E_WORKERS) --dist loadfile
+# Part of the end-to-end suite again as a scaled-out server runs (docs/scale-out.md): its
+# metadata on PostgreSQL (tests/pg/run.sh: a database of its own for each server) and its
+# artifacts and content store on S3 (the test S3 server, moto checking signatures, started by
+# tests/s3/run.sh; each server under a prefix of its own, tests/s3/mlship-on-s3). The files
+# that store, list, copy and read blobs, and those that search, number and permit in SQL.
+E2E_SHARED_FILES ?= tests/test_artifacts.py tests/test_registry.py tests/test_datasets.py \
+	tests/test_experiments.py tests/test_runs.py tests/test_search_runs.py tests/test_auth_mlflow.py
+test-e2e-shared: build deps
+	tests/pg/run.sh tests/s3/run.sh env MLSHIP_E2E_BACKEND=postgres \
+		MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \
+		$(VENV)/bin/python -m pytest $(E2E_SHARED_FILES) -q -n $(E2E_WORKERS) --dist loadfile
 
 # The set-up runs side by side (downloads beside builds); the tests one after the other:
 # side by side on 2 cores, Python workers under -race took minutes to load and timed out.
@@ -165,7 +169,7 @@ test:
 	$(MAKE) vet
 	$(MAKE) test-go
 	$(MAKE) test-e2e
-	$(MAKE) test-e2e-s3
+	$(MAKE) test-e2e-shared
 
 # Short fuzzing runs of every parser (FUZZTIME each).
 FUZZTIME ?= 30s

@@ -17,7 +17,7 @@ mkfifo "$dir/stdin"
 "$python" "$here/server.py" --bucket mlship-e2e <"$dir/stdin" >"$dir/out" 2>"$dir/log" &
 pid=$!
 exec 3>"$dir/stdin" # the server runs while this is open
-trap 'exec 3>&-; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'exec 3>&-; kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 300); do
 	[ -s "$dir/out" ] && break
 	kill -0 $pid 2>/dev/null || { cat "$dir/log" >&2; exit 1; }
