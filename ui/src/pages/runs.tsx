@@ -146,10 +146,19 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   useEffect(() => {
     mlflow<{ experiment: Experiment }>("experiments/get", { experiment_id: experimentId }, "GET").then(
       (r) => setExperiment(r.experiment), (err) => setError(message(err)));
-    // Every param of the experiment's runs can group them, not only those of the loaded runs.
-    call<{ params?: { key: string }[] }>(`/api/v1/experiments/${encodeURIComponent(experimentId)}/keys`).then(
-      (k) => setParamKeys((k.params ?? []).map((p) => p.key).sort()), () => {});
+    keysAsked.current = false;
+    setParamKeys([]);
   }, [experimentId]);
+  // Every param of the experiment's runs can group them, not only those of the loaded runs:
+  // asked for when the menu is first reached (over an experiment's newest 10,000 runs it is
+  // the costliest question the page asks, and most visits never group).
+  const keysAsked = useRef(false);
+  const askKeys = () => {
+    if (keysAsked.current) return;
+    keysAsked.current = true;
+    call<{ params?: { key: string }[] }>(`/api/v1/experiments/${encodeURIComponent(experimentId)}/keys`).then(
+      (k) => setParamKeys((k.params ?? []).map((p) => p.key).sort()), () => { keysAsked.current = false; });
+  };
 
   const load = async (token?: string) => {
     const gen = generation.current;
@@ -285,7 +294,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
         </form>
         <label>
           Group by
-          <select value={group} onChange={(e) => go({ group: e.currentTarget.value })}>
+          <select value={group} onFocus={askKeys} onPointerDown={askKeys} onChange={(e) => go({ group: e.currentTarget.value })}>
             <option value="">No grouping</option>
             {groupChoices.map((k) => <option key={k} value={k}>{k}</option>)}
           </select>
