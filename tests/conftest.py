@@ -293,6 +293,19 @@ def _tracking_uri(request):
     mlflow.set_tracking_uri(None)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _module_tracking_uri(_tracking_uri):
+    """A module's fixture may point the fluent API at a server of its own; the next module
+    (in the same process) starts again from the session's, whatever the fixture left."""
+    uri, env_uri = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    mlflow.set_tracking_uri(uri)
+    if env_uri is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = env_uri
+
+
 @pytest.fixture
 def client(base_url) -> MlflowClient:
     return MlflowClient(tracking_uri=base_url)

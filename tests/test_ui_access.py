@@ -66,7 +66,8 @@ def site():
         experiment, model = unique_name("ui-access"), unique_name("ui-access-model")
         X, y = load_diabetes(return_X_y=True)
         Xf = X.astype(np.float32)
-        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI")}
+        prev = mlflow.get_tracking_uri()
         os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = cred("manager")
         try:
             mlflow.set_tracking_uri(srv.url)
@@ -75,6 +76,7 @@ def site():
                 mlflow.onnx.log_model(to_onnx(Ridge().fit(Xf, y), Xf[:1], target_opset=17), name="model",
                                       registered_model_name=model, pip_requirements=pinned("onnx"))
         finally:
+            mlflow.set_tracking_uri(prev)  # the session's server, for the files that come after
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
