@@ -20,7 +20,7 @@ SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
+.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
@@ -195,6 +195,12 @@ fuzz:
 bench-tracking: build
 	bash bench/setup.sh bench
 	$(GO) run ./bench/tracking $(BENCH_FLAGS)
+
+# The same on PostgreSQL (a throwaway cluster from tests/pg/start.sh; `make system-deps`
+# installs it): MLflow, mlship on one server and mlship on 3 replicas of one database.
+bench-tracking-pg: build
+	bash bench/setup.sh bench
+	$(GO) run ./bench/tracking --backend postgres --replicas 3 $(BENCH_FLAGS)
 
 bench-registry: build
 	bash bench/setup.sh bench

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,10 +39,14 @@ type statusError struct {
 
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.body) }
 
-// api speaks MLflow's REST API (/api/2.0/mlflow) to one server.
+// api speaks MLflow's REST API (/api/2.0/mlflow) to one server, or round-robin to the
+// replicas of one.
 type api struct {
 	base   string
 	client *http.Client
+	// replicas, when set, are the base URLs each request goes to in turn, instead of base.
+	replicas []string
+	next     atomic.Uint64
 	// authorization is sent as the Authorization header when set.
 	authorization string
 }
@@ -82,7 +87,7 @@ func (a *api) post(ctx context.Context, endpoint string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/2.0/mlflow/"+endpoint, bytes.NewReader(buf))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url()+"/api/2.0/mlflow/"+endpoint, bytes.NewReader(buf))
 	if err != nil {
 		return err
 	}
@@ -108,6 +113,14 @@ func (a *api) post(ctx context.Context, endpoint string, body, out any) error {
 		err = cerr
 	}
 	return err
+}
+
+// url is the base URL of the server the next request goes to.
+func (a *api) url() string {
+	if len(a.replicas) == 0 {
+		return a.base
+	}
+	return a.replicas[(a.next.Add(1)-1)%uint64(len(a.replicas))]
 }
 
 func (a *api) createExperiment(ctx context.Context, name string) (string, error) {

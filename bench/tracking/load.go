@@ -29,6 +29,12 @@ type workloadResult struct {
 	// ServerCPUSeconds is the server process's CPU time (user and system) during the
 	// measured window, or all windows' together.
 	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	// DatabaseCPUSeconds is PostgreSQL's CPU time (the postmaster and its backends) in
+	// the same windows, with --backend postgres on a cluster this run started.
+	DatabaseCPUSeconds float64 `json:"database_cpu_seconds,omitempty"`
+	// ClientCPUSeconds is this benchmark's own CPU time in the same windows: its
+	// clients share the machine with the servers.
+	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
 	// Runs is every measured window's figures, in the order they ran; a result of
 	// several is summed up by medianWindow.
 	Runs []runFigures `json:"runs,omitempty"`
@@ -51,6 +57,7 @@ func medianWindow(runs []workloadResult, clients int) workloadResult {
 	med := order[(len(order)-1)/2]
 	med.Clients = clients
 	med.Requests, med.Successes, med.Errors, med.InlineRunCreates, med.ErrorSamples, med.ServerCPUSeconds = 0, 0, 0, 0, nil, 0
+	med.DatabaseCPUSeconds, med.ClientCPUSeconds = 0, 0
 	for _, r := range runs {
 		med.Runs = append(med.Runs, runFigures{ReqPerSec: r.ReqPerSec, Requests: r.Requests, Errors: r.Errors, P99Ms: r.LatencyMs.P99})
 		med.Requests += r.Requests
@@ -58,6 +65,8 @@ func medianWindow(runs []workloadResult, clients int) workloadResult {
 		med.Errors += r.Errors
 		med.InlineRunCreates += r.InlineRunCreates
 		med.ServerCPUSeconds += r.ServerCPUSeconds
+		med.DatabaseCPUSeconds += r.DatabaseCPUSeconds
+		med.ClientCPUSeconds += r.ClientCPUSeconds
 		for _, s := range r.ErrorSamples {
 			if len(med.ErrorSamples) < maxErrorSamples && !slices.Contains(med.ErrorSamples, s) {
 				med.ErrorSamples = append(med.ErrorSamples, s)

@@ -18,6 +18,12 @@
 // once, their windows alternate, and the two are printed side by side. Only 200
 // responses count as successes. The run exits non-zero when a workload's error rate is
 // above --max-error-rate. All traffic goes to 127.0.0.1.
+//
+// With --backend postgres both servers run on one PostgreSQL (a throwaway cluster that
+// tests/pg/start.sh starts, or MLSHIP_TEST_POSTGRES_URI), each on a database of its own,
+// and with --replicas N mlship is also measured as N servers on one database and one
+// artifacts folder, the clients' requests going round-robin over them, beside mlship
+// as one server.
 package main
 
 import (
@@ -32,6 +38,9 @@ import (
 	"strings"
 	"time"
 )
+
+// replicaTarget names mlship run as n servers on one database: "mlship-x3".
+func replicaTarget(n int) string { return targetMlship + "-x" + strconv.Itoa(n) }
 
 // Names of the servers under test and of the workloads, in the order they run.
 var (
@@ -62,6 +71,9 @@ type config struct {
 	output         string
 	keepData       bool
 	mlshipAuth     bool // also measure mlship with --auth
+	backend        string
+	replicas       int       // >1: also measure mlship as this many servers on one database
+	pg             *postgres // the cluster of --backend postgres, once started
 }
 
 func main() { benchkit.Main("tracking", parseFlags, run) }
@@ -92,6 +104,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.keepData, "keep-data", false, "keep the servers' temporary data directories and logs")
 	fs.BoolVar(&cfg.mlshipAuth, "mlship-auth", false, "also measure mlship started with --auth (target "+targetMlshipAuth+"), its clients sending a user's API token,\n"+
 		"and print it beside mlship without: the ratio is auth on over auth off")
+	fs.StringVar(&cfg.backend, "backend", backendSQLite, "metadata store of both servers: sqlite (a file in each server's data directory) or postgres (a database\n"+
+		"of each on one PostgreSQL: a throwaway cluster started with tests/pg/start.sh, or MLSHIP_TEST_POSTGRES_URI's)")
+	fs.IntVar(&cfg.replicas, "replicas", 1, "with --backend postgres and N > 1, also measure mlship as N servers on one database and one artifacts\n"+
+		"folder (target mlship-xN), requests going round-robin over them, beside mlship as one server")
 	if err := benchkit.Parse(fs, args); err != nil {
 		return cfg, err
 	}
@@ -111,6 +127,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		cfg.targets = append(cfg.targets, targetMlshipAuth)
 	}
+	if cfg.replicas > 1 {
+		if cfg.backend != backendPostgres {
+			return cfg, errors.New("--replicas: replicas share a database, which needs --backend postgres")
+		}
+		if !slices.Contains(cfg.targets, targetMlship) {
+			return cfg, errors.New("--replicas compares mlship on several servers with mlship on one: include mlship in --targets")
+		}
+		cfg.targets = append(cfg.targets, replicaTarget(cfg.replicas))
+	}
 	return cfg, cfg.validate()
 }
 
@@ -124,6 +149,10 @@ func (c *config) validate() error {
 		return errors.New("--runs and --search-runs must be at least 1")
 	case c.batchesPerRun < 1:
 		return errors.New("--batches-per-run must be at least 1")
+	case c.backend != backendSQLite && c.backend != backendPostgres:
+		return fmt.Errorf("--backend: %q is neither %s nor %s", c.backend, backendSQLite, backendPostgres)
+	case c.replicas < 1:
+		return errors.New("--replicas must be at least 1")
 	}
 	if err := benchkit.CheckOutput(c.output); err != nil {
 		return err
@@ -158,8 +187,19 @@ func parseCounts(value string) ([]int, error) {
 // run benchmarks every selected target in turn, prints the report and fails when a
 // workload saw too many errors.
 func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) error {
-	client := newHTTPClient(max(slices.Max(cfg.clientCounts), cfg.seedClients))
+	client := newHTTPClient(max(slices.Max(cfg.clientCounts), cfg.seedClients) * cfg.replicas)
+	if cfg.backend == backendPostgres {
+		pg, err := startPostgres(ctx, logger)
+		if err != nil {
+			return err
+		}
+		defer pg.stop()
+		cfg.pg = pg
+	}
 	rep := newReport(ctx, cfg)
+	if cfg.pg != nil {
+		rep.Machine.Backend = "PostgreSQL " + cfg.pg.version
+	}
 	logger.Printf("machine: %s", rep.Machine.Summary())
 	for _, group := range targetGroups(cfg.targets) {
 		res, err := benchTargets(ctx, cfg, group, client, logger)
@@ -176,18 +216,21 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 	return rep.checkErrorRates(cfg.maxErrorRate)
 }
 
-// targetGroups are the targets measured together: mlship with and without --auth, their
-// windows alternating (the idle one costs the measured one next to nothing); every other
-// server alone.
+// targetGroups are the targets measured together: mlship with and without --auth, or
+// on one server and on several, their windows alternating (the idle one costs the
+// measured one next to nothing); MLflow alone.
 func targetGroups(targets []string) [][]string {
 	var groups [][]string
+	mlship := -1
 	for _, t := range targets {
 		switch {
-		case t == targetMlshipAuth && slices.Contains(targets, targetMlship):
-		case t == targetMlship && slices.Contains(targets, targetMlshipAuth):
-			groups = append(groups, []string{targetMlship, targetMlshipAuth})
-		default:
+		case t == targetMLflow:
 			groups = append(groups, []string{t})
+		case mlship < 0:
+			mlship = len(groups)
+			groups = append(groups, []string{t})
+		default:
+			groups[mlship] = append(groups[mlship], t)
 		}
 	}
 	return groups

@@ -22,6 +22,8 @@ type report struct {
 	Ratios map[string]float64 `json:"ratio_mlship_over_mlflow,omitempty"`
 	// AuthRatios (--mlship-auth) are mlship's with --auth over without, by the same keys.
 	AuthRatios map[string]float64 `json:"ratio_mlship_auth_over_mlship,omitempty"`
+	// ReplicaRatios (--replicas N) are mlship's on N servers over mlship's on one.
+	ReplicaRatios map[string]float64 `json:"ratio_mlship_replicas_over_mlship,omitempty"`
 }
 
 type settings struct {
@@ -34,6 +36,8 @@ type settings struct {
 	BatchesPerRun int      `json:"log_batch_requests_per_run"`
 	Workloads     []string `json:"workloads"`
 	Started       string   `json:"started"`
+	Backend       string   `json:"backend"`
+	Replicas      int      `json:"replicas,omitempty"`
 }
 
 func newReport(ctx context.Context, cfg config) *report {
@@ -48,12 +52,17 @@ func newReport(ctx context.Context, cfg config) *report {
 		BatchesPerRun: cfg.batchesPerRun,
 		Workloads:     cfg.workloads,
 		Started:       time.Now().UTC().Format(time.RFC3339),
+		Backend:       cfg.backend,
+		Replicas:      cfg.replicas,
 	}}
 }
 
 func (r *report) computeRatios() {
 	r.Ratios = ratios(r.target(targetMLflow), r.target(targetMlship))
 	r.AuthRatios = ratios(r.target(targetMlship), r.target(targetMlshipAuth))
+	if r.Settings.Replicas > 1 {
+		r.ReplicaRatios = ratios(r.target(targetMlship), r.target(replicaTarget(r.Settings.Replicas)))
+	}
 }
 
 // ratios are other's req/s over base's, by workload and client count; nil without both.
@@ -107,6 +116,9 @@ func (r *report) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nmachine:  %s\n", r.Machine.Summary())
 	fmt.Fprintf(w, "load:     %s at start, %s at end (1/5/15 min; above %d CPUs means other work competed)\n",
 		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd, r.Machine.CPUs)
+	if s.Backend == backendPostgres {
+		fmt.Fprintf(w, "backend:  PostgreSQL, one database for each server (mlship's replicas share one)\n")
+	}
 	fmt.Fprintf(w, "settings: %d runs of %gs after %gs warm-up for each workload at each client count; search over %d seeded runs\n",
 		s.Runs, s.DurationS, s.WarmupS, s.SearchRuns)
 	fmt.Fprintf(w, "          req/s is the median run's; failed counts the non-200 answers of all runs\n\n")
@@ -136,6 +148,9 @@ func (r *report) writeTable(w io.Writer) error {
 	if err := r.writeAuthTable(w); err != nil {
 		return err
 	}
+	if err := r.writeReplicaTable(w); err != nil {
+		return err
+	}
 	r.writeNotes(w)
 	return nil
 }
@@ -161,6 +176,52 @@ func (r *report) writeAuthTable(w io.Writer) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// writeReplicaTable prints mlship on --replicas servers beside mlship on one, with the
+// CPU both used: on a machine without the cores for the replicas, the figure is bounded
+// by the CPU that the servers, PostgreSQL and the clients share.
+func (r *report) writeReplicaTable(w io.Writer) error {
+	n := r.Settings.Replicas
+	one, many := r.target(targetMlship), r.target(replicaTarget(n))
+	if one == nil || many == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\nmlship on %d replicas (one database, requests round-robin) against one server:\n\n", n)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "workload\tclients\t1 replica req/s\t%d replicas req/s\t%d replicas failed\tratio (%d/1)\tCPU per success ms, 1: server + PostgreSQL\t%d: server + PostgreSQL\tcores busy, 1 / %d (servers + PostgreSQL + clients, of %d)\t\n",
+		n, n, n, n, n, r.Machine.CPUs)
+	for _, name := range r.Settings.Workloads {
+		for _, c := range r.Settings.Clients {
+			ratio := "-"
+			if v, ok := r.ReplicaRatios[ratioKey(name, c)]; ok {
+				ratio = fmt.Sprintf("%.2fx", v)
+			}
+			a, b := one.workload(name, c), many.workload(name, c)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s / %s\t\n", name, c, rate(a), rate(b), failed(b), ratio,
+				cpuPerSuccess(a), cpuPerSuccess(b), coresBusy(a, r.Settings.DurationS), coresBusy(b, r.Settings.DurationS))
+		}
+	}
+	return tw.Flush()
+}
+
+// cpuPerSuccess is the server's and PostgreSQL's CPU time per successful request over
+// all windows: "1.20 + 0.80".
+func cpuPerSuccess(w *workloadResult) string {
+	if w == nil || w.Successes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f + %.2f", 1000*w.ServerCPUSeconds/float64(w.Successes), 1000*w.DatabaseCPUSeconds/float64(w.Successes))
+}
+
+// coresBusy is how many cores the server, PostgreSQL and the benchmark's clients kept
+// busy on average over the measured windows: "1.10 + 0.60 + 0.25".
+func coresBusy(w *workloadResult, durationS float64) string {
+	if w == nil || len(w.Runs) == 0 || durationS <= 0 {
+		return "-"
+	}
+	t := durationS * float64(len(w.Runs))
+	return fmt.Sprintf("%.2f + %.2f + %.2f", w.ServerCPUSeconds/t, w.DatabaseCPUSeconds/t, w.ClientCPUSeconds/t)
 }
 
 // successRatio compares two targets by the successes of all their windows, which lasted
@@ -200,6 +261,9 @@ func (r *report) writeNotes(w io.Writer) {
 		for _, wl := range t.Workloads {
 			fmt.Fprintf(w, "%s %s, %d clients: %d requests, %d ok, %d errors (%.2f%%) in %d runs; req/s of each run: %s",
 				t.Name, wl.Name, wl.Clients, wl.Requests, wl.Successes, wl.Errors, 100*wl.ErrorRate, len(wl.Runs), runRates(wl.Runs))
+			if wl.DatabaseCPUSeconds > 0 || (r.Settings.Backend == backendPostgres && wl.ServerCPUSeconds > 0) {
+				fmt.Fprintf(w, "; CPU per success ms: server + PostgreSQL %s; cores busy: server + PostgreSQL + clients %s", cpuPerSuccess(&wl), coresBusy(&wl, r.Settings.DurationS))
+			}
 			if wl.InlineRunCreates > 0 {
 				fmt.Fprintf(w, ", %d runs created inside the window", wl.InlineRunCreates)
 			}

@@ -49,6 +49,8 @@ func TestTargetGroups(t *testing.T) {
 		{[]string{"mlflow", "mlship"}, "[[mlflow] [mlship]]"},
 		{[]string{"mlflow", "mlship", "mlship+auth"}, "[[mlflow] [mlship mlship+auth]]"},
 		{[]string{"mlship", "mlship+auth"}, "[[mlship mlship+auth]]"},
+		{[]string{"mlflow", "mlship", "mlship-x3"}, "[[mlflow] [mlship mlship-x3]]"},
+		{[]string{"mlship", "mlflow", "mlship+auth", "mlship-x3"}, "[[mlship mlship+auth mlship-x3] [mlflow]]"},
 	} {
 		if got := fmt.Sprint(targetGroups(tc.in)); got != tc.want {
 			t.Errorf("targetGroups(%v) = %s, want %s", tc.in, got, tc.want)
@@ -213,6 +215,70 @@ func TestMedianWindowAndReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"60.3x", "12 (0.5%)", "11.0 (12 failed, p99 30300 ms)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestReplicasFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"--backend", "postgres", "--replicas", "3"}, io.Discard)
+	if err != nil || !slices.Equal(cfg.targets, []string{"mlflow", "mlship", "mlship-x3"}) {
+		t.Errorf("targets %v, %v; want mlflow, mlship, mlship-x3", cfg.targets, err)
+	}
+	for _, args := range [][]string{
+		{"--replicas", "3"}, // SQLite
+		{"--backend", "postgres", "--replicas", "3", "--targets", "mlflow"},
+		{"--backend", "postgres", "--replicas", "0"},
+		{"--backend", "mysql"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+	if got := sqlalchemyURI("postgresql://postgres@127.0.0.1:5432/bench_mlflow_1_0?sslmode=disable"); got != "postgresql+psycopg2://postgres@127.0.0.1:5432/bench_mlflow_1_0?sslmode=disable" {
+		t.Errorf("sqlalchemyURI = %s", got)
+	}
+}
+
+// With replicas every request goes to the next one in turn.
+func TestAPIRoundRobin(t *testing.T) {
+	var hits [3]atomic.Int64
+	var urls []string
+	for i := range hits {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			_, _ = w.Write([]byte("{}"))
+		}))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	a := &api{base: urls[0], replicas: urls, client: http.DefaultClient}
+	for range 9 {
+		if err := a.searchRuns(context.Background(), "1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range hits {
+		if n := hits[i].Load(); n != 3 {
+			t.Errorf("replica %d got %d requests, want 3", i, n)
+		}
+	}
+}
+
+func TestReplicaReport(t *testing.T) {
+	win := func(rate float64) workloadResult {
+		return medianWindow([]workloadResult{{Name: "runs_create", ReqPerSec: rate, Successes: int(rate) * 10, Requests: int(rate) * 10,
+			ServerCPUSeconds: 10, DatabaseCPUSeconds: 5, ClientCPUSeconds: 2}}, 8)
+	}
+	rep := &report{Machine: benchkit.Machine{CPUs: 2}, Settings: settings{Clients: []int{8}, Runs: 1, DurationS: 10, Workloads: []string{"runs_create"}, Backend: backendPostgres, Replicas: 3},
+		Targets: []targetResult{{Name: targetMlship, Workloads: []workloadResult{win(1000)}}, {Name: "mlship-x3", Workloads: []workloadResult{win(1500)}}}}
+	rep.computeRatios()
+	var out strings.Builder
+	if err := rep.writeTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mlship on 3 replicas", "1.50x", "1.00 + 0.50 + 0.20", "PostgreSQL"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

@@ -8,7 +8,10 @@ import (
 	"log"
 	"math"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -27,7 +30,7 @@ type targetBench struct {
 	api       *api
 	log       *log.Logger
 	searchExp string // experiment holding cfg.searchRuns seeded runs
-	pid       int    // the server's process, whose CPU time each window reads
+	pids      []int  // the server's processes (one per replica), whose CPU time each window reads
 	clients   int    // concurrent clients of the window being measured
 	// experiments counts the experiments created, to name each one apart.
 	experiments int
@@ -41,11 +44,11 @@ func benchTargets(ctx context.Context, cfg config, names []string, client *http.
 	tbs := make([]*targetBench, len(names))
 	results := make([]targetResult, len(names))
 	for i, name := range names {
-		tb, srv, err := startTarget(ctx, cfg, name, client, logger)
+		tb, cleanup, err := startTarget(ctx, cfg, name, client, logger)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		defer srv.Cleanup(cfg.keepData, logger)
+		defer cleanup()
 		tbs[i], results[i] = tb, targetResult{Name: name}
 	}
 	for i, tb := range tbs {
@@ -81,8 +84,9 @@ func benchTargets(ctx context.Context, cfg config, names []string, client *http.
 					if err != nil {
 						return nil, fmt.Errorf("%s: %s, %d clients: %w", tb.name, w, clients, err)
 					}
-					logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms, server CPU %.2f ms per success",
-						tb.name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99, 1000*r.ServerCPUSeconds/float64(max(r.Successes, 1)))
+					logger.Printf("%s %s, %d clients, run %d of %d: %.1f req/s, %d errors, p50 %.1f ms, p99 %.1f ms, CPU per success: server %.2f ms, database %.2f ms",
+						tb.name, w, clients, i+1, cfg.repeats, r.ReqPerSec, r.Errors, r.LatencyMs.P50, r.LatencyMs.P99,
+						1000*r.ServerCPUSeconds/float64(max(r.Successes, 1)), 1000*r.DatabaseCPUSeconds/float64(max(r.Successes, 1)))
 					windows[[3]int{ti, wi, ci}] = append(windows[[3]int{ti, wi, ci}], r)
 				}
 			}
@@ -98,32 +102,79 @@ func benchTargets(ctx context.Context, cfg config, names []string, client *http.
 	return results, nil
 }
 
-// startTarget starts one server and returns what drives it; mlship+auth is mlship
-// with --auth, its clients signed in with an ordinary user's token.
-func startTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (*targetBench, *benchkit.Server, error) {
+// startTarget starts one target and returns what drives it and what stops it:
+// mlship+auth is mlship with --auth, its clients signed in with an ordinary user's
+// token; mlship-xN is N mlship servers on one database and one artifacts folder.
+func startTarget(ctx context.Context, cfg config, name string, client *http.Client, logger *log.Logger) (*targetBench, func(), error) {
 	logger.Printf("%s: starting server", name)
-	scfg, server, adminPassword := cfg.server(), name, ""
-	if name == targetMlshipAuth {
+	scfg, server, adminPassword, replicas := cfg.server(), name, "", 1
+	switch {
+	case name == targetMlshipAuth:
 		adminPassword = rand.Text()
 		scfg.MlshipArgs = []string{"--auth"}
 		scfg.MlshipEnv = []string{"MLSHIP_ADMIN_PASSWORD=" + adminPassword}
 		server = benchkit.Mlship
+	case strings.HasPrefix(name, targetMlship+"-x"):
+		replicas, server = cfg.replicas, benchkit.Mlship
 	}
-	srv, err := benchkit.StartServer(ctx, scfg, server, client, logger)
-	if err != nil {
-		return nil, nil, err
+	var cleanups []func()
+	cleanup := func() {
+		for _, f := range slices.Backward(cleanups) {
+			f()
+		}
 	}
-	logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
-	tb := &targetBench{cfg: cfg, name: name, api: &api{base: srv.BaseURL, client: client}, log: logger, pid: srv.PID()}
-	if adminPassword != "" {
-		token, err := userToken(ctx, client, srv.BaseURL, adminPassword)
+	if cfg.pg != nil {
+		uri, err := cfg.pg.createDatabase(ctx, name)
 		if err != nil {
-			srv.Cleanup(cfg.keepData, logger)
+			return nil, nil, err
+		}
+		if server == benchkit.MLflow {
+			scfg.MlflowBackendStoreURI = sqlalchemyURI(uri)
+		} else {
+			scfg.MlshipArgs = append(scfg.MlshipArgs, "--backend-store-uri", uri)
+		}
+		logger.Printf("%s: on PostgreSQL database %s", name, uri)
+	}
+	if replicas > 1 {
+		// One artifacts folder for all, as replicas share a bucket or a shared volume.
+		shared, err := os.MkdirTemp("", "mlship-bench-artifacts-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() {
+			if !cfg.keepData {
+				os.RemoveAll(shared)
+			}
+		})
+		scfg.MlshipArgs = append(scfg.MlshipArgs, "--artifacts-destination", shared)
+	}
+	tb := &targetBench{cfg: cfg, name: name, api: &api{client: client}, log: logger}
+	// One after the other: the first applies the migrations to the empty database.
+	for i := range replicas {
+		srv, err := benchkit.StartServer(ctx, scfg, server, client, logger)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, func() { srv.Cleanup(cfg.keepData, logger) })
+		logger.Printf("%s: healthy at %s (data in %s)", name, srv.BaseURL, srv.Dir)
+		tb.pids = append(tb.pids, srv.PID())
+		if i == 0 {
+			tb.api.base = srv.BaseURL
+		}
+		if replicas > 1 {
+			tb.api.replicas = append(tb.api.replicas, srv.BaseURL)
+		}
+	}
+	if adminPassword != "" {
+		token, err := userToken(ctx, client, tb.api.base, adminPassword)
+		if err != nil {
+			cleanup()
 			return nil, nil, fmt.Errorf("sign in: %w", err)
 		}
 		tb.api.authorization = "Bearer " + token
 	}
-	return tb, srv, nil
+	return tb, cleanup, nil
 }
 
 // run warms up and then measures one workload.
@@ -145,9 +196,14 @@ func (tb *targetBench) run(ctx context.Context, workload string) (workloadResult
 // measure measures one window and the CPU time the server spent in it, which the
 // machine's other load changes far less than the window's rate.
 func (tb *targetBench) measure(ctx context.Context, steps []step) workloadResult {
-	cpu := benchkit.ProcessCPU(tb.pid)
+	db := tb.cfg.pg.pid()
+	cpu, dbCPU, self := treeCPU(tb.pids...), treeCPU(db), benchkit.ProcessCPU(os.Getpid())
 	r := measure(ctx, steps, tb.cfg.duration)
-	r.ServerCPUSeconds = benchkit.ProcessCPU(tb.pid) - cpu
+	r.ServerCPUSeconds = treeCPU(tb.pids...) - cpu
+	r.ClientCPUSeconds = benchkit.ProcessCPU(os.Getpid()) - self
+	if db > 0 {
+		r.DatabaseCPUSeconds = treeCPU(db) - dbCPU
+	}
 	return r
 }
 

@@ -22,6 +22,8 @@ type Machine struct {
 	MLflowWorkers string `json:"mlflow_workers,omitempty"`
 	MlshipBin     string `json:"mlship_bin,omitempty"`
 	MlshipVersion string `json:"mlship_version,omitempty"`
+	// Backend is the servers' metadata store, as the summary names it; empty for SQLite.
+	Backend string `json:"backend,omitempty"`
 	// Load averages when the run started and ended: other work on the machine
 	// takes CPU from the servers and the load generator alike.
 	LoadAvgStart string `json:"loadavg_start"`
@@ -102,7 +104,11 @@ func MlshipVersion(ctx context.Context, bin string) string {
 func (m Machine) Summary() string {
 	s := fmt.Sprintf("%d CPUs (%s), %s, %s", m.CPUs, m.CPUModel, m.OSArch, m.GoVersion)
 	if m.MLflowVersion != "" {
-		s += fmt.Sprintf("; mlflow %s, workers %s, SQLite backend", m.MLflowVersion, m.MLflowWorkers)
+		backend := m.Backend
+		if backend == "" {
+			backend = "SQLite"
+		}
+		s += fmt.Sprintf("; mlflow %s, workers %s, %s backend", m.MLflowVersion, m.MLflowWorkers, backend)
 	}
 	if m.MlshipBin != "" {
 		s += fmt.Sprintf("; mlship %s (%s)", m.MlshipVersion, m.MlshipBin)

@@ -75,8 +75,12 @@ func serverCommand(cfg ServerConfig, name, dir string, port int) *exec.Cmd {
 	}
 	// MLflow's defaults are kept: uvicorn with its default worker count, security
 	// middleware on (its default allowed hosts include 127.0.0.1:*), job runner on.
+	store := cfg.MlflowBackendStoreURI
+	if store == "" {
+		store = "sqlite:///" + filepath.Join(dir, "mlflow.db")
+	}
 	return exec.Command(cfg.MlflowPython, "-m", "mlflow", "server",
-		"--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"),
+		"--backend-store-uri", store,
 		"--artifacts-destination", filepath.Join(dir, "artifacts"),
 		"--host", "127.0.0.1", "--port", p)
 }
@@ -189,6 +193,9 @@ type ServerConfig struct {
 	KeepData       bool          // keep the data directories afterwards
 	MlshipArgs     []string      // more flags of mlship server, e.g. --auth
 	MlshipEnv      []string      // more of mlship's environment, as KEY=VALUE
+	// MlflowBackendStoreURI is MLflow's --backend-store-uri; empty for a SQLite file in
+	// the server's data directory.
+	MlflowBackendStoreURI string
 }
 
 // PID is the server process's id.
