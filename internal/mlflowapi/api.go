@@ -18,6 +18,7 @@ import (
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/registry"
+	"github.com/mlship/mlship/internal/traces"
 	"github.com/mlship/mlship/internal/tracking"
 )
 
@@ -33,6 +34,8 @@ type Options struct {
 	// Permissions, when identities are on, decides what each identity may do with each
 	// experiment and registered model; nil allows everything.
 	Permissions *auth.Service
+	// Traces keeps MLflow 3's traces: their routes need it.
+	Traces *traces.Service
 }
 
 // API is MLflow's REST API.
@@ -58,6 +61,9 @@ func New(t *tracking.Service, reg *registry.Service, blobs blob.Store, logger *s
 // prefixes are where MLflow serves every endpoint: the REST path and the UI's path.
 var prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
 
+// v3Prefixes are where MLflow 3 serves the endpoints it added (traces among them).
+var v3Prefixes = []string{"/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"}
+
 type route struct {
 	method, path string
 	fn           httpx.HandlerFunc
@@ -72,7 +78,7 @@ const (
 )
 
 func (a *API) routes() []route {
-	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes())
+	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes(), a.traceRoutes())
 }
 
 func (a *API) trackingRoutes() []route {
@@ -132,17 +138,27 @@ func bodyOf(method string) httpx.Body {
 func (a *API) Register(rt *httpx.Router) {
 	for _, p := range prefixes {
 		for _, r := range a.routes() {
-			h := a.checkObjects(r.method, r.path, httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, r.fn)))
-			rt.Handle(httpx.Route{Method: r.method, Path: p + r.path, Body: bodyOf(r.method), Access: r.access, Handler: h})
+			a.handle(rt, p, r)
 		}
 		rt.Fallback(p, httpx.Handle(a.logger, a.endpointNotFound))
 	}
+	for _, p := range v3Prefixes {
+		for _, r := range a.traceRoutes() {
+			a.handle(rt, p, r)
+		}
+	}
+	a.registerOTLP(rt)
 	for _, p := range []string{"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"} {
 		rt.Handle(httpx.Route{Method: "GET", Path: p, Access: httpx.Public, Handler: httpx.Handle(a.logger, a.serverInfo)})
 	}
 	rt.Handle(httpx.Route{Method: "GET", Path: "/model-versions/get-artifact", Access: httpx.Read,
 		Handler: a.checkObjects("GET", "/model-versions/get-artifact", httpx.Handle(a.logger, a.getModelVersionArtifact))})
 	rt.Mount(ArtifactsPrefix, a.artifactRoutes(), httpx.Handle(a.logger, a.artifactNotFound))
+}
+
+func (a *API) handle(rt *httpx.Router, prefix string, r route) {
+	h := a.checkObjects(r.method, r.path, httpx.LimitBody(a.opts.MaxBodyBytes, httpx.Handle(a.logger, r.fn)))
+	rt.Handle(httpx.Route{Method: r.method, Path: prefix + r.path, Body: bodyOf(r.method), Access: r.access, Handler: h})
 }
 
 // endpointNotFound answers a path no route matched: 405 when the path exists with

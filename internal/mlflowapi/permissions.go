@@ -46,6 +46,15 @@ type objectFields struct {
 	Name          string   `json:"name"`
 	ModelID       idString `json:"model_id"`
 	Source        string   `json:"source"`
+	TraceID       idString `json:"trace_id"`
+	TraceIDs      idList   `json:"trace_ids"`
+	RequestID     idString `json:"request_id"`
+	RequestIDs    idList   `json:"request_ids"`
+	Trace         *struct {
+		TraceInfo *struct {
+			TraceLocation traceLocation `json:"trace_location"`
+		} `json:"trace_info"`
+	} `json:"trace"`
 }
 
 // Resolvers. noObject marks the routes that touch no single object: creations (the
@@ -81,6 +90,39 @@ var (
 	}
 	byModel resolver = func(_ *API, _ *http.Request, f *objectFields) ([]objectRef, error) {
 		return []objectRef{{kind: auth.RegisteredModel, id: f.Name}}, nil
+	}
+	// byTrace is the experiments of the traces the path or the fields name.
+	byTrace resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
+		return a.experimentsOfTraces(r, f)
+	}
+	// byTraceAndRun: linking traces to a run changes both.
+	byTraceAndRun resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
+		refs, err := a.experimentsOfTraces(r, f)
+		if err != nil || f.RunID == "" {
+			return refs, err
+		}
+		runs, err := a.experimentsOfRuns(r.Context(), []string{string(f.RunID)})
+		return append(refs, runs...), err
+	}
+	// byTraceLocation is the experiment a new trace goes to, and the one it is in if it
+	// exists (the domain refuses a move).
+	byTraceLocation resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
+		if f.Trace == nil || f.Trace.TraceInfo == nil {
+			return nil, nil
+		}
+		return []objectRef{{kind: auth.Experiment, id: f.Trace.TraceInfo.TraceLocation.experimentID()}}, nil
+	}
+	// byExperimentHeader: OpenTelemetry names its experiment and run in headers.
+	byExperimentHeader resolver = func(a *API, r *http.Request, _ *objectFields) ([]objectRef, error) {
+		refs := []objectRef{{kind: auth.Experiment, id: r.Header.Get(experimentHeader)}}
+		if run := r.Header.Get(runHeader); run != "" {
+			runs, err := a.experimentsOfRuns(r.Context(), []string{run})
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, runs...)
+		}
+		return refs, nil
 	}
 	byArtifactPath resolver = func(a *API, r *http.Request, _ *objectFields) ([]objectRef, error) {
 		return a.artifactOwners(r)
@@ -208,6 +250,23 @@ var objectRules = map[string]objectRule{
 	"DELETE model-versions/delete-tag":           {byModel, auth.LevelEdit},
 	"GET /model-versions/get-artifact":           {byModel, auth.LevelRead},
 
+	// Traces belong to their experiment: reading one needs READ on it, writing EDIT.
+	"POST traces":                                          {byTraceLocation, auth.LevelEdit},
+	"GET traces/{trace_id}":                                {byTrace, auth.LevelRead},
+	"GET traces/get":                                       {byTrace, auth.LevelRead},
+	"GET traces/batchGet":                                  {byTrace, auth.LevelRead},
+	"POST traces/batchGetInfos":                            {byTrace, auth.LevelRead},
+	"POST traces/search":                                   {noObject, 0}, // searches readable experiments only
+	"POST traces/delete-traces":                            {byExperiment, auth.LevelEdit},
+	"PATCH traces/{trace_id}/tags":                         {byTrace, auth.LevelEdit},
+	"DELETE traces/{trace_id}/tags":                        {byTrace, auth.LevelEdit},
+	"POST traces/link-to-run":                              {byTraceAndRun, auth.LevelEdit},
+	"POST traces/{trace_id}/assessments":                   {byTrace, auth.LevelEdit},
+	"GET traces/{trace_id}/assessments/{assessment_id}":    {byTrace, auth.LevelRead},
+	"PATCH traces/{trace_id}/assessments/{assessment_id}":  {byTrace, auth.LevelEdit},
+	"DELETE traces/{trace_id}/assessments/{assessment_id}": {byTrace, auth.LevelEdit},
+	"POST " + OTLPTracesPath:                               {byExperimentHeader, auth.LevelEdit},
+
 	// The artifact proxy: a path's first segment is its experiment's id, or the
 	// registered copies' directory, read as the models that hold the copy.
 	"GET artifacts":     {byArtifactPath, auth.LevelRead},
@@ -229,7 +288,7 @@ func RuleFor(method, path string) bool {
 }
 
 func ruleKey(path string) string {
-	for _, p := range append(prefixes, ArtifactsPrefix) {
+	for _, p := range append(append([]string{ArtifactsPrefix}, prefixes...), v3Prefixes...) {
 		if strings.HasPrefix(path, p) {
 			return strings.TrimPrefix(path, p)
 		}
@@ -295,8 +354,8 @@ func (a *API) allowed(r *http.Request, rule objectRule, declared bool) error {
 // and leaves the body for the handler to read again.
 func (a *API) peekFields(r *http.Request, f *objectFields) error {
 	switch {
-	case strings.HasPrefix(r.URL.Path, ArtifactsPrefix):
-		return nil // named by the path
+	case strings.HasPrefix(r.URL.Path, ArtifactsPrefix), r.URL.Path == OTLPTracesPath:
+		return nil // named by the path, or by headers
 	case r.Method == http.MethodGet:
 		return decodeQuery(r, f)
 	}
@@ -306,6 +365,29 @@ func (a *API) peekFields(r *http.Request, f *objectFields) error {
 		return err
 	}
 	return decodeJSON(body, f)
+}
+
+// experimentsOfTraces returns the experiments of the traces a request names. A trace
+// that does not exist names none: the handler answers it.
+func (a *API) experimentsOfTraces(r *http.Request, f *objectFields) ([]objectRef, error) {
+	ids := append(f.TraceIDs.strings(), f.RequestIDs.strings()...)
+	for _, id := range []string{r.PathValue("trace_id"), string(f.TraceID), string(f.RequestID)} {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	out := make([]objectRef, 0, len(ids))
+	for _, id := range ids {
+		exp, err := a.opts.Traces.ExperimentOf(r.Context(), id)
+		if fault.KindOf(err) == fault.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objectRef{kind: auth.Experiment, id: exp})
+	}
+	return out, nil
 }
 
 // experimentsOfRuns returns the experiments of the runs, remembered: a run never moves.

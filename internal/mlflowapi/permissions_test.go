@@ -23,8 +23,11 @@ func TestEveryRouteDeclaresItsObjects(t *testing.T) {
 	if !RuleFor(http.MethodGet, "/model-versions/get-artifact") {
 		t.Error("get-artifact declares no object rule")
 	}
+	if !RuleFor(http.MethodPost, OTLPTracesPath) {
+		t.Error("OpenTelemetry ingest declares no object rule")
+	}
 	for key := range objectRules { // and no rule names a route that is not there
-		found := key == "GET /model-versions/get-artifact"
+		found := key == "GET /model-versions/get-artifact" || key == "POST "+OTLPTracesPath
 		for _, r := range a.routes() {
 			found = found || key == r.method+" "+r.path
 		}

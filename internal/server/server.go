@@ -36,6 +36,7 @@ import (
 	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/sso"
 	"github.com/mlship/mlship/internal/store"
+	"github.com/mlship/mlship/internal/traces"
 	"github.com/mlship/mlship/internal/tracking"
 	"github.com/mlship/mlship/internal/ui"
 	"github.com/mlship/mlship/internal/version"
@@ -121,7 +122,8 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	contentStore := cas.New(contentBlobs, "cas") // shared by the registry and the native API
 	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr),
 		Content: content{cas: contentStore, blobs: blobs, tracking: tr}})
-	mlflowOpts := mlflowapi.Options{MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts, VersionFiles: contentStore}
+	mlflowOpts := mlflowapi.Options{MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts, VersionFiles: contentStore,
+		Traces: traces.New(db, tr)}
 	if cfg.Auth {
 		mlflowOpts.Permissions = s.auth
 	}

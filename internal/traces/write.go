@@ -1,0 +1,284 @@
+package traces
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/store"
+)
+
+// StartTrace records a finished trace's info, as MLflow's StartTraceV3 does (the
+// client calls it once the trace has ended), and returns it as stored: with the tag
+// mlflow.artifactLocation where the client uploads its spans, or, when its spans came
+// over OpenTelemetry first, mlflow.trace.spansLocation = TRACKING_STORE. Recording a
+// trace again updates it, merging tags and metadata.
+func (s *Service) StartTrace(ctx context.Context, in Info) (*Info, error) {
+	if err := checkInfo(&in); err != nil {
+		return nil, err
+	}
+	exp, err := s.activeExperiment(ctx, in.ExperimentID)
+	if err != nil {
+		return nil, err
+	}
+	in.Tags[TagArtifactLocation] = strings.TrimSuffix(exp.ArtifactLocation, "/") + "/traces/" + in.TraceID + "/artifacts"
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		exists, err := lockTrace(ctx, tx, in.TraceID, in.ExperimentID)
+		if err != nil {
+			return err
+		}
+		if exists {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM trace_spans WHERE trace_id = ?`, in.TraceID).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				in.Tags[TagSpansLocation] = SpansInStore
+			}
+		}
+		return upsertInfo(ctx, tx, &in, exists)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetInfo(ctx, in.TraceID)
+}
+
+func checkInfo(in *Info) error {
+	if err := CheckTraceID(in.TraceID); err != nil {
+		return err
+	}
+	switch in.State {
+	case "", "STATE_UNSPECIFIED":
+		in.State = StateOK
+		if in.ExecutionDuration == nil {
+			in.State = StateInProgress
+		}
+	case StateOK, StateError, StateInProgress:
+	default:
+		return fault.Invalidf("Invalid trace state '%s': expected OK, ERROR or IN_PROGRESS", clip(in.State))
+	}
+	if in.Tags == nil {
+		in.Tags = map[string]string{}
+	}
+	for k, v := range in.Tags {
+		if err := checkKeyValue("tag", k, v); err != nil {
+			return err
+		}
+	}
+	for k, v := range in.Metadata {
+		if err := checkKeyValue("metadata", k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockTrace reports whether the trace exists, locking its row, and refuses a trace of
+// another experiment: moving a trace would let a writer of one experiment rewrite
+// another's.
+func lockTrace(ctx context.Context, tx *store.Tx, id, experimentID string) (bool, error) {
+	var exp int64
+	err := tx.QueryRowContext(ctx, `SELECT experiment_id FROM trace_info WHERE trace_id = ?`+tx.Dialect().ForUpdate("trace_info"), id).Scan(&exp)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	case strconv.FormatInt(exp, 10) != experimentID:
+		return false, fault.Invalidf("Trace '%s' belongs to experiment %d, not %s", clip(id), exp, experimentID)
+	}
+	return true, nil
+}
+
+func upsertInfo(ctx context.Context, tx *store.Tx, in *Info, exists bool) error {
+	var err error
+	if exists {
+		_, err = tx.ExecContext(ctx, `UPDATE trace_info SET client_request_id = ?, request_time = ?, execution_duration = ?,
+			state = ?, request_preview = ?, response_preview = ? WHERE trace_id = ?`,
+			nullable(in.ClientRequestID), in.RequestTime, in.ExecutionDuration, in.State,
+			nullable(in.RequestPreview), nullable(in.ResponsePreview), in.TraceID)
+	} else {
+		_, err = tx.ExecContext(ctx, `INSERT INTO trace_info (trace_id, experiment_id, client_request_id, request_time,
+			execution_duration, state, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.TraceID, in.ExperimentID, nullable(in.ClientRequestID), in.RequestTime, in.ExecutionDuration, in.State,
+			nullable(in.RequestPreview), nullable(in.ResponsePreview))
+	}
+	if err != nil {
+		return err
+	}
+	if err := upsertPairs(ctx, tx, "trace_tags", in.TraceID, in.Tags); err != nil {
+		return err
+	}
+	if err := upsertPairs(ctx, tx, "trace_metadata", in.TraceID, in.Metadata); err != nil {
+		return err
+	}
+	if run := in.Metadata[MetaSourceRun]; run != "" {
+		return linkRuns(ctx, tx, run, []string{in.TraceID})
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// upsertPairs writes key/value rows of a trace into table (trace_tags or trace_metadata),
+// replacing values of keys already there, in as few statements as the engine allows.
+func upsertPairs(ctx context.Context, tx *store.Tx, table, traceID string, pairs map[string]string) error {
+	keys := slices.Sorted(maps.Keys(pairs)) // one lock order for concurrent writers
+	per := tx.Dialect().MaxParams() / 3
+	for chunk := range slices.Chunk(keys, per) {
+		args := make([]any, 0, 3*len(chunk))
+		for _, k := range chunk {
+			args = append(args, traceID, k, pairs[k])
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (trace_id, key, value) VALUES `+store.RowsOf(3, len(chunk))+
+			` ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value`, args...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func linkRuns(ctx context.Context, tx *store.Tx, runID string, traceIDs []string) error {
+	for chunk := range slices.Chunk(traceIDs, tx.Dialect().MaxParams()/2) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, id := range chunk {
+			args = append(args, id, runID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO trace_runs (trace_id, run_uuid) VALUES `+store.RowsOf(2, len(chunk))+
+			` ON CONFLICT (trace_id, run_uuid) DO NOTHING`, args...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetTag sets a tag on a trace.
+func (s *Service) SetTag(ctx context.Context, traceID, key, value string) error {
+	if err := checkKeyValue("tag", key, value); err != nil {
+		return err
+	}
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := mustExist(ctx, tx, traceID); err != nil {
+			return err
+		}
+		return upsertPairs(ctx, tx, "trace_tags", traceID, map[string]string{key: value})
+	})
+}
+
+// DeleteTag removes a tag from a trace.
+func (s *Service) DeleteTag(ctx context.Context, traceID, key string) error {
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := mustExist(ctx, tx, traceID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM trace_tags WHERE trace_id = ? AND key = ?`, traceID, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fault.NotFoundf("No trace tag with key '%s' for trace with ID '%s'", clip(key), clip(traceID))
+		}
+		return nil
+	})
+}
+
+func mustExist(ctx context.Context, tx *store.Tx, traceID string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM trace_info WHERE trace_id = ?`, traceID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(traceID)
+	}
+	return err
+}
+
+// DeleteQuery says which traces of an experiment to delete: the ones named, or the
+// oldest up to a time (and at most MaxTraces of them), as MLflow's DeleteTraces does.
+type DeleteQuery struct {
+	ExperimentID   string
+	TraceIDs       []string
+	MaxTimestampMs *int64
+	MaxTraces      *int64
+}
+
+// Delete deletes traces of an experiment and returns how many.
+func (s *Service) Delete(ctx context.Context, q DeleteQuery) (int, error) {
+	if q.ExperimentID == "" {
+		return 0, fault.Invalidf("Missing value for required parameter 'experiment_id'")
+	}
+	if (q.MaxTimestampMs == nil) == (len(q.TraceIDs) == 0) {
+		return 0, fault.Invalidf("Exactly one of 'max_timestamp_millis' and 'request_ids' must be specified.")
+	}
+	if len(q.TraceIDs) > 0 && q.MaxTraces != nil {
+		return 0, fault.Invalidf("'max_traces' can't be specified if 'request_ids' is specified.")
+	}
+	var n int64
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		var text string
+		args := []any{q.ExperimentID}
+		if len(q.TraceIDs) > 0 {
+			text = `DELETE FROM trace_info WHERE experiment_id = ? AND trace_id IN (` + store.Placeholders(len(q.TraceIDs)) + `)`
+			for _, id := range q.TraceIDs {
+				args = append(args, id)
+			}
+		} else {
+			inner := `SELECT trace_id FROM trace_info WHERE experiment_id = ? AND request_time <= ? ORDER BY request_time, trace_id`
+			args = append(args, *q.MaxTimestampMs)
+			if q.MaxTraces != nil {
+				inner += ` LIMIT ?`
+				args = append(args, *q.MaxTraces)
+			}
+			text = `DELETE FROM trace_info WHERE trace_id IN (` + inner + `)`
+		}
+		res, err := tx.ExecContext(ctx, text, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// LinkToRun makes traces of the run's experiment belong to a run too, so that
+// searching the run's traces finds them.
+func (s *Service) LinkToRun(ctx context.Context, runID string, traceIDs []string) error {
+	if runID == "" {
+		return fault.Invalidf("Missing value for required parameter 'run_id'")
+	}
+	if len(traceIDs) > MaxLinkedTraces {
+		return fault.Invalidf("Cannot link more than %d traces to a run in a single request; got %d", MaxLinkedTraces, len(traceIDs))
+	}
+	exp, err := s.exps.ExperimentOfRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		for _, id := range traceIDs {
+			var e int64
+			err := tx.QueryRowContext(ctx, `SELECT experiment_id FROM trace_info WHERE trace_id = ?`, id).Scan(&e)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return notFound(id)
+			case err != nil:
+				return err
+			case strconv.FormatInt(e, 10) != exp:
+				return fault.Invalidf("Trace '%s' is in experiment %d and run '%s' in experiment %s; a trace can only be linked to a run of its experiment",
+					clip(id), e, clip(runID), exp)
+			}
+		}
+		return linkRuns(ctx, tx, runID, traceIDs)
+	})
+}

@@ -1,0 +1,288 @@
+"""MLflow 3 tracing against the server with the official client, unchanged: @mlflow.trace and
+start_span traces read back whole, search_traces with filters and ordering, traces of a run,
+tags, deletion, assessments, and OpenTelemetry spans sent to /v1/traces (protobuf and JSON),
+bad OTLP requests refused whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import mlflow
+import pytest
+import requests
+from mlflow.entities import AssessmentSource, AssessmentSourceType
+from mlflow.exceptions import MlflowException
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as OTLPSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from helpers import api_url
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+# Synchronous export: a trace is on the server when the traced call returns.
+os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+
+
+@pytest.fixture
+def traced_experiment(experiment_id):
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+@mlflow.trace(span_type="TOOL")
+def add(a, b):
+    return a + b
+
+
+@mlflow.trace(name="pipeline", attributes={"team": "fraud"})
+def pipeline(x):
+    with mlflow.start_span(name="retrieve", span_type="RETRIEVER") as span:
+        span.set_inputs({"q": x})
+        span.set_attribute("k", 3)
+        span.add_event(mlflow.entities.SpanEvent("cache-miss", attributes={"key": "q1"}))
+        span.set_outputs(["doc-a", "doc-b"])
+    return add(x, 1) * 2
+
+
+def test_trace_decorator_and_spans_read_back_whole(traced_experiment):
+    assert pipeline(20) == 42
+    trace_id = mlflow.get_last_active_trace_id()
+    trace = mlflow.get_trace(trace_id)
+    assert trace is not None
+    info = trace.info
+    assert info.experiment_id == traced_experiment
+    assert info.state.value == "OK" and info.execution_duration >= 0
+    assert info.tags["mlflow.traceName"] == "pipeline"
+    spans = {s.name: s for s in trace.data.spans}
+    assert set(spans) == {"pipeline", "retrieve", "add"}
+    root = spans["pipeline"]
+    assert root.parent_id is None and root.get_attribute("team") == "fraud"
+    assert root.inputs == {"x": 20} and root.outputs == 42
+    retrieve = spans["retrieve"]
+    assert retrieve.parent_id == root.span_id and retrieve.span_type == "RETRIEVER"
+    assert retrieve.inputs == {"q": 20} and retrieve.outputs == ["doc-a", "doc-b"]
+    assert retrieve.get_attribute("k") == 3
+    assert [(e.name, e.attributes) for e in retrieve.events] == [("cache-miss", {"key": "q1"})]
+    assert spans["add"].inputs == {"a": 20, "b": 1} and spans["add"].outputs == 21
+
+
+def test_search_traces_filters_and_order(traced_experiment, client):
+    ids = []
+    for i in range(4):
+        add(i, i)
+        tid = mlflow.get_last_active_trace_id()
+        ids.append(tid)
+        client.set_trace_tag(tid, "parity", "even" if i % 2 == 0 else "odd")
+    client.set_trace_tag(ids[3], "to-drop", "x")
+    client.delete_trace_tag(ids[3], "to-drop")
+
+    found = mlflow.search_traces(locations=[traced_experiment], return_type="list")
+    assert [t.info.trace_id for t in found] == ids[::-1]  # newest first
+    assert all(len(t.data.spans) == 1 for t in found)
+    assert "to-drop" not in found[0].info.tags
+
+    even = mlflow.search_traces(
+        locations=[traced_experiment], filter_string="tags.parity = 'even'", return_type="list"
+    )
+    assert {t.info.trace_id for t in even} == {ids[0], ids[2]}
+    ok = mlflow.search_traces(
+        locations=[traced_experiment], filter_string="trace.status = 'OK'", return_type="list"
+    )
+    assert len(ok) == 4
+    t2 = client.get_trace(ids[2]).info.request_time
+    later = mlflow.search_traces(
+        locations=[traced_experiment], filter_string=f"timestamp_ms >= {t2}", return_type="list"
+    )
+    assert {t.info.trace_id for t in later} >= {ids[2], ids[3]} and ids[0] not in {t.info.trace_id for t in later}
+    asc = mlflow.search_traces(
+        locations=[traced_experiment], order_by=["timestamp_ms ASC"], return_type="list", include_spans=False
+    )
+    assert [t.info.trace_id for t in asc] == ids
+
+    page = client.search_traces(locations=[traced_experiment], max_results=3, order_by=["timestamp_ms ASC"])
+    assert [t.info.trace_id for t in page] == ids[:3] and page.token
+    rest = client.search_traces(
+        locations=[traced_experiment], max_results=3, order_by=["timestamp_ms ASC"], page_token=page.token
+    )
+    assert [t.info.trace_id for t in rest] == ids[3:] and not rest.token
+
+    with pytest.raises(MlflowException, match="Invalid"):
+        client.search_traces(locations=[traced_experiment], filter_string="metrics.x > 1")
+
+
+def test_traces_of_a_run(traced_experiment, client):
+    with mlflow.start_run() as run:
+        add(1, 2)
+        in_run = mlflow.get_last_active_trace_id()
+    add(3, 4)
+    outside = mlflow.get_last_active_trace_id()
+    assert client.get_trace(in_run).info.request_metadata["mlflow.sourceRun"] == run.info.run_id
+    found = mlflow.search_traces(run_id=run.info.run_id, locations=[traced_experiment], return_type="list")
+    assert [t.info.trace_id for t in found] == [in_run]
+
+    client.link_traces_to_run([outside], run.info.run_id)
+    found = mlflow.search_traces(run_id=run.info.run_id, locations=[traced_experiment], return_type="list")
+    assert {t.info.trace_id for t in found} == {in_run, outside}
+
+
+def test_delete_traces(traced_experiment, client):
+    ids = []
+    for i in range(3):
+        add(i, 0)
+        ids.append(mlflow.get_last_active_trace_id())
+    assert client.delete_traces(traced_experiment, trace_ids=[ids[0]]) == 1
+    assert client.delete_traces(traced_experiment, max_timestamp_millis=int(time.time() * 1000) + 1000, max_traces=1) == 1
+    left = client.search_traces(locations=[traced_experiment])
+    assert [t.info.trace_id for t in left] == [ids[2]]
+    with pytest.raises(MlflowException) as e:
+        client.get_trace(ids[0])
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_assessments(traced_experiment, client):
+    add(2, 2)
+    tid = mlflow.get_last_active_trace_id()
+    human = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="ana@example.com")
+    fb = mlflow.log_feedback(trace_id=tid, name="correct", value=True, source=human, rationale="4 it is")
+    ex = mlflow.log_expectation(trace_id=tid, name="expected", value=4, source=human)
+    got = mlflow.get_assessment(tid, fb.assessment_id)
+    assert got.name == "correct" and got.value is True and got.rationale == "4 it is"
+    assert got.source.source_id == "ana@example.com"
+    updated = mlflow.update_assessment(
+        tid, fb.assessment_id, mlflow.entities.Feedback(name="correct", value=False)
+    )
+    assert updated.value is False
+    info = client.get_trace(tid).info
+    assert {a.name for a in info.assessments} == {"correct", "expected"}
+    mlflow.delete_assessment(tid, ex.assessment_id)
+    assert [a.name for a in client.get_trace(tid).info.assessments] == ["correct"]
+
+
+# --------------------------------------------------------------------------------------------
+# OpenTelemetry ingest
+# --------------------------------------------------------------------------------------------
+
+
+def _kv(key, value):
+    return KeyValue(key=key, value=AnyValue(string_value=value) if isinstance(value, str) else AnyValue(int_value=value))
+
+
+def _otlp_request(trace_id: bytes, n_children=2, attr_bytes=0):
+    now = time.time_ns()
+    req = ExportTraceServiceRequest()
+    scope = req.resource_spans.add()
+    scope.resource.attributes.append(_kv("service.name", "checkout"))
+    spans = scope.scope_spans.add()
+    root = OTLPSpan(trace_id=trace_id, span_id=b"\x01" * 8, name="handle-request",
+                    start_time_unix_nano=now, end_time_unix_nano=now + 5_000_000,
+                    status=Status(code=Status.STATUS_CODE_OK))
+    root.attributes.append(_kv("http.route", "/checkout"))
+    if attr_bytes:
+        root.attributes.append(_kv("huge", "x" * attr_bytes))
+    ev = root.events.add()
+    ev.name, ev.time_unix_nano = "retry", now + 1000
+    ev.attributes.append(_kv("attempt", 2))
+    spans.spans.append(root)
+    for i in range(n_children):
+        spans.spans.append(OTLPSpan(trace_id=trace_id, span_id=bytes([2 + i % 200]) + (i).to_bytes(7, "big"),
+                                    parent_span_id=b"\x01" * 8, name=f"db-{i}",
+                                    start_time_unix_nano=now + 1000 * (i + 1), end_time_unix_nano=now + 2_000_000))
+    return req
+
+
+def _post(base_url, body, experiment_id, content_type="application/x-protobuf", **headers):
+    return requests.post(base_url + "/v1/traces", data=body, timeout=60,
+                         headers={"Content-Type": content_type, "x-mlflow-experiment-id": experiment_id, **headers})
+
+
+def test_otlp_protobuf_spans_show_up_in_get_trace(base_url, experiment_id, client):
+    trace_id = os.urandom(16)
+    resp = _post(base_url, _otlp_request(trace_id, n_children=2000).SerializeToString(), experiment_id)
+    assert resp.status_code == 200, resp.text
+    tid = "tr-" + trace_id.hex()
+    trace = mlflow.get_trace(tid)
+    assert trace.info.experiment_id == experiment_id and trace.info.state.value == "OK"
+    assert trace.info.tags["mlflow.traceName"] == "handle-request"
+    assert len(trace.data.spans) == 2001
+    root = next(s for s in trace.data.spans if s.parent_id is None)
+    assert root.get_attribute("http.route") == "/checkout"
+    assert [(e.name, e.attributes) for e in root.events] == [("retry", {"attempt": 2})]
+    found = mlflow.search_traces(locations=[experiment_id], filter_string="name = 'handle-request'", return_type="list")
+    assert [t.info.trace_id for t in found] == [tid] and len(found[0].data.spans) == 2001
+
+
+def test_otlp_json_spans(base_url, experiment_id):
+    trace_id, now = os.urandom(16).hex(), time.time_ns()
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": trace_id, "spanId": "00000000000000aa", "name": "json-root", "kind": 1,
+         "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 10**6),
+         "attributes": [{"key": "user", "value": {"stringValue": "ana"}}], "status": {"code": 2, "message": "boom"}},
+        {"traceId": trace_id, "spanId": "00000000000000bb", "parentSpanId": "00000000000000aa", "name": "child",
+         "startTimeUnixNano": str(now + 10), "endTimeUnixNano": str(now + 20)},
+    ]}]}]}
+    resp = _post(base_url, json.dumps(body), experiment_id, "application/json")
+    assert resp.status_code == 200, resp.text
+    trace = mlflow.get_trace("tr-" + trace_id)
+    assert trace.info.state.value == "ERROR"
+    assert {s.name: s.parent_id for s in trace.data.spans} == {"json-root": None, "child": "00000000000000aa"}
+    assert next(s for s in trace.data.spans if s.name == "json-root").get_attribute("user") == "ana"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["malformed-protobuf", "malformed-json", "non-hex-trace-id", "short-trace-id", "no-experiment", "too-many-spans", "huge-attribute"],
+)
+def test_otlp_bad_requests_store_nothing(base_url, experiment_id, client, case):
+    trace_id = os.urandom(16)
+    headers, ctype, exp = {}, "application/x-protobuf", experiment_id
+    if case == "malformed-protobuf":
+        body, want = b"\xff\xff\xff\x00garbage", 400
+    elif case == "malformed-json":
+        body, ctype, want = b'{"resourceSpans": [', "application/json", 400
+    elif case == "non-hex-trace-id":
+        body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+            {"traceId": "not-a-hex-trace-id-zzzzzzzzzzzzzz", "spanId": "00000000000000aa", "name": "x"}]}]}]})
+        ctype, want = "application/json", 400
+    elif case == "short-trace-id":
+        body, want = _otlp_request(b"\x01\x02").SerializeToString(), 400
+    elif case == "no-experiment":
+        body, exp, want = _otlp_request(trace_id).SerializeToString(), "", 400
+    elif case == "too-many-spans":
+        body, want = _otlp_request(trace_id, n_children=100_000).SerializeToString(), 413
+    else:
+        body, want = _otlp_request(trace_id, attr_bytes=10 << 20).SerializeToString(), 413
+    resp = requests.post(base_url + "/v1/traces", data=body, timeout=60,
+                         headers={"Content-Type": ctype, "x-mlflow-experiment-id": exp, **headers})
+    assert resp.status_code == want, resp.text
+    err = resp.json()
+    assert err["error_code"] and err["message"]
+    if case == "non-hex-trace-id":
+        assert "not hexadecimal" in err["message"]
+    if case == "too-many-spans":
+        assert "Too many spans" in err["message"]
+    if case == "huge-attribute":
+        assert "huge" in err["message"]
+    assert client.search_traces(locations=[experiment_id]) == []
+
+
+def test_otlp_with_run_header_links_the_run(base_url, experiment_id, client):
+    run = client.create_run(experiment_id)
+    trace_id = os.urandom(16)
+    resp = _post(base_url, _otlp_request(trace_id, 1).SerializeToString(), experiment_id,
+                 **{"x-mlflow-run-id": run.info.run_id})
+    assert resp.status_code == 200, resp.text
+    found = client.search_traces(locations=[experiment_id], filter_string=f"attribute.run_id = '{run.info.run_id}'")
+    assert [t.info.trace_id for t in found] == ["tr-" + trace_id.hex()]
+
+
+def test_trace_routes_answer_v3_and_v2_paths(base_url, experiment_id):
+    resp = requests.post(api_url(base_url, "traces/search").replace("2.0", "3.0"),
+                         json={"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}]},
+                         timeout=30)
+    assert resp.status_code == 200 and resp.json() == {"traces": []}
+    resp = requests.get(api_url(base_url, "traces/tr-0123456789abcdef0123456789abcdef"), timeout=30)
+    assert resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
