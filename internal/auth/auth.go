@@ -139,7 +139,8 @@ func checkPassword(p string) error {
 // Options configure the service.
 type Options struct {
 	// CacheTTL bounds how long a checked credential is trusted without asking the
-	// database again (another replica's change is seen after it at the latest).
+	// database again. Servers sharing a database tell each other of every change at
+	// once (store.DB.Broadcast); the TTL bounds the harm of a notice that is lost.
 	CacheTTL time.Duration
 	// Now returns the time (tests).
 	Now func() time.Time
@@ -186,16 +187,29 @@ func New(db *store.DB, logger *slog.Logger, opts Options) *Service {
 	if opts.DefaultPermission == "" || err != nil {
 		def = LevelRead
 	}
-	return &Service{db: db, logger: logger, opts: opts, cache: c, limits: newLimiter(opts.Now), defaultLevel: def, grants: g}
+	s := &Service{db: db, logger: logger, opts: opts, cache: c, limits: newLimiter(opts.Now), defaultLevel: def, grants: g}
+	// Other servers on the database say when they change users, tokens or grants.
+	db.Subscribe(topicIdentities, s.dropIdentities)
+	db.Subscribe(topicGrants, s.dropGrants)
+	return s
 }
 
-// changed empties the credential cache: a user or a token was changed or removed.
-func (s *Service) changed() {
+// Topics of the changes this service broadcasts to the servers sharing its database.
+const (
+	topicIdentities = "auth.identities" // users and tokens
+	topicGrants     = "auth.grants"     // grants and teams
+)
+
+// changed empties the credential cache of every server on the database: a user or a
+// token was changed or removed.
+func (s *Service) changed() { s.db.Broadcast(context.Background(), topicIdentities) }
+
+func (s *Service) dropIdentities() {
 	s.mu.Lock()
 	s.gen++
 	s.mu.Unlock()
 	s.cache.Purge()
-	s.grantsChanged() // a user's id may be given to another once it is deleted
+	s.dropGrants() // a user's id may be given to another once it is deleted
 }
 
 func (s *Service) lookup(key [32]byte) (*Identity, bool) {

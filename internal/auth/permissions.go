@@ -273,8 +273,10 @@ func (s *Service) grantsOf(ctx context.Context, userID int64) (*grantSet, error)
 	return gs, nil
 }
 
-// grantsChanged drops every cached grant set.
-func (s *Service) grantsChanged() {
+// grantsChanged drops every cached grant set, on every server on the database.
+func (s *Service) grantsChanged() { s.db.Broadcast(context.Background(), topicGrants) }
+
+func (s *Service) dropGrants() {
 	s.mu.Lock()
 	s.permGen++
 	s.mu.Unlock()

@@ -54,8 +54,14 @@ func (pgDriver) open(ctx context.Context, u *url.URL, logger *slog.Logger) (*DB,
 	read.SetMaxIdleConns(pgMaxConns / 2)
 	read.SetConnMaxIdleTime(5 * time.Minute)
 	d := pgDialect{}
-	return &DB{read: read, dialect: d, writer: newTxWriter(write, d, logger), logger: logger, where: where,
-		migrateLock: "SELECT pg_advisory_xact_lock(" + strconv.Itoa(pgMigrateLock) + ")"}, nil
+	db := &DB{read: read, dialect: d, writer: newTxWriter(write, d, logger), logger: logger, where: where,
+		migrateLock: "SELECT pg_advisory_xact_lock(" + strconv.Itoa(pgMigrateLock) + ")"}
+	db.changes.listen = pgListen(cfg.Copy(), &db.changes, db)
+	db.changes.notify = func(ctx context.Context, topic string) error {
+		_, err := write.ExecContext(ctx, "SELECT pg_notify($1, $2)", changesChannel, topic)
+		return err
+	}
+	return db, nil
 }
 
 // pgAfterConnect readies a new connection for the schema's types: flags are integer

@@ -71,6 +71,7 @@ type DB struct {
 	// migrateLock, when set, is run first in every migration's transaction: it makes
 	// servers that start together on one database apply each migration once.
 	migrateLock string
+	changes     changes
 }
 
 // writer runs write functions transactionally and durably.
@@ -152,6 +153,7 @@ func (db *DB) Exclusive() bool { return db.exclusive }
 
 // Close stops the writer, closes all connections and releases the lock.
 func (db *DB) Close() error {
+	db.changes.stop()
 	err := errors.Join(db.writer.close(), db.read.Close())
 	if db.lock != nil {
 		err = errors.Join(err, db.lock.Close())
