@@ -17,6 +17,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/gate"
+	"github.com/mlship/mlship/internal/jobs"
 	"github.com/mlship/mlship/internal/protojson"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/store"
@@ -39,8 +40,8 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[evaluateArgs])
 	return w.s.run(ctx, job.Args.EvaluationID)
 }
 
-func (s *Service) registerWorkers(ws *river.Workers) error {
-	return river.AddWorkerSafely(ws, &evaluateWorker{s: s})
+func (s *Service) registerWorkers(q *jobs.Queue) error {
+	return jobs.AddWorker(q, &evaluateWorker{s: s})
 }
 
 // EvaluateInput names what to evaluate.

@@ -131,11 +131,9 @@ type Options struct {
 	Datasets *datasets.Service
 	Tracking *tracking.Service
 	Loader   Loader
-	// JobsPath is the queue's SQLite file; see jobs.Options.
-	JobsPath string
-	// Periodic is other housekeeping the queue runs on a schedule.
-	Periodic []jobs.Periodic
-	Logger   *slog.Logger
+	// Queue runs evaluations; New adds its worker, the caller opens and starts it.
+	Queue  *jobs.Queue
+	Logger *slog.Logger
 	// BatchRows is how many rows go to the model per request (default 8192).
 	BatchRows int
 	// MayMoveProtected, if set, is asked before a protected alias of the model moves or
@@ -154,8 +152,8 @@ type Service struct {
 	now    func() time.Time
 }
 
-// New opens the evaluation queue and installs the alias guard in the registry. Start
-// begins running evaluations; Close stops.
+// New adds the evaluation worker to opts.Queue and installs the alias guard in the
+// registry. Once the queue is open, Start recovers interrupted evaluations.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -165,23 +163,17 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	}
 	s := &Service{opts: opts, db: opts.DB, reg: opts.Registry, data: opts.Datasets,
 		logger: opts.Logger.With("component", "gates"), now: time.Now}
-	q, err := jobs.Open(ctx, jobs.Options{Path: opts.JobsPath, Logger: opts.Logger, Periodic: opts.Periodic}, s.registerWorkers)
-	if err != nil {
+	if err := s.registerWorkers(opts.Queue); err != nil {
 		return nil, err
 	}
-	s.queue = q
+	s.queue = opts.Queue
 	opts.Registry.SetGuard(s)
 	return s, nil
 }
 
-// Start runs queued evaluations until ctx ends, after recovering those a crash left
-// behind.
-func (s *Service) Start(ctx context.Context) error {
-	if err := s.recover(ctx); err != nil {
-		return err
-	}
-	return s.queue.Start(ctx)
-}
+// Start recovers the evaluations a crash left behind; call it once the queue is open,
+// before the queue starts.
+func (s *Service) Start(ctx context.Context) error { return s.recover(ctx) }
 
 // recover settles the evaluations left unfinished by a process that stopped. River
 // runs again the jobs it holds; an evaluation whose job is missing (the process
@@ -235,13 +227,6 @@ func (s *Service) recover(ctx context.Context) error {
 
 func finalized(state rivertype.JobState) bool {
 	return state == rivertype.JobStateCompleted || state == rivertype.JobStateCancelled || state == rivertype.JobStateDiscarded
-}
-
-// Close stops running evaluations (an interrupted one runs again at the next start).
-func (s *Service) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return s.queue.Close(ctx)
 }
 
 func (s *Service) millis() int64 { return s.now().UnixMilli() }

@@ -18,6 +18,7 @@ import (
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/gate"
+	"github.com/mlship/mlship/internal/jobs"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/runtime"
 	"github.com/mlship/mlship/internal/store"
@@ -66,9 +67,10 @@ func (l loader) Load(ctx context.Context, model, version string) (runtime.Model,
 }
 
 type fixture struct {
-	s   *Service
-	reg *registry.Service
-	db  *store.DB
+	s     *Service
+	reg   *registry.Service
+	db    *store.DB
+	queue *jobs.Queue
 }
 
 func newFixture(t *testing.T, db *store.DB, cuts loader, csv string) *fixture {
@@ -93,13 +95,16 @@ func newFixture(t *testing.T, db *store.DB, cuts loader, csv string) *fixture {
 			t.Fatal(err)
 		}
 	}
-	s, err := New(ctx, Options{DB: db, Registry: reg, Datasets: data, Loader: cuts,
-		JobsPath: filepath.Join(t.TempDir(), "jobs.db"), Logger: logger, BatchRows: 7})
+	q := jobs.New(jobs.Options{Path: filepath.Join(t.TempDir(), "jobs.db"), Logger: logger})
+	s, err := New(ctx, Options{DB: db, Registry: reg, Datasets: data, Loader: cuts, Queue: q, Logger: logger, BatchRows: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return &fixture{s: s, reg: reg, db: db}
+	if err := q.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()) })
+	return &fixture{s: s, reg: reg, db: db, queue: q}
 }
 
 // holdout is 100 rows: x = i/100, and the truth is 1 from x >= 0.5.
@@ -300,6 +305,9 @@ func TestStartRecoversInterruptedEvaluations(t *testing.T) {
 		runCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		if err := f.s.Start(runCtx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.queue.Start(runCtx); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(20 * time.Second)

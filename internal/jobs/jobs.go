@@ -15,7 +15,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -35,6 +39,9 @@ type Options struct {
 	// directory exclusively: Open requeues jobs left running by a process that
 	// died, which is only safe when no other process works the queue.
 	Path string
+	// Postgres, in place of Path, is the URI of the PostgreSQL database that keeps
+	// the queue, shared by every process that opens it there.
+	Postgres string
 	// Workers is how many jobs run at once (default DefaultWorkers).
 	Workers int
 	// PollInterval is how often idle workers look for new jobs (default
@@ -96,77 +103,155 @@ func periodicJobs(ws *river.Workers, ps []Periodic) ([]*river.PeriodicJob, error
 	return out, river.AddWorkerSafely(ws, w)
 }
 
-// Queue is a running job queue.
+// Queue is a job queue. New makes one; its users add their workers (AddWorker) and
+// housekeeping (Options.Periodic) before Open connects it; Start begins working.
 type Queue struct {
-	db     *sql.DB
-	client *river.Client[*sql.Tx]
+	opts    Options
+	workers *river.Workers
+	client  riverClient
+	closeDB func() error
+	db      *sql.DB       // on SQLite
+	pool    *pgxpool.Pool // on PostgreSQL
+	// scope prefixes advisory lock names: advisory locks are the database's, and
+	// servers working in different schemas of one database must not share them.
+	scope string
 }
 
-// Open opens (creating or upgrading) the queue at opts.Path and builds a client
-// whose workers are those register adds. Start begins working jobs.
-func Open(ctx context.Context, opts Options, register func(*river.Workers) error) (*Queue, error) {
-	if opts.Path == "" {
-		return nil, errors.New("jobs: no queue file")
+// riverClient is what the queue uses of River's client, whichever its driver.
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+}
+
+// New returns a queue not yet open.
+func New(opts Options) *Queue {
+	return &Queue{opts: opts, workers: river.NewWorkers()}
+}
+
+// AddWorker makes q run jobs of w's kind. Call it before Open.
+func AddWorker[T river.JobArgs](q *Queue, w river.Worker[T]) error {
+	return river.AddWorkerSafely(q.workers, w)
+}
+
+// Open opens the queue (creating or upgrading its tables) and readies its client.
+func (q *Queue) Open(ctx context.Context) error {
+	switch {
+	case q.opts.Postgres != "":
+		return q.openPostgres(ctx)
+	case q.opts.Path != "":
+		return q.openSQLite(ctx)
 	}
+	return errors.New("jobs: neither a queue file nor a PostgreSQL database")
+}
+
+func (q *Queue) openSQLite(ctx context.Context) error {
+	opts := q.opts
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("jobs: create directory for %s: %w", opts.Path, err)
+		return fmt.Errorf("jobs: create directory for %s: %w", opts.Path, err)
 	}
 	dsn := "file:" + opts.Path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: open %s: %w", opts.Path, err)
+		return fmt.Errorf("jobs: open %s: %w", opts.Path, err)
 	}
 	// One connection: SQLite takes one writer at a time, and River's concurrent
 	// maintenance would otherwise meet SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
-	q, err := open(ctx, db, opts, register)
+	driver := riversqlite.New(db)
+	err = migrate(ctx, driver, opts.Path)
+	if err == nil {
+		// A job still marked running was held by a process that died (this process
+		// holds the data directory alone): run it again now rather than after
+		// River's stuck-job rescue, an hour later.
+		_, err = db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
+		WHERE state = 'running'`)
+		if err != nil {
+			err = fmt.Errorf("jobs: requeue interrupted jobs: %w", err)
+		}
+	}
+	var client *river.Client[*sql.Tx]
+	if err == nil {
+		client, err = newClient(driver, q)
+	}
 	if err != nil {
 		db.Close()
-		return nil, err
+		return err
 	}
-	return q, nil
+	q.client, q.closeDB = client, db.Close
+	q.db = db
+	return nil
 }
 
-func open(ctx context.Context, db *sql.DB, opts Options, register func(*river.Workers) error) (*Queue, error) {
-	driver := riversqlite.New(db)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Logger)})
+// openPostgres keeps the queue in the metadata database, where every server sharing
+// it works the same jobs: each job runs once, on whichever server takes it first, and
+// one elected server schedules the periodic ones. A job held by a server that died is
+// run again by River's rescuer once it has run past the job timeout.
+func (q *Queue) openPostgres(ctx context.Context) error {
+	cfg, err := pgxpool.ParseConfig(q.opts.Postgres)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: %w", err)
+		return fmt.Errorf("jobs: postgresql URI: %w", err)
+	}
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("jobs: connect to PostgreSQL: %w", err)
+	}
+	driver := riverpgxv5.New(pool)
+	var schema string
+	err = pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema)
+	if err == nil {
+		q.scope = "mlship." + schema + "."
+		err = withLock(ctx, pool, lockKey(q.scope+"migrate"), func() error { return migrate(ctx, driver, "PostgreSQL") })
+	}
+	var client *river.Client[pgx.Tx]
+	if err == nil {
+		client, err = newClient(driver, q)
+	}
+	if err != nil {
+		pool.Close()
+		return err
+	}
+	q.client, q.pool = client, pool
+	q.closeDB = func() error { pool.Close(); return nil }
+	return nil
+}
+
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], where string) error {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(nil)})
+	if err != nil {
+		return fmt.Errorf("jobs: %w", err)
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("jobs: migrate %s: %w", opts.Path, err)
+		return fmt.Errorf("jobs: migrate the queue in %s: %w", where, err)
 	}
-	// A job still marked running was held by a process that died (this process
-	// holds the data directory alone): run it again now rather than after River's
-	// stuck-job rescue, an hour later.
-	if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
-		WHERE state = 'running'`); err != nil {
-		return nil, fmt.Errorf("jobs: requeue interrupted jobs: %w", err)
-	}
-	workers := river.NewWorkers()
-	if err := register(workers); err != nil {
-		return nil, err
-	}
-	periodic, err := periodicJobs(workers, opts.Periodic)
+	return nil
+}
+
+func newClient[TTx any](driver riverdriver.Driver[TTx], q *Queue) (*river.Client[TTx], error) {
+	opts := q.opts
+	periodic, err := periodicJobs(q.workers, opts.Periodic)
 	if err != nil {
 		return nil, err
 	}
 	timeout := cmp.Or(opts.Timeout, DefaultTimeout)
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(opts.Workers, DefaultWorkers)}},
-		Workers:              workers,
+		Workers:              q.workers,
 		PeriodicJobs:         periodic,
 		FetchPollInterval:    cmp.Or(opts.PollInterval, DefaultPollInterval),
 		FetchCooldown:        20 * time.Millisecond,
 		JobTimeout:           timeout,
-		RescueStuckJobsAfter: timeout + time.Hour,
+		RescueStuckJobsAfter: timeout + time.Minute,
 		MaxAttempts:          3,
 		Logger:               quiet(opts.Logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return &Queue{db: db, client: client}, nil
+	return client, nil
 }
 
 // quiet keeps River's own info messages (leadership, maintenance) out of the
@@ -217,9 +302,14 @@ func (q *Queue) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 // Close stops working jobs, letting running ones finish until ctx ends (then
 // cancelling them: they run again at the next start), and closes the queue.
 func (q *Queue) Close(ctx context.Context) error {
+	if q.client == nil { // never opened
+		return nil
+	}
 	err := q.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = q.client.StopAndCancel(context.Background())
 	}
-	return errors.Join(err, q.db.Close())
+	return errors.Join(err, q.closeDB())
 }
+
+func (q *Queue) logger() *slog.Logger { return cmp.Or(q.opts.Logger, slog.Default()) }

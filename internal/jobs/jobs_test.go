@@ -28,10 +28,16 @@ func (w *echoWorker) Work(ctx context.Context, job *river.Job[echoArgs]) error {
 
 func openQueue(t *testing.T, path string, w *echoWorker) *Queue {
 	t.Helper()
-	q, err := Open(t.Context(), Options{Path: path, PollInterval: 20 * time.Millisecond}, func(ws *river.Workers) error {
-		return river.AddWorkerSafely(ws, w)
-	})
-	if err != nil {
+	return openWith(t, Options{Path: path, PollInterval: 20 * time.Millisecond}, w)
+}
+
+func openWith(t *testing.T, opts Options, w *echoWorker) *Queue {
+	t.Helper()
+	q := New(opts)
+	if err := AddWorker(q, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Open(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return q
@@ -114,12 +120,12 @@ func TestInterruptedJobRunsAgain(t *testing.T) {
 // A periodic job runs as the queue starts, and again after its interval.
 func TestPeriodicJobRuns(t *testing.T) {
 	runs := make(chan struct{}, 10)
-	q, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "jobs.db"), PollInterval: 20 * time.Millisecond,
+	q := New(Options{Path: filepath.Join(t.TempDir(), "jobs.db"), PollInterval: 20 * time.Millisecond,
 		Periodic: []Periodic{{Name: "tick", Interval: 500 * time.Millisecond, Run: func(ctx context.Context) error {
 			runs <- struct{}{}
 			return nil
-		}}}}, func(*river.Workers) error { return nil })
-	if err != nil {
+		}}}})
+	if err := q.Open(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())

@@ -72,7 +72,7 @@ type Monitor struct {
 
 // state is where a deployment's monitoring stands.
 type state struct {
-	afterID     int64 // the last payload record taken into a window
+	at          cursor // the last payload record taken into a window
 	windowStart time.Time
 	drifting    bool // the last window found drift: the webhook has fired
 }
@@ -102,8 +102,11 @@ func New(opts Options) *Monitor {
 	return m
 }
 
-// Run checks windows until ctx ends.
+// Run checks windows until ctx ends. Each run starts every deployment's window anew.
 func (m *Monitor) Run(ctx context.Context) {
+	m.mu.Lock()
+	m.states = map[string]*state{}
+	m.mu.Unlock()
 	t := time.NewTicker(m.opts.Interval)
 	defer t.Stop()
 	for {
@@ -133,12 +136,11 @@ func (m *Monitor) state(ctx context.Context, name string) (*state, error) {
 	}
 	// A deployment's first window starts now: traffic from before monitoring began
 	// is not judged against a model that may not have served it.
-	var last int64
-	err := m.opts.DB.Reader().QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payload_log WHERE deployment = ?`, name).Scan(&last)
+	at, err := m.start(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{afterID: last, windowStart: time.Now()}
+	st := &state{at: at, windowStart: time.Now()}
 	m.states[name] = st
 	return st, nil
 }
@@ -156,7 +158,7 @@ func (m *Monitor) check(ctx context.Context, d *serving.Deployment, spec serving
 	if !ok {
 		return nil
 	}
-	w, err := m.readWindow(ctx, spec.Name, st.afterID, meta)
+	w, err := m.readWindow(ctx, spec.Name, st.at, meta)
 	if err != nil || w.rows < minRows {
 		return err
 	}
@@ -181,7 +183,7 @@ func (m *Monitor) check(ctx context.Context, d *serving.Deployment, spec serving
 		return err
 	}
 	m.export(spec.Name, report)
-	st.afterID, st.windowStart = w.lastID, time.Now()
+	st.at, st.windowStart = w.last, time.Now()
 	found := len(res.DriftedColumns) > 0
 	if found && !st.drifting && mon.Webhook != "" {
 		m.notify(ctx, mon.Webhook, &res)

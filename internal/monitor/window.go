@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,28 +11,54 @@ import (
 	"github.com/mlship/mlship/internal/dataset"
 	"github.com/mlship/mlship/internal/runtime"
 	"github.com/mlship/mlship/internal/serving"
+	"github.com/mlship/mlship/internal/store"
 )
 
 // window is the traffic of one window, profiled as it is read.
 type window struct {
 	profiler *dataset.Profiler
 	rows     int64
-	lastID   int64
+	last     cursor
 	skipped  int
 }
 
-// readWindow profiles the inputs of the payload records after afterID: the requests
-// the primary and the canary answered without error (a shadow's copies would count
-// twice).
-func (m *Monitor) readWindow(ctx context.Context, name string, afterID int64, meta runtime.Metadata) (*window, error) {
-	w := &window{profiler: dataset.NewProfiler(nil), lastID: afterID}
+// cursor is where a deployment's window stops in its payload log: after the record id
+// of the transaction txid. On SQLite ids follow commit order and txid is 0. On
+// PostgreSQL servers sharing the database commit records out of id order, so records
+// are read in (txid, id) order, and only those of transactions that have all ended.
+type cursor struct {
+	txid uint64
+	id   int64
+}
+
+// start returns the cursor of a window that starts now.
+func (m *Monitor) start(ctx context.Context, name string) (cursor, error) {
+	var c cursor
+	if m.shared() {
+		var xmin string
+		err := m.opts.DB.Reader().QueryRowContext(ctx, `SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT)`).Scan(&xmin)
+		if err == nil {
+			c.txid, err = strconv.ParseUint(xmin, 10, 64)
+		}
+		return c, err
+	}
+	err := m.opts.DB.Reader().QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM payload_log WHERE deployment = ?`, name).Scan(&c.id)
+	return c, err
+}
+
+func (m *Monitor) shared() bool { return m.opts.DB.Dialect().Name() == "postgres" }
+
+// readWindow profiles the inputs of the payload records after from: the requests the
+// primary and the canary answered without error (a shadow's copies would count twice).
+func (m *Monitor) readWindow(ctx context.Context, name string, from cursor, meta runtime.Metadata) (*window, error) {
+	w := &window{profiler: dataset.NewProfiler(nil), last: from}
 	for read := 0; read < maxWindowRecords; {
-		page, err := m.opts.Deployments.ListPayloads(ctx, name, 0, w.lastID, pageSize)
+		page, err := m.page(ctx, name, w.last)
 		if err != nil {
 			return nil, err
 		}
 		for _, rec := range page {
-			w.lastID = rec.ID
+			w.last = rec.at
 			if rec.Role == serving.RoleShadow || rec.Error != "" {
 				continue
 			}
@@ -46,6 +73,41 @@ func (m *Monitor) readWindow(ctx context.Context, name string, afterID int64, me
 		}
 	}
 	return w, nil
+}
+
+type record struct {
+	serving.StoredPayload
+	at cursor
+}
+
+// page returns the next records after c.
+func (m *Monitor) page(ctx context.Context, name string, c cursor) ([]record, error) {
+	if !m.shared() {
+		page, err := m.opts.Deployments.ListPayloads(ctx, name, 0, c.id, pageSize)
+		out := make([]record, len(page))
+		for i, p := range page {
+			out[i] = record{p, cursor{id: p.ID}}
+		}
+		return out, err
+	}
+	var out []record
+	txid := strconv.FormatUint(c.txid, 10)
+	err := store.ScanEach(ctx, m.opts.DB.Reader(), `SELECT id, role, error, request, CAST(txid AS TEXT) FROM payload_log
+		WHERE deployment = ? AND txid < pg_snapshot_xmin(pg_current_snapshot())
+		AND (txid, id) > (CAST(CAST(? AS TEXT) AS xid8), ?) ORDER BY txid, id LIMIT ?`,
+		[]any{name, txid, c.id, pageSize}, func(rows *sql.Rows) error {
+			var r record
+			var req, tx string
+			if err := rows.Scan(&r.ID, &r.Role, &r.Error, &req, &tx); err != nil {
+				return err
+			}
+			r.Request = json.RawMessage(req)
+			t, err := strconv.ParseUint(tx, 10, 64)
+			r.at = cursor{txid: t, id: r.ID}
+			out = append(out, r)
+			return err
+		})
+	return out, err
 }
 
 // payloadTensor is one input of a payload record, as the payload log stores it.

@@ -15,6 +15,7 @@ import (
 	"github.com/mlship/mlship/internal/audit"
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/httpx"
+	"github.com/mlship/mlship/internal/jobs"
 	"github.com/mlship/mlship/internal/store"
 )
 
@@ -488,20 +489,13 @@ func (s *scanner) skipString() bool {
 	return false
 }
 
-// pruneAudit deletes audit records past --audit-retention, hourly, until ctx ends.
-func (s *Server) pruneAudit(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := s.audit.Prune(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Error("audit: prune old records", "err", err)
-		} else if n > 0 {
+// pruneAudit deletes audit records past --audit-retention, hourly.
+func (s *Server) pruneAudit() jobs.Periodic {
+	return jobs.Periodic{Name: "prune_audit", Interval: time.Hour, Run: func(ctx context.Context) error {
+		n, err := s.audit.Prune(ctx)
+		if n > 0 {
 			s.logger.Info("audit: pruned records past the retention period", "records", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return err
+	}}
 }

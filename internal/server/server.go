@@ -59,6 +59,7 @@ type Server struct {
 	deployments *serving.Manager
 	monitor     *monitor.Monitor
 	gates       *gates.Service
+	jobs        *jobs.Queue
 	payloads    *serving.PayloadStore
 	metrics     *prometheus.Registry
 	auth        *auth.Service
@@ -148,6 +149,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Traffic:      servingStore,
 		Payloads:     s.payloads,
 		Logger:       logger,
+		Changed:      func(ctx context.Context) { db.Broadcast(ctx, topicDeployments) },
 	})
 	dsets := datasets.New(db, contentStore, logger)
 	outbound, err := netguard.Parse(cfg.AllowedOutbound)
@@ -157,13 +159,25 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	}
 	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
 		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound})
+	// The job queue: in a SQLite file of its own beside the embedded database, or in the
+	// shared PostgreSQL database, where every server works the same queue.
+	queue := jobs.Options{Path: cfg.JobsDB, Logger: logger,
+		Periodic: []jobs.Periodic{pruneTraffic(servingStore, logger), s.pruneAudit()}}
+	if !db.Exclusive() {
+		queue.Path, queue.Postgres = "", cfg.BackendStoreURI
+	}
+	s.jobs = jobs.New(queue)
 	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
-		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, JobsPath: cfg.JobsDB, Logger: logger,
-		Periodic: []jobs.Periodic{pruneTraffic(servingStore, logger)},
+		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, Queue: s.jobs, Logger: logger,
 		MayMoveProtected: func(ctx context.Context, model string) error {
 			return s.auth.Can(ctx, auth.RegisteredModel, model, auth.LevelManage)
 		}})
 	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open the job queue: %w", err)
+	}
+	if err := s.jobs.Open(ctx); err != nil {
+		s.jobs = nil
 		s.Close()
 		return nil, fmt.Errorf("open the job queue: %w", err)
 	}
@@ -283,14 +297,49 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start deployments: %w", err)
 	}
 	defer s.deployments.Close()
-	go s.monitor.Run(ctx)
-	go s.pruneAudit(ctx)
-	if err := s.gates.Start(ctx); err != nil {
+	s.followDeployments(ctx)
+	// Drift windows are judged by one server at a time, however many share the database.
+	go s.jobs.Lead(ctx, "drift-monitor", s.monitor.Run)
+	if err := s.jobs.Once(ctx, "recover-evaluations", s.gates.Start); err != nil {
+		return fmt.Errorf("recover interrupted evaluations: %w", err)
+	}
+	if err := s.jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start the job queue: %w", err)
 	}
 	s.logger.Info("mlship server listening", "addr", "http://"+ln.Addr().String(), "version", version.Version,
 		"backend_store_uri", store.Redact(s.cfg.BackendStoreURI), "artifacts_destination", s.cfg.ArtifactsDestination)
 	return httpx.Serve(ctx, ln, s.handler, s.logger)
+}
+
+// topicDeployments is the change broadcast when a deployment is created, updated or
+// deleted.
+const topicDeployments = "deployments"
+
+// followDeployments keeps this server's deployments those of the database as servers
+// sharing it change them, until ctx ends.
+func (s *Server) followDeployments(ctx context.Context) {
+	if s.db.Exclusive() {
+		return
+	}
+	changed := make(chan struct{}, 1)
+	s.db.Subscribe(topicDeployments, func() {
+		select {
+		case changed <- struct{}{}:
+		default: // a sync is due already
+		}
+	})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			if err := s.deployments.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("could not load the deployments other servers changed", "err", err)
+			}
+		}
+	}()
 }
 
 // Close releases the stores.
@@ -299,8 +348,10 @@ func (s *Server) Close() error {
 		s.payloads.Close()
 	}
 	var errs []error
-	if s.gates != nil {
-		errs = append(errs, s.gates.Close())
+	if s.jobs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.jobs.Close(ctx))
+		cancel()
 	}
 	return errors.Join(append(errs, s.blobs.Close(), s.content.Close(), s.db.Close())...)
 }

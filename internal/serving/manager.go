@@ -7,7 +7,9 @@
 package serving
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -73,6 +75,9 @@ type Options struct {
 	// CheckRuntime, if set, refuses a runtime name that no runtime answers to (see
 	// RuntimeConfig.Check).
 	CheckRuntime func(name string) error
+	// Changed, if set, is called after a deployment is created, updated or deleted
+	// in Store: servers sharing the store then Sync.
+	Changed func(ctx context.Context)
 }
 
 // Manager owns the deployments of one process.
@@ -185,6 +190,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Deployment, error) {
 		if err := m.opts.Store.PutDeployment(ctx, spec, !replace); err != nil {
 			return nil, err
 		}
+		defer m.changed(ctx)
 	}
 	return m.run(spec), nil
 }
@@ -205,6 +211,7 @@ func (m *Manager) Update(ctx context.Context, spec Spec) (*Deployment, error) {
 		if err := m.opts.Store.PutDeployment(ctx, spec, false); err != nil {
 			return nil, err
 		}
+		defer m.changed(ctx)
 	}
 	d.update(spec.withDefaults())
 	return d, nil
@@ -222,12 +229,72 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 		if err := m.opts.Store.DeleteDeployment(ctx, name); err != nil {
 			return err
 		}
+		defer m.changed(ctx)
 	}
+	m.forget(name, d)
+	return nil
+}
+
+func (m *Manager) forget(name string, d *Deployment) {
 	m.mu.Lock()
 	delete(m.deployments, name)
 	m.mu.Unlock()
 	d.stop()
+}
+
+// changed says that the stored deployments changed; m.specMu is held, and is released
+// before the servers sharing the store Sync.
+func (m *Manager) changed(ctx context.Context) {
+	if m.opts.Changed != nil {
+		go m.opts.Changed(context.WithoutCancel(ctx))
+	}
+}
+
+// Sync makes this process's deployments the stored ones: after a server sharing the
+// store created, updated or deleted one. A deployment whose spec is unchanged is left
+// as it is.
+func (m *Manager) Sync(ctx context.Context) error {
+	if m.opts.Store == nil {
+		return nil
+	}
+	specs, err := m.opts.Store.ListDeployments(ctx)
+	if err != nil {
+		return err
+	}
+	m.specMu.Lock()
+	defer m.specMu.Unlock()
+	stored := map[string]bool{}
+	for _, spec := range specs {
+		stored[spec.Name] = true
+		d, ok := m.Get(spec.Name)
+		if ok && sameSpec(d.Spec(), spec.withDefaults()) {
+			continue
+		}
+		if err := m.admit(spec); err != nil {
+			m.logger.Error("stored deployment refused; it serves nothing until it is updated", "deployment", spec.Name, "err", storedRefusal(spec, err))
+		}
+		if ok {
+			m.logger.Info("deployment changed on another server", "deployment", spec.Name)
+			d.update(spec.withDefaults())
+			continue
+		}
+		m.logger.Info("deployment created on another server", "deployment", spec.Name)
+		m.run(spec)
+	}
+	for _, d := range m.List() {
+		if !stored[d.Name()] {
+			m.logger.Info("deployment deleted on another server", "deployment", d.Name())
+			m.forget(d.Name(), d)
+		}
+	}
 	return nil
+}
+
+// sameSpec reports whether two specs say the same, as stored.
+func sameSpec(a, b Spec) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // Get returns the deployment named name.

@@ -82,6 +82,13 @@ func Replicas(t testing.TB, n int) []*store.DB {
 	return dbs
 }
 
+// PostgresURI returns the URI of a fresh, empty PostgreSQL schema, dropped when t ends;
+// t is skipped when PostgreSQL is not under test.
+func PostgresURI(t testing.TB) string {
+	t.Helper()
+	return postgresSchema(t)
+}
+
 var (
 	adminOnce sync.Once
 	admin     *sql.DB
