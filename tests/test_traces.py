@@ -6,6 +6,7 @@ bad OTLP requests refused whole."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -23,8 +24,11 @@ from helpers import api_url
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-# Synchronous export: a trace is on the server when the traced call returns.
-os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+
+def last_trace() -> str:
+    """The id of the trace just ended, once the client's background export has sent it."""
+    mlflow.flush_trace_async_logging()
+    return mlflow.get_last_active_trace_id()
 
 
 @pytest.fixture
@@ -49,8 +53,16 @@ def pipeline(x):
 
 
 def test_trace_decorator_and_spans_read_back_whole(traced_experiment):
-    assert pipeline(20) == 42
-    trace_id = mlflow.get_last_active_trace_id()
+    logged = []
+    warnings = logging.Handler(logging.WARNING)
+    warnings.emit = lambda record: logged.append(record.getMessage())
+    logging.getLogger("mlflow").addHandler(warnings)  # it does not propagate to the root logger
+    try:
+        assert pipeline(20) == 42
+        trace_id = last_trace()
+    finally:
+        logging.getLogger("mlflow").removeHandler(warnings)
+    assert logged == []  # before this server: "Failed to send trace ... ENDPOINT_NOT_FOUND"
     trace = mlflow.get_trace(trace_id)
     assert trace is not None
     info = trace.info
@@ -74,7 +86,7 @@ def test_search_traces_filters_and_order(traced_experiment, client):
     ids = []
     for i in range(4):
         add(i, i)
-        tid = mlflow.get_last_active_trace_id()
+        tid = last_trace()
         ids.append(tid)
         client.set_trace_tag(tid, "parity", "even" if i % 2 == 0 else "odd")
     client.set_trace_tag(ids[3], "to-drop", "x")
@@ -117,9 +129,9 @@ def test_search_traces_filters_and_order(traced_experiment, client):
 def test_traces_of_a_run(traced_experiment, client):
     with mlflow.start_run() as run:
         add(1, 2)
-        in_run = mlflow.get_last_active_trace_id()
+        in_run = last_trace()
     add(3, 4)
-    outside = mlflow.get_last_active_trace_id()
+    outside = last_trace()
     assert client.get_trace(in_run).info.request_metadata["mlflow.sourceRun"] == run.info.run_id
     found = mlflow.search_traces(run_id=run.info.run_id, locations=[traced_experiment], return_type="list")
     assert [t.info.trace_id for t in found] == [in_run]
@@ -133,7 +145,7 @@ def test_delete_traces(traced_experiment, client):
     ids = []
     for i in range(3):
         add(i, 0)
-        ids.append(mlflow.get_last_active_trace_id())
+        ids.append(last_trace())
     assert client.delete_traces(traced_experiment, trace_ids=[ids[0]]) == 1
     assert client.delete_traces(traced_experiment, max_timestamp_millis=int(time.time() * 1000) + 1000, max_traces=1) == 1
     left = client.search_traces(locations=[traced_experiment])
@@ -145,7 +157,7 @@ def test_delete_traces(traced_experiment, client):
 
 def test_assessments(traced_experiment, client):
     add(2, 2)
-    tid = mlflow.get_last_active_trace_id()
+    tid = last_trace()
     human = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="ana@example.com")
     fb = mlflow.log_feedback(trace_id=tid, name="correct", value=True, source=human, rationale="4 it is")
     ex = mlflow.log_expectation(trace_id=tid, name="expected", value=4, source=human)
