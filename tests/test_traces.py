@@ -298,3 +298,80 @@ def test_trace_routes_answer_v3_and_v2_paths(base_url, experiment_id):
     assert resp.status_code == 200 and resp.json() == {"traces": []}
     resp = requests.get(api_url(base_url, "traces/tr-0123456789abcdef0123456789abcdef"), timeout=30)
     assert resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+# --------------------------------------------------------------------------------------------
+# Permissions: a trace is its experiment's
+# --------------------------------------------------------------------------------------------
+
+ADMIN = ("admin", "admin-password-for-traces")
+
+
+@pytest.fixture(scope="module")
+def auth_server():
+    import tempfile
+    from pathlib import Path
+
+    from conftest import Server
+
+    srv = Server("mlship", Path(tempfile.mkdtemp(prefix="mlship-traces-auth-")),
+                 ["--auth", "--default-permission", "NO_PERMISSIONS"], env={"MLSHIP_ADMIN_PASSWORD": ADMIN[1]})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.mlship_only
+def test_trace_permissions_follow_the_experiment(auth_server, monkeypatch):
+    srv = auth_server
+
+    def call(method, path, cred=ADMIN, **kw):
+        return requests.request(method, srv.url + path, auth=cred, timeout=30, **kw)
+
+    users = {}
+    for name in ("tracer", "viewer", "stranger"):
+        users[name] = (name, f"{name}-password-long")
+        assert call("POST", "/api/v1/users", json={"name": name, "password": users[name][1]}).status_code == 201
+    admin = mlflow.MlflowClient(tracking_uri=srv.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    mine, theirs = admin.create_experiment("traced"), admin.create_experiment("not-yours")
+    for name, level in (("tracer", "EDIT"), ("viewer", "READ")):
+        assert call("POST", "/api/v1/permissions", json={"kind": "experiment", "object": mine, "user": name,
+                                                         "level": level}).status_code == 200
+
+    # The editor logs a trace with the fluent API, spans uploaded through the artifact proxy.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "tracer")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", users["tracer"][1])
+    mlflow.set_tracking_uri(srv.url)
+    mlflow.set_experiment(experiment_id=mine)
+    assert pipeline(1) == 4
+    tid = last_trace()
+    otlp = _otlp_request(os.urandom(16), 1).SerializeToString()
+    headers = {"Content-Type": "application/x-protobuf"}
+    assert call("POST", "/v1/traces", users["tracer"], data=otlp, headers={**headers, "x-mlflow-experiment-id": mine}).status_code == 200
+    denied = call("POST", "/v1/traces", users["tracer"], data=otlp, headers={**headers, "x-mlflow-experiment-id": theirs})
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+
+    # The reader reads, spans included, and writes nothing.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "viewer")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", users["viewer"][1])
+    viewer = mlflow.MlflowClient(tracking_uri=srv.url)
+    assert len(viewer.get_trace(tid).data.spans) == 3
+    assert len(viewer.search_traces(locations=[mine, theirs])) == 2
+    for method, path, kw in [
+        ("PATCH", f"/api/2.0/mlflow/traces/{tid}/tags", {"json": {"key": "k", "value": "v"}}),
+        ("POST", "/api/3.0/mlflow/traces/delete-traces", {"json": {"experiment_id": mine, "request_ids": [tid]}}),
+        ("POST", f"/api/3.0/mlflow/traces/{tid}/assessments", {"json": {"assessment": {"assessment_name": "x"}}}),
+        ("POST", "/v1/traces", {"data": otlp, "headers": {**headers, "x-mlflow-experiment-id": mine}}),
+    ]:
+        r = call(method, path, users["viewer"], **kw)
+        assert r.status_code == 403, (path, r.text)
+
+    # Someone with no grant reads nothing.
+    for path in (f"/api/3.0/mlflow/traces/{tid}", f"/api/3.0/mlflow/traces/get?trace_id={tid}",
+                 f"/api/2.0/mlflow/traces/batchGet?trace_ids={tid}"):
+        assert call("GET", path, users["stranger"]).status_code == 403, path
+    r = call("POST", "/api/3.0/mlflow/traces/search", users["stranger"],
+             json={"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": mine}}]})
+    assert r.status_code == 200 and r.json() == {"traces": []}, r.text
