@@ -27,6 +27,7 @@ all: build
 build: ui
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlship
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(SEEDRUNS) ./tests/seedruns
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(TOOLS)/bin/lb ./tests/lb
 
 # The web UI (ui/, docs/ui.md), built into internal/ui/dist, which the binary embeds:
 # npm ci when the lockfile changed, npm run build when a source changed.
@@ -156,9 +157,10 @@ test-e2e: build deps
 # tests/s3/run.sh; each server under a prefix of its own, tests/s3/mlship-on-s3). The files
 # that store, list, copy and read blobs, and those that search, number and permit in SQL.
 E2E_SHARED_FILES ?= tests/test_artifacts.py tests/test_registry.py tests/test_datasets.py \
-	tests/test_experiments.py tests/test_runs.py tests/test_search_runs.py tests/test_auth_mlflow.py
+	tests/test_experiments.py tests/test_runs.py tests/test_search_runs.py tests/test_auth_mlflow.py \
+	tests/test_replicas.py
 test-e2e-shared: build deps
-	tests/pg/run.sh tests/s3/run.sh env MLSHIP_E2E_BACKEND=postgres \
+	tests/pg/run.sh tests/s3/run.sh env MLSHIP_E2E_BACKEND=postgres MLSHIP_E2E_REPLICAS=3 MLSHIP_LB=$(CURDIR)/$(TOOLS)/bin/lb \
 		MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \
 		$(VENV)/bin/python -m pytest $(E2E_SHARED_FILES) -q -n $(E2E_WORKERS) --dist loadfile
 

@@ -243,6 +243,54 @@ class Server:
         return data[-max_bytes:].decode("utf-8", "replace")
 
 
+class Replicas:
+    """``n`` mlship servers on one PostgreSQL database and one artifacts store, behind a
+    load balancer that sends each request to the next (``tests/lb``), as a scaled-out
+    server runs: ``MLSHIP_E2E_REPLICAS=n`` with ``MLSHIP_E2E_BACKEND=postgres``. It
+    offers what tests use of a Server; ``servers`` are the replicas themselves."""
+
+    def __init__(self, target: str, base_dir: Path, n: int, extra_args: list[str] | None = None,
+                 env: dict | None = None):
+        if os.environ.get("MLSHIP_E2E_BACKEND") != "postgres":
+            pytest.exit("MLSHIP_E2E_REPLICAS needs MLSHIP_E2E_BACKEND=postgres: replicas share a database", returncode=2)
+        self.target, self.base_dir = target, base_dir
+        env = {"MLSHIP_S3_PREFIX": f"replicas-{os.getpid()}-{_free_port()}", **(env or {})}
+        self.servers = []
+        for i in range(n):
+            d = base_dir / f"replica-{i}"
+            d.mkdir()
+            self.servers.append(Server(target, d, extra_args, env))
+        self.data_dir = self.servers[0].data_dir
+        self.log_path = self.servers[0].log_path
+        self.host = "127.0.0.1"
+        self.lb: subprocess.Popen | None = None
+        self.url = ""
+        self.port = 0
+
+    def start(self):
+        first = self.servers[0]
+        first.start()
+        for s in self.servers[1:]:
+            s.pg_uri = first.pg_uri
+            s.start()
+        lb = os.environ.get("MLSHIP_LB") or str(REPO_ROOT / ".tools" / "bin" / "lb")
+        self.lb = subprocess.Popen([lb, "--listen", "127.0.0.1:0", *(s.url for s in self.servers)],
+                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        self.url = self.lb.stdout.readline().strip()
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def stop(self):
+        if self.lb is not None and self.lb.poll() is None:
+            self.lb.terminate()
+            self.lb.wait(timeout=15)
+        for s in self.servers:
+            s.stop()
+
+    def log_tail(self, max_bytes: int = 20000) -> str:
+        per = max_bytes // len(self.servers)
+        return "\n".join(f"--- replica {i} ---\n{s.log_tail(per)}" for i, s in enumerate(self.servers))
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -255,7 +303,8 @@ _SERVER_KEY = pytest.StashKey[Server]()
 @pytest.fixture(scope="session")
 def server(request) -> Server:
     base = Path(tempfile.mkdtemp(prefix=f"mlship-e2e-{TARGET}-"))
-    srv = Server(TARGET, base)
+    replicas = int(os.environ.get("MLSHIP_E2E_REPLICAS", "1"))
+    srv = Replicas(TARGET, base, replicas) if replicas > 1 else Server(TARGET, base)
     request.config.stash[_SERVER_KEY] = srv
     srv.start()
     try:
