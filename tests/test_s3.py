@@ -244,3 +244,61 @@ def test_no_presigned_downloads_without_the_flag(s3_server):
     assert info["multipart_downloads_enabled"] is False
     r = requests.get(f"{s3_server.url}/api/2.0/mlflow-artifacts/presigned/0/x", timeout=30)
     assert r.status_code == 501 and r.json()["error_code"] == "NOT_IMPLEMENTED", r.text
+
+
+def test_presigned_upload_and_download_urls(s3, s3_server, presigned_server, tmp_path):
+    """MLflow 3's artifacts/presigned-upload-url and presigned-download-url: a client puts a
+    run's (or a logged model's) file straight into the bucket and reads it back from it; the
+    server sees it as any other artifact."""
+    srv = presigned_server
+    api = f"{srv.url}/api/2.0/mlflow/artifacts"
+    info = requests.get(f"{srv.url}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["presigned_upload_run_id_supported"] is True and info["presigned_upload_model_id_supported"] is True
+    client = MlflowClient(tracking_uri=srv.url)
+    exp = client.create_experiment(unique_name("presign"))
+    run = client.create_run(exp)
+    body = os.urandom(70_000)
+    r = requests.post(f"{api}/presigned-upload-url", json={"run_id": run.info.run_id, "path": "direct/w.bin"}, timeout=30)
+    assert r.status_code == 200, r.text
+    up = r.json()
+    assert up["presigned_url"].startswith(s3["endpoint"] + "/"), up
+    put = requests.put(up["presigned_url"], data=body, headers=up.get("headers", {}), timeout=30)
+    assert put.status_code == 200, put.text
+    # The server lists and serves what the client put in the bucket.
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "direct")] == ["direct/w.bin"]
+    mlflow.set_tracking_uri(srv.url)
+    out = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="direct/w.bin", dst_path=str(tmp_path))
+    assert Path(out).read_bytes() == body
+
+    r = requests.post(f"{api}/presigned-download-url", json={"run_id": run.info.run_id, "path": "direct/w.bin",
+                                                              "expiration": 60}, timeout=30)
+    assert r.status_code == 200, r.text
+    down = r.json()
+    assert int(down["file_size"]) == len(body)
+    got = requests.get(down["presigned_url"], headers=down.get("headers", {}), timeout=30)
+    assert got.status_code == 200 and got.content == body
+
+    model = client.create_logged_model(exp, name="m")
+    r = requests.post(f"{api}/presigned-upload-url", json={"model_id": model.model_id, "path": "MLmodel"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert requests.put(r.json()["presigned_url"], data=b"flavors: {}\n", headers=r.json().get("headers", {}),
+                        timeout=30).status_code == 200
+    assert [f.path for f in client.list_logged_model_artifacts(model.model_id)] == ["MLmodel"]
+
+    for body, status, code in [
+        ({"run_id": run.info.run_id, "model_id": model.model_id, "path": "x"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"path": "x"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"run_id": run.info.run_id, "path": "../other-run/x"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"run_id": run.info.run_id}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"run_id": run.info.run_id, "path": "x", "expiration": 0}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"run_id": "0" * 32, "path": "x"}, 404, "RESOURCE_DOES_NOT_EXIST"),
+    ]:
+        r = requests.post(f"{api}/presigned-upload-url", json=body, timeout=30)
+        assert (r.status_code, r.json().get("error_code")) == (status, code), (body, r.text)
+    # Without --s3-presigned-urls the server hands out no URL.
+    other = MlflowClient(tracking_uri=s3_server.url)
+    run2 = other.create_run(other.create_experiment(unique_name("nopresign")))
+    for route in ("presigned-upload-url", "presigned-download-url"):
+        r = requests.post(f"{s3_server.url}/api/2.0/mlflow/artifacts/{route}", json={"run_id": run2.info.run_id,
+                                                                                   "path": "x"}, timeout=30)
+        assert r.status_code == 501 and r.json()["error_code"] == "NOT_IMPLEMENTED", r.text

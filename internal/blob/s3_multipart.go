@@ -368,3 +368,35 @@ func copySource(bucket, key string) string {
 	}
 	return bucket + "/" + strings.Join(segs, "/")
 }
+
+// PutPresigner is a Store that can hand out URLs to which a client uploads an object
+// without the server (MLflow 3's artifacts/presigned-upload-url).
+type PutPresigner interface {
+	// PresignsPuts reports whether the store hands such URLs out.
+	PresignsPuts() bool
+	// PresignPut returns a URL that takes one PUT of the object at key until ttl has
+	// passed, and the headers to send with it.
+	PresignPut(ctx context.Context, key string, ttl time.Duration) (string, map[string]string, error)
+}
+
+var _ PutPresigner = (*S3)(nil)
+
+// PresignsPuts implements PutPresigner: stores opened with PresignedURLs presign uploads.
+func (s *S3) PresignsPuts() bool { return s.presign }
+
+// PresignPut implements PutPresigner.
+func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, map[string]string, error) {
+	if !s.presign {
+		return "", nil, errorf(ErrUnsupportedScheme, "This store does not hand out presigned URLs")
+	}
+	if err := begin(ctx, key); err != nil {
+		return "", nil, err
+	}
+	req, err := s3.NewPresignClient(s.client).PresignPutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", nil, s.mapErr(ctx, err, key)
+	}
+	return req.URL, signedHeaders(req.SignedHeader), nil
+}

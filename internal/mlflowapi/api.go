@@ -111,6 +111,8 @@ func (a *API) trackingRoutes() []route {
 		{"GET", "metrics/get-history-bulk-interval", a.getMetricHistoryBulkInterval, readAccess},
 
 		{"GET", "artifacts/list", a.listRunArtifacts, readAccess},
+		{"POST", "artifacts/presigned-upload-url", a.presignedUploadURL, writeAccess},
+		{"POST", "artifacts/presigned-download-url", a.presignedDownloadURL, readAccess},
 		{"GET", "server-features", a.serverFeatures, readAccess},
 	}
 }
@@ -199,8 +201,8 @@ func (a *API) serverInfo(w http.ResponseWriter, r *http.Request) (any, error) {
 		"trace_archival_enabled":              false,
 		"multipart_uploads_enabled":           a.opts.ServeArtifacts,
 		"multipart_downloads_enabled":         a.opts.ServeArtifacts && a.presignsDownloads(),
-		"presigned_upload_run_id_supported":   false,
-		"presigned_upload_model_id_supported": false,
+		"presigned_upload_run_id_supported":   a.presignsPuts(),
+		"presigned_upload_model_id_supported": a.presignsPuts(),
 		"features_enabled":                    map[string]bool{"gateway": false},
 	}, nil
 }

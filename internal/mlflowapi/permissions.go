@@ -88,6 +88,13 @@ var (
 		}
 		return []objectRef{{kind: auth.Experiment, id: exp}}, nil
 	}
+	// byRunOrLoggedModel: the request names one or the other.
+	byRunOrLoggedModel resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
+		if f.ModelID != "" {
+			return byLoggedModel(a, r, f)
+		}
+		return byRun(a, r, f)
+	}
 	byModel resolver = func(_ *API, _ *http.Request, f *objectFields) ([]objectRef, error) {
 		return []objectRef{{kind: auth.RegisteredModel, id: f.Name}}, nil
 	}
@@ -214,6 +221,8 @@ var objectRules = map[string]objectRule{
 	"GET metrics/get-history":               {byRun, auth.LevelRead},
 	"GET metrics/get-history-bulk-interval": {byRun, auth.LevelRead},
 	"GET artifacts/list":                    {byRun, auth.LevelRead},
+	"POST artifacts/presigned-upload-url":   {byRunOrLoggedModel, auth.LevelEdit},
+	"POST artifacts/presigned-download-url": {byRun, auth.LevelRead},
 	"GET server-features":                   {noObject, 0},
 
 	"POST logged-models":                                 {byExperiment, auth.LevelEdit},
