@@ -146,8 +146,10 @@ func (pg *postgres) pid() int {
 const clockTicks = 100
 
 // treeCPU is the CPU time, in seconds, of the given processes and all their
-// descendants that are running now: a server's own, MLflow's uvicorn workers and job
-// runner, or PostgreSQL's backends under its postmaster.
+// descendants: a server's own, MLflow's uvicorn workers and job runner, or PostgreSQL's
+// backends under its postmaster. Each process counts its own time and that of the
+// children it has reaped (cutime, cstime), so a backend that exits between two readings
+// still counts, in its parent's.
 func treeCPU(roots ...int) float64 {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -170,13 +172,16 @@ func treeCPU(roots ...int) float64 {
 			continue
 		}
 		f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state), f[1] the parent
-		if len(f) < 13 {
+		if len(f) < 15 {
 			continue
 		}
 		parent[pid], _ = strconv.Atoi(f[1])
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		cpu[pid] = float64(utime+stime) / clockTicks
+		var ticks int64
+		for _, v := range f[11:15] { // utime, stime, cutime, cstime
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+		cpu[pid] = float64(ticks) / clockTicks
 	}
 	in := map[int]bool{}
 	for _, r := range roots {
