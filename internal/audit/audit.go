@@ -41,6 +41,7 @@ const (
 	Team            = "team"
 	Permission      = "permission"
 	Content         = "content"
+	Webhook         = "webhook"
 )
 
 // Entry is one record of the trail.
@@ -254,7 +255,7 @@ func (l *Log) Query(ctx context.Context, f Filter) (Page, error) {
 
 // Kinds are the kinds of object the trail names.
 var Kinds = []string{Experiment, Run, RegisteredModel, ModelVersion, LoggedModel, Artifact, Dataset,
-	Deployment, Benchmark, Alias, User, Token, Team, Permission, Content}
+	Deployment, Benchmark, Alias, User, Token, Team, Permission, Content, Webhook}
 
 // Outcomes are the outcomes a record may have.
 var Outcomes = []string{Succeeded, Failed, Denied}

@@ -20,6 +20,7 @@ import (
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/traces"
 	"github.com/mlship/mlship/internal/tracking"
+	"github.com/mlship/mlship/internal/webhooks"
 )
 
 // Options configure the API.
@@ -36,6 +37,8 @@ type Options struct {
 	Permissions *auth.Service
 	// Traces keeps MLflow 3's traces: their routes need it.
 	Traces *traces.Service
+	// Webhooks keeps webhooks: their routes need it.
+	Webhooks *webhooks.Service
 }
 
 // API is MLflow's REST API.
@@ -78,7 +81,7 @@ const (
 )
 
 func (a *API) routes() []route {
-	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes(), a.traceRoutes())
+	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes(), a.traceRoutes(), a.webhookRoutes())
 }
 
 func (a *API) trackingRoutes() []route {

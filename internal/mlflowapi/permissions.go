@@ -276,6 +276,14 @@ var objectRules = map[string]objectRule{
 	"DELETE traces/{trace_id}/assessments/{assessment_id}": {byTrace, auth.LevelEdit},
 	"POST " + OTLPTracesPath:                               {byExperimentHeader, auth.LevelEdit},
 
+	// Webhooks are declared Admin: a webhook receives every registry event.
+	"POST webhooks":                   {noObject, 0},
+	"GET webhooks":                    {noObject, 0},
+	"GET webhooks/{webhook_id}":       {noObject, 0},
+	"PATCH webhooks/{webhook_id}":     {noObject, 0},
+	"DELETE webhooks/{webhook_id}":    {noObject, 0},
+	"POST webhooks/{webhook_id}/test": {noObject, 0},
+
 	// The artifact proxy: a path's first segment is its experiment's id, or the
 	// registered copies' directory, read as the models that hold the copy.
 	"GET artifacts":     {byArtifactPath, auth.LevelRead},

@@ -57,7 +57,7 @@ func (s *Service) SetAliasOverride(ctx context.Context, name, alias, version, re
 	if err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.write(ctx, func(tx *store.Tx) error {
 		rmID, err := lockVersion(ctx, tx, name, num)
 		if err != nil {
 			return err
@@ -72,7 +72,11 @@ func (s *Service) SetAliasOverride(ctx context.Context, name, alias, version, re
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (rm_id, alias) DO UPDATE SET version = excluded.version,
 			set_at = CASE WHEN registered_model_aliases.version = excluded.version AND registered_model_aliases.set_at > 0
 				THEN registered_model_aliases.set_at ELSE excluded.set_at END`, rmID, alias, num, now, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rmID, "model_version_alias.created", "prompt_alias.created",
+			aliasCreated{Name: name, Alias: alias, Version: version})
 	})
 }
 
@@ -103,7 +107,7 @@ func (s *Service) DeleteAlias(ctx context.Context, name, alias string) error {
 	if err := validateAlias(alias); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.write(ctx, func(tx *store.Tx) error {
 		rmID, err := lockModel(ctx, tx, name)
 		if err != nil {
 			return err
@@ -112,7 +116,11 @@ func (s *Service) DeleteAlias(ctx context.Context, name, alias string) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM registered_model_aliases WHERE rm_id = ? AND alias = ?`, rmID, alias)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rmID, "model_version_alias.deleted", "prompt_alias.deleted",
+			aliasDeleted{Name: name, Alias: alias})
 	})
 }
 

@@ -31,7 +31,7 @@ func (s *Service) CreateRegisteredModel(ctx context.Context, in CreateModelInput
 	}
 	tags := lastTags(in.Tags)
 	var m *RegisteredModel
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(tx *store.Tx) error {
 		now := s.nowMillis()
 		var id int64
 		err := tx.Try(ctx, func() error {
@@ -45,6 +45,9 @@ func (s *Service) CreateRegisteredModel(ctx context.Context, in CreateModelInput
 			return err
 		}
 		if err := upsertModelTags(ctx, tx, id, tags); err != nil {
+			return err
+		}
+		if err := s.recordModelCreated(ctx, tx, in, tags); err != nil {
 			return err
 		}
 		m, err = modelByID(ctx, tx, id)
@@ -213,12 +216,15 @@ func (s *Service) SetRegisteredModelTag(ctx context.Context, name string, t Tag)
 	if err := validateTag(t); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.write(ctx, func(tx *store.Tx) error {
 		id, err := lockModel(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		return upsertModelTags(ctx, tx, id, []Tag{t})
+		if err := upsertModelTags(ctx, tx, id, []Tag{t}); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, id, "", "prompt_tag.set", tagSet{Name: name, Key: t.Key, Value: t.Value})
 	})
 }
 
@@ -231,12 +237,15 @@ func (s *Service) DeleteRegisteredModelTag(ctx context.Context, name, key string
 	if err := validateTag(Tag{Key: key}); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.write(ctx, func(tx *store.Tx) error {
 		id, err := lockModel(ctx, tx, name)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM registered_model_tags WHERE rm_id = ? AND key = ?`, id, key)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, id, "", "prompt_tag.deleted", tagDeleted{Name: name, Key: key})
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mlship/mlship/internal/cas"
 	"github.com/mlship/mlship/internal/fault"
 	"github.com/mlship/mlship/internal/store"
+	"github.com/mlship/mlship/internal/webhooks"
 )
 
 // LoggedModel is what the registry needs to know of a logged model: where its artifacts
@@ -72,6 +73,8 @@ type Service struct {
 	opts  Options
 	now   func() time.Time
 	guard AliasGuard
+	// events records the registry's events for webhooks; nil records none.
+	events webhooks.Recorder
 }
 
 // New returns a registry service.

@@ -50,10 +50,12 @@ func (s *Service) CreateModelVersion(ctx context.Context, in CreateVersionInput)
 		return nil, err
 	}
 	var v *ModelVersion
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.write(ctx, func(tx *store.Tx) error {
 		var err error
-		v, err = s.insertVersion(ctx, tx, nv)
-		return err
+		if v, err = s.insertVersion(ctx, tx, nv); err != nil {
+			return err
+		}
+		return s.recordVersionCreated(ctx, tx, nv.in, v)
 	})
 	return v, err
 }
@@ -344,7 +346,11 @@ func (s *Service) SetModelVersionTag(ctx context.Context, name, version string, 
 		return err
 	}
 	return s.writeVersion(ctx, name, version, func(tx *store.Tx, rmID, num int64) error {
-		return upsertVersionTags(ctx, tx, rmID, num, []Tag{t})
+		if err := upsertVersionTags(ctx, tx, rmID, num, []Tag{t}); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rmID, "model_version_tag.set", "prompt_version_tag.set",
+			tagSet{Name: name, Version: version, Key: t.Key, Value: t.Value})
 	})
 }
 
@@ -356,7 +362,11 @@ func (s *Service) DeleteModelVersionTag(ctx context.Context, name, version, key 
 	}
 	return s.writeVersion(ctx, name, version, func(tx *store.Tx, rmID, num int64) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM model_version_tags WHERE rm_id = ? AND version = ? AND key = ?`, rmID, num, key)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rmID, "model_version_tag.deleted", "prompt_version_tag.deleted",
+			tagDeleted{Name: name, Version: version, Key: key})
 	})
 }
 
@@ -366,7 +376,7 @@ func (s *Service) writeVersion(ctx context.Context, name, version string, fn fun
 	if err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	return s.write(ctx, func(tx *store.Tx) error {
 		rmID, err := lockVersion(ctx, tx, name, num)
 		if err != nil {
 			return err

@@ -295,6 +295,8 @@ func objectKind(path string) string {
 		return audit.Token
 	case strings.HasPrefix(p, "content"):
 		return audit.Content
+	case strings.HasPrefix(p, "webhooks"):
+		return audit.Webhook
 	}
 	return ""
 }

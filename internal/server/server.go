@@ -40,6 +40,7 @@ import (
 	"github.com/mlship/mlship/internal/tracking"
 	"github.com/mlship/mlship/internal/ui"
 	"github.com/mlship/mlship/internal/version"
+	"github.com/mlship/mlship/internal/webhooks"
 )
 
 // runCacheSize is how many runs the tracking service keeps in memory (a few KiB each),
@@ -60,6 +61,7 @@ type Server struct {
 	monitor     *monitor.Monitor
 	gates       *gates.Service
 	jobs        *jobs.Queue
+	webhooks    *webhooks.Service
 	payloads    *serving.PayloadStore
 	metrics     *prometheus.Registry
 	auth        *auth.Service
@@ -157,6 +159,12 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		s.Close()
 		return nil, fmt.Errorf("--allowed-outbound: %w", err)
 	}
+	if s.webhooks, err = newWebhooks(cfg, db, outbound, logger); err != nil {
+		s.Close()
+		return nil, err
+	}
+	reg.SetEvents(s.webhooks)
+	mlflow.SetWebhooks(s.webhooks)
 	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
 		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound})
 	// The job queue: in a SQLite file of its own beside the embedded database, or in the
@@ -167,6 +175,10 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		queue.Path, queue.Postgres = "", cfg.BackendStoreURI
 	}
 	s.jobs = jobs.New(queue)
+	if err := s.webhooks.UseQueue(s.jobs); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
 		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, Queue: s.jobs, Logger: logger,
 		MayMoveProtected: func(ctx context.Context, model string) error {
@@ -300,6 +312,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	s.followDeployments(ctx)
 	// Drift windows are judged by one server at a time, however many share the database.
 	go s.jobs.Lead(ctx, "drift-monitor", s.monitor.Run)
+	go s.webhooks.Run(ctx)
 	if err := s.jobs.Once(ctx, "recover-evaluations", s.gates.Start); err != nil {
 		return fmt.Errorf("recover interrupted evaluations: %w", err)
 	}

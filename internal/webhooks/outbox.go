@@ -1,0 +1,153 @@
+package webhooks
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/mlship/mlship/internal/store"
+)
+
+// Recorder records events in the transaction of the change that causes them. The
+// domains that announce changes (registry, gates, monitor) take one; a nil Recorder
+// records nothing.
+type Recorder interface {
+	// Record adds event ("entity.action") with its payload to the outbox, in tx.
+	Record(ctx context.Context, tx *store.Tx, event string, data any) error
+	// Committed says that a transaction which recorded events has committed, so that
+	// they are dispatched at once rather than at the next sweep.
+	Committed()
+}
+
+var _ Recorder = (*Service)(nil)
+
+// Record adds an event to the outbox in tx: it is dispatched once tx commits, and never
+// if tx rolls back.
+func (s *Service) Record(ctx context.Context, tx *store.Tx, event string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO webhook_outbox (uid, event, data, created_at) VALUES (?, ?, ?, ?)`,
+		newID(), event, string(b), s.now().UnixMilli())
+	return err
+}
+
+// Committed wakes the dispatcher.
+func (s *Service) Committed() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches the outbox's events until ctx ends: after each change this server
+// commits, and every Sweep for what other servers left.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.opts.Sweep)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.Dispatch(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logger.Warn("webhooks: could not dispatch events", "err", err)
+				}
+				break
+			}
+			if n < dispatchBatch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// dispatchBatch is how many events one dispatch takes.
+const dispatchBatch = 100
+
+// Dispatch turns up to dispatchBatch undispatched events into delivery jobs, one per
+// active webhook subscribed to the event, and marks the events dispatched, in one
+// transaction: a server that stops half-way leaves them to be dispatched again, and the
+// queue keeps one job per event and webhook however often that happens. It returns how
+// many events it took.
+func (s *Service) Dispatch(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		n = 0
+		lock := ""
+		if s.db.Dialect().Name() == "postgres" {
+			lock = " FOR UPDATE SKIP LOCKED" // servers sharing the database take different events
+		}
+		type pending struct {
+			id    int64
+			event string
+		}
+		var evs []pending
+		err := store.ScanEach(ctx, tx, `SELECT id, event FROM webhook_outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`+lock,
+			[]any{dispatchBatch}, func(r *sql.Rows) error {
+				var p pending
+				err := r.Scan(&p.id, &p.event)
+				evs = append(evs, p)
+				return err
+			})
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		now := s.now().UnixMilli()
+		for _, ev := range evs {
+			hooks, err := subscribers(ctx, tx, ev.event)
+			if err != nil {
+				return err
+			}
+			for _, h := range hooks {
+				if err := s.enqueue(ctx, deliverArgs{Event: ev.id, Webhook: h}); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET dispatched_at = ? WHERE id = ?`, now, ev.id); err != nil {
+				return err
+			}
+		}
+		n = len(evs)
+		return nil
+	})
+	return n, err
+}
+
+// subscribers are the active webhooks that follow event.
+func subscribers(ctx context.Context, q store.Querier, event string) ([]string, error) {
+	var out []string
+	err := store.ScanEach(ctx, q, `SELECT w.id FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+		WHERE e.event = ? AND w.status = ? ORDER BY w.id`, []any{event, StatusActive}, func(r *sql.Rows) error {
+		var id string
+		err := r.Scan(&id)
+		out = append(out, id)
+		return err
+	})
+	return out, err
+}
+
+// everyState keeps one job per event and webhook whatever became of it, a delivery
+// given up on (cancelled, discarded) included, for as long as the queue keeps the job.
+var everyState = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateCancelled,
+	rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled}
+
+func (s *Service) enqueue(ctx context.Context, args deliverArgs) error {
+	if s.opts.Queue == nil {
+		return nil
+	}
+	_, err := s.opts.Queue.Insert(ctx, args, &river.InsertOpts{MaxAttempts: s.opts.MaxAttempts,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: everyState}})
+	return err
+}
