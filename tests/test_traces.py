@@ -375,3 +375,28 @@ def test_trace_permissions_follow_the_experiment(auth_server, monkeypatch):
     r = call("POST", "/api/3.0/mlflow/traces/search", users["stranger"],
              json={"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": mine}}]})
     assert r.status_code == 200 and r.json() == {"traces": []}, r.text
+
+
+def test_mlflow2_trace_routes(base_url, experiment_id, client):
+    """MLflow 2 clients start a trace and end it in two calls, and read TraceInfo's older shape."""
+    start = requests.post(api_url(base_url, "traces"), timeout=30, json={
+        "experiment_id": experiment_id, "timestamp_ms": 1700000000000,
+        "request_metadata": [{"key": "mlflow.sourceRun", "value": "r"}], "tags": [{"key": "team", "value": "a"}]})
+    assert start.status_code == 200, start.text
+    info = start.json()["trace_info"]
+    rid = info["request_id"]
+    assert len(rid) == 32 and info["status"] == "IN_PROGRESS" and info["experiment_id"] == experiment_id
+    tags = {t["key"]: t["value"] for t in info["tags"]}
+    assert tags["team"] == "a" and tags["mlflow.artifactLocation"].endswith(f"/traces/{rid}/artifacts")
+    end = requests.patch(api_url(base_url, f"traces/{rid}"), timeout=30, json={
+        "timestamp_ms": 1700000001500, "status": "OK", "tags": [{"key": "mlflow.traceName", "value": "v2"}]})
+    assert end.status_code == 200, end.text
+    assert end.json()["trace_info"]["execution_time_ms"] in (1500, "1500")
+    got = requests.get(api_url(base_url, f"traces/{rid}/info"), timeout=30).json()["trace_info"]
+    assert got["status"] == "OK" and {t["key"] for t in got["tags"]} >= {"team", "mlflow.traceName"}
+    found = requests.get(api_url(base_url, "traces"), params={"experiment_ids": experiment_id, "filter": "name = 'v2'"},
+                         timeout=30).json()["traces"]
+    assert [t["request_id"] for t in found] == [rid]
+    from mlflow.tracing.client import TracingClient
+
+    assert TracingClient(base_url).get_trace_info(rid).execution_duration == 1500  # and so do MLflow 3 clients

@@ -115,7 +115,7 @@ var (
 	// exists (the domain refuses a move).
 	byTraceLocation resolver = func(a *API, r *http.Request, f *objectFields) ([]objectRef, error) {
 		if f.Trace == nil || f.Trace.TraceInfo == nil {
-			return nil, nil
+			return []objectRef{{kind: auth.Experiment, id: string(f.ExperimentID)}}, nil // MLflow 2's StartTrace
 		}
 		return []objectRef{{kind: auth.Experiment, id: f.Trace.TraceInfo.TraceLocation.experimentID()}}, nil
 	}
@@ -274,6 +274,9 @@ var objectRules = map[string]objectRule{
 	"GET traces/{trace_id}/assessments/{assessment_id}":    {byTrace, auth.LevelRead},
 	"PATCH traces/{trace_id}/assessments/{assessment_id}":  {byTrace, auth.LevelEdit},
 	"DELETE traces/{trace_id}/assessments/{assessment_id}": {byTrace, auth.LevelEdit},
+	"PATCH traces/{trace_id}":                              {byTrace, auth.LevelEdit},
+	"GET traces/{trace_id}/info":                           {byTrace, auth.LevelRead},
+	"GET traces":                                           {noObject, 0}, // searches readable experiments only
 	"POST " + OTLPTracesPath:                               {byExperimentHeader, auth.LevelEdit},
 
 	// Webhooks are declared Admin: a webhook receives every registry event.

@@ -21,7 +21,7 @@ import (
 // /api/3.0/mlflow alike (the client calls some under one, some under the other).
 func (a *API) traceRoutes() []route {
 	return []route{
-		{"POST", "traces", a.startTraceV3, writeAccess},
+		{"POST", "traces", a.startTrace, writeAccess},
 		{"GET", "traces/{trace_id}", a.getTraceInfoV3, readAccess},
 		{"GET", "traces/get", a.getTrace, readAccess},
 		{"GET", "traces/batchGet", a.batchGetTraces, readAccess},
@@ -35,6 +35,10 @@ func (a *API) traceRoutes() []route {
 		{"GET", "traces/{trace_id}/assessments/{assessment_id}", a.getAssessment, readAccess},
 		{"PATCH", "traces/{trace_id}/assessments/{assessment_id}", a.updateAssessment, writeAccess},
 		{"DELETE", "traces/{trace_id}/assessments/{assessment_id}", a.deleteAssessment, writeAccess},
+
+		{"PATCH", "traces/{trace_id}", a.endTrace, writeAccess},
+		{"GET", "traces/{trace_id}/info", a.getTraceInfoV2, readAccess},
+		{"GET", "traces", a.searchTracesV2, readAccess},
 	}
 }
 
@@ -131,19 +135,8 @@ type traceResponse struct {
 	Trace traceJSON `json:"trace"`
 }
 
-func (a *API) startTraceV3(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req struct {
-		Trace *struct {
-			TraceInfo *traceInfoV3 `json:"trace_info"`
-		} `json:"trace"`
-	}
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	if req.Trace == nil || req.Trace.TraceInfo == nil {
-		return nil, fault.Invalidf("Missing value for required parameter 'trace.trace_info'")
-	}
-	in, err := wireToInfo(req.Trace.TraceInfo)
+func (a *API) startTraceV3(r *http.Request, w *traceInfoV3) (any, error) {
+	in, err := wireToInfo(w)
 	if err != nil {
 		return nil, err
 	}

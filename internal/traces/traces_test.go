@@ -105,6 +105,17 @@ func TestStartTraceAndTags(t *testing.T) {
 		if _, err := e.s.GetInfo(ctx, "tr-404"); fault.KindOf(err) != fault.NotFound {
 			t.Errorf("missing trace: %v", err)
 		}
+		// MLflow 2's two calls: started in progress, ended with its duration and state.
+		id := traces.NewRequestID()
+		if _, err := e.s.StartTrace(ctx, traces.Info{TraceID: id, ExperimentID: e.exp, RequestTime: 1000, State: traces.StateInProgress,
+			Tags: map[string]string{"a": "1"}}); err != nil {
+			t.Fatal(err)
+		}
+		ended, err := e.s.EndTrace(ctx, id, 1250, traces.StateError, map[string]string{"m": "x"}, map[string]string{"b": "2"})
+		if err != nil || ended.State != traces.StateError || *ended.ExecutionDuration != 250 || ended.Tags["a"] != "1" ||
+			ended.Tags["b"] != "2" || ended.Metadata["m"] != "x" {
+			t.Errorf("ended: %+v %v", ended, err)
+		}
 	})
 }
 

@@ -282,3 +282,30 @@ func (s *Service) LinkToRun(ctx context.Context, runID string, traceIDs []string
 		return linkRuns(ctx, tx, runID, traceIDs)
 	})
 }
+
+// NewRequestID returns an id for a trace started through MLflow 2's StartTrace, in its
+// form: 32 hex digits.
+func NewRequestID() string { return randomHex(16) }
+
+// EndTrace completes a trace started through MLflow 2's StartTrace: its duration runs to
+// endMs, its state becomes state, and tags and metadata are merged into its own.
+func (s *Service) EndTrace(ctx context.Context, id string, endMs int64, state string, metadata, tags map[string]string) (*Info, error) {
+	in, err := s.GetInfo(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	in.State = state
+	if in.State == "" || in.State == "STATE_UNSPECIFIED" || in.State == "TRACE_STATUS_UNSPECIFIED" {
+		in.State = StateOK
+	}
+	d := max(endMs-in.RequestTime, 0)
+	in.ExecutionDuration = &d
+	for k, v := range metadata {
+		in.Metadata[k] = v
+	}
+	for k, v := range tags {
+		in.Tags[k] = v
+	}
+	in.Assessments = nil
+	return s.StartTrace(ctx, *in)
+}
