@@ -96,6 +96,8 @@ def test_search_traces_filters_and_order(traced_experiment, client):
     assert [t.info.trace_id for t in found] == ids[::-1]  # newest first
     assert all(len(t.data.spans) == 1 for t in found)
     assert "to-drop" not in found[0].info.tags
+    frame = mlflow.search_traces(locations=[traced_experiment])  # the default: a pandas DataFrame
+    assert list(frame["trace_id"]) == ids[::-1] and all(len(spans) == 1 for spans in frame["spans"])
 
     even = mlflow.search_traces(
         locations=[traced_experiment], filter_string="tags.parity = 'even'", return_type="list"
