@@ -35,6 +35,9 @@ type workloadResult struct {
 	// ClientCPUSeconds is this benchmark's own CPU time in the same windows: its
 	// clients share the machine with the servers.
 	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
+	// WindowsSeconds is how long all windows lasted together, the time the CPU figures
+	// were read over (a window lasts until its last request has ended).
+	WindowsSeconds float64 `json:"windows_seconds,omitempty"`
 	// Runs is every measured window's figures, in the order they ran; a result of
 	// several is summed up by medianWindow.
 	Runs []runFigures `json:"runs,omitempty"`
@@ -67,6 +70,7 @@ func medianWindow(runs []workloadResult, clients int) workloadResult {
 		med.ServerCPUSeconds += r.ServerCPUSeconds
 		med.DatabaseCPUSeconds += r.DatabaseCPUSeconds
 		med.ClientCPUSeconds += r.ClientCPUSeconds
+		med.WindowsSeconds += r.Seconds
 		for _, s := range r.ErrorSamples {
 			if len(med.ErrorSamples) < maxErrorSamples && !slices.Contains(med.ErrorSamples, s) {
 				med.ErrorSamples = append(med.ErrorSamples, s)

@@ -199,7 +199,7 @@ func (r *report) writeReplicaTable(w io.Writer) error {
 			}
 			a, b := one.workload(name, c), many.workload(name, c)
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s / %s\t\n", name, c, rate(a), rate(b), failed(b), ratio,
-				cpuPerSuccess(a), cpuPerSuccess(b), coresBusy(a, r.Settings.DurationS), coresBusy(b, r.Settings.DurationS))
+				cpuPerSuccess(a), cpuPerSuccess(b), coresBusy(a), coresBusy(b))
 		}
 	}
 	return tw.Flush()
@@ -216,11 +216,11 @@ func cpuPerSuccess(w *workloadResult) string {
 
 // coresBusy is how many cores the server, PostgreSQL and the benchmark's clients kept
 // busy on average over the measured windows: "1.10 + 0.60 + 0.25".
-func coresBusy(w *workloadResult, durationS float64) string {
-	if w == nil || len(w.Runs) == 0 || durationS <= 0 {
+func coresBusy(w *workloadResult) string {
+	if w == nil || w.WindowsSeconds <= 0 {
 		return "-"
 	}
-	t := durationS * float64(len(w.Runs))
+	t := w.WindowsSeconds
 	return fmt.Sprintf("%.2f + %.2f + %.2f", w.ServerCPUSeconds/t, w.DatabaseCPUSeconds/t, w.ClientCPUSeconds/t)
 }
 
@@ -262,7 +262,7 @@ func (r *report) writeNotes(w io.Writer) {
 			fmt.Fprintf(w, "%s %s, %d clients: %d requests, %d ok, %d errors (%.2f%%) in %d runs; req/s of each run: %s",
 				t.Name, wl.Name, wl.Clients, wl.Requests, wl.Successes, wl.Errors, 100*wl.ErrorRate, len(wl.Runs), runRates(wl.Runs))
 			if wl.DatabaseCPUSeconds > 0 || (r.Settings.Backend == backendPostgres && wl.ServerCPUSeconds > 0) {
-				fmt.Fprintf(w, "; CPU per success ms: server + PostgreSQL %s; cores busy: server + PostgreSQL + clients %s", cpuPerSuccess(&wl), coresBusy(&wl, r.Settings.DurationS))
+				fmt.Fprintf(w, "; CPU per success ms: server + PostgreSQL %s; cores busy: server + PostgreSQL + clients %s", cpuPerSuccess(&wl), coresBusy(&wl))
 			}
 			if wl.InlineRunCreates > 0 {
 				fmt.Fprintf(w, ", %d runs created inside the window", wl.InlineRunCreates)

@@ -270,7 +270,7 @@ func TestAPIRoundRobin(t *testing.T) {
 
 func TestReplicaReport(t *testing.T) {
 	win := func(rate float64) workloadResult {
-		return medianWindow([]workloadResult{{Name: "runs_create", ReqPerSec: rate, Successes: int(rate) * 10, Requests: int(rate) * 10,
+		return medianWindow([]workloadResult{{Name: "runs_create", ReqPerSec: rate, Successes: int(rate) * 10, Requests: int(rate) * 10, Seconds: 10,
 			ServerCPUSeconds: 10, DatabaseCPUSeconds: 5, ClientCPUSeconds: 2}}, 8)
 	}
 	rep := &report{Machine: benchkit.Machine{CPUs: 2}, Settings: settings{Clients: []int{8}, Runs: 1, DurationS: 10, Workloads: []string{"runs_create"}, Backend: backendPostgres, Replicas: 3},
