@@ -158,7 +158,7 @@ test-e2e: build deps
 # that store, list, copy and read blobs, and those that search, number and permit in SQL.
 E2E_SHARED_FILES ?= tests/test_artifacts.py tests/test_registry.py tests/test_datasets.py \
 	tests/test_experiments.py tests/test_runs.py tests/test_search_runs.py tests/test_auth_mlflow.py \
-	tests/test_replicas.py
+	tests/test_replicas.py tests/test_copy_store.py
 test-e2e-shared: build deps
 	tests/pg/run.sh tests/s3/run.sh env MLSHIP_E2E_BACKEND=postgres MLSHIP_E2E_REPLICAS=3 MLSHIP_LB=$(CURDIR)/$(TOOLS)/bin/lb \
 		MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"text/tabwriter"
@@ -22,6 +23,9 @@ type migrateResult struct {
 	Engine        string          `json:"engine"`
 	SchemaVersion int             `json:"schema_version"`
 	Applied       []migrationDone `json:"applied"` // the migrations this run applied, oldest first
+	// CopiedFrom and Copied say what --copy-from copied: the source, and each table's rows.
+	CopiedFrom string            `json:"copied_from,omitempty"`
+	Copied     []store.TableCopy `json:"copied,omitempty"`
 }
 
 type migrationDone struct {
@@ -32,8 +36,9 @@ type migrationDone struct {
 func migrateCommand() *cobra.Command {
 	cfg := config.DefaultServer()
 	var (
-		out  output
-		wait time.Duration
+		out      output
+		wait     time.Duration
+		copyFrom string
 	)
 	c := &cobra.Command{
 		Use:   "migrate",
@@ -47,11 +52,21 @@ names the database as the server does: --backend-store-uri, else the SQLite file
 migrate runs that start together apply each migration once: an advisory lock
 serialises them. A SQLite database cannot be migrated while a server has it open.
 
-Exit status: 0 once the schema is current, 1 if a migration failed, 2 for a wrong
-command line, 4 if the database did not answer (within --wait).`,
+With --copy-from sqlite:///PATH/mlship.db it then copies every row of that SQLite store
+into the database, which must be a PostgreSQL one that holds nothing yet (migrated, no
+server started on it): the way from a server on one machine to a team server. The source
+is migrated to this version's schema first and otherwise only read; stop its server
+while it is copied. Artifacts and registered files are not in the database: copy the
+data directory's artifacts/ and content/ folders to where the new server keeps them
+(docs/deploy.md).
+
+Exit status: 0 once the schema is current (and the copy done), 1 if a migration or the
+copy failed (or the target already holds data), 2 for a wrong command line, 4 if the
+database did not answer (within --wait).`,
 		Example: `  mlship migrate --backend-store-uri postgresql://mlship:secret@db:5432/mlship
   MLSHIP_BACKEND_STORE_URI=postgresql://... mlship migrate --wait 2m -o json
-  mlship migrate --data-dir /var/lib/mlship`,
+  mlship migrate --data-dir /var/lib/mlship
+  mlship migrate --backend-store-uri postgresql://mlship:secret@db:5432/mlship --copy-from sqlite:///var/lib/mlship/mlship.db`,
 		Args: cobra.NoArgs,
 		PreRunE: func(c *cobra.Command, _ []string) error {
 			if err := config.ApplyEnv(c.Flags(), "MLSHIP"); err != nil {
@@ -79,7 +94,7 @@ command line, 4 if the database did not answer (within --wait).`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
-			res, err := migrate(c.Context(), &cfg, wait)
+			res, err := migrate(c.Context(), &cfg, wait, copyFrom, c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -93,12 +108,21 @@ command line, 4 if the database did not answer (within --wait).`,
 				for _, m := range res.Applied {
 					row(t, "APPLIED", fmt.Sprintf("%d %s", m.Version, m.Name))
 				}
+				if res.CopiedFrom != "" {
+					var rows int64
+					for _, tc := range res.Copied {
+						rows += tc.Rows
+					}
+					row(t, "COPIED FROM", res.CopiedFrom)
+					row(t, "COPIED", fmt.Sprintf("%d rows in %d tables", rows, len(res.Copied)))
+				}
 			})
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded database (without --backend-store-uri)")
 	f.StringVar(&cfg.BackendStoreURI, "backend-store-uri", "", "metadata database URI, sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/DATABASE (default sqlite:///<data-dir>/mlship.db)")
+	f.StringVar(&copyFrom, "copy-from", "", "copy every row of this SQLite store (sqlite:///PATH/mlship.db) into the database, which must hold nothing yet")
 	f.DurationVar(&wait, "wait", 0, "keep trying to reach the database this long before giving up (a database starting beside the migration), e.g. 2m")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
@@ -108,7 +132,7 @@ command line, 4 if the database did not answer (within --wait).`,
 
 // migrate opens the database, which applies the migrations it lacks, and reports what
 // it applied: the rows of schema_migrations written since it started.
-func migrate(ctx context.Context, cfg *config.Server, wait time.Duration) (*migrateResult, error) {
+func migrate(ctx context.Context, cfg *config.Server, wait time.Duration, copyFrom string, progress io.Writer) (*migrateResult, error) {
 	logger := newLogger(cfg)
 	start := time.Now().UnixMilli()
 	deadline := time.Now().Add(wait)
@@ -150,7 +174,21 @@ func migrate(ctx context.Context, cfg *config.Server, wait time.Duration) (*migr
 		}
 		res.Applied = append(res.Applied, m)
 	}
-	return res, rows.Err()
+	if err := rows.Err(); err != nil || copyFrom == "" {
+		return res, err
+	}
+	src, err := store.Open(ctx, copyFrom, logger)
+	if err != nil {
+		return nil, fmt.Errorf("open the store to copy from: %w", err)
+	}
+	defer src.Close()
+	res.CopiedFrom = store.Redact(copyFrom)
+	res.Copied, err = store.Copy(ctx, src, db, func(table string, n int64, done bool) {
+		if done {
+			fmt.Fprintf(progress, "copied %-28s %d rows\n", table, n)
+		}
+	})
+	return res, err
 }
 
 // isConnectError reports whether opening the database failed to reach it at all (as
