@@ -27,8 +27,10 @@ func TestRevocationReachesEveryServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // b's listener connects (it reloads everything when it does)
-	if _, err := b.Verify(ctx, secret); err != nil { // now in b's cache, for an hour
+	// b's listener connects (it reloads everything when it does); then the token is in
+	// b's cache, for an hour.
+	time.Sleep(200 * time.Millisecond)
+	if _, err := b.Verify(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.RevokeToken(ctx, admin, tok.ID); err != nil {
