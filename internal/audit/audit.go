@@ -42,6 +42,7 @@ const (
 	Permission      = "permission"
 	Content         = "content"
 	Webhook         = "webhook"
+	Trace           = "trace"
 )
 
 // Entry is one record of the trail.
@@ -255,7 +256,7 @@ func (l *Log) Query(ctx context.Context, f Filter) (Page, error) {
 
 // Kinds are the kinds of object the trail names.
 var Kinds = []string{Experiment, Run, RegisteredModel, ModelVersion, LoggedModel, Artifact, Dataset,
-	Deployment, Benchmark, Alias, User, Token, Team, Permission, Content, Webhook}
+	Deployment, Benchmark, Alias, User, Token, Team, Permission, Content, Webhook, Trace}
 
 // Outcomes are the outcomes a record may have.
 var Outcomes = []string{Succeeded, Failed, Denied}

@@ -277,6 +277,8 @@ func objectKind(path string) string {
 		return audit.RegisteredModel
 	case has("logged-models"):
 		return audit.LoggedModel
+	case strings.HasPrefix(p, "traces"), p == "v1/traces":
+		return audit.Trace
 	case strings.HasPrefix(p, "runs/"):
 		return audit.Run
 	case strings.HasPrefix(p, "experiments/"):
@@ -334,6 +336,11 @@ func objectName(rt httpx.Route, r *http.Request, kind string) string {
 		return get("experiment_id", "name")
 	case audit.LoggedModel:
 		return get("model_id")
+	case audit.Trace: // a trace, or the experiment traces are sent to or deleted from
+		if id := get("trace_id", "experiment_id"); id != "" {
+			return id
+		}
+		return r.Header.Get("X-Mlflow-Experiment-Id")
 	case audit.Artifact:
 		if rest, ok := strings.CutPrefix(r.URL.Path, strings.TrimSuffix(rt.Path, "/")); ok {
 			return strings.TrimPrefix(rest, "/")
