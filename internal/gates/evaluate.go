@@ -22,6 +22,7 @@ import (
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
+	"github.com/mlship/mlship/internal/webhooks"
 )
 
 // evaluateArgs is the job that runs one evaluation.
@@ -176,6 +177,7 @@ func (s *Service) evaluate(ctx context.Context, e *Evaluation) error {
 	s.finish(ctx, e.ID, func(x *Evaluation) {
 		x.Status, x.Result, x.Verdict, x.Runtime, x.RunID = StatusSucceeded, &res, &verdict, runtimeName, runID
 		x.Passed = &verdict.Passed
+		x.ID, x.Model, x.Version, x.Alias = e.ID, e.Model, e.Version, e.Alias // for the verdict's event
 		if holder != 0 {
 			x.BaselineVersion = strconv.FormatInt(holder, 10)
 			x.BaselineEvaluation = baselineEval
@@ -312,11 +314,30 @@ func (s *Service) finish(ctx context.Context, id int64, set func(*Evaluation)) {
 			baseline_version = ?, baseline_eval = ?, runtime = ?, run_id = ?, finished_at = ?,
 			rows_done = CASE WHEN ? = 'succeeded' THEN rows_total ELSE rows_done END WHERE id = ?`,
 			e.Status, e.Error, result, verdict, passed, baseline, baselineEval, e.Runtime, e.RunID, s.millis(), e.Status, id)
-		return err
+		if err != nil || e.Verdict == nil || s.opts.Events == nil {
+			return err
+		}
+		return s.opts.Events.Record(ctx, tx, webhooks.GateVerdict, verdictEvent{Name: e.Model, Version: e.Version,
+			Alias: e.Alias, Passed: e.Verdict.Passed, Summary: e.Verdict.Summary, EvaluationID: id, RunID: e.RunID,
+			BaselineVersion: e.BaselineVersion})
 	})
 	if err != nil {
 		s.logger.Error("could not record an evaluation's outcome", "evaluation", id, "err", err)
+	} else if e.Verdict != nil && s.opts.Events != nil {
+		s.opts.Events.Committed()
 	}
+}
+
+// verdictEvent is the payload of gate_verdict.created.
+type verdictEvent struct {
+	Name            string `json:"name"`
+	Version         string `json:"version"`
+	Alias           string `json:"alias"`
+	Passed          bool   `json:"passed"`
+	Summary         string `json:"summary"`
+	EvaluationID    int64  `json:"evaluation_id"`
+	RunID           string `json:"run_id,omitempty"`
+	BaselineVersion string `json:"baseline_version,omitempty"`
 }
 
 func boolInt(b bool) int {

@@ -31,6 +31,7 @@ import (
 	"github.com/mlship/mlship/internal/runtime"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/tracking"
+	"github.com/mlship/mlship/internal/webhooks"
 )
 
 // Definition is what a benchmark holds a model to. Its canonical JSON, hashed, is
@@ -139,6 +140,8 @@ type Options struct {
 	// MayMoveProtected, if set, is asked before a protected alias of the model moves or
 	// is deleted (with identities on: MANAGE on the model).
 	MayMoveProtected func(ctx context.Context, model string) error
+	// Events records verdicts and protected-alias overrides for webhooks; nil records none.
+	Events webhooks.Recorder
 }
 
 // Service manages benchmarks, evaluations and the protected aliases' guard.

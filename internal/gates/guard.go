@@ -13,6 +13,7 @@ import (
 	"github.com/mlship/mlship/internal/gate"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/store"
+	"github.com/mlship/mlship/internal/webhooks"
 )
 
 var _ registry.AliasGuard = (*Service)(nil)
@@ -35,7 +36,11 @@ func (s *Service) CheckAlias(ctx context.Context, tx *store.Tx, m registry.Alias
 	case m.Version == 0:
 		return s.audit(ctx, tx, m, ActionDeleted, 0)
 	case m.Override != "":
-		return s.audit(ctx, tx, m, ActionOverride, 0)
+		if err := s.audit(ctx, tx, m, ActionOverride, 0); err != nil || s.opts.Events == nil {
+			return err
+		}
+		return s.opts.Events.Record(ctx, tx, webhooks.ProtectedAliasOverridden, overrideEvent{Name: m.Name, Alias: m.Alias,
+			Version: strconv.FormatInt(m.Version, 10), PreviousVersion: holderVersion(m.Previous), Reason: m.Override, Actor: m.Actor})
 	}
 	e, err := scanEvaluation(tx.QueryRowContext(ctx, `SELECT `+evaluationColumns+evaluationsFrom+`
 		WHERE e.rm_id = ? AND e.version = ? AND e.revision = ? AND e.alias = ? AND e.status = ?
@@ -64,6 +69,25 @@ func (s *Service) CheckAlias(ctx context.Context, tx *store.Tx, m registry.Alias
 			m.Name, m.Version, m.Alias, e.ID, holderName(m.Previous), strings.TrimPrefix(summary, "the benchmark "), m.Name, m.Alias, m.Version)
 	}
 	return s.audit(ctx, tx, m, ActionPassed, e.ID)
+}
+
+// overrideEvent is the payload of protected_alias.overridden.
+type overrideEvent struct {
+	Name            string  `json:"name"`
+	Alias           string  `json:"alias"`
+	Version         string  `json:"version"`
+	PreviousVersion *string `json:"previous_version"`
+	Reason          string  `json:"reason"`
+	Actor           string  `json:"actor,omitempty"`
+}
+
+// holderVersion is the version an alias pointed at, null for none.
+func holderVersion(v int64) *string {
+	if v == 0 {
+		return nil
+	}
+	s := strconv.FormatInt(v, 10)
+	return &s
 }
 
 func holderClause(v int64) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/mlship/mlship/internal/netguard"
 	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/store"
+	events "github.com/mlship/mlship/internal/webhooks"
 )
 
 // TrainingData finds the dataset version a model version learned from.
@@ -46,6 +47,9 @@ type Options struct {
 	// Webhooks sends the webhook calls; default a client with a 10 s timeout whose
 	// connections Outbound guards.
 	Webhooks *http.Client
+	// Events records drift.detected for the server's webhooks, in the write of the
+	// window that found it; nil records none.
+	Events events.Recorder
 }
 
 // Defaults of a deployment's monitoring.
@@ -179,12 +183,12 @@ func (m *Monitor) check(ctx context.Context, d *serving.Deployment, spec serving
 			res.DriftedColumns = append(res.DriftedColumns, c.Name)
 		}
 	}
-	if err := m.store(ctx, &res); err != nil {
+	found := len(res.DriftedColumns) > 0
+	if err := m.store(ctx, &res, found && !st.drifting); err != nil {
 		return err
 	}
 	m.export(spec.Name, report)
 	st.at, st.windowStart = w.last, time.Now()
-	found := len(res.DriftedColumns) > 0
 	if found && !st.drifting && mon.Webhook != "" {
 		m.notify(ctx, mon.Webhook, &res)
 	}
@@ -345,17 +349,44 @@ func (r *result) summary() Summary {
 		StartMs: r.StartMs, EndMs: r.EndMs, Rows: r.Rows, DatasetDrift: r.DatasetDrift, DriftedColumns: cols}
 }
 
-func (m *Monitor) store(ctx context.Context, r *result) error {
+// store writes a window's result and, when announce is set (drift has appeared), its
+// drift.detected event, in one transaction.
+func (m *Monitor) store(ctx context.Context, r *result, announce bool) error {
 	report, err := json.Marshal(r.Report)
 	if err != nil {
 		return err
 	}
 	cols, _ := json.Marshal(r.summary().DriftedColumns)
-	return m.opts.DB.Write(ctx, func(tx *store.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO drift_windows (deployment, model, version, reference, start_ms, end_ms,
+	announce = announce && m.opts.Events != nil
+	err = m.opts.DB.Write(ctx, func(tx *store.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO drift_windows (deployment, model, version, reference, start_ms, end_ms,
 			rows, dataset_drift, drifted_columns, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.Deployment, r.Model, r.Version, r.Reference, r.StartMs, r.EndMs, r.Rows, r.DatasetDrift, string(cols), string(report)).Scan(&r.ID)
+		if err != nil || !announce {
+			return err
+		}
+		return m.opts.Events.Record(ctx, tx, events.DriftDetected, driftEvent(r.summary()))
 	})
+	if err == nil && announce {
+		m.opts.Events.Committed()
+	}
+	return err
+}
+
+// driftEvent is the payload of drift.detected: the window, without its report.
+func driftEvent(s Summary) any {
+	return struct {
+		Deployment     string   `json:"deployment"`
+		Model          string   `json:"model"`
+		Version        string   `json:"version"`
+		Reference      string   `json:"reference"`
+		WindowID       int64    `json:"window_id"`
+		StartMs        int64    `json:"start_ms"`
+		EndMs          int64    `json:"end_ms"`
+		Rows           int64    `json:"rows"`
+		DatasetDrift   bool     `json:"dataset_drift"`
+		DriftedColumns []string `json:"drifted_columns"`
+	}{s.Deployment, s.Model, s.Version, s.Reference, s.ID, s.StartMs, s.EndMs, s.Rows, s.DatasetDrift, s.DriftedColumns}
 }
 
 // List returns a deployment's windows, newest first, at most limit; with reports,

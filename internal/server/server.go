@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	reg.SetEvents(s.webhooks)
 	mlflow.SetWebhooks(s.webhooks)
 	s.monitor = monitor.New(monitor.Options{Deployments: s.deployments, Datasets: dsets, DB: db,
-		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound})
+		Training: trainingData(reg, tr, dsets), Registerer: s.metrics, Logger: logger, Outbound: outbound, Events: s.webhooks})
 	// The job queue: in a SQLite file of its own beside the embedded database, or in the
 	// shared PostgreSQL database, where every server works the same queue.
 	queue := jobs.Options{Path: cfg.JobsDB, Logger: logger,
@@ -181,6 +181,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	}
 	s.gates, err = gates.New(ctx, gates.Options{DB: db, Registry: reg, Datasets: dsets, Tracking: tr,
 		Loader: versionLoader{source: source, runtimes: runtimes, logger: logger}, Queue: s.jobs, Logger: logger,
+		Events: s.webhooks,
 		MayMoveProtected: func(ctx context.Context, model string) error {
 			return s.auth.Can(ctx, auth.RegisteredModel, model, auth.LevelManage)
 		}})
