@@ -16,6 +16,7 @@ import (
 	"github.com/mlship/mlship/internal/auth"
 	"github.com/mlship/mlship/internal/blob"
 	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/genaidata"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/registry"
 	"github.com/mlship/mlship/internal/traces"
@@ -39,6 +40,8 @@ type Options struct {
 	Traces *traces.Service
 	// Webhooks keeps webhooks: their routes need it.
 	Webhooks *webhooks.Service
+	// GenAI keeps evaluation datasets and scorers: their routes need it.
+	GenAI *genaidata.Service
 }
 
 // API is MLflow's REST API.
@@ -81,7 +84,7 @@ const (
 )
 
 func (a *API) routes() []route {
-	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes(), a.traceRoutes(), a.webhookRoutes())
+	return slices.Concat(a.trackingRoutes(), a.loggedModelRoutes(), a.registryRoutes(), a.traceRoutes(), a.webhookRoutes(), a.genaiRoutes())
 }
 
 func (a *API) trackingRoutes() []route {
@@ -148,7 +151,7 @@ func (a *API) Register(rt *httpx.Router) {
 		rt.Fallback(p, httpx.Handle(a.logger, a.endpointNotFound))
 	}
 	for _, p := range v3Prefixes {
-		for _, r := range a.traceRoutes() {
+		for _, r := range slices.Concat(a.traceRoutes(), a.genaiRoutes()) {
 			a.handle(rt, p, r)
 		}
 	}

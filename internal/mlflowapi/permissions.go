@@ -279,6 +279,27 @@ var objectRules = map[string]objectRule{
 	"GET traces":                                           {noObject, 0}, // searches readable experiments only
 	"POST " + OTLPTracesPath:                               {byExperimentHeader, auth.LevelEdit},
 
+	// Evaluation datasets belong to their experiments (byDataset: every one of them);
+	// scorers to the experiment they are registered on.
+	"POST datasets/create":                          {byNewDataset, auth.LevelEdit},
+	"POST datasets/search":                          {noObject, 0}, // datasets of readable experiments only
+	"GET datasets/{dataset_id}":                     {byDataset, auth.LevelRead},
+	"DELETE datasets/{dataset_id}":                  {byDataset, auth.LevelEdit},
+	"PATCH datasets/{dataset_id}/tags":              {byDataset, auth.LevelEdit},
+	"DELETE datasets/{dataset_id}/tags/{key}":       {byDataset, auth.LevelEdit},
+	"POST datasets/{dataset_id}/records":            {byDataset, auth.LevelEdit},
+	"GET datasets/{dataset_id}/records":             {byDataset, auth.LevelRead},
+	"DELETE datasets/{dataset_id}/records":          {byDataset, auth.LevelEdit},
+	"GET datasets/{dataset_id}/experiment-ids":      {byDataset, auth.LevelRead},
+	"POST datasets/{dataset_id}/add-experiments":    {byDatasetAndExperiments, auth.LevelEdit},
+	"POST datasets/{dataset_id}/remove-experiments": {byDataset, auth.LevelEdit},
+	"POST scorers/register":                         {byExperiment, auth.LevelEdit},
+	"GET scorers/list":                              {byExperiment, auth.LevelRead},
+	"GET scorers/versions":                          {byExperiment, auth.LevelRead},
+	"GET scorers/get":                               {byExperiment, auth.LevelRead},
+	"DELETE scorers/delete":                         {byExperiment, auth.LevelEdit},
+	"GET scorers/online-configs":                    {noObject, 0}, // always none
+
 	// Webhooks are declared Admin: a webhook receives every registry event.
 	"POST webhooks":                   {noObject, 0},
 	"GET webhooks":                    {noObject, 0},

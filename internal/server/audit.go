@@ -283,6 +283,8 @@ func objectKind(path string) string {
 		return audit.Run
 	case strings.HasPrefix(p, "experiments/"):
 		return audit.Experiment
+	case strings.HasPrefix(p, "scorers/"): // a scorer is its experiment's
+		return audit.Experiment
 	case strings.HasPrefix(p, "datasets"):
 		return audit.Dataset
 	case strings.HasPrefix(p, "deployments"):

@@ -25,6 +25,7 @@ import (
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/datasets"
 	"github.com/mlship/mlship/internal/gates"
+	"github.com/mlship/mlship/internal/genaidata"
 	"github.com/mlship/mlship/internal/httpx"
 	"github.com/mlship/mlship/internal/jobs"
 	"github.com/mlship/mlship/internal/mlflowapi"
@@ -126,7 +127,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 	reg := registry.New(db, registry.Options{SourceSchemes: cfg.ArtifactSchemes, LoggedModels: loggedModels(tr),
 		Content: content{cas: contentStore, blobs: blobs, tracking: tr}})
 	mlflowOpts := mlflowapi.Options{MaxBodyBytes: cfg.MaxRequestBody, ServeArtifacts: cfg.ServeArtifacts, VersionFiles: contentStore,
-		Traces: traces.New(db, tr)}
+		Traces: traces.New(db, tr), GenAI: genaidata.New(db, tr)}
 	if cfg.Auth {
 		mlflowOpts.Permissions = s.auth
 	}
