@@ -226,3 +226,31 @@ def test_bad_input_is_a_clear_4xx(server, hook_server, receiver):
     assert requests.get(f"{api}/no-such-id", timeout=10).status_code == 404
     # Nothing half-made: the refused webhooks are not listed.
     assert not [w for w in hc.list_webhooks(max_results=1000) if w.name in ("x", "-bad name-")]
+
+
+def test_mlship_events_sit_beside_mlflow_events(hc, hook_server, receiver):
+    """mlship's own events (gate verdicts, overrides, drift) are named in mlship_events, which
+    MLflow's client ignores: it still lists, reads and updates the webhook."""
+    api = f"{hook_server.url}/api/2.0/mlflow/webhooks"
+    r = requests.post(api, json={"name": unique_name("cicd"), "url": receiver.url, "secret": SECRET,
+                                 "events": [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"},
+                                            {"entity": "GATE_VERDICT", "action": "CREATED"}],
+                                 "mlship_events": ["drift.detected"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    hook = r.json()["webhook"]
+    assert hook["events"] == [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}]
+    assert hook["mlship_events"] == ["gate_verdict.created", "drift.detected"]
+    assert "secret" not in hook
+    assert hook["webhook_id"] in [w.webhook_id for w in hc.list_webhooks(max_results=1000)]
+    hc.update_webhook(hook["webhook_id"], events=["model_version.created"])
+    got = requests.get(f"{api}/{hook['webhook_id']}", timeout=10).json()["webhook"]
+    assert got["events"] == [{"entity": "MODEL_VERSION", "action": "CREATED"}]
+    assert got["mlship_events"] == ["gate_verdict.created", "drift.detected"]
+    result = hc.test_webhook(hook["webhook_id"])
+    assert result.success
+    r = requests.post(f"{api}/{hook['webhook_id']}/test", json={"event": {"entity": "DRIFT", "action": "DETECTED"}},
+                      timeout=10)
+    assert r.json()["result"]["success"] is True, r.text
+    body = verified(receiver.wait(2)[1])
+    assert (body["entity"], body["action"]) == ("drift", "detected") and body["data"]["deployment"] == "fraud"
+    hc.delete_webhook(hook["webhook_id"])

@@ -86,8 +86,11 @@ type webhookRequest struct {
 	Description *string        `json:"description"`
 	URL         *string        `json:"url"`
 	Events      []webhookEvent `json:"events"`
-	Secret      *string        `json:"secret"`
-	Status      *webhookStatus `json:"status"`
+	// MlshipEvents are mlship's own events ("drift.detected"), which MLflow's enum
+	// cannot name; they may also be given in Events (DRIFT, DETECTED).
+	MlshipEvents []string       `json:"mlship_events"`
+	Secret       *string        `json:"secret"`
+	Status       *webhookStatus `json:"status"`
 }
 
 func (r *webhookRequest) input() webhooks.Input {
@@ -99,16 +102,46 @@ func (r *webhookRequest) input() webhooks.Input {
 	for _, e := range r.Events {
 		in.Events = append(in.Events, e.name())
 	}
+	in.Events = append(in.Events, r.MlshipEvents...)
 	return in
 }
 
+// keepOther completes an update's events with the webhook's current events of the
+// kind the update does not name: MLflow's client, which knows only MLflow's events,
+// then leaves mlship's subscriptions as they are, and a change of mlship's alone keeps
+// MLflow's.
+func (r *webhookRequest) keepOther(current []string) {
+	if len(r.Events) == 0 && len(r.MlshipEvents) == 0 {
+		return
+	}
+	namesMLflow, namesMlship := false, len(r.MlshipEvents) > 0
+	for _, e := range r.Events {
+		if webhooks.IsMLflowEvent(e.name()) {
+			namesMLflow = true
+		} else {
+			namesMlship = true
+		}
+	}
+	for _, e := range current {
+		switch mlflow := webhooks.IsMLflowEvent(e); {
+		case mlflow && !namesMLflow:
+			r.Events = append(r.Events, wireEvent(e))
+		case !mlflow && !namesMlship:
+			r.MlshipEvents = append(r.MlshipEvents, e)
+		}
+	}
+}
+
 // webhookJSON is MLflow's Webhook message: never the secret.
+// mlship's own events go in mlship_events, which MLflow's client ignores: it cannot
+// read an event outside its enum.
 type webhookJSON struct {
 	WebhookID            string         `json:"webhook_id"`
 	Name                 string         `json:"name"`
 	Description          string         `json:"description,omitempty"`
 	URL                  string         `json:"url"`
 	Events               []webhookEvent `json:"events"`
+	MlshipEvents         []string       `json:"mlship_events,omitempty"`
 	Status               string         `json:"status"`
 	CreationTimestamp    int64          `json:"creation_timestamp"`
 	LastUpdatedTimestamp int64          `json:"last_updated_timestamp"`
@@ -118,7 +151,11 @@ func toWebhookJSON(w *webhooks.Webhook) webhookJSON {
 	out := webhookJSON{WebhookID: w.ID, Name: w.Name, Description: w.Description, URL: w.URL, Status: w.Status,
 		CreationTimestamp: w.CreatedAt, LastUpdatedTimestamp: w.UpdatedAt, Events: []webhookEvent{}}
 	for _, e := range w.Events {
-		out.Events = append(out.Events, wireEvent(e))
+		if webhooks.IsMLflowEvent(e) {
+			out.Events = append(out.Events, wireEvent(e))
+		} else {
+			out.MlshipEvents = append(out.MlshipEvents, e)
+		}
 	}
 	return out
 }
@@ -149,7 +186,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) (any, error)
 	for _, f := range []struct {
 		name    string
 		missing bool
-	}{{"name", req.Name == nil || *req.Name == ""}, {"url", req.URL == nil || *req.URL == ""}, {"events", len(req.Events) == 0}} {
+	}{{"name", req.Name == nil || *req.Name == ""}, {"url", req.URL == nil || *req.URL == ""}, {"events", len(req.Events)+len(req.MlshipEvents) == 0}} {
 		if f.missing {
 			return nil, fault.Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", f.name)
 		}
@@ -208,6 +245,11 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request) (any, error)
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	current, err := svc.Get(r.Context(), r.PathValue("webhook_id"))
+	if err != nil {
+		return nil, err
+	}
+	req.keepOther(current.Events)
 	hook, err := svc.Update(r.Context(), r.PathValue("webhook_id"), req.input())
 	if err != nil {
 		return nil, err

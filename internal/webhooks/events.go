@@ -47,6 +47,9 @@ var mlshipEvents = []string{GateVerdict, ProtectedAliasOverridden, DeploymentSwa
 // Events are the events a webhook may subscribe to: MLflow's, then mlship's.
 func Events() []string { return slices.Concat(mlflowEvents, mlshipEvents) }
 
+// IsMLflowEvent reports whether e is one of MLflow's events, which its clients can name.
+func IsMLflowEvent(e string) bool { return slices.Contains(mlflowEvents, e) }
+
 // ValidEvent reports whether e ("entity.action") is an event a webhook may subscribe to.
 func ValidEvent(e string) bool {
 	return slices.Contains(mlflowEvents, e) || slices.Contains(mlshipEvents, e)
