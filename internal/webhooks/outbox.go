@@ -50,6 +50,8 @@ func (s *Service) Committed() {
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.opts.Sweep)
 	defer t.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
 	for {
 		for {
 			n, err := s.Dispatch(ctx)
@@ -68,8 +70,24 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-s.kick:
 		case <-t.C:
+		case <-prune.C:
+			if err := s.Prune(ctx, s.now().Add(-keepDispatched)); err != nil && ctx.Err() == nil {
+				s.logger.Warn("webhooks: could not prune the outbox", "err", err)
+			}
 		}
 	}
+}
+
+// keepDispatched is how long a dispatched event stays in the outbox: long past its last
+// retry, for an operator to look at.
+const keepDispatched = 7 * 24 * time.Hour
+
+// Prune deletes the events dispatched before t.
+func (s *Service) Prune(ctx context.Context, t time.Time) error {
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE dispatched_at IS NOT NULL AND dispatched_at < ?`, t.UnixMilli())
+		return err
+	})
 }
 
 // dispatchBatch is how many events one dispatch takes.

@@ -303,3 +303,45 @@ func TestBackoffDoubles(t *testing.T) {
 		}
 	}
 }
+
+// Servers sharing a PostgreSQL database, each dispatching, deliver every event once.
+func TestServersSharingADatabaseDeliverEachEventOnce(t *testing.T) {
+	uri := storetest.PostgresURI(t)
+	var servers []*Service
+	for range 3 {
+		db, err := store.Open(t.Context(), uri, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		servers = append(servers, newService(t, db, jobs.Options{Postgres: uri, PollInterval: 20 * time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)}))
+	}
+	rcv := newReceiver(t)
+	create(t, servers[0], rcv.URL, "k", "model_version.created")
+	const n = 30
+	for i := range n {
+		change(t, servers[i%len(servers)], "model_version.created", map[string]int{"i": i}, false)
+	}
+	if got := rcv.wait(t, n); got != n {
+		t.Fatalf("%d deliveries of %d events", got, n)
+	}
+	seen := map[string]bool{}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for _, r := range rcv.got {
+		id := r.Header.Get(HeaderDeliveryID)
+		if seen[id] {
+			t.Fatalf("delivery %s arrived twice", id)
+		}
+		seen[id] = true
+	}
+	if err := servers[1].Prune(t.Context(), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	servers[2].db.Reader().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM webhook_outbox`).Scan(&left)
+	if left != 0 {
+		t.Errorf("%d dispatched events left after pruning", left)
+	}
+}
