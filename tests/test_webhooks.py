@@ -254,3 +254,34 @@ def test_mlship_events_sit_beside_mlflow_events(hc, hook_server, receiver):
     body = verified(receiver.wait(2)[1])
     assert (body["entity"], body["action"]) == ("drift", "detected") and body["data"]["deployment"] == "fraud"
     hc.delete_webhook(hook["webhook_id"])
+
+
+def test_moving_a_protected_alias_through_the_gate(hc, hook_server, receiver, tmp_path):
+    """`production` is protected by a benchmark: a move the gate refuses announces nothing; a
+    move with an override reason announces the alias move and the override, both signed."""
+    from helpers import mlship
+
+    name = unique_name("gated-hook")
+    hc.create_registered_model(name)
+    hc.create_model_version(name, "mlflow-artifacts:/gated/model")
+    data = unique_name("gate-holdout")
+    (tmp_path / "holdout.csv").write_text("x,target\n" + "".join(f"{i / 10},{i % 2}\n" for i in range(10)))
+    mlship(hook_server, "data", "add", data, str(tmp_path / "holdout.csv"))
+    mlship(hook_server, "gate", "set", name, "--dataset", f"{data}/1", "--target", "target", "--task", "classification",
+           "--threshold", "accuracy_score>=0.9")
+    hook = requests.post(f"{hook_server.url}/api/2.0/mlflow/webhooks", timeout=10, json={
+        "name": unique_name("release-bot"), "url": receiver.url, "secret": SECRET,
+        "events": [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}],
+        "mlship_events": ["protected_alias.overridden", "gate_verdict.created"]}).json()["webhook"]
+
+    with pytest.raises(MlflowException):
+        hc.set_registered_model_alias(name, "production", "1")  # no passing evaluation
+    mlship(hook_server, "models", "alias", name, "production", "1", "--override", "incident 42: roll forward")
+    bodies = {(b["entity"], b["action"]): b["data"] for b in (verified(c) for c in receiver.wait(2))}
+    assert bodies == {
+        ("model_version_alias", "created"): {"name": name, "alias": "production", "version": "1"},
+        ("protected_alias", "overridden"): {"name": name, "alias": "production", "version": "1",
+                                            "previous_version": None, "reason": "incident 42: roll forward",
+                                            "actor": bodies[("protected_alias", "overridden")]["actor"]},
+    }
+    hc.delete_webhook(hook["webhook_id"])
