@@ -87,7 +87,10 @@ def test_dataset_records_round_trip(genai_experiment, client):
         genai_datasets.get_dataset(dataset_id=ds.dataset_id)
 
 
+@pytest.mark.mlship_only
 def test_scorer_registration(genai_experiment):
+    """A code scorer (@scorer) is registered: mlship stores scorers and never runs them, where
+    MLflow's server refuses one unless MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS is set on it."""
     exact_match.register(name="exact")
     exact_match.register(name="exact")  # a second version
     names = [s.name for s in list_scorers()]
@@ -128,7 +131,10 @@ def test_evaluate_over_a_dataset(genai_experiment, client):
     }
 
 
+@pytest.mark.mlship_only
 def test_bad_input_is_refused_whole(base_url, genai_experiment):
+    """400 with MLflow's error shape where MLflow's server answers records that are not JSON
+    with an HTML 500."""
     ds = genai_datasets.create_dataset(name=unique_name("bad"), experiment_id=genai_experiment)
     ds.merge_records(RECORDS[:1])
     records = f"{base_url}{V3}/datasets/{ds.dataset_id}/records"
