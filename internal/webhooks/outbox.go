@@ -94,52 +94,47 @@ func (s *Service) Prune(ctx context.Context, t time.Time) error {
 const dispatchBatch = 100
 
 // Dispatch turns up to dispatchBatch undispatched events into delivery jobs, one per
-// active webhook subscribed to the event, and marks the events dispatched, in one
-// transaction: a server that stops half-way leaves them to be dispatched again, and the
-// queue keeps one job per event and webhook however often that happens. It returns how
-// many events it took.
+// active webhook subscribed to the event, then marks the events dispatched. The jobs are
+// queued outside any write of the metadata database, so that no change waits on the
+// queue; the queue keeps one job per event and webhook, so an event dispatched twice (by
+// servers sharing the database, or by one that stopped before marking it) is delivered
+// once. It returns how many events it took.
 func (s *Service) Dispatch(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		n = 0
-		lock := ""
-		if s.db.Dialect().Name() == "postgres" {
-			lock = " FOR UPDATE SKIP LOCKED" // servers sharing the database take different events
-		}
-		type pending struct {
-			id    int64
-			event string
-		}
-		var evs []pending
-		err := store.ScanEach(ctx, tx, `SELECT id, event FROM webhook_outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`+lock,
-			[]any{dispatchBatch}, func(r *sql.Rows) error {
-				var p pending
-				err := r.Scan(&p.id, &p.event)
-				evs = append(evs, p)
-				return err
-			})
-		if err != nil || len(evs) == 0 {
+	type pending struct {
+		id    int64
+		event string
+	}
+	var evs []pending
+	err := store.ScanEach(ctx, s.db.Reader(), `SELECT id, event FROM webhook_outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?`,
+		[]any{dispatchBatch}, func(r *sql.Rows) error {
+			var p pending
+			err := r.Scan(&p.id, &p.event)
+			evs = append(evs, p)
 			return err
+		})
+	if err != nil || len(evs) == 0 {
+		return 0, err
+	}
+	ids := make([]any, 0, len(evs)+1)
+	ids = append(ids, s.now().UnixMilli())
+	for _, ev := range evs {
+		hooks, err := subscribers(ctx, s.db.Reader(), ev.event)
+		if err != nil {
+			return 0, err
 		}
-		now := s.now().UnixMilli()
-		for _, ev := range evs {
-			hooks, err := subscribers(ctx, tx, ev.event)
-			if err != nil {
-				return err
-			}
-			for _, h := range hooks {
-				if err := s.enqueue(ctx, deliverArgs{Event: ev.id, Webhook: h}); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET dispatched_at = ? WHERE id = ?`, now, ev.id); err != nil {
-				return err
+		for _, h := range hooks {
+			if err := s.enqueue(ctx, deliverArgs{Event: ev.id, Webhook: h}); err != nil {
+				return 0, err
 			}
 		}
-		n = len(evs)
-		return nil
+		ids = append(ids, ev.id)
+	}
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET dispatched_at = ? WHERE dispatched_at IS NULL AND id IN (`+
+			store.Placeholders(len(evs))+`)`, ids...)
+		return err
 	})
-	return n, err
+	return len(evs), err
 }
 
 // subscribers are the active webhooks that follow event.
