@@ -59,7 +59,7 @@ with an MLSHIP_* environment variable: --data-dir is MLSHIP_DATA_DIR.`,
 	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", cfg.DefaultArtifactRoot, "artifact root of new experiments")
 	f.BoolVar(&cfg.ServeArtifacts, "serve-artifacts", cfg.ServeArtifacts, "serve the artifact proxy (--serve-artifacts=false to turn it off)")
 	f.StringSliceVar(&cfg.ArtifactSchemes, "artifact-schemes", nil, "URI schemes, besides mlflow-artifacts, allowed as experiment artifact locations (e.g. s3,gs)")
-	f.StringSliceVar(&cfg.AllowedOutbound, "allowed-outbound", cfg.AllowedOutbound, "non-public destinations the server may connect to for clients (drift webhooks): CIDR prefixes, addresses or address:port, e.g. 10.0.0.0/8,127.0.0.1:9000 (default none: loopback, private and link-local addresses are refused)")
+	f.StringSliceVar(&cfg.AllowedOutbound, "allowed-outbound", cfg.AllowedOutbound, "non-public destinations the server may connect to for clients (drift and registry webhooks): CIDR prefixes, addresses or address:port, e.g. 10.0.0.0/8,127.0.0.1:9000 (default none: loopback, private and link-local addresses are refused)")
 	f.DurationVar(&cfg.SQLStatementTimeout, "sql-statement-timeout", cfg.SQLStatementTimeout, "deadline of each database read a request makes (searches); a read that takes longer is cancelled and answered 504")
 	f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, allowedHostsHelp)
 	f.StringSliceVar(&cfg.CORSAllowedOrigins, "cors-allowed-origins", nil, corsHelp)
