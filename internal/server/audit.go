@@ -338,6 +338,8 @@ func objectName(rt httpx.Route, r *http.Request, kind string) string {
 		return get("experiment_id", "name")
 	case audit.LoggedModel:
 		return get("model_id")
+	case audit.Dataset: // an MLflow evaluation dataset by its id, mlship's datasets by name
+		return get("dataset_id", "name")
 	case audit.Trace: // a trace, or the experiment traces are sent to or deleted from
 		if id := get("trace_id", "experiment_id"); id != "" {
 			return id
