@@ -20,7 +20,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OTLPSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from helpers import api_url
+from helpers import IS_MLFLOW, api_url
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -220,13 +220,14 @@ def test_otlp_protobuf_spans_show_up_in_get_trace(base_url, experiment_id, clien
     tid = "tr-" + trace_id.hex()
     trace = mlflow.get_trace(tid)
     assert trace.info.experiment_id == experiment_id and trace.info.state.value == "OK"
-    assert trace.info.tags["mlflow.traceName"] == "handle-request"
     assert len(trace.data.spans) == 2001
     root = next(s for s in trace.data.spans if s.parent_id is None)
     assert root.get_attribute("http.route") == "/checkout"
     assert [(e.name, e.attributes) for e in root.events] == [("retry", {"attempt": 2})]
-    found = mlflow.search_traces(locations=[experiment_id], filter_string="name = 'handle-request'", return_type="list")
+    found = mlflow.search_traces(locations=[experiment_id], filter_string="trace.status = 'OK'", return_type="list")
     assert [t.info.trace_id for t in found] == [tid] and len(found[0].data.spans) == 2001
+    if not IS_MLFLOW:  # mlship names the trace after its root span, as the client's own traces are named
+        assert trace.info.tags["mlflow.traceName"] == "handle-request"
 
 
 def test_otlp_json_spans(base_url, experiment_id):
@@ -246,6 +247,7 @@ def test_otlp_json_spans(base_url, experiment_id):
     assert next(s for s in trace.data.spans if s.name == "json-root").get_attribute("user") == "ana"
 
 
+@pytest.mark.mlship_only  # MLflow answers FastAPI's {"detail"}, and stores 100,000 spans or a 10 MB attribute
 @pytest.mark.parametrize(
     "case",
     ["malformed-protobuf", "malformed-json", "non-hex-trace-id", "short-trace-id", "no-experiment", "too-many-spans", "huge-attribute"],
@@ -293,12 +295,12 @@ def test_otlp_with_run_header_links_the_run(base_url, experiment_id, client):
     assert [t.info.trace_id for t in found] == ["tr-" + trace_id.hex()]
 
 
-def test_trace_routes_answer_v3_and_v2_paths(base_url, experiment_id):
+def test_trace_routes_answer_v3_paths(base_url, experiment_id):
     resp = requests.post(api_url(base_url, "traces/search").replace("2.0", "3.0"),
                          json={"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}]},
                          timeout=30)
-    assert resp.status_code == 200 and resp.json() == {"traces": []}
-    resp = requests.get(api_url(base_url, "traces/tr-0123456789abcdef0123456789abcdef"), timeout=30)
+    assert resp.status_code == 200 and resp.json().get("traces", []) == []
+    resp = requests.get(api_url(base_url, "traces/tr-0123456789abcdef0123456789abcdef").replace("2.0", "3.0"), timeout=30)
     assert resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
