@@ -34,6 +34,7 @@ func (a *API) genaiRoutes() []route {
 		{"GET", "scorers/get", a.getScorer, readAccess},
 		{"DELETE", "scorers/delete", a.deleteScorer, writeAccess},
 		{"GET", "scorers/online-configs", a.onlineScoringConfigs, readAccess},
+		{"PUT", "scorers/online-config", a.setOnlineScoringConfig, writeAccess},
 	}
 }
 
@@ -406,6 +407,12 @@ func (a *API) deleteScorer(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	return httpx.Empty, g.DeleteScorer(r.Context(), string(req.ExperimentID), req.Name, req.version())
+}
+
+// setOnlineScoringConfig refuses to run a scorer on live traces (scorer.start()): the
+// server runs no scorer.
+func (a *API) setOnlineScoringConfig(w http.ResponseWriter, r *http.Request) (any, error) {
+	return nil, fault.New(fault.NotImplemented, "Online scoring is not served here: registered scorers are stored, never run by the server. Run them with mlflow.genai.evaluate.")
 }
 
 // onlineScoringConfigs answers that no scorer runs on live traces: mlship does not run

@@ -87,6 +87,7 @@ func TestScorersWire(t *testing.T) {
 	s.do(t, "POST", v3+"scorers/register", `{"experiment_id": "`+exp+`", "name": "x", "serialized_scorer": "[1]"}`).wantError(t, 400, "INVALID_PARAMETER_VALUE")
 	s.do(t, "POST", v3+"scorers/register", `{"experiment_id": "`+exp+`", "name": "x"}`).wantError(t, 400, "INVALID_PARAMETER_VALUE")
 	s.do(t, "GET", v3+"scorers/list", nil).wantError(t, 400, "INVALID_PARAMETER_VALUE")
+	s.do(t, "PUT", v3+"scorers/online-config", `{"experiment_id": "`+exp+`", "name": "exact", "sample_rate": 1}`).wantError(t, 501, "NOT_IMPLEMENTED")
 	s.do(t, "DELETE", v3+"scorers/delete", `{"experiment_id": "`+exp+`", "name": "exact", "version": 7}`).wantError(t, 404, "RESOURCE_DOES_NOT_EXIST")
 	s.do(t, "DELETE", v3+"scorers/delete", `{"experiment_id": "`+exp+`", "name": "exact"}`).ok(t)
 	if list := s.do(t, "GET", v3+"scorers/list?experiment_id="+exp, nil).ok(t); len(list["scorers"].([]any)) != 0 {

@@ -298,7 +298,8 @@ var objectRules = map[string]objectRule{
 	"GET scorers/versions":                          {byExperiment, auth.LevelRead},
 	"GET scorers/get":                               {byExperiment, auth.LevelRead},
 	"DELETE scorers/delete":                         {byExperiment, auth.LevelEdit},
-	"GET scorers/online-configs":                    {noObject, 0}, // always none
+	"GET scorers/online-configs":                    {noObject, 0},                  // always none
+	"PUT scorers/online-config":                     {byExperiment, auth.LevelEdit}, // refused: scorers are never run
 
 	// Webhooks are declared Admin: a webhook receives every registry event.
 	"POST webhooks":                   {noObject, 0},
