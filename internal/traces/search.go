@@ -87,6 +87,9 @@ func experimentScope(q *sqlsearch.Query, ids []string) error {
 		q.Cond("1 = 0")
 		return nil
 	}
+	if len(ids) > MaxExperiments {
+		return fault.Invalidf("A search may cover at most %d experiments; got %d", MaxExperiments, len(ids))
+	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		n, err := strconv.ParseInt(id, 10, 64)

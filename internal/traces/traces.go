@@ -45,6 +45,8 @@ const (
 	MaxAttributeBytes = 4 << 20 // one span attribute's value, encoded
 	MaxLinkedTraces   = 100     // traces linked to a run in one request
 	MaxSearchResults  = 500
+	MaxExperiments    = 1000 // experiments one search covers
+	MaxDeleteIDs      = 1000 // traces deleted by id in one request
 	DefaultSearchSize = 100
 )
 

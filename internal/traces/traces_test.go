@@ -97,6 +97,8 @@ func TestStartTraceAndTags(t *testing.T) {
 			"no experiment":          startErr(e, traces.Info{TraceID: "tr-2"}),
 			"missing experiment":     startErr(e, traces.Info{TraceID: "tr-2", ExperimentID: "999"}),
 			"link across experiment": e.s.LinkToRun(ctx, e.remote, []string{"tr-1"}),
+			"move the spans":         e.s.SetTag(ctx, "tr-1", traces.TagArtifactLocation, "mlflow-artifacts:/"+e.other+"/x"),
+			"drop the spans' place":  e.s.DeleteTag(ctx, "tr-1", traces.TagSpansLocation),
 		} {
 			if err == nil {
 				t.Errorf("%s: accepted", name)
@@ -173,6 +175,9 @@ func TestSearch(t *testing.T) {
 		if err != nil || ids(page) != "tr-2 tr-1 tr-0" || next != "" {
 			t.Fatalf("page 2: %q %q %v", ids(page), next, err)
 		}
+		if _, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: make([]string, traces.MaxExperiments+1)}); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("too many experiments: %v", err)
+		}
 		if other, _, _ := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.other}}); len(other) != 0 {
 			t.Errorf("other experiment: %q", ids(other))
 		}
@@ -207,6 +212,9 @@ func TestDelete(t *testing.T) {
 		}
 		if _, err := e.s.Delete(ctx, traces.DeleteQuery{ExperimentID: e.exp}); err == nil {
 			t.Error("neither ids nor time: accepted")
+		}
+		if _, err := e.s.Delete(ctx, traces.DeleteQuery{ExperimentID: e.exp, TraceIDs: make([]string, traces.MaxDeleteIDs+1)}); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("too many ids: %v", err)
 		}
 		left, _, _ := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}})
 		if ids(left) != "tr-3 tr-2" {

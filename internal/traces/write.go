@@ -165,9 +165,23 @@ func linkRuns(ctx context.Context, tx *store.Tx, runID string, traceIDs []string
 	return nil
 }
 
+// serverTags are the tags the server sets: where a trace's spans are. A client may
+// not move them (MLflow's client refuses to, too).
+var serverTags = map[string]bool{TagArtifactLocation: true, TagSpansLocation: true}
+
+func checkClientTag(key string) error {
+	if serverTags[key] {
+		return fault.Invalidf("The tag '%s' is set by the server and cannot be changed", key)
+	}
+	return nil
+}
+
 // SetTag sets a tag on a trace.
 func (s *Service) SetTag(ctx context.Context, traceID, key, value string) error {
 	if err := checkKeyValue("tag", key, value); err != nil {
+		return err
+	}
+	if err := checkClientTag(key); err != nil {
 		return err
 	}
 	return s.db.Write(ctx, func(tx *store.Tx) error {
@@ -180,6 +194,9 @@ func (s *Service) SetTag(ctx context.Context, traceID, key, value string) error 
 
 // DeleteTag removes a tag from a trace.
 func (s *Service) DeleteTag(ctx context.Context, traceID, key string) error {
+	if err := checkClientTag(key); err != nil {
+		return err
+	}
 	return s.db.Write(ctx, func(tx *store.Tx) error {
 		if err := mustExist(ctx, tx, traceID); err != nil {
 			return err
@@ -220,6 +237,9 @@ func (s *Service) Delete(ctx context.Context, q DeleteQuery) (int, error) {
 	}
 	if (q.MaxTimestampMs == nil) == (len(q.TraceIDs) == 0) {
 		return 0, fault.Invalidf("Exactly one of 'max_timestamp_millis' and 'request_ids' must be specified.")
+	}
+	if len(q.TraceIDs) > MaxDeleteIDs {
+		return 0, fault.Invalidf("At most %d traces may be deleted by id in one request; got %d", MaxDeleteIDs, len(q.TraceIDs))
 	}
 	if len(q.TraceIDs) > 0 && q.MaxTraces != nil {
 		return 0, fault.Invalidf("'max_traces' can't be specified if 'request_ids' is specified.")
