@@ -153,6 +153,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		Payloads:     s.payloads,
 		Logger:       logger,
 		Changed:      func(ctx context.Context) { db.Broadcast(ctx, topicDeployments) },
+		Swapped:      s.announceSwap,
 	})
 	dsets := datasets.New(db, contentStore, logger)
 	outbound, err := netguard.Parse(cfg.AllowedOutbound)

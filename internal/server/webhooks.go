@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mlship/mlship/internal/config"
 	"github.com/mlship/mlship/internal/netguard"
+	"github.com/mlship/mlship/internal/serving"
 	"github.com/mlship/mlship/internal/store"
 	"github.com/mlship/mlship/internal/webhooks"
 )
@@ -71,4 +73,25 @@ func webhookKey(cfg config.Server, db *store.DB, logger *slog.Logger) ([]byte, e
 		return nil, fmt.Errorf("webhook key %s: not the base64 of 32 bytes", path)
 	}
 	return key, nil
+}
+
+// swapEvent is the payload of deployment.swapped.
+type swapEvent struct {
+	Deployment      string `json:"deployment"`
+	Role            string `json:"role"`
+	Model           string `json:"model"`
+	Version         string `json:"version"`
+	PreviousModel   string `json:"previous_model,omitempty"`
+	PreviousVersion string `json:"previous_version"`
+}
+
+// announceSwap records deployment.swapped once, however many servers make the swap.
+func (s *Server) announceSwap(ctx context.Context, deployment, role string, from, to serving.Version) {
+	ev := swapEvent{Deployment: deployment, Role: role, Model: to.Model, Version: to.Version, PreviousVersion: from.Version}
+	if from.Model != to.Model {
+		ev.PreviousModel = from.Model
+	}
+	if err := s.webhooks.RecordOnce(ctx, webhooks.DeploymentSwapped, deployment+"\x00"+role, ev); err != nil {
+		s.logger.Warn("webhooks: could not record a deployment swap", "deployment", deployment, "err", err)
+	}
 }

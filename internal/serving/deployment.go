@@ -255,6 +255,9 @@ func (d *Deployment) reconcileRole(ctx context.Context, spec Spec, role, ref str
 	d.setError(role, loadError{})
 	d.swap(role, s, spec)
 	d.logger.Info("model version serving", "role", role, "model", v.Model, "version", v.Version, "runtime", s.runtime)
+	if cur != nil && d.m.opts.Swapped != nil && (cur.version.Model != v.Model || cur.version.Version != v.Version) {
+		d.m.opts.Swapped(ctx, spec.Name, role, cur.version, v)
+	}
 }
 
 // loadConfig is what a loaded version depends on: its files and the settings that

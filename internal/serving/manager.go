@@ -78,6 +78,10 @@ type Options struct {
 	// Changed, if set, is called after a deployment is created, updated or deleted
 	// in Store: servers sharing the store then Sync.
 	Changed func(ctx context.Context)
+	// Swapped, if set, is called after a role of a deployment swaps from one model
+	// version to another (not when a version first loads); every server serving the
+	// deployment calls it.
+	Swapped func(ctx context.Context, deployment, role string, from, to Version)
 }
 
 // Manager owns the deployments of one process.

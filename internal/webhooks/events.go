@@ -86,6 +86,6 @@ var examples = map[string]string{
 
 	GateVerdict:              `{"name": "example_model", "version": "2", "alias": "production", "passed": true, "summary": "accuracy 0.93 >= 0.90", "evaluation_id": 1, "run_id": "abcd1234abcd5678"}`,
 	ProtectedAliasOverridden: `{"name": "example_model", "alias": "production", "version": "2", "previous_version": "1", "reason": "hotfix approved by on-call", "actor": "alice"}`,
-	DeploymentSwapped:        `{"deployment": "fraud", "model": "example_model", "version": "2", "previous_version": "1"}`,
+	DeploymentSwapped:        `{"deployment": "fraud", "role": "primary", "model": "example_model", "version": "2", "previous_version": "1"}`,
 	DriftDetected:            `{"deployment": "fraud", "model": "example_model", "version": "2", "reference": "transactions/3", "window_id": 1, "start_ms": 1704067200000, "end_ms": 1704067260000, "rows": 1000, "dataset_drift": true, "drifted_columns": ["amount"]}`,
 }

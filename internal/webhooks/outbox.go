@@ -2,8 +2,11 @@ package webhooks
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -34,6 +37,43 @@ func (s *Service) Record(ctx context.Context, tx *store.Tx, event string, data a
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO webhook_outbox (uid, event, data, created_at) VALUES (?, ?, ?, ?)`,
 		newID(), event, string(b), s.now().UnixMilli())
+	return err
+}
+
+// RecordOnce records an event about subject in a write of its own, unless the latest
+// event recorded about subject carries the same data: for a change every server sharing
+// the database makes on its own (a deployment swapping to the version its alias moved
+// to), so that it is announced once, and again when it happens again later.
+func (s *Service) RecordOnce(ctx context.Context, event, subject string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256([]byte(event + "\x00" + subject))
+	prefix := hex.EncodeToString(h[:12]) + "/"
+	recorded := false
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		recorded = false
+		if err := tx.Lock(ctx, "webhooks/"+prefix); err != nil {
+			return err
+		}
+		var last string
+		err := tx.QueryRowContext(ctx, `SELECT data FROM webhook_outbox WHERE event = ? AND uid LIKE ? ORDER BY id DESC LIMIT 1`,
+			event, prefix+"%").Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if last == string(b) {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_outbox (uid, event, data, created_at) VALUES (?, ?, ?, ?)`,
+			prefix+newID(), event, string(b), s.now().UnixMilli())
+		recorded = err == nil
+		return err
+	})
+	if recorded {
+		s.Committed()
+	}
 	return err
 }
 

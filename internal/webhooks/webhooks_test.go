@@ -345,3 +345,31 @@ func TestServersSharingADatabaseDeliverEachEventOnce(t *testing.T) {
 		t.Errorf("%d dispatched events left after pruning", left)
 	}
 }
+
+// A change every server makes on its own is recorded once, and again when it happens
+// again after another.
+func TestRecordOnce(t *testing.T) {
+	each(t, func(t *testing.T, s *Service) {
+		swap := func(from, to string) {
+			t.Helper()
+			for range 3 { // three servers making the same swap
+				if err := s.RecordOnce(t.Context(), DeploymentSwapped, "fraud\x00primary",
+					map[string]string{"previous_version": from, "version": to}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		swap("1", "2")
+		swap("2", "1")
+		swap("1", "2")
+		if err := s.RecordOnce(t.Context(), DeploymentSwapped, "other\x00primary",
+			map[string]string{"previous_version": "1", "version": "2"}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		s.db.Reader().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM webhook_outbox WHERE event = ?`, DeploymentSwapped).Scan(&n)
+		if n != 4 {
+			t.Fatalf("%d swaps recorded, want 4", n)
+		}
+	})
+}
