@@ -206,6 +206,8 @@ server:
   replicaCount: 3
 auth:
   adminPassword: first-start-secret
+webhooks:
+  secretKey: c2VhbGluZy1rZXktb2YtMzItYnl0ZXMtZXhhY3RseSE=
 database:
   uri: postgresql://mlship:db-secret@pg.db.svc:5432/mlship?sslmode=require
 artifacts:
@@ -288,7 +290,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("artifacts are on the volume by default: %v", c.Args)
 	}
 	for _, e := range c.Env {
-		if e.Name == "MLSHIP_BACKEND_STORE_URI" || e.Name == "AWS_ACCESS_KEY_ID" || e.Name == "MLSHIP_ADMIN_PASSWORD" {
+		if e.Name == "MLSHIP_BACKEND_STORE_URI" || e.Name == "AWS_ACCESS_KEY_ID" || e.Name == "MLSHIP_ADMIN_PASSWORD" ||
+			e.Name == "MLSHIP_WEBHOOK_SECRET_KEY" {
 			t.Errorf("env %s without a database, bucket or password given", e.Name)
 		}
 	}
@@ -344,7 +347,7 @@ func TestScaleOut(t *testing.T) {
 		"PodDisruptionBudget/" + fullname, "PodDisruptionBudget/" + serve,
 		"Secret/" + fullname + "-auth", "Secret/" + fullname + "-database", "Secret/" + fullname + "-metrics",
 		"Secret/" + fullname + "-migrations", "Secret/" + fullname + "-s3", "Secret/" + serve + "-tokens",
-		"Secret/" + fullname + "-serving-server-token",
+		"Secret/" + fullname + "-serving-server-token", "Secret/" + fullname + "-webhooks",
 		"Service/" + fullname, "Service/" + churn, "Service/" + serve,
 		"ServiceAccount/" + fullname,
 		"ServiceMonitor/" + fullname, "ServiceMonitor/" + serve,
@@ -378,7 +381,8 @@ func TestScaleOut(t *testing.T) {
 	env := secretEnv(c.Env)
 	for name, ref := range map[string]string{
 		"MLSHIP_BACKEND_STORE_URI": fullname + "-database/uri", "MLSHIP_ADMIN_PASSWORD": fullname + "-auth/admin-password",
-		"AWS_ACCESS_KEY_ID": fullname + "-s3/AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": fullname + "-s3/AWS_SECRET_ACCESS_KEY",
+		"MLSHIP_WEBHOOK_SECRET_KEY": fullname + "-webhooks/webhook-secret-key",
+		"AWS_ACCESS_KEY_ID":         fullname + "-s3/AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": fullname + "-s3/AWS_SECRET_ACCESS_KEY",
 	} {
 		if env[name] != ref {
 			t.Errorf("env %s from %q, want the secret %s", name, env[name], ref)
@@ -507,6 +511,7 @@ artifacts:
   destination: s3://b/p
   s3: {existingSecret: my-s3}
 metrics: {existingSecret: my-scrape}
+webhooks: {existingSecret: my-webhooks}
 podDisruptionBudget: {enabled: false}
 `)
 	for _, d := range r {
@@ -520,7 +525,7 @@ podDisruptionBudget: {enabled: false}
 	dep := r.get(t, "Deployment", fullname).obj.(*appsv1.Deployment)
 	env := secretEnv(dep.Spec.Template.Spec.Containers[0].Env)
 	for name, ref := range map[string]string{"MLSHIP_BACKEND_STORE_URI": "my-db/dsn", "MLSHIP_ADMIN_PASSWORD": "my-admin/admin-password",
-		"AWS_ACCESS_KEY_ID": "my-s3/AWS_ACCESS_KEY_ID"} {
+		"AWS_ACCESS_KEY_ID": "my-s3/AWS_ACCESS_KEY_ID", "MLSHIP_WEBHOOK_SECRET_KEY": "my-webhooks/webhook-secret-key"} {
 		if env[name] != ref {
 			t.Errorf("env %s from %q, want %s", name, env[name], ref)
 		}

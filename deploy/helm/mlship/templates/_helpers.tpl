@@ -77,6 +77,10 @@ app.kubernetes.io/component: server
 {{- default (printf "%s-auth" (include "mlship.fullname" .)) .Values.auth.existingSecret }}
 {{- end }}
 
+{{- define "mlship.webhooksSecretName" -}}
+{{- default (printf "%s-webhooks" (include "mlship.fullname" .)) .Values.webhooks.existingSecret }}
+{{- end }}
+
 {{- define "mlship.metricsSecretName" -}}
 {{- default (printf "%s-metrics" (include "mlship.fullname" .)) .Values.metrics.existingSecret }}
 {{- end }}
