@@ -14,7 +14,7 @@ import (
 // one, so it always leads. On PostgreSQL the leader of a name is the process whose
 // connection holds a session advisory lock on it: the lock goes with the connection, so
 // a leader that dies (even by kill -9) or loses the database gives way to another
-// within LeaseCheck.
+// within a few LeaseChecks; the new leader waits until the old one must have noticed.
 
 // LeaseCheck is how often a leader checks that it still holds its lock, and a follower
 // tries to take it.
@@ -61,6 +61,17 @@ func (q *Queue) leadOnce(ctx context.Context, key int64, run func(ctx context.Co
 	if !held {
 		healthy = true
 		return nil
+	}
+	// A leader that lost its session learns it at its next check, up to 2*LeaseCheck
+	// later (a check that hangs times out after LeaseCheck): wait that long before
+	// running, so that two leaders never run at once.
+	select {
+	case <-ctx.Done():
+		return nil // the connection is closed, and the lock with it
+	case <-time.After(2*LeaseCheck + LeaseCheck/2):
+	}
+	if err := conn.Ping(ctx); err != nil {
+		return err
 	}
 	q.logger().Info("leading", "lock", key)
 	runCtx, stop := context.WithCancel(ctx)
