@@ -20,7 +20,7 @@ SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-serving bench-drift bench-gates bench-onnx bench-ui clean
+.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-traces bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
@@ -207,6 +207,11 @@ bench-tracking-pg: build
 bench-registry: build
 	bash bench/setup.sh bench
 	$(GO) run ./bench/registry $(BENCH_FLAGS)
+
+# OTLP span ingest and search_traces over 100,000 traces against MLflow's server (bench/README.md).
+bench-traces: build
+	bash bench/setup.sh bench
+	$(GO) run ./bench/traces $(BENCH_FLAGS)
 
 # mlship serve against `mlflow models serve` and MLServer on the same model (bench/README.md).
 bench-serving: build
