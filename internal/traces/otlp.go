@@ -158,6 +158,16 @@ func writeTrace(ctx context.Context, tx *store.Tx, experimentID string, t *otelT
 	if err != nil {
 		return err
 	}
+	if !exists && distinctSpans(t) {
+		// A new trace whose spans are all in this request: its info is known from them,
+		// so it is written complete, without reading the spans back (what refreshInfo
+		// would find is the same).
+		info := newInfo(experimentID, t)
+		if err := upsertInfo(ctx, tx, &info, false); err != nil {
+			return err
+		}
+		return insertSpans(ctx, tx, t)
+	}
 	if !exists {
 		info := Info{TraceID: t.id, ExperimentID: experimentID, RequestTime: int64(t.start / 1e6), State: StateInProgress,
 			Tags: map[string]string{TagSpansLocation: SpansInStore}, Metadata: map[string]string{"mlflow.trace_schema.version": "3"}}
@@ -169,6 +179,41 @@ func writeTrace(ctx context.Context, tx *store.Tx, experimentID string, t *otelT
 		return err
 	}
 	return refreshInfo(ctx, tx, t)
+}
+
+// newInfo is the info of a new trace made of t's spans alone, as refreshInfo would
+// leave it.
+func newInfo(experimentID string, t *otelTrace) Info {
+	startMs := int64(t.start / 1e6)
+	info := Info{TraceID: t.id, ExperimentID: experimentID, RequestTime: startMs, State: StateInProgress,
+		Tags: map[string]string{TagSpansLocation: SpansInStore}, Metadata: map[string]string{"mlflow.trace_schema.version": "3"}}
+	if t.end > 0 {
+		d := max(int64(t.end/1e6)-startMs, 0)
+		info.ExecutionDuration = &d
+	}
+	if t.root != nil {
+		info.State = StateOK
+		if t.root.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
+			info.State = StateError
+		}
+		if t.root.Name != "" {
+			info.Tags[TagTraceName] = clip(t.root.Name)
+		}
+	}
+	return info
+}
+
+// distinctSpans reports whether no span of t is sent twice (the stored one is then
+// the last copy, which the info must be computed from).
+func distinctSpans(t *otelTrace) bool {
+	seen := make(map[string]struct{}, len(t.spans))
+	for _, os := range t.spans {
+		if _, dup := seen[os.spanID]; dup {
+			return false
+		}
+		seen[os.spanID] = struct{}{}
+	}
+	return true
 }
 
 // refreshInfo brings a trace's times, state and name in line with its stored spans.
