@@ -20,7 +20,7 @@ SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-traces bench-serving bench-drift bench-gates bench-onnx bench-ui clean
+.PHONY: vet-after-build all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-traces bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
@@ -164,14 +164,18 @@ test-e2e-shared: build deps
 		MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \
 		$(VENV)/bin/python -m pytest $(E2E_SHARED_FILES) -q -n $(E2E_WORKERS) --dist loadfile
 
-# The set-up runs side by side (downloads beside builds); the tests one after the other:
-# side by side on 2 cores, Python workers under -race took minutes to load and timed out.
+# The set-up runs side by side (downloads beside builds, go vet once the build is done);
+# the tests one after the other: side by side on 2 cores, Python workers under -race took
+# minutes to load and timed out.
 test:
-	$(MAKE) -j4 deps build
-	$(MAKE) vet
+	$(MAKE) -j4 deps vet-after-build
 	$(MAKE) test-go
 	$(MAKE) test-e2e
 	$(MAKE) test-e2e-shared
+
+# go vet after the build, whose UI bundle the server package embeds.
+vet-after-build: build
+	$(GO) vet ./...
 
 # Short fuzzing runs of every parser (FUZZTIME each).
 FUZZTIME ?= 30s
