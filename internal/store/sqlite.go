@@ -91,6 +91,11 @@ func sqliteOpen(path string, readOnly bool, conns int) (*sql.DB, error) {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// The writer's statement journals (each write of a group commit runs in a
+		// savepoint) stay in memory rather than in a temporary file: they only undo a
+		// savepoint, and a crash is recovered from the WAL. The reads keep their large
+		// sorts on disk.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
