@@ -247,6 +247,25 @@ def test_otlp_json_spans(base_url, experiment_id):
     assert next(s for s in trace.data.spans if s.name == "json-root").get_attribute("user") == "ana"
 
 
+def test_otlp_trace_tags_from_root_span_attributes(base_url, experiment_id, client):
+    """MLflow's span processor sends a trace's tags over OTLP as mlflow.traceTag.<KEY>
+    attributes of its root span: they become the trace's tags, searchable as such."""
+    trace_id = os.urandom(16)
+    req = _otlp_request(trace_id, n_children=1)
+    root = req.resource_spans[0].scope_spans[0].spans[0]
+    team = f"team-{trace_id.hex()[:8]}"
+    root.attributes.append(_kv("mlflow.traceTag.team", team))
+    root.attributes.append(_kv("mlflow.traceTag.mlflow.traceName", "checkout-flow"))
+    resp = _post(base_url, req.SerializeToString(), experiment_id)
+    assert resp.status_code == 200, resp.text
+    tid = "tr-" + trace_id.hex()
+    trace = mlflow.get_trace(tid)
+    assert trace.info.tags["team"] == team
+    assert trace.info.tags["mlflow.traceName"] == "checkout-flow"
+    found = mlflow.search_traces(locations=[experiment_id], filter_string=f"tags.team = '{team}'", return_type="list")
+    assert [t.info.trace_id for t in found] == [tid]
+
+
 @pytest.mark.mlship_only  # MLflow answers FastAPI's {"detail"}, and stores 100,000 spans or a 10 MB attribute
 @pytest.mark.parametrize(
     "case",

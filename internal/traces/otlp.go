@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -196,11 +197,39 @@ func newInfo(experimentID string, t *otelTrace) Info {
 		if t.root.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 			info.State = StateError
 		}
-		if t.root.Name != "" {
-			info.Tags[TagTraceName] = clip(t.root.Name)
-		}
+		maps.Copy(info.Tags, rootTags(t.root))
 	}
 	return info
+}
+
+// traceTagPrefix marks the root span's attributes that carry the trace's own tags:
+// MLflow's span processor sends a trace's tags over OTLP as mlflow.traceTag.<KEY>
+// attributes, each a plain string.
+const traceTagPrefix = "mlflow.traceTag."
+
+// rootTags are the trace tags the root span gives: its name (unless a tag names the
+// trace), and its mlflow.traceTag.* attributes. The tags that say where the spans are
+// stay the server's; a tag too long to store is left out, as MLflow leaves it.
+func rootTags(root *tracepb.Span) map[string]string {
+	tags := map[string]string{}
+	if root.Name != "" {
+		tags[TagTraceName] = clip(root.Name)
+	}
+	for _, kv := range root.Attributes {
+		key, ok := strings.CutPrefix(kv.Key, traceTagPrefix)
+		if !ok || key == TagSpansLocation || key == TagArtifactLocation {
+			continue
+		}
+		v := kv.GetValue().GetStringValue()
+		var unquoted string
+		if json.Unmarshal([]byte(v), &unquoted) == nil {
+			v = unquoted
+		}
+		if checkKeyValue("tag", key, v) == nil {
+			tags[key] = v
+		}
+	}
+	return tags
 }
 
 // distinctSpans reports whether no span of t is sent twice (the stored one is then
@@ -241,10 +270,8 @@ func refreshInfo(ctx context.Context, tx *store.Tx, t *otelTrace) error {
 		startMs, dur, state, t.id); err != nil {
 		return err
 	}
-	tags := map[string]string{TagSpansLocation: SpansInStore}
-	if t.root.Name != "" {
-		tags[TagTraceName] = clip(t.root.Name)
-	}
+	tags := rootTags(t.root)
+	tags[TagSpansLocation] = SpansInStore
 	return upsertPairs(ctx, tx, "trace_tags", t.id, tags)
 }
 
