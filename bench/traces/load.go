@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,13 +194,13 @@ func measureIngest(ctx context.Context, cfg config, a *api, exp string, pid int)
 		}()
 	}
 	sleep(ctx, cfg.warmup)
-	cpu0, self0, t0 := treeCPU(pid), selfCPU(), time.Now()
+	cpu0, self0, t0 := benchkit.TreeCPU(pid), selfCPU(), time.Now()
 	measuring.Store(true)
 	sleep(ctx, cfg.duration)
 	stop.Store(true)
 	wg.Wait()
 	w.Seconds = time.Since(t0).Seconds()
-	w.ServerCPUSeconds, w.ClientCPUSeconds = treeCPU(pid)-cpu0, selfCPU()-self0
+	w.ServerCPUSeconds, w.ClientCPUSeconds = benchkit.TreeCPU(pid)-cpu0, selfCPU()-self0
 	if err := ctx.Err(); err != nil {
 		return w, err
 	}
@@ -239,7 +238,7 @@ func seedSearch(ctx context.Context, cfg config, a *api, exp string, pid int, lo
 	next := atomic.Int64{}
 	var retries atomic.Int64
 	errc := make(chan error, cfg.seedClients)
-	cpu0, t0 := treeCPU(pid), time.Now()
+	cpu0, t0 := benchkit.TreeCPU(pid), time.Now()
 	var wg sync.WaitGroup
 	for range cfg.seedClients {
 		wg.Add(1)
@@ -281,7 +280,7 @@ func seedSearch(ctx context.Context, cfg config, a *api, exp string, pid int, lo
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	res.Seconds, res.ServerCPUSeconds, res.Retries = time.Since(t0).Seconds(), treeCPU(pid)-cpu0, int(retries.Load())
+	res.Seconds, res.ServerCPUSeconds, res.Retries = time.Since(t0).Seconds(), benchkit.TreeCPU(pid)-cpu0, int(retries.Load())
 	return res, nil
 }
 
@@ -323,7 +322,7 @@ func measureSearch(ctx context.Context, cfg config, a *api, exp string, pid int,
 	var cpu0 float64
 	for i := -10; i < cfg.searches; i++ {
 		if i == 0 {
-			cpu0 = treeCPU(pid)
+			cpu0 = benchkit.TreeCPU(pid)
 		}
 		body := searchBody(exp, searchFilter(i+10, cfg.searchTraces, base))
 		t0 := time.Now()
@@ -345,56 +344,9 @@ func measureSearch(ctx context.Context, cfg config, a *api, exp string, pid int,
 			lat = append(lat, d)
 		}
 	}
-	res.ServerCPUSeconds = treeCPU(pid) - cpu0
+	res.ServerCPUSeconds = benchkit.TreeCPU(pid) - cpu0
 	res.LatencyMs = benchkit.SummarizeLatency(lat)
 	return res, nil
-}
-
-// treeCPU is the CPU time, in seconds, of a process and all its descendants (MLflow's
-// uvicorn workers and job runner), with the children each has reaped.
-func treeCPU(root int) float64 {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	parent := map[int]int{}
-	cpu := map[int]float64{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		stat := string(b)
-		i := strings.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state), f[1] the parent
-		if len(f) < 15 {
-			continue
-		}
-		parent[pid], _ = strconv.Atoi(f[1])
-		var ticks int64
-		for _, v := range f[11:15] { // utime, stime, cutime, cstime
-			n, _ := strconv.ParseInt(v, 10, 64)
-			ticks += n
-		}
-		cpu[pid] = float64(ticks) / 100 // USER_HZ
-	}
-	var total float64
-	for pid, c := range cpu {
-		for p, depth := pid, 0; p > 0 && depth < 64; p, depth = parent[p], depth+1 {
-			if p == root {
-				total += c
-				break
-			}
-		}
-	}
-	return total
 }
 
 // selfCPU is this process's CPU time in seconds.

@@ -290,12 +290,12 @@ func TestReplicaReport(t *testing.T) {
 // A child's CPU time still counts once it has exited and been reaped, as PostgreSQL's
 // backends do when their connection closes.
 func TestTreeCPUKeepsReapedChildren(t *testing.T) {
-	before := treeCPU(os.Getpid())
+	before := benchkit.TreeCPU(os.Getpid())
 	if err := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done").Run(); err != nil {
 		t.Skip("no sh:", err)
 	}
 	own := benchkit.ProcessCPU(os.Getpid())
-	after := treeCPU(os.Getpid())
+	after := benchkit.TreeCPU(os.Getpid())
 	if after-before < 0.1 || after < own {
 		t.Errorf("treeCPU: %.2fs before, %.2fs after a child that burnt CPU and exited (own %.2fs)", before, after, own)
 	}

@@ -197,12 +197,12 @@ func (tb *targetBench) run(ctx context.Context, workload string) (workloadResult
 // machine's other load changes far less than the window's rate.
 func (tb *targetBench) measure(ctx context.Context, steps []step) workloadResult {
 	db := tb.cfg.pg.pid()
-	cpu, dbCPU, self := treeCPU(tb.pids...), treeCPU(db), benchkit.ProcessCPU(os.Getpid())
+	cpu, dbCPU, self := benchkit.TreeCPU(tb.pids...), benchkit.TreeCPU(db), benchkit.ProcessCPU(os.Getpid())
 	r := measure(ctx, steps, tb.cfg.duration)
-	r.ServerCPUSeconds = treeCPU(tb.pids...) - cpu
+	r.ServerCPUSeconds = benchkit.TreeCPU(tb.pids...) - cpu
 	r.ClientCPUSeconds = benchkit.ProcessCPU(os.Getpid()) - self
 	if db > 0 {
-		r.DatabaseCPUSeconds = treeCPU(db) - dbCPU
+		r.DatabaseCPUSeconds = benchkit.TreeCPU(db) - dbCPU
 	}
 	return r
 }

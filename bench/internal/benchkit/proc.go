@@ -93,3 +93,59 @@ func CommandMaxRSS(cmd *exec.Cmd) int64 {
 	}
 	return 0
 }
+
+// TreeCPU is the CPU time, in seconds, of the given processes and all their
+// descendants: a server's own, MLflow's uvicorn workers and job runner, or PostgreSQL's
+// backends under its postmaster. Each process counts its own time and that of the
+// children it has reaped (cutime, cstime), so a backend that exits between two readings
+// still counts, in its parent's.
+func TreeCPU(roots ...int) float64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	parent := map[int]int{}
+	cpu := map[int]float64{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		stat := string(b)
+		i := strings.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state), f[1] the parent
+		if len(f) < 15 {
+			continue
+		}
+		parent[pid], _ = strconv.Atoi(f[1])
+		var ticks int64
+		for _, v := range f[11:15] { // utime, stime, cutime, cstime
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+		cpu[pid] = float64(ticks) / clockTicks
+	}
+	in := map[int]bool{}
+	for _, r := range roots {
+		if r > 0 {
+			in[r] = true
+		}
+	}
+	var total float64
+	for pid, c := range cpu {
+		for p, depth := pid, 0; p > 0 && depth < 64; p, depth = parent[p], depth+1 {
+			if in[p] {
+				total += c
+				break
+			}
+		}
+	}
+	return total
+}
