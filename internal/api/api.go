@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,7 @@ type API struct {
 	auth        *auth.Service
 	audit       *audit.Log
 	info        ServerInfo
+	once        func(ctx context.Context, name string, fn func(ctx context.Context) error) error
 	logger      *slog.Logger
 }
 
@@ -62,13 +64,16 @@ type Services struct {
 	Audit *audit.Log
 	// Info is what GET /api/v1/server-info says of the server besides its version.
 	Info ServerInfo
+	// Once runs fn while no other server sharing the database runs the work of that
+	// name (jobs.Queue.Once); nil runs fn at once.
+	Once func(ctx context.Context, name string, fn func(ctx context.Context) error) error
 }
 
 // New returns the API over the registry, tracking and the content store that holds the
 // registry's copies of model versions.
 func New(s Services, logger *slog.Logger) *API {
 	return &API{registry: s.Registry, tracking: s.Tracking, content: s.Content, deployments: s.Deployments,
-		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, auth: s.Auth, audit: s.Audit, info: s.Info, logger: logger}
+		datasets: s.Datasets, monitor: s.Monitor, gates: s.Gates, auth: s.Auth, audit: s.Audit, info: s.Info, once: s.Once, logger: logger}
 }
 
 // route is one endpoint; path uses http.ServeMux's wildcard syntax, which is also

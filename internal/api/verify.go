@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
 
@@ -49,21 +50,33 @@ type Collection struct {
 // collectGarbage removes stored files and manifests that no model version or dataset
 // version references (and that are older than the store's grace period, so uploads in
 // flight are kept).
+// Servers sharing a database collect one at a time: a second request waits for the
+// first collection to end, then collects what is left.
 func (a *API) collectGarbage(w http.ResponseWriter, r *http.Request) (any, error) {
-	live, err := a.registry.LiveManifests(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	if a.datasets != nil {
-		data, err := a.datasets.LiveManifests(r.Context())
+	var c Collection
+	gc := func(ctx context.Context) error {
+		live, err := a.registry.LiveManifests(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		live = append(live, data...)
+		if a.datasets != nil {
+			data, err := a.datasets.LiveManifests(ctx)
+			if err != nil {
+				return err
+			}
+			live = append(live, data...)
+		}
+		c.Removed, c.FreedBytes, err = a.content.GC(ctx, slices.Values(live))
+		return err
 	}
-	removed, freed, err := a.content.GC(r.Context(), slices.Values(live))
+	var err error
+	if a.once != nil {
+		err = a.once(r.Context(), "content-gc", gc)
+	} else {
+		err = gc(r.Context())
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &Collection{Removed: removed, FreedBytes: freed}, nil
+	return &c, nil
 }

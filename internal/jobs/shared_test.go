@@ -117,3 +117,34 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Work done Once runs on one server at a time: a second server's call waits for the
+// first to end (content garbage collection asked of two servers at once).
+func TestOnceRunsOneAtATime(t *testing.T) {
+	uri := storetest.PostgresURI(t)
+	var running, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 3 {
+		q := openWith(t, Options{Postgres: uri}, &echoWorker{})
+		t.Cleanup(func() { q.Close(context.Background()) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := q.Once(t.Context(), "gc", func(ctx context.Context) error {
+				n := running.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(100 * time.Millisecond)
+				running.Add(-1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Fatalf("%d ran at once", most.Load())
+	}
+}

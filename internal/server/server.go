@@ -202,6 +202,7 @@ func New(ctx context.Context, cfg config.Server, logger *slog.Logger) (*Server, 
 		}})
 	s.faces = faces{mlflow: mlflow, native: api.New(api.Services{Registry: reg, Tracking: tr, Content: contentStore,
 		Deployments: s.deployments, Datasets: dsets, Monitor: s.monitor, Gates: s.gates, Auth: s.auth, Audit: s.audit,
+		Once: s.jobs.Once,
 		Info: api.ServerInfo{Workers: api.NewWorkersInfo(workers.Sandbox, workers.Unsandboxed, workers.Runtimes(), workers.EnvManager())}}, logger), inference: inference}
 	s.faces.mlflowAuth = mlflowauth.New(s.auth, logger, cfg.MaxRequestBody)
 	if s.sso, err = s.newSSO(); err != nil {
