@@ -20,7 +20,7 @@ SEEDRUNS := $(TOOLS)/bin/seedruns
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/mlship/mlship/internal/version.Version=$(VERSION)
 
-.PHONY: vet-after-build all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-traces bench-serving bench-drift bench-gates bench-onnx bench-ui clean
+.PHONY: test-go-race test-drift-parity vet-after-build all ui build build-onnxruntime install run sandbox-deps test test-go test-e2e test-e2e-shared vet deps system-deps fuzz bench-tracking bench-tracking-pg bench-registry bench-traces bench-serving bench-drift bench-gates bench-onnx bench-ui clean
 
 all: build
 
@@ -139,9 +139,14 @@ vet:
 
 # tests/pg/run.sh starts a throwaway PostgreSQL (Debian's postgresql package) for the run:
 # the store's conformance suites (storetest) then run on SQLite and on PostgreSQL.
-test-go:
+test-go: test-go-race test-drift-parity
+
+test-go-race:
 	tests/pg/run.sh $(GO) test -race ./...
 	CGO_ENABLED=1 $(GO) test -tags onnxruntime -race ./internal/runtime/ort/...
+
+# Drift results against Evidently's own, computed in .venv-drift.
+test-drift-parity:
 	MLSHIP_DRIFT_REFERENCE_PYTHON=$(CURDIR)/$(DRIFT_VENV)/bin/python $(GO) test -count=1 -run TestMatchesEvidently ./internal/drift/
 
 # The end-to-end files run in E2E_WORKERS processes (pytest-xdist), each against a server of
@@ -149,7 +154,7 @@ test-go:
 # files run in conftest.py's order (the heaviest first), not xdist's (the most tests first).
 E2E_WORKERS ?= 3
 test-e2e: build deps
-	MLSHIP_BIN=$(CURDIR)/$(BIN) MLSHIP_SEEDRUNS=$(CURDIR)/$(SEEDRUNS) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder
+	MLSHIP_BIN=$(CURDIR)/$(BIN) MLSHIP_SEEDRUNS=$(CURDIR)/$(SEEDRUNS) $(VENV)/bin/python -m pytest tests -q -n $(E2E_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 # Part of the end-to-end suite again as a scaled-out server runs (docs/scale-out.md): its
 # metadata on PostgreSQL (tests/pg/run.sh: a database of its own for each server) and its
@@ -164,14 +169,14 @@ test-e2e-shared: build deps
 		MLSHIP_BIN=$(CURDIR)/tests/s3/mlship-on-s3 MLSHIP_S3_REAL_BIN=$(CURDIR)/$(BIN) \
 		$(VENV)/bin/python -m pytest $(E2E_SHARED_FILES) -q -n $(E2E_WORKERS) --dist loadfile
 
-# The set-up runs side by side (downloads beside builds, go vet once the build is done);
-# the tests one after the other: side by side on 2 cores, Python workers under -race took
-# minutes to load and timed out.
+# The set-up runs side by side (downloads beside builds, go vet once the build is done).
+# Then the Go suites, the Evidently parity and the shared-backend subset side by side (each
+# output printed whole as it ends), and the end-to-end suite alone: beside the Go suites
+# on 2 cores, its Python workers took minutes to load and timed out.
 test:
 	$(MAKE) -j4 deps vet-after-build
-	$(MAKE) test-go
+	$(MAKE) -j3 --output-sync=target test-go-race test-drift-parity test-e2e-shared
 	$(MAKE) test-e2e
-	$(MAKE) test-e2e-shared
 
 # go vet after the build, whose UI bundle the server package embeds.
 vet-after-build: build
