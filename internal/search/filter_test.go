@@ -189,7 +189,7 @@ var runsErrors = []errorCase{
 	{"double equals", "metrics.a == 1", "Invalid comparator '=='"},
 	{"sql not equal", "metrics.a <> 1", "Invalid comparator '<>'"},
 	{"not like", "params.a NOT LIKE 'x'", "Invalid comparator 'NOT LIKE'"},
-	{"is null", "tags.a IS NULL", "Invalid clause(s)"},
+	{"is null", "tags.a IS NULL", "Invalid comparator 'IS NULL'"},
 	{"space before dot", "metrics .a > 1", "Invalid clause(s)"},
 	{"space after dot", "metrics. a > 1", "Invalid clause(s)"},
 	{"key is a keyword", "tags.in = 'x'", "Invalid clause(s)"},

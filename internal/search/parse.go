@@ -12,6 +12,7 @@ type clause struct {
 	op    string   // the operator, upper-cased: "=", "LIKE", "IN", "NOT IN", ...
 	value token    // the right-hand side; a tokLParen holding the whole list for IN
 	list  []string // the evaluated list of IN and NOT IN
+	null  bool     // IS NULL or IS NOT NULL: no value
 }
 
 func (c clause) isList() bool { return c.value.kind == tokLParen }
@@ -109,6 +110,11 @@ func (p *parser) comparison(afterAnd bool) (clause, error) {
 			return clause{}, invalidClause(p.src[start.pos:t.end()])
 		}
 		return p.membership(ident)
+	case isKeyword(t, "IS"):
+		if !afterAnd {
+			return clause{}, invalidClause(p.src[start.pos:t.end()])
+		}
+		return p.null(ident)
 	}
 	return clause{}, invalidClause(p.src[start.pos:t.end()])
 }
@@ -161,6 +167,27 @@ func (p *parser) scalar(ident, op string) (clause, error) {
 		return clause{}, invalidClause(ident, op)
 	}
 	return clause{}, invalidClause(ident, op, v.text)
+}
+
+// null reads IS NULL or IS NOT NULL. MLflow (3.7+) joins an identifier, IS and the
+// keyword NULL, or sqlparse's single keyword "NOT NULL" written with exactly one space.
+func (p *parser) null(ident string) (clause, error) {
+	is := p.cur()
+	p.i++
+	p.skipSpace()
+	t := p.cur()
+	switch {
+	case isKeyword(t, "NULL"):
+		p.i++
+		return clause{ident: ident, op: string(IsNull), null: true}, nil
+	case t.kind == tokKeyword && strings.ToUpper(t.text) == "NOT NULL":
+		p.i++
+		return clause{ident: ident, op: string(IsNotNull), null: true}, nil
+	}
+	if p.done() {
+		return clause{}, invalidClause(ident, is.text)
+	}
+	return clause{}, invalidClause(ident, is.text, t.text)
 }
 
 // membership reads IN (...) or NOT IN (...).

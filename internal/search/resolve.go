@@ -18,14 +18,20 @@ func (s *Schema) resolve(c clause) (Comparison, error) {
 	if err != nil {
 		return Comparison{}, err
 	}
+	if err := checkEntityKey(entity, key); err != nil {
+		return Comparison{}, err
+	}
 	if entity == Attribute {
 		return s.compareAttribute(s.attrs[key], c)
 	}
 	cmp := Comparison{Entity: entity, Key: s.alias(key), Op: Op(c.op)}
+	if c.null {
+		return cmp, checkOp(cmp.Op, s.entityKeyOps(entity, key))
+	}
 	if err := entityValue(&cmp, c.value, c.list); err != nil {
 		return Comparison{}, err
 	}
-	return cmp, checkOp(cmp.Op, s.entityOps[entity])
+	return cmp, checkOp(cmp.Op, s.entityKeyOps(entity, key))
 }
 
 // identify splits "entity.key" at its first dot, resolves the entity prefix and removes
@@ -115,6 +121,7 @@ func (s *Schema) compareAttribute(a attribute, c clause) (Comparison, error) {
 	cmp := Comparison{Entity: Attribute, Key: a.key, Op: Op(c.op)}
 	var err error
 	switch {
+	case c.null:
 	case a.numeric:
 		err = a.numericValue(&cmp, c.value)
 	case c.isList() && a.list:
@@ -175,8 +182,33 @@ func entityValue(cmp *Comparison, v token, list []string) error {
 		return setString(cmp, v, "dataset attributes")
 	case Param:
 		return setString(cmp, v, "parameter")
+	case Span:
+		if v.kind == tokLParen {
+			cmp.List = list
+			return nil
+		}
+		return setString(cmp, v, "span")
+	case Feedback, Expectation:
+		return assessmentValue(cmp, v)
 	}
 	return setString(cmp, v, "tag")
+}
+
+// assessmentValue reads the value compared with feedback or an expectation: a number
+// for <, <=, > and >=, a quoted string for every other operator, as MLflow requires.
+func assessmentValue(cmp *Comparison, v token) error {
+	numericOp := cmp.Op == Gt || cmp.Op == Ge || cmp.Op == Lt || cmp.Op == Le
+	switch {
+	case numericOp && (v.kind == tokInt || v.kind == tokFloat):
+		return setNumber(cmp, v, string(cmp.Entity))
+	case numericOp:
+		return fault.Invalidf("Expected a numeric value for %s when using comparator '%s'. Got value %s",
+			cmp.Entity, cmp.Op, clip(v.text))
+	case isQuoted(v):
+		cmp.Str = unquoteValue(v)
+		return nil
+	}
+	return fault.Invalidf("Expected a quoted string value for %s (e.g. 'my-value'). Got value %s", cmp.Entity, clip(v.text))
 }
 
 func setNumber(cmp *Comparison, v token, what string) error {

@@ -24,10 +24,14 @@ type attribute struct {
 	intOnly   bool // MLflow rejects a float literal
 	quotedInt bool // a quoted integer such as '3' is a number too
 	list      bool // may be compared with IN and NOT IN
+	// opsOverride, when set, are the operators allowed instead of the default ones.
+	opsOverride []Op
 }
 
 func (a attribute) ops() []Op {
 	switch {
+	case a.opsOverride != nil:
+		return a.opsOverride
 	case a.numeric:
 		return numericOps
 	case a.list:

@@ -1,6 +1,6 @@
 // Package search parses the filter strings and order_by clauses of MLflow's search
-// endpoints (runs, experiments, registered models, model versions, logged models) and
-// encodes their page tokens.
+// endpoints (runs, experiments, registered models, model versions, logged models,
+// traces) and encodes their page tokens.
 //
 // It accepts what MLflow's server accepts and means what it means. MLflow parses a filter
 // with sqlparse (mlflow/utils/search_utils.py), so this package reproduces sqlparse's
@@ -20,6 +20,7 @@
 package search
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -53,6 +54,13 @@ const (
 	ILike Op = "ILIKE" // case-insensitive LIKE
 	In    Op = "IN"
 	NotIn Op = "NOT IN"
+	// RLike matches a regular expression anywhere in the value (traces only). The store
+	// evaluates it with Go's regexp (RE2) on SQLite and with ~ on PostgreSQL.
+	RLike Op = "RLIKE"
+	// IsNull and IsNotNull test that a key is absent or present (traces only); the
+	// comparison has no value.
+	IsNull    Op = "IS NULL"
+	IsNotNull Op = "IS NOT NULL"
 )
 
 // Comparison is one condition of a filter.
@@ -104,7 +112,7 @@ func ParseFilter(filter string, s *Schema) ([]Comparison, error) {
 	return out, nil
 }
 
-// Limits on the LIKE patterns of a filter. MLflow sets none; they keep one search from
+// Limits on the LIKE and RLIKE patterns of a filter. MLflow sets none; they keep one search from
 // holding a database connection for minutes: a pattern costs the engine about its
 // length times the length of every value it is matched against (a 1000-character
 // pattern over 8000-character tags takes SQLite 35 ms a row). IN lists need no limit of
@@ -112,12 +120,22 @@ func ParseFilter(filter string, s *Schema) ([]Comparison, error) {
 const (
 	MaxLikePattern  = 256 // characters of a LIKE or ILIKE pattern
 	MaxLikeWildcard = 32  // % wildcards in one pattern
+	// MaxRegexp bounds an RLIKE pattern. RE2 runs in time linear in the value whatever the
+	// pattern, but a long pattern compiles to a large program run against every row.
+	MaxRegexp = 1000
 )
 
 // checkCost refuses a comparison too costly for the database to run.
 func checkCost(c Comparison) error {
 	like := c.Op == Like || c.Op == ILike
 	switch n := utf8.RuneCountInString(c.Str); {
+	case c.Op == RLike && n > MaxRegexp:
+		return fault.Invalidf("The RLIKE pattern for '%s' is %d characters long; at most %d are allowed.", clip(c.Key), n, MaxRegexp)
+	case c.Op == RLike:
+		if _, err := regexp.Compile(c.Str); err != nil {
+			return fault.Invalidf("Invalid RLIKE pattern for '%s': %s. Patterns use RE2 syntax "+
+				"(https://github.com/google/re2/wiki/Syntax): no backreferences or lookaround.", clip(c.Key), clip(err.Error()))
+		}
 	case like && n > MaxLikePattern:
 		return fault.Invalidf("The %s pattern for '%s' is %d characters long; at most %d are allowed. "+
 			"Compare a shorter part of the value, or use = for the whole value.", c.Op, clip(c.Key), n, MaxLikePattern)

@@ -1,8 +1,60 @@
 package search
 
+import (
+	"strings"
+
+	"github.com/mlship/mlship/internal/fault"
+)
+
 // Metadata names a trace's request metadata in a traces filter (request_metadata.key,
 // metadata.key).
 const Metadata Entity = "request_metadata"
+
+// The entities of a traces filter beyond tags and metadata. A span comparison holds for a
+// trace when one of its spans matches (all the span comparisons of a filter, the same
+// span); a feedback or expectation comparison when one of its valid assessments of that
+// kind, by that name, does.
+const (
+	Span        Entity = "span"        // span.name, span.type, span.status, span.attributes.KEY, span.content
+	Feedback    Entity = "feedback"    // feedback.NAME: the value of the feedback named NAME
+	Expectation Entity = "expectation" // expectation.NAME
+)
+
+// The span keys a traces filter may compare, besides attributes.KEY.
+var spanKeys = map[string]bool{"name": true, "type": true, "status": true, "content": true}
+
+// SpanAttributePrefix starts the key of a comparison with a span attribute.
+const SpanAttributePrefix = "attributes."
+
+var (
+	traceStringOps = []Op{Eq, Ne, Like, ILike, RLike}
+	traceListOps   = []Op{Eq, Ne, Like, ILike, RLike, In, NotIn}
+	traceNamedOps  = []Op{Eq, Ne, Like, ILike, RLike, In, NotIn, IsNull, IsNotNull}
+	traceKeyOps    = []Op{Eq, Ne, Like, ILike, RLike, IsNull, IsNotNull}
+	assessmentOps  = []Op{Eq, Ne, Gt, Ge, Lt, Le, Like, ILike, RLike, IsNull, IsNotNull}
+	spanContentOps = []Op{Like, ILike}
+)
+
+// checkEntityKey refuses the keys MLflow refuses for span and assessment comparisons.
+func checkEntityKey(e Entity, key string) error {
+	switch {
+	case e == Span && key == SpanAttributePrefix:
+		return fault.Invalidf("Span attribute name cannot be empty after 'attributes.'")
+	case e == Span && !spanKeys[key] && !strings.HasPrefix(key, SpanAttributePrefix):
+		return fault.Invalidf("Invalid span attribute '%s'. Supported attributes: name, status, type, attributes.<attribute_name>.", clip(key))
+	case (e == Feedback || e == Expectation) && key == "":
+		return fault.Invalidf("Assessment field name cannot be empty")
+	}
+	return nil
+}
+
+// entityKeyOps are the operators allowed on key of e under s.
+func (s *Schema) entityKeyOps(e Entity, key string) []Op {
+	if e == Span && key == "content" {
+		return spanContentOps
+	}
+	return s.entityOps[e]
+}
 
 // Traces is the schema of traces/search, as MLflow's SearchTraceUtils reads it: the
 // attributes of a trace's info (aliases resolved: timestamp is timestamp_ms), its tags
@@ -14,16 +66,19 @@ var Traces = &Schema{
 		"attribute": Attribute, "attributes": Attribute, "trace": Attribute,
 		"tag": Tag, "tags": Tag,
 		"request_metadata": Metadata, "metadata": Metadata,
+		"span": Span, "feedback": Feedback, "expectation": Expectation,
 	},
 	prefixBackticks: true,
 	attrs: map[string]attribute{
-		"request_id":        {key: "request_id", list: true},
-		"trace_id":          {key: "request_id", list: true},
-		"client_request_id": {key: "client_request_id", list: true},
-		"status":            {key: "status", list: true},
-		"state":             {key: "status", list: true},
-		"name":              {key: "name", list: true},
-		"run_id":            {key: "run_id", list: true},
+		"request_id":        {key: "request_id", list: true, opsOverride: traceListOps},
+		"trace_id":          {key: "request_id", list: true, opsOverride: traceListOps},
+		"client_request_id": {key: "client_request_id", list: true, opsOverride: traceListOps},
+		"status":            {key: "status", list: true, opsOverride: traceListOps},
+		"state":             {key: "status", list: true, opsOverride: traceListOps},
+		// name and run_id are a tag and request metadata in MLflow, so they may also be
+		// tested for presence.
+		"name":              {key: "name", list: true, opsOverride: traceNamedOps},
+		"run_id":            {key: "run_id", list: true, opsOverride: traceNamedOps},
 		"timestamp":         {key: "timestamp_ms", numeric: true},
 		"timestamp_ms":      {key: "timestamp_ms", numeric: true},
 		"execution_time":    {key: "execution_time_ms", numeric: true},
@@ -31,7 +86,10 @@ var Traces = &Schema{
 		"end_time":          {key: "end_time_ms", numeric: true},
 		"end_time_ms":       {key: "end_time_ms", numeric: true},
 	},
-	entityOps: map[Entity][]Op{Tag: stringOps, Metadata: stringOps},
+	entityOps: map[Entity][]Op{
+		Tag: traceKeyOps, Metadata: traceKeyOps, Span: traceListOps,
+		Feedback: assessmentOps, Expectation: assessmentOps,
+	},
 	order: orderRules{
 		syntax: orderClause,
 		attrs: map[string]string{

@@ -58,6 +58,8 @@ func Compare(col string, c search.Comparison) (string, []any) {
 		v = c.Num
 	}
 	switch c.Op {
+	case search.IsNull, search.IsNotNull:
+		return fmt.Sprintf("%s %s", col, c.Op), nil
 	case search.ILike:
 		return fmt.Sprintf("LOWER(%s) LIKE LOWER(?)", col), []any{v}
 	case search.In, search.NotIn:
@@ -68,6 +70,33 @@ func Compare(col string, c search.Comparison) (string, []any) {
 		return fmt.Sprintf("%s %s (%s)", col, c.Op, store.Placeholders(len(args))), args
 	}
 	return fmt.Sprintf("%s %s ?", col, c.Op), []any{v}
+}
+
+// CompareIn is Compare on the engine named dialect (store.Dialect's Name), which also
+// renders RLIKE: the regexp function the store registers on SQLite (col REGEXP ?), ~ on
+// PostgreSQL. Both match anywhere in the value, as MLflow's RLIKE does.
+func CompareIn(dialect, col string, c search.Comparison) (string, []any) {
+	if c.Op != search.RLike {
+		return Compare(col, c)
+	}
+	if dialect == "postgres" {
+		return col + " ~ ?", []any{c.Str}
+	}
+	return col + " REGEXP ?", []any{c.Str}
+}
+
+// KeyedExistsIn is KeyedExists on the engine named dialect: RLIKE too, and IS NULL and
+// IS NOT NULL, which hold when the owner has no row with the key, or one.
+func KeyedExistsIn(dialect, table, owner string, c search.Comparison) (string, []any) {
+	switch c.Op {
+	case search.IsNull:
+		return fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s x WHERE %s AND x.key = ?)", table, owner), []any{c.Key}
+	case search.IsNotNull:
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE %s AND x.key = ?)", table, owner), []any{c.Key}
+	}
+	cmp, args := CompareIn(dialect, "x.value", c)
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM %s x WHERE %s AND x.key = ? AND %s)", table, owner, cmp),
+		append([]any{c.Key}, args...)
 }
 
 // KeyedExists renders a condition on a key/value table (params, tags): the row that

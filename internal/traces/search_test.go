@@ -1,0 +1,126 @@
+package traces_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/mlship/mlship/internal/fault"
+	"github.com/mlship/mlship/internal/traces"
+)
+
+// TestSearchSpansAndAssessments holds the filters on spans, assessments, presence and
+// regular expressions to MLflow's meaning, on every engine.
+func TestSearchSpansAndAssessments(t *testing.T) {
+	each(t, func(e *env) {
+		ctx := t.Context()
+		// sp-a: root "agent" (ERROR) > "retrieve_docs" (LLM); sp-b: root "chat" (LLM).
+		a := []byte("aaaaaaaaaaaaaaaa")
+		root := span(a, 1, 0, "agent", 1e9)
+		root.Attributes = nil
+		root.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
+		b := []byte("bbbbbbbbbbbbbbbb")
+		chat := span(b, 1, 0, "chat", 2e9)
+		chat.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK}
+		if _, err := e.s.IngestSpans(ctx, e.exp, "", request(root, span(a, 2, 1, "retrieve_docs", 1e9), chat)); err != nil {
+			t.Fatal(err)
+		}
+		idA, idB := "tr-"+hexOf(a), "tr-"+hexOf(b)
+		e.start("tr-plain", 3000, map[string]string{"team": "fraud"}, nil)
+
+		assess := func(trace, js string) string {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(js), &m); err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.s.CreateAssessment(ctx, trace, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.ID
+		}
+		assess(idA, `{"assessment_name": "correct", "feedback": {"value": true}}`)
+		assess(idA, `{"assessment_name": "score", "feedback": {"value": 0.9}}`)
+		assess(idA, `{"assessment_name": "tone", "feedback": {"value": "polite"}}`)
+		assess(idA, `{"assessment_name": "answer", "expectation": {"value": "Paris"}}`)
+		old := assess(idB, `{"assessment_name": "score", "feedback": {"value": 0.95}}`)
+		assess(idB, `{"assessment_name": "score", "feedback": {"value": 0.2}, "overrides": "`+old+`"}`)
+		assess(idB, `{"assessment_name": "correct", "feedback": {"value": false}}`)
+		assess(idB, `{"assessment_name": "answer", "expectation": {"serialized_value": {"serialization_format": "JSON_FORMAT", "value": "{\"city\": \"Rome\"}"}}}`)
+		assess("tr-plain", `{"assessment_name": "tone", "expectation": {"value": "polite"}}`)
+
+		for _, tc := range []struct{ filter, want string }{
+			{"span.name = 'retrieve_docs'", idA},
+			{"span.name != 'agent'", idB + " " + idA},
+			{"span.name IN ('chat', 'agent')", idB + " " + idA},
+			{"span.name NOT IN ('chat', 'agent')", idA},
+			{"span.name LIKE 'retr%'", idA},
+			{"span.name ILIKE 'CHA%'", idB},
+			{"span.name RLIKE '^re.*docs$'", idA},
+			{"span.name RLIKE 'ha'", idB},
+			{"span.type = 'LLM'", idB + " " + idA},
+			{"span.status = 'ERROR'", idA},
+			{"span.status = 'OK'", idB},
+			// Span comparisons hold on one span together: no span of A is both LLM and ERROR.
+			{"span.type = 'LLM' AND span.status = 'ERROR'", ""},
+			{"span.type = 'LLM' AND span.name = 'retrieve_docs'", idA},
+			{"feedback.correct = 'true'", idA},
+			{"feedback.correct = 'false'", idB},
+			{"feedback.correct != 'true'", idB},
+			{"feedback.score > 0.5", idA}, // B's 0.95 was overridden by 0.2
+			{"feedback.score <= 0.2", idB},
+			{"feedback.score >= 1", ""},
+			{"feedback.correct > 0", ""}, // booleans are not numbers
+			{"feedback.tone = 'polite'", idA},
+			{"feedback.tone = '\"polite\"'", idA},
+			{"feedback.tone LIKE '%lit%'", idA},
+			{"feedback.tone LIKE 'pol%'", ""}, // LIKE sees the JSON text, quotes included
+			{"feedback.tone RLIKE 'po.ite'", idA},
+			{"feedback.tone IS NOT NULL", idA},
+			{"feedback.tone IS NULL", "tr-plain " + idB},
+			{"expectation.tone IS NOT NULL", "tr-plain"},
+			{"expectation.answer = 'Paris'", idA},
+			{"expectation.answer LIKE '%Rome%'", idB},
+			{"feedback.score > 0.1 AND span.name = 'chat'", idB},
+			{"tags.team IS NULL", idB + " " + idA},
+			{"tags.team IS NOT NULL", "tr-plain"},
+			{"tags.team RLIKE '^fr'", "tr-plain"},
+			{"metadata.k IS NULL AND name IS NOT NULL", idB + " " + idA},
+			{"name RLIKE '^(agent|chat)$'", idB + " " + idA},
+			{"run_id IS NULL", "tr-plain " + idB + " " + idA},
+			{"status RLIKE 'ERR'", idA},
+		} {
+			infos, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: tc.filter, OrderBy: []string{"timestamp DESC"}})
+			if err != nil {
+				t.Errorf("%q: %v", tc.filter, err)
+				continue
+			}
+			if got := ids(infos); got != tc.want {
+				t.Errorf("%q: got %q, want %q", tc.filter, got, tc.want)
+			}
+		}
+		for _, filter := range []string{"span.attributes.model = 'x'", "span.content LIKE '%x%'", "tags.x RLIKE '(a'"} {
+			_, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: filter})
+			if fault.KindOf(err) != fault.Invalid {
+				t.Errorf("%q: got %v, want a 400", filter, err)
+			}
+		}
+		// A pattern RE2 accepts but PostgreSQL does not is still the client's error.
+		_, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: "span.name RLIKE '(?P<x>a)'"})
+		if err != nil && fault.KindOf(err) != fault.Invalid {
+			t.Errorf("named group: %v", err)
+		}
+	})
+}
+
+func hexOf(b []byte) string {
+	const digits = "0123456789abcdef"
+	var s strings.Builder
+	for _, c := range b {
+		s.WriteByte(digits[c>>4])
+		s.WriteByte(digits[c&15])
+	}
+	return s.String()
+}
