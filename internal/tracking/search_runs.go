@@ -80,13 +80,8 @@ func parseSearch(schema *search.Schema, filter string, orderBy []string, token s
 	if p.limit, err = pageSize(maxResults, max); err != nil {
 		return p, err
 	}
-	if p.filter, err = search.ParseFilter(filter, schema); err != nil {
-		return p, err
-	}
-	if p.orders, err = search.ParseOrderBy(orderBy, schema); err != nil {
-		return p, err
-	}
-	p.offset, err = search.DecodePageToken(token)
+	r, err := search.ParseRequest(schema, filter, orderBy, token)
+	p.filter, p.orders, p.offset = r.Filter, r.Order, r.Offset
 	return p, err
 }
 
