@@ -98,9 +98,30 @@ export async function call<T>(path: string, opts: Options = {}): Promise<T> {
 
 /** MLflow's REST API: POST with a JSON body, GET with a query. */
 export function mlflow<T>(endpoint: string, body?: Record<string, unknown>, method = "POST", signal?: AbortSignal): Promise<T> {
-  const path = "/api/2.0/mlflow/" + endpoint;
-  if (method === "GET") return call<T>(path, { query: body as Options["query"], signal });
-  return call<T>(path, { method, body: body ?? {}, signal });
+  const send = () => {
+    const path = "/api/2.0/mlflow/" + endpoint;
+    if (method === "GET") return call<T>(path, { query: body as Options["query"], signal });
+    return call<T>(path, { method, body: body ?? {}, signal });
+  };
+  const k = earlyKey(endpoint, body, method);
+  const got = early.get(k);
+  if (!got) return send();
+  early.delete(k);
+  // Taken once, and only while fresh; asked again if the early call failed.
+  return Date.now() - got.at > EARLY_MS ? send() : got.answer.then((v) => (v === undefined ? send() : (v as T)));
+}
+
+// Answers asked for with the app's code, before the page that needs them has mounted and
+// while the app asks who the caller is (main.tsx): the page's own call with the same
+// request takes the answer. A failed early call is not reported; the page's call asks again.
+const EARLY_MS = 10_000;
+const early = new Map<string, { at: number; answer: Promise<unknown> }>();
+const earlyKey = (endpoint: string, body: unknown, method: string) => `${method} ${endpoint} ${JSON.stringify(body ?? {})}`;
+
+/** Starts an MLflow call that a page about to mount will make (same endpoint, body and method). */
+export function prefetch(endpoint: string, body: Record<string, unknown>, method = "POST") {
+  const answer = mlflow(endpoint, body, method).catch(() => undefined);
+  early.set(earlyKey(endpoint, body, method), { at: Date.now(), answer });
 }
 
 /** Asks the server who the caller is, and keeps the session's CSRF token. */

@@ -1,10 +1,10 @@
 import type { ComponentChildren } from "preact";
 import { lazy, Suspense } from "preact/compat";
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, message, signIn, signOut, singleSignOn, whenUnauthenticated, whoami, type WhoAmI } from "./api";
+import { useLayoutEffect, useState } from "preact/hooks";
+import { ApiError, message, signIn, signOut, singleSignOn, whenUnauthenticated, type WhoAmI } from "./api";
 import { href, useRoute, type Route } from "./router";
 import { Experiments } from "./pages/experiments";
-import { Runs } from "./pages/runs";
+import { prefetchRuns, Runs } from "./pages/runs";
 
 // The run page carries the charts (uPlot): loaded when first opened.
 const RunPage = lazy(() => import("./pages/run").then((m) => ({ default: m.RunPage })));
@@ -33,16 +33,24 @@ const sections = [
   { id: "overview", label: "Overview" },
 ];
 
-export function App() {
+/** Starts what the page at route asks first, alongside the question of who the caller is. */
+export function prefetchPage(route: Route) {
+  const [section, id, sub] = route.path;
+  if (section === "experiments" && id && !sub) prefetchRuns(id, route.query);
+}
+
+/** The app; identity is the answer to who the caller is, asked for as the app's code loaded. */
+export function App({ identity }: { identity: Promise<WhoAmI> }) {
   const route = useRoute();
   const [me, setMe] = useState<WhoAmI | null>(null);
   const [signInNeeded, setSignInNeeded] = useState<ApiError | null>(null);
   const [failure, setFailure] = useState("");
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     whenUnauthenticated((err) => setSignInNeeded(err));
-    whoami().then(setMe, (err) => {
-      if (!(err instanceof ApiError && err.status === 401)) setFailure(message(err));
+    identity.then(setMe, (err) => {
+      if (err instanceof ApiError && err.status === 401) setSignInNeeded(err);
+      else setFailure(message(err));
     });
   }, []);
 

@@ -1,7 +1,20 @@
+// One formatter for every time the UI shows, in the browser's locale: made once (each
+// toLocaleString with options makes a new one).
+let timeFormat: Intl.DateTimeFormat | undefined;
+
 export function formatTime(ms?: number | string): string {
   if (ms === undefined || ms === null || ms === "" || Number(ms) === 0) return "";
-  const d = new Date(Number(ms));
-  return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  timeFormat ??= new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  return timeFormat.format(new Date(Number(ms)));
+}
+
+/** Loads the browser's locale data for numbers and times (the first use of either costs tens
+ * of milliseconds): called while the first page's answers are on their way. */
+export function warmFormats() {
+  formatTime(Date.now());
+  (1234.5).toLocaleString();
 }
 
 export function formatDuration(start?: number | string, end?: number | string): string {

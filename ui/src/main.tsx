@@ -1,5 +1,13 @@
 import { render } from "preact";
-import { App } from "./app";
+import { whoami } from "./api";
+import { App, prefetchPage } from "./app";
+import { warmFormats } from "./format";
+import { current } from "./router";
 import "./style.css";
 
-render(<App />, document.getElementById("app")!);
+// Who the caller is, and what the first page shows, are asked for at once, while the app starts.
+const identity = whoami();
+identity.catch(() => {}); // the app handles a failure; this keeps the browser from reporting it as unhandled
+prefetchPage(current());
+render(<App identity={identity} />, document.getElementById("app")!);
+warmFormats();

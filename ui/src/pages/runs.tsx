@@ -2,8 +2,8 @@
 // by MLflow's runs/search a page at a time as the user scrolls. The server filters (in
 // MLflow's search grammar, which it validates) and sorts; the page never loads all runs.
 // Grouped by a param, the rows are the server's groups of all matching runs (rungroups.tsx).
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { call, message, mlflow } from "../api";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { call, message, mlflow, prefetch } from "../api";
 import { formatDuration, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import type { Experiment } from "./experiments";
@@ -120,9 +120,21 @@ function withQuery(experimentId: string, q: Record<string, string>): string {
   return href("experiments", experimentId) + (s ? "?" + s : "");
 }
 
+const DEFAULT_ORDER = "attributes.start_time DESC";
+
+function searchBody(experimentId: string, filter: string, order: string, token?: string) {
+  return { experiment_ids: [experimentId], filter, max_results: PAGE, order_by: [order], page_token: token };
+}
+
+/** Starts the calls the runs page makes first, before it mounts (see prefetch). */
+export function prefetchRuns(experimentId: string, query: URLSearchParams) {
+  prefetch("experiments/get", { experiment_id: experimentId }, "GET");
+  prefetch("runs/search", searchBody(experimentId, query.get("filter") ?? "", query.get("order") ?? DEFAULT_ORDER));
+}
+
 export function Runs({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
   const filter = query.get("filter") ?? "";
-  const order = query.get("order") ?? "attributes.start_time DESC";
+  const order = query.get("order") ?? DEFAULT_ORDER;
   const chosen = query.get("columns");
   const group = query.get("group") ?? "";
   const [experiment, setExperiment] = useState<Experiment | null>(null);
@@ -143,7 +155,8 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const state = { filter, order, columns: chosen ?? "", group };
   const go = (change: Partial<typeof state>) => navigate(withQuery(experimentId, { ...state, ...change }), true);
 
-  useEffect(() => {
+  // Layout effects: the first calls leave as soon as the page is drawn, not a frame later.
+  useLayoutEffect(() => {
     mlflow<{ experiment: Experiment }>("experiments/get", { experiment_id: experimentId }, "GET").then(
       (r) => setExperiment(r.experiment), (err) => setError(message(err)));
     keysAsked.current = false;
@@ -164,9 +177,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
     const gen = generation.current;
     setLoading(true);
     try {
-      const page = await mlflow<Page>("runs/search", {
-        experiment_ids: [experimentId], filter, max_results: PAGE, order_by: [order], page_token: token,
-      });
+      const page = await mlflow<Page>("runs/search", searchBody(experimentId, filter, order, token));
       if (gen !== generation.current) return; // a newer search replaced this one
       setRuns((old) => (token ? [...old, ...(page.runs ?? [])] : page.runs ?? []));
       setNext(page.next_page_token || undefined);
@@ -180,16 +191,20 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
     }
   };
 
-  useEffect(() => {
+  // A new search or grouping starts at the top. Not on the first drawing, which is at the
+  // top already: scrolling there would lay the page out once more before it is drawn.
+  const drawn = useRef(false);
+  const toTop = () => drawn.current && grid.current?.scrollTo(0, 0);
+  useLayoutEffect(() => {
     generation.current++;
     setText(filter);
     setRuns([]);
     setNext(undefined);
-    grid.current?.scrollTo(0, 0);
+    toTop();
     load();
   }, [experimentId, filter, order]);
 
-  useEffect(() => { grid.current?.scrollTo(0, 0); }, [group]);
+  useEffect(() => { toTop(); drawn.current = true; }, [group]);
 
   useEffect(() => {
     const el = grid.current;
