@@ -423,3 +423,87 @@ def test_mlflow2_trace_routes(base_url, experiment_id, client):
     from mlflow.tracing.client import TracingClient
 
     assert TracingClient(base_url).get_trace_info(rid).execution_duration == 1500  # and so do MLflow 3 clients
+
+
+# --------------------------------------------------------------------------------------------
+# search_traces on spans, assessments, presence and regular expressions; traces.json read back
+# --------------------------------------------------------------------------------------------
+
+
+def _otlp_trace(experiment_id, base_url, root_name, children):
+    """Sends one trace over OTLP: a root span and its children, (name, span type, status code)."""
+    trace_id, now = os.urandom(16), time.time_ns()
+    req = ExportTraceServiceRequest()
+    spans = req.resource_spans.add().scope_spans.add()
+    spans.spans.append(OTLPSpan(trace_id=trace_id, span_id=b"\x01" * 8, name=root_name, start_time_unix_nano=now,
+                                end_time_unix_nano=now + 5_000_000, status=Status(code=Status.STATUS_CODE_OK)))
+    for i, (name, span_type, code) in enumerate(children):
+        child = OTLPSpan(trace_id=trace_id, span_id=bytes([2 + i]) * 8, parent_span_id=b"\x01" * 8, name=name,
+                         start_time_unix_nano=now + 1000, end_time_unix_nano=now + 2000, status=Status(code=code))
+        child.attributes.append(_kv("mlflow.spanType", json.dumps(span_type)))
+        spans.spans.append(child)
+    resp = _post(base_url, req.SerializeToString(), experiment_id)
+    assert resp.status_code == 200, resp.text
+    return "tr-" + trace_id.hex()
+
+
+def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, client):
+    # Spans are searchable where the server keeps them: those sent over OpenTelemetry.
+    agent = _otlp_trace(traced_experiment, base_url, "agent", [("retrieve_docs", "RETRIEVER", Status.STATUS_CODE_OK),
+                                                                ("llm", "LLM", Status.STATUS_CODE_ERROR)])
+    chat = _otlp_trace(traced_experiment, base_url, "chat", [("llm", "LLM", Status.STATUS_CODE_OK)])
+    add(1, 2)
+    added = last_trace()
+    client.set_trace_tag(added, "team", "fraud-ops")
+    mlflow.log_feedback(trace_id=agent, name="correct", value=True)
+    mlflow.log_feedback(trace_id=agent, name="tone", value="polite")
+    mlflow.log_feedback(trace_id=chat, name="correct", value=False)
+    mlflow.log_feedback(trace_id=added, name="score", value=0.25)
+    mlflow.log_expectation(trace_id=added, name="expected", value=3)
+
+    def found(filter_string):
+        got = mlflow.search_traces(locations=[traced_experiment], filter_string=filter_string,
+                                   return_type="list", include_spans=False)
+        return {t.info.trace_id for t in got}
+
+    assert found("span.name = 'retrieve_docs'") == {agent}
+    assert found("span.type = 'LLM'") == {agent, chat}
+    assert found("span.type = 'LLM' AND span.status = 'ERROR'") == {agent}
+    assert found("span.type = 'RETRIEVER' AND span.status = 'ERROR'") == set()  # one span must match both
+    assert found("span.name IN ('chat', 'nope')") == {chat}
+    assert found("span.name RLIKE '^retr.*docs$'") == {agent}
+    assert found("span.name ILIKE 'AGE%'") == {agent}
+    assert found("feedback.correct = 'true'") == {agent}
+    assert found("feedback.correct != 'true'") == {chat}
+    assert found("feedback.tone = 'polite'") == {agent}
+    assert found("feedback.score < 0.5") == {added}
+    assert found("feedback.score > 0.5") == set()
+    assert found("expectation.expected IS NOT NULL") == {added}
+    assert found("feedback.correct IS NULL") == {added}
+    assert found("tags.team IS NOT NULL") == {added}
+    assert found("tags.team RLIKE '^fraud-(ops|dev)$'") == {added}
+    assert found("tags.team IS NULL AND feedback.correct IS NOT NULL") == {agent, chat}
+    for bad in ["span.kind = 'x'", "feedback.score > '0.5'", "tags.team RLIKE '(unclosed'"]:
+        with pytest.raises(MlflowException, match="INVALID_PARAMETER_VALUE"):
+            client.search_traces(locations=[traced_experiment], filter_string=bad)
+
+
+@pytest.mark.mlship_only  # MLflow's server answers traces/get only for spans it keeps itself
+def test_get_trace_serves_spans_uploaded_as_traces_json(base_url, traced_experiment, client):
+    assert pipeline(1) == 4
+    tid = last_trace()
+    assert "mlflow.trace.spansLocation" not in client.get_trace(tid).info.tags  # the client uploaded traces.json
+    for path, params in [("traces/get", {"trace_id": tid}), ("traces/batchGet", {"trace_ids": [tid]})]:
+        resp = requests.get(api_url(base_url, path).replace("2.0", "3.0"), params=params, timeout=30)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        wire = body["trace"] if "trace" in body else body["traces"][0]
+        assert {s["name"] for s in wire["spans"]} == {"pipeline", "retrieve", "add"}
+    # What the server answers reads back as the client's own spans.
+    trace = client._tracing_client.store.get_trace(tid)
+    spans = {s.name: s for s in trace.data.spans}
+    retrieve = spans["retrieve"]
+    assert retrieve.parent_id == spans["pipeline"].span_id and retrieve.span_type == "RETRIEVER"
+    assert retrieve.inputs == {"q": 1} and retrieve.outputs == ["doc-a", "doc-b"] and retrieve.get_attribute("k") == 3
+    assert [(e.name, e.attributes) for e in retrieve.events] == [("cache-miss", {"key": "q1"})]
+    assert spans["pipeline"].get_attribute("team") == "fraud" and spans["add"].outputs == 2

@@ -195,7 +195,8 @@ func (a *API) batchGetTraces(w http.ResponseWriter, r *http.Request) (any, error
 	return map[string]any{"traces": out}, nil
 }
 
-// fullTraces returns the traces that exist among ids with their stored spans.
+// fullTraces returns the traces that exist among ids with their spans: those the
+// server keeps, or those the client uploaded as the trace's traces.json artifact.
 func (a *API) fullTraces(r *http.Request, ids []string) ([]traceJSON, error) {
 	infos, err := a.opts.Traces.GetInfos(r.Context(), ids)
 	if err != nil {
@@ -219,6 +220,20 @@ func (a *API) fullTraces(r *http.Request, ids []string) ([]traceJSON, error) {
 				return nil, err
 			}
 			t.Spans = append(t.Spans, j)
+		}
+		if len(spans[in.TraceID]) == 0 {
+			uploaded, err := a.artifactSpans(r.Context(), in)
+			if err != nil {
+				// The client reads traces.json itself when the answer has no spans.
+				a.logger.WarnContext(r.Context(), "trace spans in traces.json not served", "trace_id", in.TraceID, "err", err)
+			}
+			for _, sp := range uploaded {
+				j, err := marshal.Marshal(sp)
+				if err != nil {
+					return nil, err
+				}
+				t.Spans = append(t.Spans, j)
+			}
 		}
 		out = append(out, t)
 	}
