@@ -96,6 +96,14 @@ func sqliteOpen(path string, readOnly bool, conns int) (*sql.DB, error) {
 		// savepoint, and a crash is recovered from the WAL. The reads keep their large
 		// sorts on disk.
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// A group commit can touch thousands of pages (a request of 1,000 spans touches a
+		// page of each of several indexes for every trace): with SQLite's default 2 MB
+		// cache the writer spilled dirty pages to the WAL before committing and read them
+		// back. The writer's cache holds up to 64 MB, and the WAL is copied back into the
+		// database every 10,000 pages (about 40 MB) rather than 1,000, which copies a page
+		// changed by many commits once rather than many times.
+		q.Add("_pragma", "cache_size(-65536)")
+		q.Add("_pragma", "wal_autocheckpoint(10000)")
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
