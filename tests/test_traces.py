@@ -483,6 +483,12 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
     assert found("tags.team IS NOT NULL") == {added}
     assert found("tags.team RLIKE '^fraud-(ops|dev)$'") == {added}
     assert found("tags.team IS NULL AND feedback.correct IS NOT NULL") == {agent, chat}
+    # How two filters go together (the UI's correlation view), over the 3 traces.
+    corr = client._tracing_client.calculate_trace_filter_correlation(
+        experiment_ids=[traced_experiment], filter_string1="span.type = 'LLM'", filter_string2="feedback.correct = 'true'")
+    assert (corr.total_count, corr.filter1_count, corr.filter2_count, corr.joint_count) == (3, 2, 1, 1)
+    # MLflow: calculate_npmi_from_counts(1, 2, 1, 3)
+    assert corr.npmi == pytest.approx(0.369070246) and corr.npmi_smoothed == pytest.approx(0.185339362)
     for bad in ["span.kind = 'x'", "feedback.score > '0.5'", "tags.team RLIKE '(unclosed'"]:
         with pytest.raises(MlflowException, match="INVALID_PARAMETER_VALUE"):
             client.search_traces(locations=[traced_experiment], filter_string=bad)

@@ -3,6 +3,7 @@ package mlflowapi
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ func (a *API) traceRoutes() []route {
 		{"GET", "traces/batchGet", a.batchGetTraces, readAccess},
 		{"POST", "traces/batchGetInfos", a.batchGetTraceInfos, readAccess},
 		{"POST", "traces/search", a.searchTraces, readAccess},
+		{"POST", "traces/calculate-filter-correlation", a.traceFilterCorrelation, readAccess},
 		{"POST", "traces/delete-traces", a.deleteTraces, writeAccess},
 		{"PATCH", "traces/{trace_id}/tags", a.setTraceTag, writeAccess},
 		{"DELETE", "traces/{trace_id}/tags", a.deleteTraceTag, writeAccess},
@@ -296,6 +298,41 @@ func (a *API) searchTraces(w http.ResponseWriter, r *http.Request) (any, error) 
 	resp := map[string]any{"traces": out}
 	if next != "" {
 		resp["next_page_token"] = next
+	}
+	return resp, nil
+}
+
+// traceFilterCorrelation answers CalculateTraceFilterCorrelation: how two filters go
+// together over the traces of the experiments the caller may read.
+func (a *API) traceFilterCorrelation(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req struct {
+		ExperimentIDs []string `json:"experiment_ids"`
+		Filter1       *string  `json:"filter_string1"`
+		Filter2       *string  `json:"filter_string2"`
+		BaseFilter    string   `json:"base_filter"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(req.ExperimentIDs) == 0:
+		return nil, fault.Invalidf("Missing value for required parameter 'experiment_ids'")
+	case req.Filter1 == nil:
+		return nil, fault.Invalidf("Missing value for required parameter 'filter_string1'")
+	case req.Filter2 == nil:
+		return nil, fault.Invalidf("Missing value for required parameter 'filter_string2'")
+	}
+	c, err := a.opts.Traces.FilterCorrelation(r.Context(), a.readableExperiments(r.Context(), req.ExperimentIDs),
+		*req.Filter1, *req.Filter2, req.BaseFilter)
+	if err != nil {
+		return nil, err
+	}
+	resp := map[string]any{"filter1_count": c.Filter1, "filter2_count": c.Filter2, "joint_count": c.Joint, "total_count": c.Total}
+	if !math.IsNaN(c.NPMI) {
+		resp["npmi"] = c.NPMI
+	}
+	if !math.IsNaN(c.NPMISmoothed) {
+		resp["npmi_smoothed"] = c.NPMISmoothed
 	}
 	return resp, nil
 }

@@ -2,6 +2,7 @@ package traces_test
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -123,4 +124,47 @@ func hexOf(b []byte) string {
 		s.WriteByte(digits[c&15])
 	}
 	return s.String()
+}
+
+func TestFilterCorrelation(t *testing.T) {
+	each(t, func(e *env) {
+		ctx := t.Context()
+		// 8 traces: "a" on 0-3, "b" on 2-5 (2 and 3 both); 6 and 7 neither.
+		for i := range 8 {
+			tags := map[string]string{}
+			if i < 4 {
+				tags["a"] = "1"
+			}
+			if i >= 2 && i < 6 {
+				tags["b"] = "1"
+			}
+			e.start("tr-"+string(rune('0'+i)), int64(1000*(i+1)), tags, nil)
+		}
+		c, err := e.s.FilterCorrelation(ctx, []string{e.exp}, "tags.a = '1'", "tags.b IS NOT NULL", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Total != 8 || c.Filter1 != 4 || c.Filter2 != 4 || c.Joint != 2 {
+			t.Errorf("counts %+v", c)
+		}
+		// MLflow: calculate_npmi_from_counts(2, 4, 4, 8) -> npmi 0.0, smoothed 0.0 (independent).
+		if math.Abs(c.NPMI) > 1e-9 || math.Abs(c.NPMISmoothed) > 1e-9 {
+			t.Errorf("npmi %v %v", c.NPMI, c.NPMISmoothed)
+		}
+		c, err = e.s.FilterCorrelation(ctx, []string{e.exp}, "tags.a = '1'", "tags.b = '1'", "timestamp_ms >= 3000")
+		if err != nil || c.Total != 6 || c.Filter1 != 2 || c.Filter2 != 4 || c.Joint != 2 {
+			t.Errorf("with a base filter: %+v %v", c, err)
+		}
+		// MLflow: calculate_npmi_from_counts(2, 2, 4, 6).
+		if math.Abs(c.NPMI-0.3690702464285428) > 1e-12 || math.Abs(c.NPMISmoothed-0.24732998509440215) > 1e-12 {
+			t.Errorf("npmi %v %v", c.NPMI, c.NPMISmoothed)
+		}
+		c, _ = e.s.FilterCorrelation(ctx, []string{e.exp}, "tags.a = '1'", "tags.none = 'x'", "")
+		if !math.IsNaN(c.NPMI) || !math.IsNaN(c.NPMISmoothed) || c.Filter2 != 0 {
+			t.Errorf("a filter that matches nothing: %+v", c)
+		}
+		if _, err := e.s.FilterCorrelation(ctx, []string{e.exp}, "metrics.x > 1", "", ""); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("bad filter: %v", err)
+		}
+	})
 }
