@@ -23,13 +23,17 @@ const attrSpanType = "mlflow.spanType"
 type otelSpan struct {
 	traceID, spanID, parentID string // hex
 	span                      *tracepb.Span
+	seq                       int    // its place in the request
+	content                   []byte // the span as OTLP protobuf
+	attributes                any    // attributesJSON as a string, or nil
 }
 
 // otelTrace gathers the spans of one trace in a request.
 type otelTrace struct {
 	id         string // MLflow's: "tr-" and the OTLP trace id in hex
 	spans      []otelSpan
-	start, end uint64 // nanoseconds: the earliest start and latest end
+	bySpanID   map[string]int // index in spans
+	start, end uint64         // nanoseconds: the earliest start and latest end
 	root       *tracepb.Span
 }
 
@@ -55,24 +59,15 @@ func (s *Service) IngestSpans(ctx context.Context, experimentID, runID string, d
 		}
 	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		for _, id := range slices.Sorted(maps.Keys(traces)) {
-			if err := writeTrace(ctx, tx, experimentID, traces[id]); err != nil {
-				return err
-			}
-			if runID != "" {
-				if err := linkRuns(ctx, tx, runID, []string{id}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return writeTraces(ctx, tx, experimentID, runID, traces)
 	})
 	return n, err
 }
 
-// gatherSpans checks every span of a request and groups them by trace.
-func gatherSpans(data *tracepb.TracesData) (map[string]*otelTrace, int, error) {
-	traces := map[string]*otelTrace{}
+// gatherSpans checks every span of a request and groups them by trace, in the order
+// of their ids; a span sent twice is kept in its last copy.
+func gatherSpans(data *tracepb.TracesData) ([]*otelTrace, int, error) {
+	byID := map[string]*otelTrace{}
 	n := 0
 	for _, rs := range data.GetResourceSpans() {
 		for _, ss := range rs.GetScopeSpans() {
@@ -84,11 +79,12 @@ func gatherSpans(data *tracepb.TracesData) (map[string]*otelTrace, int, error) {
 				if err != nil {
 					return nil, 0, err
 				}
+				os.seq = n
 				id := "tr-" + os.traceID
-				t := traces[id]
+				t := byID[id]
 				if t == nil {
-					t = &otelTrace{id: id, start: sp.StartTimeUnixNano}
-					traces[id] = t
+					t = &otelTrace{id: id, bySpanID: map[string]int{}}
+					byID[id] = t
 				}
 				t.add(os)
 			}
@@ -97,16 +93,48 @@ func gatherSpans(data *tracepb.TracesData) (map[string]*otelTrace, int, error) {
 	if n == 0 {
 		return nil, 0, fault.Invalidf("Invalid OpenTelemetry request: no spans found")
 	}
+	traces := make([]*otelTrace, 0, len(byID))
+	for _, id := range slices.Sorted(maps.Keys(byID)) { // one lock order for concurrent writers
+		t := byID[id]
+		if err := t.finish(); err != nil {
+			return nil, 0, err
+		}
+		traces = append(traces, t)
+	}
 	return traces, n, nil
 }
 
+// add keeps a span, replacing an earlier copy of it.
 func (t *otelTrace) add(os otelSpan) {
-	t.spans = append(t.spans, os)
-	t.start = min(t.start, os.span.StartTimeUnixNano)
-	t.end = max(t.end, os.span.EndTimeUnixNano)
-	if os.parentID == "" {
-		t.root = os.span
+	if i, dup := t.bySpanID[os.spanID]; dup {
+		t.spans[i] = os
+		return
 	}
+	t.bySpanID[os.spanID] = len(t.spans)
+	t.spans = append(t.spans, os)
+}
+
+// finish sets the trace's times and root from its spans (the root is the last span
+// received without a parent) and encodes each span for its row.
+func (t *otelTrace) finish() error {
+	rootSeq := 0
+	t.start = t.spans[0].span.StartTimeUnixNano
+	for i := range t.spans {
+		os := &t.spans[i]
+		t.start = min(t.start, os.span.StartTimeUnixNano)
+		t.end = max(t.end, os.span.EndTimeUnixNano)
+		if os.parentID == "" && os.seq > rootSeq {
+			t.root, rootSeq = os.span, os.seq
+		}
+		if attrs := attributesJSON(os.span.Attributes); attrs != nil {
+			os.attributes = string(attrs)
+		}
+		var err error
+		if os.content, err = proto.Marshal(os.span); err != nil {
+			return fault.Wrap(fault.Invalid, err, "Invalid span '%s'", clip(os.span.Name))
+		}
+	}
+	return nil
 }
 
 // checkSpan refuses a span without proper ids or with an attribute over the limit.
@@ -153,33 +181,42 @@ func isZero(b []byte) bool {
 	return true
 }
 
-// writeTrace writes one trace's spans, creating its info from them or updating it.
-func writeTrace(ctx context.Context, tx *store.Tx, experimentID string, t *otelTrace) error {
-	exists, err := lockTrace(ctx, tx, t.id, experimentID)
+// writeTraces writes a request's spans: the traces that are new get their info
+// complete from the request's spans, all of them in a few multi-row statements; the
+// traces that exist get their spans added and their info brought in line.
+func writeTraces(ctx context.Context, tx *store.Tx, experimentID, runID string, traces []*otelTrace) error {
+	ids := make([]string, len(traces))
+	for i, t := range traces {
+		ids[i] = t.id
+	}
+	exists, err := lockTraces(ctx, tx, ids, experimentID)
 	if err != nil {
 		return err
 	}
-	if !exists && distinctSpans(t) {
-		// A new trace whose spans are all in this request: its info is known from them,
-		// so it is written complete, without reading the spans back (what refreshInfo
-		// would find is the same).
-		info := newInfo(experimentID, t)
-		if err := upsertInfo(ctx, tx, &info, false); err != nil {
-			return err
-		}
-		return insertSpans(ctx, tx, t)
-	}
-	if !exists {
-		info := Info{TraceID: t.id, ExperimentID: experimentID, RequestTime: int64(t.start / 1e6), State: StateInProgress,
-			Tags: map[string]string{TagSpansLocation: SpansInStore}, Metadata: map[string]string{"mlflow.trace_schema.version": "3"}}
-		if err := upsertInfo(ctx, tx, &info, false); err != nil {
-			return err
+	var infos []Info
+	var old []*otelTrace
+	for _, t := range traces {
+		if exists[t.id] {
+			old = append(old, t)
+		} else {
+			infos = append(infos, newInfo(experimentID, t))
 		}
 	}
-	if err := insertSpans(ctx, tx, t); err != nil {
+	if err := insertInfos(ctx, tx, infos); err != nil {
 		return err
 	}
-	return refreshInfo(ctx, tx, t)
+	if err := insertSpans(ctx, tx, traces); err != nil {
+		return err
+	}
+	for _, t := range old {
+		if err := refreshInfo(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	if runID != "" {
+		return linkRuns(ctx, tx, runID, ids)
+	}
+	return nil
 }
 
 // newInfo is the info of a new trace made of t's spans alone, as refreshInfo would
@@ -232,19 +269,6 @@ func rootTags(root *tracepb.Span) map[string]string {
 	return tags
 }
 
-// distinctSpans reports whether no span of t is sent twice (the stored one is then
-// the last copy, which the info must be computed from).
-func distinctSpans(t *otelTrace) bool {
-	seen := make(map[string]struct{}, len(t.spans))
-	for _, os := range t.spans {
-		if _, dup := seen[os.spanID]; dup {
-			return false
-		}
-		seen[os.spanID] = struct{}{}
-	}
-	return true
-}
-
 // refreshInfo brings a trace's times, state and name in line with its stored spans.
 func refreshInfo(ctx context.Context, tx *store.Tx, t *otelTrace) error {
 	var start, end int64
@@ -275,34 +299,40 @@ func refreshInfo(ctx context.Context, tx *store.Tx, t *otelTrace) error {
 	return upsertPairs(ctx, tx, "trace_tags", t.id, tags)
 }
 
-// insertSpans writes a trace's spans in multi-row statements; a span sent again
+// insertSpans writes the traces' spans in multi-row statements; a span sent again
 // replaces the one stored.
-func insertSpans(ctx context.Context, tx *store.Tx, t *otelTrace) error {
-	const width = 9
-	for chunk := range slices.Chunk(t.spans, tx.Dialect().MaxParams()/width) {
-		args := make([]any, 0, width*len(chunk))
-		for _, os := range chunk {
-			content, err := proto.Marshal(os.span)
-			if err != nil {
-				return fault.Wrap(fault.Invalid, err, "Invalid span '%s'", clip(os.span.Name))
+func insertSpans(ctx context.Context, tx *store.Tx, traces []*otelTrace) error {
+	const width = 10
+	per := tx.Dialect().MaxParams() / width
+	args := make([]any, 0, width*per)
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO trace_spans (trace_id, span_id, parent_span_id, name, type, status,
+			start_time_unix_nano, end_time_unix_nano, attributes, content) VALUES `+store.RowsOf(width, len(args)/width)+`
+			ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name,
+			type = excluded.type, status = excluded.status, start_time_unix_nano = excluded.start_time_unix_nano,
+			end_time_unix_nano = excluded.end_time_unix_nano, attributes = excluded.attributes, content = excluded.content`, args...)
+		args = args[:0]
+		return err
+	}
+	for _, t := range traces {
+		for _, os := range t.spans {
+			if len(args) == width*per {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 			var end any
 			if os.span.EndTimeUnixNano > 0 {
 				end = int64(os.span.EndTimeUnixNano)
 			}
 			args = append(args, t.id, os.spanID, nullable(os.parentID), os.span.Name, nullable(spanType(os.span)),
-				statusName(os.span.GetStatus().GetCode()), int64(os.span.StartTimeUnixNano), end, content)
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO trace_spans (trace_id, span_id, parent_span_id, name, type, status,
-			start_time_unix_nano, end_time_unix_nano, content) VALUES `+store.RowsOf(width, len(chunk))+`
-			ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name,
-			type = excluded.type, status = excluded.status, start_time_unix_nano = excluded.start_time_unix_nano,
-			end_time_unix_nano = excluded.end_time_unix_nano, content = excluded.content`, args...)
-		if err != nil {
-			return err
+				statusName(os.span.GetStatus().GetCode()), int64(os.span.StartTimeUnixNano), end, os.attributes, os.content)
 		}
 	}
-	return nil
+	return flush()
 }
 
 func spanType(sp *tracepb.Span) string {

@@ -96,6 +96,55 @@ func lockTrace(ctx context.Context, tx *store.Tx, id, experimentID string) (bool
 	return true, nil
 }
 
+// lockTraces is lockTrace for many traces in one statement: it returns the ones that
+// exist.
+func lockTraces(ctx context.Context, tx *store.Tx, ids []string, experimentID string) (map[string]bool, error) {
+	exists := map[string]bool{}
+	for chunk := range slices.Chunk(ids, tx.Dialect().MaxParams()) {
+		err := store.ScanEach(ctx, tx, `SELECT trace_id, experiment_id FROM trace_info WHERE trace_id IN (`+
+			store.Placeholders(len(chunk))+`)`+tx.Dialect().ForUpdate("trace_info"), anys(chunk), func(rows *sql.Rows) error {
+			var id string
+			var exp int64
+			if err := rows.Scan(&id, &exp); err != nil {
+				return err
+			}
+			if strconv.FormatInt(exp, 10) != experimentID {
+				return fault.Invalidf("Trace '%s' belongs to experiment %d, not %s", clip(id), exp, experimentID)
+			}
+			exists[id] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return exists, nil
+}
+
+// insertInfos creates traces, with their tags and metadata, in multi-row statements.
+func insertInfos(ctx context.Context, tx *store.Tx, infos []Info) error {
+	const width = 8
+	var tags, meta []pair
+	for chunk := range slices.Chunk(infos, tx.Dialect().MaxParams()/width) {
+		args := make([]any, 0, width*len(chunk))
+		for _, in := range chunk {
+			args = append(args, in.TraceID, in.ExperimentID, nullable(in.ClientRequestID), in.RequestTime, in.ExecutionDuration,
+				in.State, nullable(in.RequestPreview), nullable(in.ResponsePreview))
+			tags = appendPairs(tags, in.TraceID, in.Tags)
+			meta = appendPairs(meta, in.TraceID, in.Metadata)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO trace_info (trace_id, experiment_id, client_request_id, request_time,
+			execution_duration, state, request_preview, response_preview) VALUES `+store.RowsOf(width, len(chunk)), args...)
+		if err != nil {
+			return err
+		}
+	}
+	if err := upsertPairRows(ctx, tx, "trace_tags", tags); err != nil {
+		return err
+	}
+	return upsertPairRows(ctx, tx, "trace_metadata", meta)
+}
+
 func upsertInfo(ctx context.Context, tx *store.Tx, in *Info, exists bool) error {
 	var err error
 	if exists {
@@ -131,15 +180,30 @@ func nullable(s string) any {
 	return s
 }
 
+// pair is a key/value row of a trace, in trace_tags or trace_metadata.
+type pair struct{ traceID, key, value string }
+
+// appendPairs appends a trace's key/value pairs to rows, in the order of their keys.
+func appendPairs(rows []pair, traceID string, pairs map[string]string) []pair {
+	for _, k := range slices.Sorted(maps.Keys(pairs)) { // one lock order for concurrent writers
+		rows = append(rows, pair{traceID, k, pairs[k]})
+	}
+	return rows
+}
+
 // upsertPairs writes key/value rows of a trace into table (trace_tags or trace_metadata),
 // replacing values of keys already there, in as few statements as the engine allows.
 func upsertPairs(ctx context.Context, tx *store.Tx, table, traceID string, pairs map[string]string) error {
-	keys := slices.Sorted(maps.Keys(pairs)) // one lock order for concurrent writers
-	per := tx.Dialect().MaxParams() / 3
-	for chunk := range slices.Chunk(keys, per) {
+	return upsertPairRows(ctx, tx, table, appendPairs(nil, traceID, pairs))
+}
+
+// upsertPairRows writes key/value rows of traces into table, at most one row per
+// trace and key.
+func upsertPairRows(ctx context.Context, tx *store.Tx, table string, rows []pair) error {
+	for chunk := range slices.Chunk(rows, tx.Dialect().MaxParams()/3) {
 		args := make([]any, 0, 3*len(chunk))
-		for _, k := range chunk {
-			args = append(args, traceID, k, pairs[k])
+		for _, p := range chunk {
+			args = append(args, p.traceID, p.key, p.value)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (trace_id, key, value) VALUES `+store.RowsOf(3, len(chunk))+
 			` ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value`, args...)
