@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { call } from "./api";
-import { formatValue } from "./format";
+import { formatCount, formatValue } from "./format";
 
 /** Buckets asked for per chart. */
 /** What a chart's x axis shows: the step, the wall-clock time, or seconds since the first point. */
@@ -120,10 +120,10 @@ export function HistoryChart({ runId, metric, opts }: { runId: string; metric: s
       {s && (
         <p class="note" data-role="sampling">
           {s.downsampled
-            ? `${s.total.toLocaleString()} points${s.range ? " in view" : ""}, shown as ${s.xs.length.toLocaleString()} buckets, min/max kept`
-            : `${s.total.toLocaleString()} point${s.total === 1 ? "" : "s"}${s.range ? " in view" : ""}`}
+            ? `${formatCount(s.total)} points${s.range ? " in view" : ""}, shown as ${formatCount(s.xs.length)} buckets, min/max kept`
+            : `${formatCount(s.total)} point${s.total === 1 ? "" : "s"}${s.range ? " in view" : ""}`}
           {loading ? " · loading…" : ""}
-          {range && <> · <button type="button" class="link" onClick={() => setRange(null)}>Show all{whole ? ` ${whole.total.toLocaleString()}` : ""}</button></>}
+          {range && <> · <button type="button" class="link" onClick={() => setRange(null)}>Show all{whole ? ` ${formatCount(whole.total)}` : ""}</button></>}
         </p>
       )}
       {!s && !error && <p class="note">Loading…</p>}

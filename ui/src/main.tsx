@@ -1,7 +1,6 @@
 import { render } from "preact";
 import { whoami } from "./api";
 import { App, prefetchPage } from "./app";
-import { warmFormats } from "./format";
 import { current } from "./router";
 import "./style.css";
 
@@ -10,4 +9,3 @@ const identity = whoami();
 identity.catch(() => {}); // the app handles a failure; this keeps the browser from reporting it as unhandled
 prefetchPage(current());
 render(<App identity={identity} />, document.getElementById("app")!);
-warmFormats();

@@ -5,7 +5,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { message, mlflow } from "../api";
-import { formatValue } from "../format";
+import { formatCount, formatValue } from "../format";
 import { ChartOptions, color, dragToZoom, fetchHistory, fromAxis, smooth, toAxis, useDark, type Options, type Series } from "../history";
 import { href } from "../router";
 import type { Run } from "./runs";
@@ -91,6 +91,8 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
   const [series, setSeries] = useState<(Series | null)[] | null>(null);
   // A zoom, in the chart's x units; each run's history is read again over it in more detail.
   const [range, setRange] = useState<[number, number] | null>(null);
+  // The range the series shown were read over (the zoom's, once its answers are in).
+  const [shown, setShown] = useState<[number, number] | null>(null);
   // Each run's first x (its whole history's), which relative time counts from.
   const [t0s, setT0s] = useState<number[]>([]);
   const [error, setError] = useState("");
@@ -110,6 +112,7 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
     })).then((got) => {
       if (!range) setT0s(got.map((s) => s?.xs[0] ?? 0));
       setSeries(got);
+      setShown(range);
       setError("");
       setLoading(false);
     }, (err) => { if (!ctl.signal.aborted) { setError(message(err)); setLoading(false); } });
@@ -143,13 +146,13 @@ function Overlay({ metric, runs, names, colors, opts }: { metric: string; runs: 
   const downsampled = series?.some((s) => s?.downsampled);
   const total = series?.reduce((n, s) => n + (s?.total ?? 0), 0) ?? 0;
   return (
-    <figure class="chart" style="margin:0" data-overlay={metric} data-total={series ? total : undefined} data-zoomed={String(range !== null)}>
+    <figure class="chart" style="margin:0" data-overlay={metric} data-total={series ? total : undefined} data-zoomed={String(shown !== null)}>
       <h3>{metric}</h3>
       {error && <p role="alert" class="error">{error}</p>}
       {!series && !error && <p class="note">Loading…</p>}
       {series && (
         <p class="note" data-role="sampling">
-          {`${total.toLocaleString()} point${total === 1 ? "" : "s"}${range ? " in view" : ""}`}
+          {`${formatCount(total)} point${total === 1 ? "" : "s"}${shown ? " in view" : ""}`}
           {downsampled ? `; long histories shown as ${POINTS} buckets each (their last values)` : ""}
           {loading ? " · loading…" : ""}
           {range && <> · <button type="button" class="link" onClick={() => setRange(null)}>Show all</button></>}

@@ -3,7 +3,7 @@
 // another as the server reports it (POST /api/v1/drift), and a deployment's drift windows.
 import { useEffect, useState } from "preact/hooks";
 import { call, message } from "../api";
-import { formatTime, formatValue } from "../format";
+import { formatCount, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import "./registry.css";
 import "./datasets.css";
@@ -118,7 +118,7 @@ export function Datasets() {
               <tr key={d.name}>
                 <td><a href={href("datasets", d.name)}>{d.name}</a></td>
                 <td class="num">{d.version}</td>
-                <td class="num">{d.rows?.toLocaleString()}</td>
+                <td class="num">{d.rows != null && formatCount(d.rows)}</td>
                 <td class="num">{d.schema?.fields?.length ?? ""}</td>
                 <td>{d.format}</td>
                 <td>{formatTime(d.created_at)}</td>
@@ -164,7 +164,7 @@ export function DatasetPage({ name }: { name: string }) {
                 <tr key={v.version}>
                   <td class="num"><a href={href("datasets", name, "versions", v.version)} aria-label={`version ${v.version}`}>{v.version}</a></td>
                   <td><code class="digest">{v.digest}</code></td>
-                  <td class="num">{v.rows?.toLocaleString()}</td>
+                  <td class="num">{v.rows != null && formatCount(v.rows)}</td>
                   <td>{v.format}</td>
                   <td class="num">{bytes(v.size)}</td>
                   <td>{v.file}</td>
@@ -249,7 +249,7 @@ function ColumnChart({ c }: { c: ColumnProfile }) {
         <li key={String(t.value)}>
           <span class="value">{String(t.value)}</span>
           <span class="meter" aria-hidden="true"><span style={{ width: `${(t.count / most) * 100}%` }} /></span>
-          <span class="num">{t.count.toLocaleString()}</span>
+          <span class="num">{formatCount(t.count)}</span>
         </li>
       ))}
     </ul>
@@ -273,7 +273,7 @@ export function ProfilePage({ name, version }: { name: string; version: string }
           <dl class="facts">
             <dt>Digest</dt><dd><code class="digest">{v.digest}</code></dd>
             <dt>File</dt><dd>{v.file} ({v.format}, {bytes(v.size)})</dd>
-            <dt>Rows</dt><dd>{v.rows?.toLocaleString()}</dd>
+            <dt>Rows</dt><dd>{v.rows != null && formatCount(v.rows)}</dd>
             <dt>Registered</dt><dd>{formatTime(v.created_at)}</dd>
             {v.description && <><dt>Description</dt><dd>{v.description}</dd></>}
           </dl>
@@ -291,8 +291,8 @@ export function ProfilePage({ name, version }: { name: string; version: string }
                 <tr key={c.name} data-column={c.name}>
                   <th scope="row">{c.name}</th>
                   <td>{c.kind} <span class="muted">({c.type})</span></td>
-                  <td class="num" data-field="missing">{c.nulls.toLocaleString()}{c.nulls > 0 && <span class="muted"> ({percent(c.nulls / (profile.rows || 1))})</span>}</td>
-                  <td class="num" data-field="distinct">{c.distinct_exact === false ? "≈ " : ""}{c.distinct.toLocaleString()}</td>
+                  <td class="num" data-field="missing">{formatCount(c.nulls)}{c.nulls > 0 && <span class="muted"> ({percent(c.nulls / (profile.rows || 1))})</span>}</td>
+                  <td class="num" data-field="distinct">{c.distinct_exact === false ? "≈ " : ""}{formatCount(c.distinct)}</td>
                   <td class="num">{c.numbers ? formatValue(c.numbers.min) : ""}</td>
                   <td class="num">{c.numbers ? formatValue(c.numbers.mean) : ""}</td>
                   <td class="num">{c.numbers ? formatValue(c.numbers.max) : ""}</td>
@@ -322,8 +322,8 @@ function DriftTable({ report }: { report: DriftReport }) {
       <p class={`verdict ${report.dataset_drift ? "drift-drifted" : "drift-ok"}`} data-verdict={report.dataset_drift ? "drifted" : "ok"}>
         <strong>{report.dataset_drift ? "Dataset drift detected" : "No dataset drift"}</strong>
         {": "}{report.number_of_drifted_columns} of {report.number_of_columns} columns drifted ({percent(report.share_of_drifted_columns)});
-        the dataset drifts from {percent(report.drift_share)} of its columns. Reference {report.reference_rows.toLocaleString()} rows,
-        current {report.current_rows.toLocaleString()} rows, compared from their {report.source === "profiles" ? "stored profiles" : "data"}.
+        the dataset drifts from {percent(report.drift_share)} of its columns. Reference {formatCount(report.reference_rows)} rows,
+        current {formatCount(report.current_rows)} rows, compared from their {report.source === "profiles" ? "stored profiles" : "data"}.
       </p>
       <Legend />
       <table class="list drift">
@@ -399,7 +399,7 @@ export function DeploymentDriftPage({ name }: { name: string }) {
             {windows.map((w) => (
               <tr key={w.id}>
                 <td>{formatTime(w.start_ms)} – {formatTime(w.end_ms)}</td>
-                <td class="num">{w.rows.toLocaleString()}</td>
+                <td class="num">{formatCount(w.rows)}</td>
                 <td>{w.model && <a href={href("models", w.model, "versions", w.version ?? "")}>{w.model} v{w.version}</a>}</td>
                 <td>{w.reference && <code>{w.reference}</code>}</td>
                 <td class={w.dataset_drift ? "drift-drifted" : "drift-ok"}>{w.dataset_drift ? "drifted" : "no drift"}</td>

@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { call, message, mlflow } from "../api";
 import { useCan } from "../can";
 import { usePaged } from "../paged";
-import { formatTime, formatValue } from "../format";
+import { formatCount, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import { LineageGraph, type Graph } from "./lineage";
 import "./registry.css";
@@ -271,7 +271,7 @@ export function VersionPage({ name, version }: { name: string; version: string }
           <thead><tr><th scope="col">Path</th><th scope="col" class="num">Size</th><th scope="col">SHA-256</th></tr></thead>
           <tbody>
             {lineage.files.map((f) => (
-              <tr key={f.path}><td><code>{f.path}</code></td><td class="num">{f.size.toLocaleString()} B</td><td><code class="digest">{f.digest.replace(/^sha256:/, "")}</code></td></tr>
+              <tr key={f.path}><td><code>{f.path}</code></td><td class="num">{formatCount(f.size)} B</td><td><code class="digest">{f.digest.replace(/^sha256:/, "")}</code></td></tr>
             ))}
           </tbody>
         </table>

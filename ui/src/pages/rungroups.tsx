@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import { call, message, mlflow } from "../api";
-import { formatValue } from "../format";
+import { formatCount, formatValue } from "../format";
 import type { Run } from "./runs";
 
 export type Aggregate = { key: string; mean?: number | string; min?: number | string; max?: number | string; runs: number };
@@ -167,7 +167,7 @@ export function GroupedRows(props: {
                   <div role="cell" key={id} class={props.cellClass(c)}
                     title={g.value === null ? `${g.runs} runs without ${param}: MLflow's search grammar cannot find them, so this group does not open`
                       : opens ? `${name}: ${g.runs} runs` : `${name}: ${g.runs} runs; no filter of MLflow's grammar names this value, so this group does not open`}>
-                    {g.value === null ? <em>no {param}</em> : <>{param} = {g.value}</>} <span class="muted">· {g.runs.toLocaleString()} run{g.runs === 1 ? "" : "s"}</span>
+                    {g.value === null ? <em>no {param}</em> : <>{param} = {g.value}</>} <span class="muted">· {formatCount(g.runs)} run{g.runs === 1 ? "" : "s"}</span>
                   </div>
                 );
               }

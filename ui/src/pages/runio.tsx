@@ -4,7 +4,7 @@
 // the registered versions made from them.
 import { useEffect, useState } from "preact/hooks";
 import { message, mlflow } from "../api";
-import { formatTime } from "../format";
+import { formatCount, formatTime } from "../format";
 import { href } from "../router";
 import type { KV, Run } from "./runs";
 import { artifactURL, mlmodelFlavors, readPrefix } from "./run";
@@ -46,7 +46,7 @@ function shapeText(d: Dataset): string {
   const schema = parse(d.schema);
   const cols = Array.isArray((schema?.mlflow_colspec as unknown[]) ?? null) ? (schema!.mlflow_colspec as unknown[]).length : undefined;
   const rows = p && (p.num_rows ?? p.num_elements);
-  return [rows !== undefined && rows !== null ? `${Number(rows).toLocaleString()} rows` : "", cols !== undefined ? `${cols} columns` : ""].filter(Boolean).join(", ");
+  return [rows !== undefined && rows !== null ? `${formatCount(Number(rows))} rows` : "", cols !== undefined ? `${cols} columns` : ""].filter(Boolean).join(", ");
 }
 
 export function RunDatasets({ run }: { run: RunIO }) {

@@ -4,7 +4,7 @@
 // Grouped by a param, the rows are the server's groups of all matching runs (rungroups.tsx).
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { call, message, mlflow, prefetch } from "../api";
-import { formatDuration, formatTime, formatValue } from "../format";
+import { formatCount, formatDuration, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import type { Experiment } from "./experiments";
 import { GroupedRows, useRunGroups } from "./rungroups";
@@ -111,7 +111,7 @@ function completions(text: string, known: { params: string[]; metrics: string[];
 }
 
 function groupSummary(runs: number, groups: number, param: string, truncated: boolean): string {
-  const s = `${runs.toLocaleString()} run${runs === 1 ? "" : "s"} in ${groups.toLocaleString()} group${groups === 1 ? "" : "s"} by ${param}`;
+  const s = `${formatCount(runs)} run${runs === 1 ? "" : "s"} in ${formatCount(groups)} group${groups === 1 ? "" : "s"} by ${param}`;
   return truncated ? s + " (only the first 1,000 values)" : s;
 }
 
@@ -357,7 +357,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
       )}
       <p role="status" class="muted">
         {group ? (grouped.groups ? groupSummary(grouped.groups.runs, grouped.groups.groups.length, group, grouped.groups.truncated) : grouped.error ? "" : "Grouping…")
-          : loading && runs.length === 0 ? "Loading…" : `${runs.length.toLocaleString()}${next ? "+" : ""} run${runs.length === 1 ? "" : "s"} loaded${loading ? ", loading more…" : ""}`}
+          : loading && runs.length === 0 ? "Loading…" : `${formatCount(runs.length)}${next ? "+" : ""} run${runs.length === 1 ? "" : "s"} loaded${loading ? ", loading more…" : ""}`}
       </p>
       <div class="grid" ref={grid} tabIndex={0} role="table" aria-label={group ? `Runs grouped by ${group}` : "Runs"}
         aria-rowcount={group ? groupRows + 1 : next ? -1 : runs.length + 1}
