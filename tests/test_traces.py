@@ -489,7 +489,11 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
     assert (corr.total_count, corr.filter1_count, corr.filter2_count, corr.joint_count) == (3, 2, 1, 1)
     # MLflow: calculate_npmi_from_counts(1, 2, 1, 3)
     assert corr.npmi == pytest.approx(0.369070246) and corr.npmi_smoothed == pytest.approx(0.185339362)
-    for bad in ["span.kind = 'x'", "feedback.score > '0.5'", "tags.team RLIKE '(unclosed'"]:
+    # Prompt versions linked to a trace (what the client does for a prompt a trace used).
+    from mlflow.entities.model_registry import PromptVersion
+    client._tracing_client.store.link_prompts_to_trace(added, [PromptVersion("qa", 2, template="")])
+    assert found("prompt = 'qa/2'") == {added} and found("prompt = 'qa/1'") == set()
+    for bad in ["span.kind = 'x'", "feedback.score > '0.5'", "tags.team RLIKE '(unclosed'", "prompt = 'qa'"]:
         with pytest.raises(MlflowException, match="INVALID_PARAMETER_VALUE"):
             client.search_traces(locations=[traced_experiment], filter_string=bad)
 

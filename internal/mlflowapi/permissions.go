@@ -271,6 +271,7 @@ var objectRules = map[string]objectRule{
 	"PATCH traces/{trace_id}/tags":                         {byTrace, auth.LevelEdit},
 	"DELETE traces/{trace_id}/tags":                        {byTrace, auth.LevelEdit},
 	"POST traces/link-to-run":                              {byTraceAndRun, auth.LevelEdit},
+	"POST traces/link-prompts":                             {byTrace, auth.LevelEdit},
 	"POST traces/{trace_id}/assessments":                   {byTrace, auth.LevelEdit},
 	"GET traces/{trace_id}/assessments/{assessment_id}":    {byTrace, auth.LevelRead},
 	"PATCH traces/{trace_id}/assessments/{assessment_id}":  {byTrace, auth.LevelEdit},

@@ -33,6 +33,7 @@ func (a *API) traceRoutes() []route {
 		{"PATCH", "traces/{trace_id}/tags", a.setTraceTag, writeAccess},
 		{"DELETE", "traces/{trace_id}/tags", a.deleteTraceTag, writeAccess},
 		{"POST", "traces/link-to-run", a.linkTracesToRun, writeAccess},
+		{"POST", "traces/link-prompts", a.linkPromptsToTrace, writeAccess},
 		{"POST", "traces/{trace_id}/assessments", a.createAssessment, writeAccess},
 		{"GET", "traces/{trace_id}/assessments/{assessment_id}", a.getAssessment, readAccess},
 		{"PATCH", "traces/{trace_id}/assessments/{assessment_id}", a.updateAssessment, writeAccess},
@@ -396,6 +397,27 @@ func (a *API) linkTracesToRun(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, err
 	}
 	return struct{}{}, a.opts.Traces.LinkToRun(r.Context(), req.RunID, req.TraceIDs)
+}
+
+func (a *API) linkPromptsToTrace(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req struct {
+		TraceID        string `json:"trace_id"`
+		PromptVersions []struct {
+			Name    string   `json:"name"`
+			Version idString `json:"version"`
+		} `json:"prompt_versions"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.TraceID == "" {
+		return nil, fault.Invalidf("Missing value for required parameter 'trace_id'")
+	}
+	versions := make([]traces.PromptVersion, len(req.PromptVersions))
+	for i, v := range req.PromptVersions {
+		versions[i] = traces.PromptVersion{Name: v.Name, Version: string(v.Version)}
+	}
+	return struct{}{}, a.opts.Traces.LinkPrompts(r.Context(), req.TraceID, versions)
 }
 
 type assessmentResponse struct {

@@ -77,8 +77,12 @@ var Traces = &Schema{
 		"state":             {key: "status", list: true, opsOverride: traceListOps},
 		// name and run_id are a tag and request metadata in MLflow, so they may also be
 		// tested for presence.
-		"name":              {key: "name", list: true, opsOverride: traceNamedOps},
-		"run_id":            {key: "run_id", list: true, opsOverride: traceNamedOps},
+		"name":   {key: "name", list: true, opsOverride: traceNamedOps},
+		"run_id": {key: "run_id", list: true, opsOverride: traceNamedOps},
+		// prompt = 'name/version': the trace used that prompt version (its linked prompts).
+		"prompt": {key: "prompt", opsOverride: []Op{Eq}},
+		// text: full-text search of the spans' content (span.content).
+		"text":              {key: "text", opsOverride: spanContentOps},
 		"timestamp":         {key: "timestamp_ms", numeric: true},
 		"timestamp_ms":      {key: "timestamp_ms", numeric: true},
 		"execution_time":    {key: "execution_time_ms", numeric: true},

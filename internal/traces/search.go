@@ -131,6 +131,19 @@ func (d filterSQL) add(q *sqlsearch.Query, filter []search.Comparison) error {
 			span, spanArgs = append(span, cond), append(spanArgs, args...)
 		case search.Feedback, search.Expectation:
 			q.Add(d.assessment(c))
+		case search.Attribute:
+			if c.Key == "text" {
+				return fault.Invalidf("Filtering traces on span content ('text', 'span.content') is not supported yet")
+			}
+			if c.Key != "prompt" {
+				q.Add(d.condition(c))
+				break
+			}
+			cond, args, err := promptCondition(c.Str)
+			if err != nil {
+				return err
+			}
+			q.Add(cond, args)
 		default:
 			q.Add(d.condition(c))
 		}

@@ -168,3 +168,46 @@ func TestFilterCorrelation(t *testing.T) {
 		}
 	})
 }
+
+func TestLinkPromptsAndSearchByPrompt(t *testing.T) {
+	each(t, func(e *env) {
+		ctx := t.Context()
+		e.start("tr-1", 1000, nil, nil)
+		// As MLflow's client tags a trace that used a prompt.
+		e.start("tr-2", 2000, map[string]string{traces.TagLinkedPrompts: `[{"name": "qa_%", "version": "2"}]`}, nil)
+		e.start("tr-3", 3000, nil, nil)
+		if err := e.s.LinkPrompts(ctx, "tr-1", []traces.PromptVersion{{"qa", "1"}, {"summary", "3"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.LinkPrompts(ctx, "tr-2", []traces.PromptVersion{{"qa", "1"}, {"qa_%", "2"}}); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := e.s.GetInfo(ctx, "tr-2")
+		if got := info.Tags[traces.TagLinkedPrompts]; got != `[{"name": "qa_%", "version": "2"}, {"name": "qa", "version": "1"}]` {
+			t.Errorf("merged tag %s", got)
+		}
+		for filter, want := range map[string]string{
+			"prompt = 'qa/1'":      "tr-2 tr-1",
+			"prompt = 'summary/3'": "tr-1",
+			"prompt = 'qa_%/2'":    "tr-2",
+			"prompt = 'qaX%/2'":    "", // % and _ are not wildcards here
+			"prompt = 'qa/2'":      "",
+		} {
+			infos, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: filter})
+			if err != nil || ids(infos) != want {
+				t.Errorf("%s: got %q %v, want %q", filter, ids(infos), err, want)
+			}
+		}
+		for _, filter := range []string{"prompt = 'qa'", "prompt = 'a/b/c'", "prompt LIKE 'qa%'", "text LIKE '%x%'"} {
+			if _, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: filter}); fault.KindOf(err) != fault.Invalid {
+				t.Errorf("%s: %v", filter, err)
+			}
+		}
+		if err := e.s.LinkPrompts(ctx, "tr-404", []traces.PromptVersion{{"qa", "1"}}); fault.KindOf(err) != fault.NotFound {
+			t.Errorf("missing trace: %v", err)
+		}
+		if err := e.s.LinkPrompts(ctx, "tr-3", []traces.PromptVersion{{"", "1"}}); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("no name: %v", err)
+		}
+	})
+}
