@@ -190,6 +190,8 @@ func entityValue(cmp *Comparison, v token, list []string) error {
 		return setString(cmp, v, "span")
 	case Feedback, Expectation:
 		return assessmentValue(cmp, v)
+	case Issue:
+		return setString(cmp, v, "issue")
 	}
 	return setString(cmp, v, "tag")
 }

@@ -18,6 +18,7 @@ const (
 	Span        Entity = "span"        // span.name, span.type, span.status, span.attributes.KEY, span.content
 	Feedback    Entity = "feedback"    // feedback.NAME: the value of the feedback named NAME
 	Expectation Entity = "expectation" // expectation.NAME
+	Issue       Entity = "issue"       // issue.id: the trace is tied to the issue of that id
 )
 
 // The span keys a traces filter may compare, besides attributes.KEY.
@@ -44,6 +45,8 @@ func checkEntityKey(e Entity, key string) error {
 		return fault.Invalidf("Invalid span attribute '%s'. Supported attributes: name, status, type, attributes.<attribute_name>.", clip(key))
 	case (e == Feedback || e == Expectation) && key == "":
 		return fault.Invalidf("Assessment field name cannot be empty")
+	case e == Issue && key != "id":
+		return fault.Invalidf("Invalid issue attribute '%s'. Supported attributes: id", clip(key))
 	}
 	return nil
 }
@@ -66,7 +69,7 @@ var Traces = &Schema{
 		"attribute": Attribute, "attributes": Attribute, "trace": Attribute,
 		"tag": Tag, "tags": Tag,
 		"request_metadata": Metadata, "metadata": Metadata,
-		"span": Span, "feedback": Feedback, "expectation": Expectation,
+		"span": Span, "feedback": Feedback, "expectation": Expectation, "issue": Issue,
 	},
 	prefixBackticks: true,
 	attrs: map[string]attribute{
@@ -92,7 +95,7 @@ var Traces = &Schema{
 	},
 	entityOps: map[Entity][]Op{
 		Tag: traceKeyOps, Metadata: traceKeyOps, Span: traceListOps,
-		Feedback: assessmentOps, Expectation: assessmentOps,
+		Feedback: assessmentOps, Expectation: assessmentOps, Issue: {Eq},
 	},
 	order: orderRules{
 		syntax: orderClause,

@@ -33,6 +33,8 @@ func TestTracesSchema(t *testing.T) {
 		{"name IS NULL", Comparison{Entity: Attribute, Key: "name", Op: IsNull}},
 		{"tags.team RLIKE 'a|b'", Comparison{Entity: Tag, Key: "team", Op: RLike, Str: "a|b"}},
 		{"status RLIKE 'O.'", Comparison{Entity: Attribute, Key: "status", Op: RLike, Str: "O."}},
+		{"issue.id = 'iss-1'", Comparison{Entity: Issue, Key: "id", Op: Eq, Str: "iss-1"}},
+		{"prompt = 'qa/1'", Comparison{Entity: Attribute, Key: "prompt", Op: Eq, Str: "qa/1"}},
 	} {
 		got, err := ParseFilter(tc.filter, Traces)
 		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], tc.want) {
@@ -60,6 +62,9 @@ func TestTracesSchema(t *testing.T) {
 		{"feedback.score IN ('a')", "Expected a quoted string value"},
 		{"feedback. = 'a'", "cannot be empty"},
 		{"tags.x IS 'a'", "Invalid clause"},
+		{"issue.name = 'a'", "Invalid issue attribute 'name'"},
+		{"issue.id != 'a'", "Invalid comparator"},
+		{"prompt LIKE 'a%'", "Invalid comparator"},
 		{"tags.x IS NOT  NULL", "Invalid clause"},
 		{"tags.x RLIKE '(a'", "Invalid RLIKE pattern"},
 		{"tags.x RLIKE '(?<=a)b'", "Invalid RLIKE pattern"},

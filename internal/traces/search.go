@@ -131,6 +131,9 @@ func (d filterSQL) add(q *sqlsearch.Query, filter []search.Comparison) error {
 			span, spanArgs = append(span, cond), append(spanArgs, args...)
 		case search.Feedback, search.Expectation:
 			q.Add(d.assessment(c))
+		case search.Issue:
+			q.Add("EXISTS (SELECT 1 FROM trace_assessments a WHERE a.trace_id = t.trace_id AND a.name = ? AND "+
+				d.assessmentJSON("issue").isKind+")", []any{c.Str})
 		case search.Attribute:
 			if c.Key == "text" {
 				return fault.Invalidf("Filtering traces on span content ('text', 'span.content') is not supported yet")

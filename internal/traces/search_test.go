@@ -51,6 +51,7 @@ func TestSearchSpansAndAssessments(t *testing.T) {
 		assess(idB, `{"assessment_name": "correct", "feedback": {"value": false}}`)
 		assess(idB, `{"assessment_name": "answer", "expectation": {"serialized_value": {"serialization_format": "JSON_FORMAT", "value": "{\"city\": \"Rome\"}"}}}`)
 		assess("tr-plain", `{"assessment_name": "tone", "expectation": {"value": "polite"}}`)
+		assess(idB, `{"assessment_name": "iss-7", "issue": {"issue_name": "slow retrieval"}}`)
 
 		for _, tc := range []struct{ filter, want string }{
 			{"span.name = 'retrieve_docs'", idA},
@@ -92,6 +93,8 @@ func TestSearchSpansAndAssessments(t *testing.T) {
 			{"name RLIKE '^(agent|chat)$'", idB + " " + idA},
 			{"run_id IS NULL", "tr-plain " + idB + " " + idA},
 			{"status RLIKE 'ERR'", idA},
+			{"issue.id = 'iss-7'", idB},
+			{"issue.id = 'iss-8'", ""},
 		} {
 			infos, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: tc.filter, OrderBy: []string{"timestamp DESC"}})
 			if err != nil {
