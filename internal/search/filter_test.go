@@ -88,7 +88,7 @@ func TestParseFilterEmpty(t *testing.T) {
 	}
 }
 
-var allSchemas = []*Schema{Runs, Experiments, RegisteredModels, ModelVersions, LoggedModels}
+var allSchemas = []*Schema{Runs, Experiments, RegisteredModels, ModelVersions, LoggedModels, Traces}
 
 var runsFilters = []filterCase{
 	{"metric", "metrics.acc > 0.9", []Comparison{num(Metric, "acc", Gt, 0.9)}},

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -20,6 +21,12 @@ func FuzzParseFilter(f *testing.F) {
 			f.Add(tc.filter, uint8(i))
 		}
 	}
+	traces := uint8(slices.Index(allSchemas, Traces))
+	for _, filter := range []string{"span.name = 'a' AND span.type IN ('LLM', 'TOOL')", "feedback.score >= 0.5",
+		"expectation.`a b` LIKE '%x%'", "tags.t IS NOT NULL AND metadata.m IS NULL", "name RLIKE '^a(b|c)+$'",
+		"span.content ILIKE '%q%'", "issue.id = 'i'", "prompt = 'p/1'", "feedback.f is null and timestamp > 5"} {
+		f.Add(filter, traces)
+	}
 	f.Fuzz(func(t *testing.T, filter string, schema uint8) {
 		s := allSchemas[int(schema)%len(allSchemas)]
 		got, err := ParseFilter(filter, s)
@@ -35,7 +42,7 @@ func FuzzParseFilter(f *testing.F) {
 
 func checkComparison(t *testing.T, s *Schema, c Comparison) {
 	t.Helper()
-	allowed := s.entityOps[c.Entity]
+	allowed := s.entityKeyOps(c.Entity, c.Key)
 	if c.Entity == Attribute {
 		a, ok := s.attrs[c.Key]
 		if !ok || a.key != c.Key {
@@ -53,6 +60,11 @@ func checkComparison(t *testing.T, s *Schema, c Comparison) {
 		t.Fatalf("%v: %+v: a numeric comparison has a string value", s, c)
 	case c.Entity == Metric && !c.Numeric:
 		t.Fatalf("%v: %+v: a metric compared with a string", s, c)
+	case (c.Op == IsNull || c.Op == IsNotNull) && (c.Numeric || c.Str != "" || c.List != nil):
+		t.Fatalf("%v: %+v: IS NULL has no value", s, c)
+	}
+	if _, err := regexp.Compile(c.Str); c.Op == RLike && err != nil {
+		t.Fatalf("%v: %+v: an RLIKE pattern that does not compile: %v", s, c, err)
 	}
 }
 
