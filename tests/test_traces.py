@@ -489,6 +489,17 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
     assert (corr.total_count, corr.filter1_count, corr.filter2_count, corr.joint_count) == (3, 2, 1, 1)
     # MLflow: calculate_npmi_from_counts(1, 2, 1, 3)
     assert corr.npmi == pytest.approx(0.369070246) and corr.npmi_smoothed == pytest.approx(0.185339362)
+    # Aggregates over the traces (the UI's overview charts).
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+    metrics = client._tracing_client.store.query_trace_metrics
+    points = metrics(experiment_ids=[traced_experiment], view_type=MetricViewType.SPANS, metric_name="span_count",
+                     aggregations=[MetricAggregation(AggregationType.COUNT)], dimensions=["span_type"])
+    assert {p.dimensions["span_type"]: p.values["COUNT"] for p in points} == {"LLM": 2, "RETRIEVER": 1}
+    points = metrics(experiment_ids=[traced_experiment], view_type=MetricViewType.ASSESSMENTS,
+                     metric_name="assessment_value", filters=["assessment.name = 'correct'"],
+                     aggregations=[MetricAggregation(AggregationType.AVG),
+                                   MetricAggregation(AggregationType.PERCENTILE, percentile_value=90)])
+    assert [p.values for p in points] == [{"AVG": 0.5, "P90.0": pytest.approx(0.9)}]
     # Prompt versions linked to a trace (what the client does for a prompt a trace used).
     from mlflow.entities.model_registry import PromptVersion
     client._tracing_client.store.link_prompts_to_trace(added, [PromptVersion("qa", 2, template="")])

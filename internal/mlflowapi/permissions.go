@@ -267,6 +267,7 @@ var objectRules = map[string]objectRule{
 	"POST traces/batchGetInfos":                            {byTrace, auth.LevelRead},
 	"POST traces/search":                                   {noObject, 0}, // searches readable experiments only
 	"POST traces/calculate-filter-correlation":             {noObject, 0}, // counts in readable experiments only
+	"POST traces/metrics":                                  {noObject, 0}, // aggregates readable experiments only
 	"POST traces/delete-traces":                            {byExperiment, auth.LevelEdit},
 	"PATCH traces/{trace_id}/tags":                         {byTrace, auth.LevelEdit},
 	"DELETE traces/{trace_id}/tags":                        {byTrace, auth.LevelEdit},

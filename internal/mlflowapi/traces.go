@@ -29,6 +29,7 @@ func (a *API) traceRoutes() []route {
 		{"POST", "traces/batchGetInfos", a.batchGetTraceInfos, readAccess},
 		{"POST", "traces/search", a.searchTraces, readAccess},
 		{"POST", "traces/calculate-filter-correlation", a.traceFilterCorrelation, readAccess},
+		{"POST", "traces/metrics", a.queryTraceMetrics, readAccess},
 		{"POST", "traces/delete-traces", a.deleteTraces, writeAccess},
 		{"PATCH", "traces/{trace_id}/tags", a.setTraceTag, writeAccess},
 		{"DELETE", "traces/{trace_id}/tags", a.deleteTraceTag, writeAccess},
@@ -336,6 +337,68 @@ func (a *API) traceFilterCorrelation(w http.ResponseWriter, r *http.Request) (an
 		resp["npmi_smoothed"] = c.NPMISmoothed
 	}
 	return resp, nil
+}
+
+// queryTraceMetrics answers QueryTraceMetrics over the experiments the caller may read.
+func (a *API) queryTraceMetrics(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req struct {
+		ExperimentIDs []string `json:"experiment_ids"`
+		ViewType      string   `json:"view_type"`
+		MetricName    string   `json:"metric_name"`
+		Aggregations  []struct {
+			AggregationType string   `json:"aggregation_type"`
+			PercentileValue *float64 `json:"percentile_value"`
+		} `json:"aggregations"`
+		Dimensions          []string     `json:"dimensions"`
+		Filters             []string     `json:"filters"`
+		TimeIntervalSeconds *mjson.Int64 `json:"time_interval_seconds"`
+		StartTimeMs         *mjson.Int64 `json:"start_time_ms"`
+		EndTimeMs           *mjson.Int64 `json:"end_time_ms"`
+		MaxResults          *mjson.Int64 `json:"max_results"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(req.ExperimentIDs) == 0:
+		return nil, fault.Invalidf("Missing value for required parameter 'experiment_ids'")
+	case req.ViewType == "":
+		return nil, fault.Invalidf("Missing value for required parameter 'view_type'")
+	case req.MetricName == "":
+		return nil, fault.Invalidf("Missing value for required parameter 'metric_name'")
+	}
+	mq := traces.MetricsQuery{ExperimentIDs: a.readableExperiments(r.Context(), req.ExperimentIDs), View: req.ViewType,
+		Metric: req.MetricName, Dimensions: req.Dimensions, Filters: req.Filters,
+		TimeIntervalSeconds: int64(orDefault(req.TimeIntervalSeconds, 0)), MaxResults: orDefault(req.MaxResults, 0)}
+	for _, ag := range req.Aggregations {
+		agg := traces.Aggregation{Type: ag.AggregationType}
+		switch {
+		case ag.AggregationType == "PERCENTILE" && ag.PercentileValue == nil:
+			return nil, fault.Invalidf("Percentile value is required for PERCENTILE aggregation")
+		case ag.AggregationType != "PERCENTILE" && ag.PercentileValue != nil:
+			return nil, fault.Invalidf("Percentile value is only allowed for PERCENTILE aggregation type, got %s", clipMsg(ag.AggregationType))
+		case ag.PercentileValue != nil:
+			agg.Percentile = *ag.PercentileValue
+		}
+		mq.Aggregations = append(mq.Aggregations, agg)
+	}
+	if req.StartTimeMs != nil {
+		v := int64(*req.StartTimeMs)
+		mq.StartTimeMs = &v
+	}
+	if req.EndTimeMs != nil {
+		v := int64(*req.EndTimeMs)
+		mq.EndTimeMs = &v
+	}
+	points, err := a.opts.Traces.QueryMetrics(r.Context(), mq)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, len(points))
+	for i, p := range points {
+		out[i] = map[string]any{"metric_name": p.Metric, "dimensions": p.Dimensions, "values": p.Values}
+	}
+	return map[string]any{"data_points": out}, nil
 }
 
 func (a *API) deleteTraces(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -214,3 +214,93 @@ func TestLinkPromptsAndSearchByPrompt(t *testing.T) {
 		}
 	})
 }
+
+func TestQueryMetrics(t *testing.T) {
+	each(t, func(e *env) {
+		ctx := t.Context()
+		// Three traces: at 1000 (OK, 10 ms), 2000 (OK, 20 ms) and 61000 ms (ERROR, 40 ms), and
+		// one of two spans sent over OpenTelemetry.
+		for i, tr := range []struct {
+			at, dur int64
+			state   string
+		}{{1000, 10, "OK"}, {2000, 20, "OK"}, {61000, 40, "ERROR"}} {
+			id := "tr-" + string(rune('a'+i))
+			if _, err := e.s.StartTrace(ctx, traces.Info{TraceID: id, ExperimentID: e.exp, RequestTime: tr.at,
+				ExecutionDuration: ms(tr.dur), State: tr.state, Tags: map[string]string{traces.TagTraceName: "agent"}}); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]json.RawMessage
+			_ = json.Unmarshal([]byte(`{"assessment_name": "score", "feedback": {"value": `+[]string{"0.5", "1", `"yes"`}[i]+`}}`), &m)
+			if _, err := e.s.CreateAssessment(ctx, id, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := []byte("aaaaaaaaaaaaaaaa")
+		if _, err := e.s.IngestSpans(ctx, e.exp, "", request(span(a, 1, 0, "root", 5e9), span(a, 2, 1, "llm", 5e9))); err != nil {
+			t.Fatal(err)
+		}
+		q := func(mq traces.MetricsQuery) []traces.DataPoint {
+			t.Helper()
+			mq.ExperimentIDs = []string{e.exp}
+			got, err := e.s.QueryMetrics(ctx, mq)
+			if err != nil {
+				t.Fatalf("%+v: %v", mq, err)
+			}
+			return got
+		}
+		count := []traces.Aggregation{{Type: "COUNT"}}
+		got := q(traces.MetricsQuery{View: "TRACES", Metric: "trace_count", Aggregations: count, Dimensions: []string{"trace_status"}})
+		// The OpenTelemetry trace (its root span at 5000 ms) is OK too.
+		if len(got) != 2 || got[0].Dimensions["trace_status"] != "ERROR" || got[0].Values["COUNT"] != 1 ||
+			got[1].Dimensions["trace_status"] != "OK" || got[1].Values["COUNT"] != 3 {
+			t.Errorf("trace_count by status: %+v", got)
+		}
+		stats := []traces.Aggregation{{Type: "AVG"}, {Type: "MAX"}, {Type: "PERCENTILE", Percentile: 50}}
+		got = q(traces.MetricsQuery{View: "TRACES", Metric: "latency", Aggregations: stats, Filters: []string{"trace.tag.mlflow.traceName = 'agent'"}})
+		if len(got) != 1 || got[0].Values["AVG"] != 70.0/3 || got[0].Values["MAX"] != 40 || got[0].Values["P50.0"] != 20 {
+			t.Errorf("latency: %+v", got)
+		}
+		start, end := int64(0), int64(120_000)
+		got = q(traces.MetricsQuery{View: "TRACES", Metric: "trace_count", Aggregations: count, TimeIntervalSeconds: 60,
+			StartTimeMs: &start, EndTimeMs: &end, Filters: []string{"trace.status = 'OK'"}})
+		if len(got) != 1 || got[0].Dimensions["time_bucket"] != "1970-01-01T00:00:00+00:00" || got[0].Values["COUNT"] != 3 {
+			t.Errorf("by minute: %+v", got)
+		}
+		got = q(traces.MetricsQuery{View: "SPANS", Metric: "span_count", Aggregations: count, Dimensions: []string{"span_name"},
+			Filters: []string{"span.type = 'LLM'"}})
+		if len(got) != 2 || got[0].Dimensions["span_name"] != "llm" || got[1].Values["COUNT"] != 1 {
+			t.Errorf("span_count: %+v", got)
+		}
+		got = q(traces.MetricsQuery{View: "SPANS", Metric: "latency", Aggregations: []traces.Aggregation{{Type: "MIN"}}})
+		if len(got) != 1 || got[0].Values["MIN"] != 2 {
+			t.Errorf("span latency: %+v", got)
+		}
+		got = q(traces.MetricsQuery{View: "ASSESSMENTS", Metric: "assessment_value", Aggregations: []traces.Aggregation{{Type: "AVG"}},
+			Dimensions: []string{"assessment_name"}, Filters: []string{"assessment.type = 'feedback'"}})
+		if len(got) != 1 || got[0].Dimensions["assessment_name"] != "score" || math.Abs(got[0].Values["AVG"]-2.5/3) > 1e-12 {
+			t.Errorf("assessment_value: %+v", got)
+		}
+		got = q(traces.MetricsQuery{View: "ASSESSMENTS", Metric: "assessment_count", Aggregations: count, Dimensions: []string{"assessment_value"}})
+		if len(got) != 3 || got[0].Values["COUNT"] != 1 {
+			t.Errorf("assessment_count by value: %+v", got)
+		}
+		got = q(traces.MetricsQuery{View: "TRACES", Metric: "trace_count", Aggregations: count, Filters: []string{"trace.status = 'NONE'"}})
+		if len(got) != 1 || got[0].Values["COUNT"] != 0 {
+			t.Errorf("nothing counted: %+v", got)
+		}
+		for _, bad := range []traces.MetricsQuery{
+			{View: "TRACES", Metric: "total_tokens", Aggregations: count},
+			{View: "TRACES", Metric: "trace_count", Aggregations: []traces.Aggregation{{Type: "AVG"}}},
+			{View: "TRACES", Metric: "trace_count", Aggregations: count, Dimensions: []string{"span_name"}},
+			{View: "TRACES", Metric: "trace_count", Aggregations: count, Filters: []string{"span.name = 'x'"}},
+			{View: "TRACES", Metric: "trace_count", Aggregations: count, Filters: []string{"trace.status != 'x'"}},
+			{View: "TRACES", Metric: "trace_count", Aggregations: count, TimeIntervalSeconds: 60},
+			{View: "NOPE", Metric: "trace_count", Aggregations: count},
+		} {
+			bad.ExperimentIDs = []string{e.exp}
+			if _, err := e.s.QueryMetrics(ctx, bad); fault.KindOf(err) != fault.Invalid {
+				t.Errorf("%+v: %v", bad, err)
+			}
+		}
+	})
+}
