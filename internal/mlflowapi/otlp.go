@@ -58,7 +58,11 @@ func (a *API) exportTraces(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.opts.Traces.IngestSpans(r.Context(), exp, r.Header.Get(runHeader), &data); err != nil {
+	var encoded []byte // the spans' bytes are stored as they came
+	if mt != "application/json" {
+		encoded = body
+	}
+	if _, err := a.opts.Traces.IngestEncodedSpans(r.Context(), exp, r.Header.Get(runHeader), &data, encoded); err != nil {
 		return nil, err
 	}
 	if mt == "application/json" {

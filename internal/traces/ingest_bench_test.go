@@ -52,7 +52,7 @@ func BenchmarkIngestSpans(b *testing.B) {
 				if err := proto.Unmarshal(body, &data); err != nil {
 					b.Error(err)
 				}
-				if _, err := s.IngestSpans(ctx, exp, "", &data); err != nil {
+				if _, err := s.IngestEncodedSpans(ctx, exp, "", &data, body); err != nil {
 					b.Error(err)
 				}
 			}

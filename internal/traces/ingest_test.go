@@ -138,3 +138,43 @@ func spanNames(t *testing.T, spans [][]byte) []string {
 	}
 	return names
 }
+
+// Spans received as protobuf are stored as they came; an encoding that is not the
+// request's is not used.
+func TestIngestEncodedSpans(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s, exp := newIngestService(t, db)
+		a, b := span([]byte("aaaaaaaaaaaaaaaa"), 1, 0, "a", 1e9), span([]byte("bbbbbbbbbbbbbbbb"), 1, 0, "b", 1e9)
+		data := &tracepb.TracesData{ResourceSpans: []*tracepb.ResourceSpans{
+			{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{a}}}},
+			{ScopeSpans: []*tracepb.ScopeSpans{{Scope: &commonpb.InstrumentationScope{Name: "x"}}, {Spans: []*tracepb.Span{b}}}},
+		}}
+		encoded, err := proto.Marshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decoded tracepb.TracesData
+		if err := proto.Unmarshal(encoded, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		c := span([]byte("cccccccccccccccc"), 1, 0, "c", 1e9)
+		if _, err := s.IngestEncodedSpans(ctx, exp, "", &decoded, encoded); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.IngestEncodedSpans(ctx, exp, "", request(c), encoded); err != nil { // not c's encoding
+			t.Fatal(err)
+		}
+		ids := []string{"tr-" + hexOf(a.TraceId), "tr-" + hexOf(b.TraceId), "tr-" + hexOf(c.TraceId)}
+		stored, err := s.Spans(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []*tracepb.Span{a, b, c} {
+			var got tracepb.Span
+			if len(stored[ids[i]]) != 1 || proto.Unmarshal(stored[ids[i]][0], &got) != nil || !proto.Equal(&got, want) {
+				t.Errorf("span %s: stored %v", want.Name, &got)
+			}
+		}
+	})
+}

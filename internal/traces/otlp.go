@@ -10,6 +10,7 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -42,7 +43,14 @@ type otelTrace struct {
 // exist in the same experiment). runID, when set, is a run the traces are linked to.
 // It returns how many spans it stored.
 func (s *Service) IngestSpans(ctx context.Context, experimentID, runID string, data *tracepb.TracesData) (int, error) {
-	traces, n, err := gatherSpans(data)
+	return s.IngestEncodedSpans(ctx, experimentID, runID, data, nil)
+}
+
+// IngestEncodedSpans is IngestSpans for a request received as protobuf: encoded is
+// data's encoding, from which each span's bytes are stored as they came rather than
+// encoded anew. encoded may be nil.
+func (s *Service) IngestEncodedSpans(ctx context.Context, experimentID, runID string, data *tracepb.TracesData, encoded []byte) (int, error) {
+	traces, n, err := gatherSpans(data, spanEncodings(encoded))
 	if err != nil {
 		return 0, err
 	}
@@ -65,8 +73,9 @@ func (s *Service) IngestSpans(ctx context.Context, experimentID, runID string, d
 }
 
 // gatherSpans checks every span of a request and groups them by trace, in the order
-// of their ids; a span sent twice is kept in its last copy.
-func gatherSpans(data *tracepb.TracesData) ([]*otelTrace, int, error) {
+// of their ids; a span sent twice is kept in its last copy. encoded, when it has as many
+// entries as there are spans, holds each span's encoding in order.
+func gatherSpans(data *tracepb.TracesData, encoded [][]byte) ([]*otelTrace, int, error) {
 	byID := map[string]*otelTrace{}
 	n := 0
 	for _, rs := range data.GetResourceSpans() {
@@ -80,6 +89,9 @@ func gatherSpans(data *tracepb.TracesData) ([]*otelTrace, int, error) {
 					return nil, 0, err
 				}
 				os.seq = n
+				if len(encoded) >= n {
+					os.content = encoded[n-1]
+				}
 				id := "tr-" + os.traceID
 				t := byID[id]
 				if t == nil {
@@ -94,6 +106,13 @@ func gatherSpans(data *tracepb.TracesData) ([]*otelTrace, int, error) {
 		return nil, 0, fault.Invalidf("Invalid OpenTelemetry request: no spans found")
 	}
 	traces := make([]*otelTrace, 0, len(byID))
+	if len(encoded) != n { // not the encoding of data: encode the spans anew
+		for _, t := range byID {
+			for i := range t.spans {
+				t.spans[i].content = nil
+			}
+		}
+	}
 	for _, id := range slices.Sorted(maps.Keys(byID)) { // one lock order for concurrent writers
 		t := byID[id]
 		if err := t.finish(); err != nil {
@@ -115,7 +134,8 @@ func (t *otelTrace) add(os otelSpan) {
 }
 
 // finish sets the trace's times and root from its spans (the root is the last span
-// received without a parent) and encodes each span for its row.
+// received without a parent) and encodes each span for its row (unless its encoding
+// came with it).
 func (t *otelTrace) finish() error {
 	rootSeq := 0
 	t.start = t.spans[0].span.StartTimeUnixNano
@@ -129,9 +149,11 @@ func (t *otelTrace) finish() error {
 		if attrs := attributesJSON(os.span.Attributes); attrs != nil {
 			os.attributes = string(attrs)
 		}
-		var err error
-		if os.content, err = proto.Marshal(os.span); err != nil {
-			return fault.Wrap(fault.Invalid, err, "Invalid span '%s'", clip(os.span.Name))
+		if os.content == nil {
+			var err error
+			if os.content, err = proto.Marshal(os.span); err != nil {
+				return fault.Wrap(fault.Invalid, err, "Invalid span '%s'", clip(os.span.Name))
+			}
 		}
 	}
 	return nil
@@ -358,4 +380,50 @@ func statusName(c tracepb.Status_StatusCode) string {
 		return "ERROR"
 	}
 	return "UNSET"
+}
+
+// spanEncodings returns the bytes of each span in an encoded ExportTraceServiceRequest
+// (TracesData), in the order proto.Unmarshal lists them: resource_spans (1), their
+// scope_spans (2), their spans (2). Nil if the encoding cannot be read.
+func spanEncodings(encoded []byte) [][]byte {
+	var out [][]byte
+	err := eachMessage(encoded, 1, func(rs []byte) error {
+		return eachMessage(rs, 2, func(ss []byte) error {
+			return eachMessage(ss, 2, func(sp []byte) error {
+				out = append(out, sp)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// eachMessage calls fn with the value of every occurrence of field num (a message) in b.
+func eachMessage(b []byte, num protowire.Number, fn func([]byte) error) error {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return protowire.ParseError(l)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			b = b[l:]
+			continue
+		}
+		if l = protowire.ConsumeFieldValue(n, typ, b); l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+	}
+	return nil
 }

@@ -39,7 +39,10 @@ func attributesJSON(attrs []*commonpb.KeyValue) []byte {
 	}
 	b = append(b, '}')
 	// PostgreSQL's jsonb refuses the NUL character; the search form does without it.
-	return bytes.ReplaceAll(b, []byte(`\u0000`), []byte(`\ufffd`))
+	if nul := []byte(`\u0000`); bytes.Contains(b, nul) {
+		b = bytes.ReplaceAll(b, nul, []byte(`\ufffd`))
+	}
+	return b
 }
 
 // appendAttrValue appends v as JSON; top says v is an attribute's own value, whose
@@ -86,7 +89,18 @@ func appendAttrValue(b []byte, v *commonpb.AnyValue, top bool) []byte {
 	return append(b, "null"...)
 }
 
+// appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always encodes
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			buf := bytes.NewBuffer(b)
+			enc := json.NewEncoder(buf)
+			enc.SetEscapeHTML(false) // <, > and & as themselves, as on the fast path
+			enc.Encode(s)            // a string always encodes
+			return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
