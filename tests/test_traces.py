@@ -473,6 +473,9 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
     assert found("span.name IN ('chat', 'nope')") == {chat}
     assert found("span.name RLIKE '^retr.*docs$'") == {agent}
     assert found("span.name ILIKE 'AGE%'") == {agent}
+    assert found("span.attributes.`mlflow.spanType` = 'RETRIEVER'") == {agent}
+    assert found("span.attributes.`mlflow.spanType` RLIKE '^LL'") == {agent, chat}
+    assert found("text ILIKE '%RETRIEVE%'") == {agent}
     assert found("feedback.correct = 'true'") == {agent}
     assert found("feedback.correct != 'true'") == {chat}
     assert found("feedback.tone = 'polite'") == {agent}

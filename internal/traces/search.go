@@ -135,8 +135,14 @@ func (d filterSQL) add(q *sqlsearch.Query, filter []search.Comparison) error {
 			q.Add("EXISTS (SELECT 1 FROM trace_assessments a WHERE a.trace_id = t.trace_id AND a.name = ? AND "+
 				d.assessmentJSON("issue").isKind+")", []any{c.Str})
 		case search.Attribute:
-			if c.Key == "text" {
-				return fault.Invalidf("Filtering traces on span content ('text', 'span.content') is not supported yet")
+			if c.Key == "text" { // MLflow's full-text search: span.content
+				c.Entity, c.Key = search.Span, "content"
+				cond, args, err := d.span(c)
+				if err != nil {
+					return err
+				}
+				q.Add("EXISTS (SELECT 1 FROM trace_spans s WHERE s.trace_id = t.trace_id AND "+cond+")", args)
+				break
 			}
 			if c.Key != "prompt" {
 				q.Add(d.condition(c))
@@ -183,15 +189,53 @@ func (d filterSQL) condition(c search.Comparison) (string, []any) {
 var spanColumns = map[string]string{"name": "s.name", "type": "s.type", "status": "s.status"}
 
 // span renders a comparison with a span's name, type or status (MLflow's span
-// status: OK, ERROR or UNSET), a condition on trace_spans s.
+// status: OK, ERROR or UNSET), one of its attributes or its content, a condition on
+// trace_spans s.
 func (d filterSQL) span(c search.Comparison) (string, []any, error) {
-	col, ok := spanColumns[c.Key]
-	if !ok {
-		return "", nil, fault.Invalidf("Filtering traces on span attributes and span content ('span.%s') is not supported yet; "+
-			"span.name, span.type and span.status are", clip(c.Key))
+	if col, ok := spanColumns[c.Key]; ok {
+		cond, args := sqlsearch.CompareIn(string(d), col, c)
+		return cond, args, nil
 	}
-	cond, args := sqlsearch.CompareIn(string(d), col, c)
-	return cond, args, nil
+	if c.Key == "content" {
+		cond, args := sqlsearch.CompareIn(string(d), d.spanContent(), c)
+		return cond, args, nil
+	}
+	key := strings.TrimPrefix(c.Key, search.SpanAttributePrefix)
+	if len(key) >= 2 && key[0] == '`' && key[len(key)-1] == '`' {
+		key = key[1 : len(key)-1]
+	}
+	col, args, err := d.spanAttribute(key)
+	if err != nil {
+		return "", nil, err
+	}
+	cond, cmpArgs := sqlsearch.CompareIn(string(d), col, c)
+	return cond, append(args, cmpArgs...), nil
+}
+
+// spanAttribute is the value of a span's attribute key (trace_spans.attributes holds
+// them decoded): a string as itself, any other value as its JSON (3, true,
+// ["a","b"]); NULL when the span has no such attribute.
+func (d filterSQL) spanAttribute(key string) (string, []any, error) {
+	if d == postgres {
+		return "(CASE jsonb_typeof(s.attributes -> CAST(? AS text)) WHEN 'string' THEN s.attributes ->> CAST(? AS text) " +
+			"ELSE (s.attributes -> CAST(? AS text))::text END)", []any{key, key, key}, nil
+	}
+	if strings.ContainsAny(key, `"\`) {
+		return "", nil, fault.Invalidf("Invalid span attribute name '%s': it may not hold '\"' or '\\'", clip(key))
+	}
+	path := `$."` + key + `"`
+	return "(CASE json_type(s.attributes, ?) WHEN 'text' THEN s.attributes ->> ? ELSE s.attributes -> ? END)", []any{path, path, path}, nil
+}
+
+// spanContent is what span.content (and the filter text) search: the span's name and its
+// attributes' JSON, inputs and outputs included. MLflow searches the JSON of the whole
+// span; the OpenTelemetry span kept here is protobuf, whose attributes are the searchable
+// part.
+func (d filterSQL) spanContent() string {
+	if d == postgres {
+		return "(s.name || ' ' || COALESCE(s.attributes::text, ''))"
+	}
+	return "(s.name || ' ' || COALESCE(s.attributes, ''))"
 }
 
 // assessment renders a comparison with the value of a trace's feedback or expectation

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/mlship/mlship/internal/fault"
@@ -25,6 +26,10 @@ func TestSearchSpansAndAssessments(t *testing.T) {
 		b := []byte("bbbbbbbbbbbbbbbb")
 		chat := span(b, 1, 0, "chat", 2e9)
 		chat.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK}
+		chat.Attributes = append(chat.Attributes,
+			&commonpb.KeyValue{Key: "model", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: `"gpt-4o"`}}},
+			&commonpb.KeyValue{Key: "mlflow.spanInputs", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: `{"question": "capital of Italy?"}`}}},
+			&commonpb.KeyValue{Key: "max.tokens", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 12}}})
 		if _, err := e.s.IngestSpans(ctx, e.exp, "", request(root, span(a, 2, 1, "retrieve_docs", 1e9), chat)); err != nil {
 			t.Fatal(err)
 		}
@@ -94,6 +99,18 @@ func TestSearchSpansAndAssessments(t *testing.T) {
 			{"run_id IS NULL", "tr-plain " + idB + " " + idA},
 			{"status RLIKE 'ERR'", idA},
 			{"issue.id = 'iss-7'", idB},
+			{"span.attributes.model = 'gpt-4o'", idB},
+			{"span.attributes.model LIKE 'gpt%'", idB},
+			{"span.attributes.model RLIKE '^gpt-4'", idB},
+			{"span.attributes.model IN ('gpt-4o', 'x')", idB},
+			{"span.attributes.model != 'gpt-4o'", ""}, // spans without the attribute never match
+			{"span.attributes.`max.tokens` = '12'", idB},
+			{"span.attributes.`mlflow.spanType` = 'LLM'", idB + " " + idA},
+			{"span.attributes.model = 'gpt-4o' AND span.name = 'chat'", idB},
+			{"span.attributes.model = 'gpt-4o' AND span.name = 'agent'", ""},
+			{"span.content ILIKE '%ITALY%'", idB},
+			{"text LIKE '%capital%'", idB},
+			{"span.content LIKE '%retrieve%'", idA},
 			{"issue.id = 'iss-8'", ""},
 		} {
 			infos, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: tc.filter, OrderBy: []string{"timestamp DESC"}})
@@ -105,7 +122,7 @@ func TestSearchSpansAndAssessments(t *testing.T) {
 				t.Errorf("%q: got %q, want %q", tc.filter, got, tc.want)
 			}
 		}
-		for _, filter := range []string{"span.attributes.model = 'x'", "span.content LIKE '%x%'", "tags.x RLIKE '(a'"} {
+		for _, filter := range []string{"span.attributes. = 'x'", "tags.x RLIKE '(a'"} {
 			_, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: filter})
 			if fault.KindOf(err) != fault.Invalid {
 				t.Errorf("%q: got %v, want a 400", filter, err)
@@ -201,7 +218,7 @@ func TestLinkPromptsAndSearchByPrompt(t *testing.T) {
 				t.Errorf("%s: got %q %v, want %q", filter, ids(infos), err, want)
 			}
 		}
-		for _, filter := range []string{"prompt = 'qa'", "prompt = 'a/b/c'", "prompt LIKE 'qa%'", "text LIKE '%x%'"} {
+		for _, filter := range []string{"prompt = 'qa'", "prompt = 'a/b/c'", "prompt LIKE 'qa%'", "text = 'x'"} {
 			if _, _, err := e.s.Search(ctx, traces.SearchQuery{ExperimentIDs: []string{e.exp}, Filter: filter}); fault.KindOf(err) != fault.Invalid {
 				t.Errorf("%s: %v", filter, err)
 			}
