@@ -448,7 +448,8 @@ def _otlp_trace(experiment_id, base_url, root_name, children):
 
 
 def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, client):
-    # Spans are searchable where the server keeps them: those sent over OpenTelemetry.
+    # Spans sent over OpenTelemetry by any SDK, and those of the Python client's own traces
+    # (which it sends the same way to a server of MLflow 3.4 or later, as /version says).
     agent = _otlp_trace(traced_experiment, base_url, "agent", [("retrieve_docs", "RETRIEVER", Status.STATUS_CODE_OK),
                                                                 ("llm", "LLM", Status.STATUS_CODE_ERROR)])
     chat = _otlp_trace(traced_experiment, base_url, "chat", [("llm", "LLM", Status.STATUS_CODE_OK)])
@@ -467,6 +468,7 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
         return {t.info.trace_id for t in got}
 
     assert found("span.name = 'retrieve_docs'") == {agent}
+    assert found("span.name = 'add' AND span.type = 'TOOL'") == {added}
     assert found("span.type = 'LLM'") == {agent, chat}
     assert found("span.type = 'LLM' AND span.status = 'ERROR'") == {agent}
     assert found("span.type = 'RETRIEVER' AND span.status = 'ERROR'") == set()  # one span must match both
@@ -497,7 +499,7 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
     metrics = client._tracing_client.store.query_trace_metrics
     points = metrics(experiment_ids=[traced_experiment], view_type=MetricViewType.SPANS, metric_name="span_count",
                      aggregations=[MetricAggregation(AggregationType.COUNT)], dimensions=["span_type"])
-    assert {p.dimensions["span_type"]: p.values["COUNT"] for p in points} == {"LLM": 2, "RETRIEVER": 1}
+    assert {p.dimensions["span_type"]: p.values["COUNT"] for p in points} == {"LLM": 2, "RETRIEVER": 1, "TOOL": 1}
     points = metrics(experiment_ids=[traced_experiment], view_type=MetricViewType.ASSESSMENTS,
                      metric_name="assessment_value", filters=["assessment.name = 'correct'"],
                      aggregations=[MetricAggregation(AggregationType.AVG),
@@ -512,8 +514,32 @@ def test_search_traces_on_spans_and_assessments(base_url, traced_experiment, cli
             client.search_traces(locations=[traced_experiment], filter_string=bad)
 
 
+@pytest.fixture
+def client_before_3_4(monkeypatch):
+    """The Python client as it talks to a server older than MLflow 3.4: it keeps a trace's
+    spans to itself and uploads them as traces.json (as clients before 3.4 always do)."""
+    from mlflow.store.tracking.rest_store import RestStore
+    from packaging.version import Version
+
+    monkeypatch.setattr(RestStore, "_get_server_version", staticmethod(lambda _creds: Version("3.3.0")))
+    mlflow.tracing.reset()
+    yield
+    monkeypatch.undo()
+    mlflow.tracing.reset()  # the next trace finds the server's own version again
+
+
+def test_client_sends_its_spans_to_the_server(base_url, traced_experiment, client):
+    from packaging.version import Version
+
+    assert Version(requests.get(base_url + "/version", timeout=10).text) >= Version("3.4")
+    assert pipeline(1) == 4
+    tid = last_trace()
+    assert client.get_trace(tid).info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+    assert {s.name for s in client.get_trace(tid).data.spans} == {"pipeline", "retrieve", "add"}
+
+
 @pytest.mark.mlship_only  # MLflow's server answers traces/get only for spans it keeps itself
-def test_get_trace_serves_spans_uploaded_as_traces_json(base_url, traced_experiment, client):
+def test_get_trace_serves_spans_uploaded_as_traces_json(base_url, traced_experiment, client, client_before_3_4):
     assert pipeline(1) == 4
     tid = last_trace()
     assert "mlflow.trace.spansLocation" not in client.get_trace(tid).info.tags  # the client uploaded traces.json

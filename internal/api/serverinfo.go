@@ -10,8 +10,10 @@ import (
 // ServerInfo is the answer of GET /api/v1/server-info: what an operator checks of a
 // running server, such as whether model code runs sandboxed.
 type ServerInfo struct {
-	Version string      `json:"version"`
-	Workers WorkersInfo `json:"workers"`
+	Version string `json:"version"`
+	// MLflowVersion is the MLflow release whose REST API the server answers (GET /version).
+	MLflowVersion string      `json:"mlflow_version"`
+	Workers       WorkersInfo `json:"workers"`
 }
 
 // WorkersInfo describes the processes that run model code.
@@ -65,7 +67,7 @@ func NewWorkersInfo(sb *sandbox.Sandbox, unsandboxed bool, runtimes []string, py
 
 func (a *API) serverInfo(w http.ResponseWriter, r *http.Request) (any, error) {
 	info := a.info
-	info.Version = version.Version
+	info.Version, info.MLflowVersion = version.Version, version.MLflow
 	if info.Workers.Runtimes == nil {
 		info.Workers.Runtimes = []string{}
 	}

@@ -303,7 +303,7 @@ func TestSpecialFloatsOnTheWire(t *testing.T) {
 
 func TestHealthEndpoints(t *testing.T) {
 	s := newServer(t, nil)
-	for path, want := range map[string]string{"/health": "OK", "/version": version.Version, "/healthz": "ok", "/readyz": "ok"} {
+	for path, want := range map[string]string{"/health": "OK", "/version": version.MLflow, "/healthz": "ok", "/readyz": "ok"} {
 		r := s.do(t, "GET", path, nil)
 		if r.status != 200 || strings.TrimSpace(string(r.body)) != want || want == "" {
 			t.Errorf("GET %s = %d %q, want 200 %q", path, r.status, r.body, want)

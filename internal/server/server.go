@@ -264,7 +264,7 @@ func (s *Server) routes(opts httpx.RouterOptions) (http.Handler, *httpx.Router, 
 	}
 	s.faces.inference.Register(rt)
 	s.faces.ui.Register(rt)
-	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.Version),
+	for path, h := range map[string]http.HandlerFunc{"/health": plain("OK"), "/version": plain(version.MLflow),
 		"/healthz": plain("ok"), "/readyz": s.ready} {
 		rt.Handle(httpx.Route{Method: "GET", Path: path, Access: httpx.Public, Handler: h})
 	}
