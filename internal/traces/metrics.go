@@ -339,10 +339,10 @@ type metricsView struct {
 }
 
 func (d filterSQL) metricsView(view, metric string) metricsView {
-	traceName := "(SELECT x.value FROM trace_tags x WHERE x.trace_id = t.trace_id AND x.key = '" + TagTraceName + "')"
+	traceName := "(SELECT x.value FROM trace_tags x WHERE x.trace_key = t.trace_key AND x.key = '" + TagTraceName + "')"
 	switch view {
 	case "SPANS":
-		v := metricsView{d: d, view: view, from: "trace_info t JOIN trace_spans s ON s.trace_id = t.trace_id", value: "1",
+		v := metricsView{d: d, view: view, from: "trace_info t JOIN trace_spans s ON s.trace_key = t.trace_key", value: "1",
 			rangeTime: "t.request_time", bucketTime: "(s.start_time_unix_nano / 1000000)",
 			dims: map[string]string{"span_name": "s.name", "span_type": "s.type", "span_status": "s.status"}}
 		if metric == "latency" {
@@ -393,11 +393,11 @@ func (v metricsView) filter(s string) (string, []any, error) {
 	case f.View == "trace" && f.Entity == "status":
 		return "t.state = ?", []any{f.Value}, nil
 	case f.View == "trace" && f.Entity == "tag":
-		return "EXISTS (SELECT 1 FROM trace_tags x WHERE x.trace_id = t.trace_id AND x.key = ? AND x.value = ?)", []any{f.Key, f.Value}, nil
+		return "EXISTS (SELECT 1 FROM trace_tags x WHERE x.trace_key = t.trace_key AND x.key = ? AND x.value = ?)", []any{f.Key, f.Value}, nil
 	case f.View == "trace" && f.Entity == "metadata" && f.Key == MetaSourceRun:
 		return "EXISTS (SELECT 1 FROM trace_runs x WHERE x.trace_id = t.trace_id AND x.run_uuid = ?)", []any{f.Value}, nil
 	case f.View == "trace":
-		return "EXISTS (SELECT 1 FROM trace_metadata x WHERE x.trace_id = t.trace_id AND x.key = ? AND x.value = ?)", []any{f.Key, f.Value}, nil
+		return "EXISTS (SELECT 1 FROM trace_metadata x WHERE x.trace_key = t.trace_key AND x.key = ? AND x.value = ?)", []any{f.Key, f.Value}, nil
 	case f.View == "span" && v.view != "SPANS":
 		return "", nil, fault.Invalidf("Filtering by span is only supported for SPANS view type, got %s", v.view)
 	case f.View == "span":

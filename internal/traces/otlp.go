@@ -211,27 +211,27 @@ func writeTraces(ctx context.Context, tx *store.Tx, experimentID, runID string, 
 	for i, t := range traces {
 		ids[i] = t.id
 	}
-	exists, err := lockTraces(ctx, tx, ids, experimentID)
+	keys, err := lockTraces(ctx, tx, ids, experimentID)
 	if err != nil {
 		return err
 	}
 	var infos []Info
 	var old []*otelTrace
 	for _, t := range traces {
-		if exists[t.id] {
+		if _, ok := keys[t.id]; ok {
 			old = append(old, t)
 		} else {
 			infos = append(infos, newInfo(experimentID, t))
 		}
 	}
-	if err := insertInfos(ctx, tx, infos); err != nil {
+	if err := insertInfos(ctx, tx, infos, keys); err != nil {
 		return err
 	}
-	if err := insertSpans(ctx, tx, traces); err != nil {
+	if err := insertSpans(ctx, tx, traces, keys); err != nil {
 		return err
 	}
 	for _, t := range old {
-		if err := refreshInfo(ctx, tx, t); err != nil {
+		if err := refreshInfo(ctx, tx, t, keys[t.id]); err != nil {
 			return err
 		}
 	}
@@ -292,10 +292,10 @@ func rootTags(root *tracepb.Span) map[string]string {
 }
 
 // refreshInfo brings a trace's times, state and name in line with its stored spans.
-func refreshInfo(ctx context.Context, tx *store.Tx, t *otelTrace) error {
+func refreshInfo(ctx context.Context, tx *store.Tx, t *otelTrace, key int64) error {
 	var start, end int64
-	if err := tx.QueryRowContext(ctx, `SELECT MIN(start_time_unix_nano), COALESCE(MAX(end_time_unix_nano), 0) FROM trace_spans WHERE trace_id = ?`,
-		t.id).Scan(&start, &end); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT MIN(start_time_unix_nano), COALESCE(MAX(end_time_unix_nano), 0) FROM trace_spans WHERE trace_key = ?`,
+		key).Scan(&start, &end); err != nil {
 		return err
 	}
 	startMs := start / 1e6
@@ -304,26 +304,26 @@ func refreshInfo(ctx context.Context, tx *store.Tx, t *otelTrace) error {
 		dur = max(end/1e6-startMs, 0)
 	}
 	if t.root == nil {
-		_, err := tx.ExecContext(ctx, `UPDATE trace_info SET request_time = ?, execution_duration = COALESCE(?, execution_duration) WHERE trace_id = ?`,
-			startMs, dur, t.id)
+		_, err := tx.ExecContext(ctx, `UPDATE trace_info SET request_time = ?, execution_duration = COALESCE(?, execution_duration) WHERE trace_key = ?`,
+			startMs, dur, key)
 		return err
 	}
 	state := StateOK
 	if t.root.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 		state = StateError
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE trace_info SET request_time = ?, execution_duration = ?, state = ? WHERE trace_id = ?`,
-		startMs, dur, state, t.id); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE trace_info SET request_time = ?, execution_duration = ?, state = ? WHERE trace_key = ?`,
+		startMs, dur, state, key); err != nil {
 		return err
 	}
 	tags := rootTags(t.root)
 	tags[TagSpansLocation] = SpansInStore
-	return upsertPairs(ctx, tx, "trace_tags", t.id, tags)
+	return upsertPairs(ctx, tx, "trace_tags", key, tags)
 }
 
 // insertSpans writes the traces' spans in multi-row statements; a span sent again
 // replaces the one stored.
-func insertSpans(ctx context.Context, tx *store.Tx, traces []*otelTrace) error {
+func insertSpans(ctx context.Context, tx *store.Tx, traces []*otelTrace, keys map[string]int64) error {
 	const width = 10
 	per := tx.Dialect().MaxParams() / width
 	args := make([]any, 0, width*per)
@@ -331,15 +331,16 @@ func insertSpans(ctx context.Context, tx *store.Tx, traces []*otelTrace) error {
 		if len(args) == 0 {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO trace_spans (trace_id, span_id, parent_span_id, name, type, status,
+		_, err := tx.ExecContext(ctx, `INSERT INTO trace_spans (trace_key, span_id, parent_span_id, name, type, status,
 			start_time_unix_nano, end_time_unix_nano, attributes, content) VALUES `+store.RowsOf(width, len(args)/width)+`
-			ON CONFLICT (trace_id, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name,
+			ON CONFLICT (trace_key, span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id, name = excluded.name,
 			type = excluded.type, status = excluded.status, start_time_unix_nano = excluded.start_time_unix_nano,
 			end_time_unix_nano = excluded.end_time_unix_nano, attributes = excluded.attributes, content = excluded.content`, args...)
 		args = args[:0]
 		return err
 	}
 	for _, t := range traces {
+		key := keys[t.id]
 		for _, os := range t.spans {
 			if len(args) == width*per {
 				if err := flush(); err != nil {
@@ -350,7 +351,7 @@ func insertSpans(ctx context.Context, tx *store.Tx, traces []*otelTrace) error {
 			if os.span.EndTimeUnixNano > 0 {
 				end = int64(os.span.EndTimeUnixNano)
 			}
-			args = append(args, t.id, os.spanID, nullable(os.parentID), os.span.Name, nullable(spanType(os.span)),
+			args = append(args, key, os.spanID, nullable(os.parentID), os.span.Name, nullable(spanType(os.span)),
 				statusName(os.span.GetStatus().GetCode()), int64(os.span.StartTimeUnixNano), end, os.attributes, os.content)
 		}
 	}

@@ -39,9 +39,10 @@ func (s *Service) LinkPrompts(ctx context.Context, traceID string, versions []Pr
 		}
 	}
 	return s.db.Write(ctx, func(tx *store.Tx) error {
+		var key int64
 		var current sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT (SELECT value FROM trace_tags WHERE trace_id = i.trace_id AND key = ?)
-			FROM trace_info i WHERE i.trace_id = ?`, TagLinkedPrompts, traceID).Scan(&current)
+		err := tx.QueryRowContext(ctx, `SELECT i.trace_key, (SELECT value FROM trace_tags WHERE trace_key = i.trace_key AND key = ?)
+			FROM trace_info i WHERE i.trace_id = ?`, TagLinkedPrompts, traceID).Scan(&key, &current)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(traceID)
 		}
@@ -65,8 +66,8 @@ func (s *Service) LinkPrompts(ctx context.Context, traceID string, versions []Pr
 		if len(value) > MaxValueLength {
 			return fault.Invalidf("The trace's linked prompts would take %d characters; a tag holds at most %d", len(value), MaxValueLength)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)
-			ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value`, traceID, TagLinkedPrompts, value)
+		_, err = tx.ExecContext(ctx, `INSERT INTO trace_tags (trace_key, key, value) VALUES (?, ?, ?)
+			ON CONFLICT (trace_key, key) DO UPDATE SET value = excluded.value`, key, TagLinkedPrompts, value)
 		return err
 	})
 }
@@ -114,6 +115,6 @@ func promptCondition(value string) (string, []any, error) {
 	n, v := esc.Replace(jsonString(name)), esc.Replace(jsonString(version))
 	spaced := `%{"name": ` + n + `, "version": ` + v + `}%`
 	compact := `%{"name":` + n + `,"version":` + v + `}%`
-	return `EXISTS (SELECT 1 FROM trace_tags x WHERE x.trace_id = t.trace_id AND x.key = ? AND
+	return `EXISTS (SELECT 1 FROM trace_tags x WHERE x.trace_key = t.trace_key AND x.key = ? AND
 		(x.value LIKE ? ESCAPE '\' OR x.value LIKE ? ESCAPE '\'))`, []any{TagLinkedPrompts, spaced, compact}, nil
 }

@@ -29,13 +29,15 @@ func (s *Service) GetInfos(ctx context.Context, ids []string) ([]*Info, error) {
 	for chunk := range slices.Chunk(ids, s.db.Dialect().MaxParams()) {
 		args := anys(chunk)
 		in := "(" + store.Placeholders(len(chunk)) + ")"
-		err := store.ScanEach(ctx, r, `SELECT trace_id, experiment_id, client_request_id, request_time, execution_duration, state,
-			request_preview, response_preview FROM trace_info WHERE trace_id IN `+in, args, func(rows *sql.Rows) error {
+		byKey := map[int64]*Info{}
+		var keys []any
+		err := store.ScanEach(ctx, r, `SELECT trace_key, trace_id, experiment_id, client_request_id, request_time, execution_duration,
+			state, request_preview, response_preview FROM trace_info WHERE trace_id IN `+in, args, func(rows *sql.Rows) error {
 			var in Info
-			var exp int64
+			var key, exp int64
 			var client, reqPrev, respPrev sql.NullString
 			var dur sql.NullInt64
-			if err := rows.Scan(&in.TraceID, &exp, &client, &in.RequestTime, &dur, &in.State, &reqPrev, &respPrev); err != nil {
+			if err := rows.Scan(&key, &in.TraceID, &exp, &client, &in.RequestTime, &dur, &in.State, &reqPrev, &respPrev); err != nil {
 				return err
 			}
 			in.ExperimentID = strconv.FormatInt(exp, 10)
@@ -45,21 +47,28 @@ func (s *Service) GetInfos(ctx context.Context, ids []string) ([]*Info, error) {
 			}
 			in.Tags, in.Metadata = map[string]string{}, map[string]string{}
 			byID[in.TraceID] = &in
+			byKey[key] = &in
+			keys = append(keys, key)
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		if len(keys) == 0 {
+			continue
+		}
 		for table, field := range map[string]func(*Info) map[string]string{
 			"trace_tags":     func(i *Info) map[string]string { return i.Tags },
 			"trace_metadata": func(i *Info) map[string]string { return i.Metadata },
 		} {
-			err := store.ScanEach(ctx, r, `SELECT trace_id, key, value FROM `+table+` WHERE trace_id IN `+in, args, func(rows *sql.Rows) error {
-				var id, k, v string
-				if err := rows.Scan(&id, &k, &v); err != nil {
+			err := store.ScanEach(ctx, r, `SELECT trace_key, key, value FROM `+table+` WHERE trace_key IN (`+
+				store.Placeholders(len(keys))+`)`, keys, func(rows *sql.Rows) error {
+				var key int64
+				var k, v string
+				if err := rows.Scan(&key, &k, &v); err != nil {
 					return err
 				}
-				if info := byID[id]; info != nil {
+				if info := byKey[key]; info != nil {
 					field(info)[k] = v
 				}
 				return nil
@@ -105,8 +114,9 @@ func (s *Service) ExperimentOf(ctx context.Context, id string) (string, error) {
 func (s *Service) Spans(ctx context.Context, ids []string) (map[string][][]byte, error) {
 	out := make(map[string][][]byte, len(ids))
 	for chunk := range slices.Chunk(ids, s.db.Dialect().MaxParams()) {
-		err := store.ScanEach(ctx, s.db.Reader(), `SELECT trace_id, content FROM trace_spans WHERE trace_id IN (`+
-			store.Placeholders(len(chunk))+`) ORDER BY trace_id, start_time_unix_nano, span_id`, anys(chunk), func(rows *sql.Rows) error {
+		err := store.ScanEach(ctx, s.db.Reader(), `SELECT i.trace_id, s.content FROM trace_info i
+			JOIN trace_spans s ON s.trace_key = i.trace_key WHERE i.trace_id IN (`+store.Placeholders(len(chunk))+`)
+			ORDER BY i.trace_id, s.start_time_unix_nano, s.span_id`, anys(chunk), func(rows *sql.Rows) error {
 			var id string
 			var content []byte
 			if err := rows.Scan(&id, &content); err != nil {

@@ -141,7 +141,7 @@ func (d filterSQL) add(q *sqlsearch.Query, filter []search.Comparison) error {
 				if err != nil {
 					return err
 				}
-				q.Add("EXISTS (SELECT 1 FROM trace_spans s WHERE s.trace_id = t.trace_id AND "+cond+")", args)
+				q.Add("EXISTS (SELECT 1 FROM trace_spans s WHERE s.trace_key = t.trace_key AND "+cond+")", args)
 				break
 			}
 			if c.Key != "prompt" {
@@ -158,7 +158,7 @@ func (d filterSQL) add(q *sqlsearch.Query, filter []search.Comparison) error {
 		}
 	}
 	if len(span) > 0 {
-		q.Add("EXISTS (SELECT 1 FROM trace_spans s WHERE s.trace_id = t.trace_id AND "+strings.Join(span, " AND ")+")", spanArgs)
+		q.Add("EXISTS (SELECT 1 FROM trace_spans s WHERE s.trace_key = t.trace_key AND "+strings.Join(span, " AND ")+")", spanArgs)
 	}
 	return nil
 }
@@ -169,12 +169,12 @@ func (d filterSQL) condition(c search.Comparison) (string, []any) {
 	dialect := string(d)
 	switch {
 	case c.Entity == search.Tag:
-		return sqlsearch.KeyedExistsIn(dialect, "trace_tags", "x.trace_id = t.trace_id", c)
+		return sqlsearch.KeyedExistsIn(dialect, "trace_tags", "x.trace_key = t.trace_key", c)
 	case c.Entity == search.Metadata:
-		return sqlsearch.KeyedExistsIn(dialect, "trace_metadata", "x.trace_id = t.trace_id", c)
+		return sqlsearch.KeyedExistsIn(dialect, "trace_metadata", "x.trace_key = t.trace_key", c)
 	case c.Key == "name":
 		c.Key = TagTraceName
-		return sqlsearch.KeyedExistsIn(dialect, "trace_tags", "x.trace_id = t.trace_id", c)
+		return sqlsearch.KeyedExistsIn(dialect, "trace_tags", "x.trace_key = t.trace_key", c)
 	case c.Key == "run_id" && c.Op == search.IsNull:
 		return "NOT EXISTS (SELECT 1 FROM trace_runs x WHERE x.trace_id = t.trace_id)", nil
 	case c.Key == "run_id" && c.Op == search.IsNotNull:
@@ -315,11 +315,11 @@ func (d filterSQL) assessmentJSON(kind string) assessmentSQL {
 func orderExpr(o search.OrderBy) (string, []any) {
 	switch {
 	case o.Entity == search.Tag:
-		return "(SELECT x.value FROM trace_tags x WHERE x.trace_id = t.trace_id AND x.key = ?)", []any{o.Key}
+		return "(SELECT x.value FROM trace_tags x WHERE x.trace_key = t.trace_key AND x.key = ?)", []any{o.Key}
 	case o.Entity == search.Metadata:
-		return "(SELECT x.value FROM trace_metadata x WHERE x.trace_id = t.trace_id AND x.key = ?)", []any{o.Key}
+		return "(SELECT x.value FROM trace_metadata x WHERE x.trace_key = t.trace_key AND x.key = ?)", []any{o.Key}
 	case o.Key == "name":
-		return "(SELECT x.value FROM trace_tags x WHERE x.trace_id = t.trace_id AND x.key = ?)", []any{TagTraceName}
+		return "(SELECT x.value FROM trace_tags x WHERE x.trace_key = t.trace_key AND x.key = ?)", []any{TagTraceName}
 	case o.Key == "run_id":
 		return "(SELECT MIN(x.run_uuid) FROM trace_runs x WHERE x.trace_id = t.trace_id)", nil
 	}

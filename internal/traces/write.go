@@ -28,20 +28,20 @@ func (s *Service) StartTrace(ctx context.Context, in Info) (*Info, error) {
 	}
 	in.Tags[TagArtifactLocation] = strings.TrimSuffix(exp.ArtifactLocation, "/") + "/traces/" + in.TraceID + "/artifacts"
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		exists, err := lockTrace(ctx, tx, in.TraceID, in.ExperimentID)
+		key, exists, err := lockTrace(ctx, tx, in.TraceID, in.ExperimentID)
 		if err != nil {
 			return err
 		}
 		if exists {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM trace_spans WHERE trace_id = ?`, in.TraceID).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM trace_spans WHERE trace_key = ?`, key).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				in.Tags[TagSpansLocation] = SpansInStore
 			}
 		}
-		return upsertInfo(ctx, tx, &in, exists)
+		return upsertInfo(ctx, tx, &in, key, exists)
 	})
 	if err != nil {
 		return nil, err
@@ -79,65 +79,89 @@ func checkInfo(in *Info) error {
 	return nil
 }
 
-// lockTrace reports whether the trace exists, locking its row, and refuses a trace of
-// another experiment: moving a trace would let a writer of one experiment rewrite
-// another's.
-func lockTrace(ctx context.Context, tx *store.Tx, id, experimentID string) (bool, error) {
-	var exp int64
-	err := tx.QueryRowContext(ctx, `SELECT experiment_id FROM trace_info WHERE trace_id = ?`+tx.Dialect().ForUpdate("trace_info"), id).Scan(&exp)
+// lockTrace reports whether the trace exists, and its key if so, locking its row, and
+// refuses a trace of another experiment: moving a trace would let a writer of one
+// experiment rewrite another's.
+func lockTrace(ctx context.Context, tx *store.Tx, id, experimentID string) (int64, bool, error) {
+	var key, exp int64
+	err := tx.QueryRowContext(ctx, `SELECT trace_key, experiment_id FROM trace_info WHERE trace_id = ?`+
+		tx.Dialect().ForUpdate("trace_info"), id).Scan(&key, &exp)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
+		return 0, false, nil
 	case err != nil:
-		return false, err
+		return 0, false, err
 	case strconv.FormatInt(exp, 10) != experimentID:
-		return false, fault.Invalidf("Trace '%s' belongs to experiment %d, not %s", clip(id), exp, experimentID)
+		return 0, false, fault.Invalidf("Trace '%s' belongs to experiment %d, not %s", clip(id), exp, experimentID)
 	}
-	return true, nil
+	return key, true, nil
 }
 
-// lockTraces is lockTrace for many traces in one statement: it returns the ones that
-// exist.
-func lockTraces(ctx context.Context, tx *store.Tx, ids []string, experimentID string) (map[string]bool, error) {
-	exists := map[string]bool{}
+// lockTraces is lockTrace for many traces in one statement: it returns the keys of the
+// ones that exist.
+func lockTraces(ctx context.Context, tx *store.Tx, ids []string, experimentID string) (map[string]int64, error) {
+	keys := map[string]int64{}
 	for chunk := range slices.Chunk(ids, tx.Dialect().MaxParams()) {
-		err := store.ScanEach(ctx, tx, `SELECT trace_id, experiment_id FROM trace_info WHERE trace_id IN (`+
+		err := store.ScanEach(ctx, tx, `SELECT trace_id, trace_key, experiment_id FROM trace_info WHERE trace_id IN (`+
 			store.Placeholders(len(chunk))+`)`+tx.Dialect().ForUpdate("trace_info"), anys(chunk), func(rows *sql.Rows) error {
 			var id string
-			var exp int64
-			if err := rows.Scan(&id, &exp); err != nil {
+			var key, exp int64
+			if err := rows.Scan(&id, &key, &exp); err != nil {
 				return err
 			}
 			if strconv.FormatInt(exp, 10) != experimentID {
 				return fault.Invalidf("Trace '%s' belongs to experiment %d, not %s", clip(id), exp, experimentID)
 			}
-			exists[id] = true
+			keys[id] = key
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	return exists, nil
+	return keys, nil
 }
 
-// insertInfos creates traces, with their tags and metadata, in multi-row statements.
-func insertInfos(ctx context.Context, tx *store.Tx, infos []Info) error {
+// traceKey returns the key of a trace (its rows in trace_tags, trace_metadata and
+// trace_spans are keyed by it), or not found.
+func traceKey(ctx context.Context, q store.Querier, traceID string) (int64, error) {
+	var key int64
+	err := q.QueryRowContext(ctx, `SELECT trace_key FROM trace_info WHERE trace_id = ?`, traceID).Scan(&key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound(traceID)
+	}
+	return key, err
+}
+
+// insertInfos creates traces, with their tags and metadata, in multi-row statements,
+// and adds their keys to keys.
+func insertInfos(ctx context.Context, tx *store.Tx, infos []Info, keys map[string]int64) error {
 	const width = 8
-	var tags, meta []pair
 	for chunk := range slices.Chunk(infos, tx.Dialect().MaxParams()/width) {
 		args := make([]any, 0, width*len(chunk))
 		for _, in := range chunk {
 			args = append(args, in.TraceID, in.ExperimentID, nullable(in.ClientRequestID), in.RequestTime, in.ExecutionDuration,
 				in.State, nullable(in.RequestPreview), nullable(in.ResponsePreview))
-			tags = appendPairs(tags, in.TraceID, in.Tags)
-			meta = appendPairs(meta, in.TraceID, in.Metadata)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO trace_info (trace_id, experiment_id, client_request_id, request_time,
-			execution_duration, state, request_preview, response_preview) VALUES `+store.RowsOf(width, len(chunk)), args...)
+		err := store.ScanEach(ctx, tx, `INSERT INTO trace_info (trace_id, experiment_id, client_request_id, request_time,
+			execution_duration, state, request_preview, response_preview) VALUES `+store.RowsOf(width, len(chunk))+
+			` RETURNING trace_id, trace_key`, args, func(rows *sql.Rows) error {
+			var id string
+			var key int64
+			if err := rows.Scan(&id, &key); err != nil {
+				return err
+			}
+			keys[id] = key
+			return nil
+		})
 		if err != nil {
 			return err
 		}
+	}
+	var tags, meta []pair
+	for _, in := range infos {
+		tags = appendPairs(tags, keys[in.TraceID], in.Tags)
+		meta = appendPairs(meta, keys[in.TraceID], in.Metadata)
 	}
 	if err := upsertPairRows(ctx, tx, "trace_tags", tags); err != nil {
 		return err
@@ -145,7 +169,7 @@ func insertInfos(ctx context.Context, tx *store.Tx, infos []Info) error {
 	return upsertPairRows(ctx, tx, "trace_metadata", meta)
 }
 
-func upsertInfo(ctx context.Context, tx *store.Tx, in *Info, exists bool) error {
+func upsertInfo(ctx context.Context, tx *store.Tx, in *Info, key int64, exists bool) error {
 	var err error
 	if exists {
 		_, err = tx.ExecContext(ctx, `UPDATE trace_info SET client_request_id = ?, request_time = ?, execution_duration = ?,
@@ -153,18 +177,18 @@ func upsertInfo(ctx context.Context, tx *store.Tx, in *Info, exists bool) error 
 			nullable(in.ClientRequestID), in.RequestTime, in.ExecutionDuration, in.State,
 			nullable(in.RequestPreview), nullable(in.ResponsePreview), in.TraceID)
 	} else {
-		_, err = tx.ExecContext(ctx, `INSERT INTO trace_info (trace_id, experiment_id, client_request_id, request_time,
-			execution_duration, state, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		err = tx.QueryRowContext(ctx, `INSERT INTO trace_info (trace_id, experiment_id, client_request_id, request_time,
+			execution_duration, state, request_preview, response_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING trace_key`,
 			in.TraceID, in.ExperimentID, nullable(in.ClientRequestID), in.RequestTime, in.ExecutionDuration, in.State,
-			nullable(in.RequestPreview), nullable(in.ResponsePreview))
+			nullable(in.RequestPreview), nullable(in.ResponsePreview)).Scan(&key)
 	}
 	if err != nil {
 		return err
 	}
-	if err := upsertPairs(ctx, tx, "trace_tags", in.TraceID, in.Tags); err != nil {
+	if err := upsertPairs(ctx, tx, "trace_tags", key, in.Tags); err != nil {
 		return err
 	}
-	if err := upsertPairs(ctx, tx, "trace_metadata", in.TraceID, in.Metadata); err != nil {
+	if err := upsertPairs(ctx, tx, "trace_metadata", key, in.Metadata); err != nil {
 		return err
 	}
 	if run := in.Metadata[MetaSourceRun]; run != "" {
@@ -181,20 +205,23 @@ func nullable(s string) any {
 }
 
 // pair is a key/value row of a trace, in trace_tags or trace_metadata.
-type pair struct{ traceID, key, value string }
+type pair struct {
+	traceKey   int64
+	key, value string
+}
 
 // appendPairs appends a trace's key/value pairs to rows, in the order of their keys.
-func appendPairs(rows []pair, traceID string, pairs map[string]string) []pair {
+func appendPairs(rows []pair, traceKey int64, pairs map[string]string) []pair {
 	for _, k := range slices.Sorted(maps.Keys(pairs)) { // one lock order for concurrent writers
-		rows = append(rows, pair{traceID, k, pairs[k]})
+		rows = append(rows, pair{traceKey, k, pairs[k]})
 	}
 	return rows
 }
 
 // upsertPairs writes key/value rows of a trace into table (trace_tags or trace_metadata),
 // replacing values of keys already there, in as few statements as the engine allows.
-func upsertPairs(ctx context.Context, tx *store.Tx, table, traceID string, pairs map[string]string) error {
-	return upsertPairRows(ctx, tx, table, appendPairs(nil, traceID, pairs))
+func upsertPairs(ctx context.Context, tx *store.Tx, table string, traceKey int64, pairs map[string]string) error {
+	return upsertPairRows(ctx, tx, table, appendPairs(nil, traceKey, pairs))
 }
 
 // upsertPairRows writes key/value rows of traces into table, at most one row per
@@ -203,10 +230,10 @@ func upsertPairRows(ctx context.Context, tx *store.Tx, table string, rows []pair
 	for chunk := range slices.Chunk(rows, tx.Dialect().MaxParams()/3) {
 		args := make([]any, 0, 3*len(chunk))
 		for _, p := range chunk {
-			args = append(args, p.traceID, p.key, p.value)
+			args = append(args, p.traceKey, p.key, p.value)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (trace_id, key, value) VALUES `+store.RowsOf(3, len(chunk))+
-			` ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value`, args...)
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (trace_key, key, value) VALUES `+store.RowsOf(3, len(chunk))+
+			` ON CONFLICT (trace_key, key) DO UPDATE SET value = excluded.value`, args...)
 		if err != nil {
 			return err
 		}
@@ -249,10 +276,11 @@ func (s *Service) SetTag(ctx context.Context, traceID, key, value string) error 
 		return err
 	}
 	return s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mustExist(ctx, tx, traceID); err != nil {
+		tk, err := traceKey(ctx, tx, traceID)
+		if err != nil {
 			return err
 		}
-		return upsertPairs(ctx, tx, "trace_tags", traceID, map[string]string{key: value})
+		return upsertPairs(ctx, tx, "trace_tags", tk, map[string]string{key: value})
 	})
 }
 
@@ -262,10 +290,11 @@ func (s *Service) DeleteTag(ctx context.Context, traceID, key string) error {
 		return err
 	}
 	return s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mustExist(ctx, tx, traceID); err != nil {
+		tk, err := traceKey(ctx, tx, traceID)
+		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM trace_tags WHERE trace_id = ? AND key = ?`, traceID, key)
+		res, err := tx.ExecContext(ctx, `DELETE FROM trace_tags WHERE trace_key = ? AND key = ?`, tk, key)
 		if err != nil {
 			return err
 		}
