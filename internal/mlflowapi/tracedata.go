@@ -8,7 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -123,7 +124,7 @@ func (d spanDict) otlp() (*tracepb.Span, error) {
 		sp.EndTimeUnixNano = *d.EndTimeUnixNano
 	}
 	sp.Status.Code = tracepb.Status_StatusCode(tracepb.Status_StatusCode_value[d.Status.Code])
-	for _, k := range sortedKeys(d.Attributes) {
+	for _, k := range slices.Sorted(maps.Keys(d.Attributes)) {
 		v, err := decodeAttribute(d.Attributes[k])
 		if err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", k, err)
@@ -132,7 +133,7 @@ func (d spanDict) otlp() (*tracepb.Span, error) {
 	}
 	for _, e := range d.Events {
 		ev := &tracepb.Span_Event{Name: e.Name, TimeUnixNano: e.TimeUnixNano}
-		for _, k := range sortedKeys(e.Attributes) {
+		for _, k := range slices.Sorted(maps.Keys(e.Attributes)) {
 			v, err := anyValue(e.Attributes[k])
 			if err != nil {
 				return nil, fmt.Errorf("event %q attribute %q: %w", e.Name, k, err)
@@ -191,19 +192,10 @@ func toAnyValue(v any) *commonpb.AnyValue {
 		return &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}
 	case map[string]any:
 		kv := &commonpb.KeyValueList{}
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			kv.Values = append(kv.Values, &commonpb.KeyValue{Key: k, Value: toAnyValue(v[k])})
 		}
 		return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: kv}}
 	}
 	return &commonpb.AnyValue{}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
