@@ -84,6 +84,11 @@ func Wrap(k Kind, cause error, format string, args ...any) error {
 // Invalidf is shorthand for New(Invalid, ...), the most common client mistake.
 func Invalidf(format string, args ...any) error { return New(Invalid, format, args...) }
 
+// Missing is MLflow's error for a required request parameter left out or empty.
+func Missing(name string) error {
+	return New(Invalid, "Missing value for required parameter '%s'. See the API docs for more information about request parameters.", name)
+}
+
 // NotFoundf is shorthand for New(NotFound, ...).
 func NotFoundf(format string, args ...any) error { return New(NotFound, format, args...) }
 

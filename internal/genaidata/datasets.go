@@ -81,7 +81,7 @@ func tagValue(key string, v json.RawMessage) (*string, error) {
 // CreateDataset creates an evaluation dataset in the experiments given.
 func (s *Service) CreateDataset(ctx context.Context, name string, tags Tags, experimentIDs []string) (*Dataset, error) {
 	if strings.TrimSpace(name) == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'name'")
+		return nil, fault.Missing("name")
 	}
 	if len(name) > MaxNameLength {
 		return nil, fault.Invalidf("A dataset name is at most %d characters long; got %d", MaxNameLength, len(name))

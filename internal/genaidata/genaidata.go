@@ -65,7 +65,7 @@ func (s *Service) nowMillis() int64 { return s.now().UnixMilli() }
 // activeExperiment returns an experiment's id as a number, refusing a missing or deleted one.
 func (s *Service) activeExperiment(ctx context.Context, id string) (int64, error) {
 	if id == "" {
-		return 0, fault.Invalidf("Missing value for required parameter 'experiment_id'")
+		return 0, fault.Missing("experiment_id")
 	}
 	e, err := s.exps.GetExperiment(ctx, id)
 	if err != nil {

@@ -27,7 +27,7 @@ var scorerName = regexp.MustCompile(`^[^\x00-\x1f\x7f]{1,256}$`)
 
 func checkScorerName(name string) error {
 	if name == "" {
-		return fault.Invalidf("Missing value for required parameter 'name'")
+		return fault.Missing("name")
 	}
 	if !scorerName.MatchString(name) {
 		return fault.Invalidf("Invalid scorer name '%s': 1 to 256 printable characters", clip(name))
@@ -46,7 +46,7 @@ func (s *Service) RegisterScorer(ctx context.Context, experimentID, name, serial
 		return nil, err
 	}
 	if serialized == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'serialized_scorer'")
+		return nil, fault.Missing("serialized_scorer")
 	}
 	if len(serialized) > MaxScorerBytes {
 		return nil, fault.Invalidf("A serialized scorer is at most %d bytes; this one is %d", MaxScorerBytes, len(serialized))

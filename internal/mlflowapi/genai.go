@@ -157,7 +157,7 @@ func (a *API) setDatasetTags(w http.ResponseWriter, r *http.Request) (any, error
 		return nil, err
 	}
 	if req.Tags == nil {
-		return nil, fault.Invalidf("Missing value for required parameter 'tags'")
+		return nil, fault.Missing("tags")
 	}
 	tags, err := genaidata.ParseTags(*req.Tags)
 	if err != nil {
@@ -186,7 +186,7 @@ func (a *API) upsertDatasetRecords(w http.ResponseWriter, r *http.Request) (any,
 		return nil, err
 	}
 	if req.Records == nil {
-		return nil, fault.Invalidf("Missing value for required parameter 'records'")
+		return nil, fault.Missing("records")
 	}
 	recs, err := genaidata.ParseRecords(*req.Records)
 	if err != nil {

@@ -46,7 +46,7 @@ type credential struct {
 // the base name of the client's local file.
 func multipartTarget(r *http.Request, localPath string) (string, error) {
 	if localPath == "" {
-		return "", fault.Invalidf("Missing value for required parameter 'path'. See the API docs for more information about request parameters.")
+		return "", fault.Missing("path")
 	}
 	name, err := blob.CleanUserPath(path.Base(localPath))
 	if err != nil {

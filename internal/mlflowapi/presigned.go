@@ -48,7 +48,7 @@ func (p *presignRequest) ttl(def time.Duration) (time.Duration, error) {
 // key is the store key of the file the request names under root, an artifact URI.
 func (a *API) presignKey(root, path string) (string, error) {
 	if path == "" {
-		return "", fault.Invalidf("Missing value for required parameter 'path'.")
+		return "", fault.Missing("path")
 	}
 	rel, err := blob.CleanUserPath(path)
 	if err != nil {
@@ -115,7 +115,7 @@ func (a *API) presignedDownloadURL(w http.ResponseWriter, r *http.Request) (any,
 		return nil, err
 	}
 	if req.RunID == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'run_id'.")
+		return nil, fault.Missing("run_id")
 	}
 	ttl, err := req.ttl(presignedDownloadTTL)
 	if err != nil {

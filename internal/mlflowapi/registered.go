@@ -153,7 +153,7 @@ func (a *API) getModelVersionArtifact(w http.ResponseWriter, r *http.Request) (a
 		return nil, err
 	}
 	if file == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'path'.")
+		return nil, fault.Missing("path")
 	}
 	v, err := a.registry.GetModelVersion(r.Context(), q.Get("name"), q.Get("version"))
 	if err != nil {

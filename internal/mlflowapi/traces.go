@@ -167,7 +167,7 @@ func (a *API) getTrace(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.TraceID == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'trace_id'")
+		return nil, fault.Missing("trace_id")
 	}
 	out, err := a.fullTraces(r, []string{req.TraceID})
 	if err != nil {
@@ -318,11 +318,11 @@ func (a *API) traceFilterCorrelation(w http.ResponseWriter, r *http.Request) (an
 	}
 	switch {
 	case len(req.ExperimentIDs) == 0:
-		return nil, fault.Invalidf("Missing value for required parameter 'experiment_ids'")
+		return nil, fault.Missing("experiment_ids")
 	case req.Filter1 == nil:
-		return nil, fault.Invalidf("Missing value for required parameter 'filter_string1'")
+		return nil, fault.Missing("filter_string1")
 	case req.Filter2 == nil:
-		return nil, fault.Invalidf("Missing value for required parameter 'filter_string2'")
+		return nil, fault.Missing("filter_string2")
 	}
 	c, err := a.opts.Traces.FilterCorrelation(r.Context(), a.readableExperiments(r.Context(), req.ExperimentIDs),
 		*req.Filter1, *req.Filter2, req.BaseFilter)
@@ -361,11 +361,11 @@ func (a *API) queryTraceMetrics(w http.ResponseWriter, r *http.Request) (any, er
 	}
 	switch {
 	case len(req.ExperimentIDs) == 0:
-		return nil, fault.Invalidf("Missing value for required parameter 'experiment_ids'")
+		return nil, fault.Missing("experiment_ids")
 	case req.ViewType == "":
-		return nil, fault.Invalidf("Missing value for required parameter 'view_type'")
+		return nil, fault.Missing("view_type")
 	case req.MetricName == "":
-		return nil, fault.Invalidf("Missing value for required parameter 'metric_name'")
+		return nil, fault.Missing("metric_name")
 	}
 	mq := traces.MetricsQuery{ExperimentIDs: a.readableExperiments(r.Context(), req.ExperimentIDs), View: req.ViewType,
 		Metric: req.MetricName, Dimensions: req.Dimensions, Filters: req.Filters,
@@ -474,7 +474,7 @@ func (a *API) linkPromptsToTrace(w http.ResponseWriter, r *http.Request) (any, e
 		return nil, err
 	}
 	if req.TraceID == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'trace_id'")
+		return nil, fault.Missing("trace_id")
 	}
 	versions := make([]traces.PromptVersion, len(req.PromptVersions))
 	for i, v := range req.PromptVersions {
@@ -495,7 +495,7 @@ func (a *API) createAssessment(w http.ResponseWriter, r *http.Request) (any, err
 		return nil, err
 	}
 	if req.Assessment == nil {
-		return nil, fault.Invalidf("Missing value for required parameter 'assessment'")
+		return nil, fault.Missing("assessment")
 	}
 	as, err := a.opts.Traces.CreateAssessment(r.Context(), r.PathValue("trace_id"), req.Assessment)
 	if err != nil {

@@ -83,7 +83,7 @@ func (a *API) startTrace(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	if req.Trace != nil || req.ExperimentID == "" {
 		if req.Trace == nil || req.Trace.TraceInfo == nil {
-			return nil, fault.Invalidf("Missing value for required parameter 'trace.trace_info'")
+			return nil, fault.Missing("trace.trace_info")
 		}
 		return a.startTraceV3(r, req.Trace.TraceInfo)
 	}
@@ -108,7 +108,7 @@ func (a *API) endTrace(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.TimestampMs == nil {
-		return nil, fault.Invalidf("Missing value for required parameter 'timestamp_ms'")
+		return nil, fault.Missing("timestamp_ms")
 	}
 	info, err := a.opts.Traces.EndTrace(r.Context(), r.PathValue("trace_id"), int64(*req.TimestampMs), string(req.Status),
 		pairs(req.RequestMetadata), pairs(req.Tags))

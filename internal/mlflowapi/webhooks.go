@@ -188,7 +188,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) (any, error)
 		missing bool
 	}{{"name", req.Name == nil || *req.Name == ""}, {"url", req.URL == nil || *req.URL == ""}, {"events", len(req.Events)+len(req.MlshipEvents) == 0}} {
 		if f.missing {
-			return nil, fault.Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", f.name)
+			return nil, fault.Missing(f.name)
 		}
 	}
 	hook, err := svc.Create(r.Context(), req.input())

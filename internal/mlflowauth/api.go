@@ -162,15 +162,11 @@ func readParams(r *http.Request) (params, error) {
 	return p, nil
 }
 
-func missing(name string) error {
-	return fault.Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", name)
-}
-
 // str returns a required string parameter.
 func (p params) str(name string) (string, error) {
 	raw, ok := p[name]
 	if !ok || string(raw) == "null" {
-		return "", missing(name)
+		return "", fault.Missing(name)
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -193,7 +189,7 @@ func (p params) optStr(name string) (string, bool, error) {
 func (p params) boolean(name string) (bool, error) {
 	raw, ok := p[name]
 	if !ok || string(raw) == "null" {
-		return false, missing(name)
+		return false, fault.Missing(name)
 	}
 	var b bool
 	if err := json.Unmarshal(raw, &b); err == nil {

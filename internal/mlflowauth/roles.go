@@ -64,7 +64,7 @@ func assignmentOf(m auth.Membership) assignment {
 func (p params) integer(name string) (int64, error) {
 	raw, ok := p[name]
 	if !ok || string(raw) == "null" {
-		return 0, missing(name)
+		return 0, fault.Missing(name)
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {

@@ -42,7 +42,7 @@ var (
 // required fails with MLflow's message when value is empty.
 func required(name, value string) error {
 	if value == "" {
-		return fault.Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", name)
+		return fault.Missing(name)
 	}
 	return nil
 }

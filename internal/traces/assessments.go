@@ -84,7 +84,7 @@ func (a *Assessment) encode() (string, error) {
 func (a *Assessment) name() (string, error) {
 	var name string
 	if err := json.Unmarshal(a.Body["assessment_name"], &name); err != nil || name == "" {
-		return "", fault.Invalidf("Missing value for required parameter 'assessment_name'")
+		return "", fault.Missing("assessment_name")
 	}
 	if len(name) > MaxKeyLength {
 		return "", fault.Invalidf("The assessment name is %d characters long; at most %d are allowed", len(name), MaxKeyLength)

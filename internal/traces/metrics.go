@@ -213,7 +213,7 @@ func checkMetricsQuery(mq MetricsQuery) error {
 			"(token usage, costs, sessions and span models are not kept)", strings.Join(names, ", "), mq.View, clip(mq.Metric))
 	}
 	if len(mq.Aggregations) == 0 {
-		return fault.Invalidf("Missing value for required parameter 'aggregations'")
+		return fault.Missing("aggregations")
 	}
 	for _, a := range mq.Aggregations {
 		if !slices.Contains(spec.aggs, a.Type) {

@@ -100,7 +100,7 @@ func CheckTraceID(id string) error {
 // activeExperiment returns the experiment a trace is written to, refusing a deleted one.
 func (s *Service) activeExperiment(ctx context.Context, id string) (*tracking.Experiment, error) {
 	if id == "" {
-		return nil, fault.Invalidf("Missing value for required parameter 'experiment_id'")
+		return nil, fault.Missing("experiment_id")
 	}
 	e, err := s.exps.GetExperiment(ctx, id)
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *Service) activeExperiment(ctx context.Context, id string) (*tracking.Ex
 func checkKeyValue(what, key, value string) error {
 	switch {
 	case key == "":
-		return fault.Invalidf("Missing value for required parameter 'key'")
+		return fault.Missing("key")
 	case len(key) > MaxKeyLength:
 		return fault.Invalidf("The %s key '%s' is %d characters long; at most %d are allowed", what, clip(key), len(key), MaxKeyLength)
 	case len(value) > MaxValueLength:

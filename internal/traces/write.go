@@ -326,7 +326,7 @@ type DeleteQuery struct {
 // Delete deletes traces of an experiment and returns how many.
 func (s *Service) Delete(ctx context.Context, q DeleteQuery) (int, error) {
 	if q.ExperimentID == "" {
-		return 0, fault.Invalidf("Missing value for required parameter 'experiment_id'")
+		return 0, fault.Missing("experiment_id")
 	}
 	if (q.MaxTimestampMs == nil) == (len(q.TraceIDs) == 0) {
 		return 0, fault.Invalidf("Exactly one of 'max_timestamp_millis' and 'request_ids' must be specified.")
@@ -369,7 +369,7 @@ func (s *Service) Delete(ctx context.Context, q DeleteQuery) (int, error) {
 // searching the run's traces finds them.
 func (s *Service) LinkToRun(ctx context.Context, runID string, traceIDs []string) error {
 	if runID == "" {
-		return fault.Invalidf("Missing value for required parameter 'run_id'")
+		return fault.Missing("run_id")
 	}
 	if len(traceIDs) > MaxLinkedTraces {
 		return fault.Invalidf("Cannot link more than %d traces to a run in a single request; got %d", MaxLinkedTraces, len(traceIDs))

@@ -28,7 +28,7 @@ func (s *Service) LogInputs(ctx context.Context, runID string, datasets []Datase
 	}
 	for _, m := range models {
 		if m.ModelID == "" {
-			return fault.Invalidf("Missing value for required parameter 'model_id'. See the API docs for more information about request parameters.")
+			return fault.Missing("model_id")
 		}
 	}
 	return s.writeRuns(ctx, []string{runID}, func(tx *store.Tx) error {

@@ -46,7 +46,7 @@ var (
 // Required fails with MLflow's message when value is empty.
 func Required(name, value string) error {
 	if value == "" {
-		return fault.Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", name)
+		return fault.Missing(name)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func Required(name, value string) error {
 // path that normalizes to itself so it can name an artifact-like file.
 func validateKey(kind, key string) error {
 	if key == "" {
-		return fault.Invalidf("Missing value for required parameter 'key'. See the API docs for more information about request parameters.")
+		return fault.Missing("key")
 	}
 	if !keyPattern.MatchString(key) {
 		return fault.Invalidf("Invalid %s name: '%s'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).", kind, key)
