@@ -131,12 +131,16 @@ def test_compare_three_runs(page, three_runs, base_url, shots):
     page.get_by_role("button", name="Columns").click()
     page.get_by_label("loss (min)").check()
     page.get_by_label("loss (max)").check()
+    # They are the last two columns: the table draws only the columns in view, so scroll there.
+    page.locator(".grid").evaluate("g => { g.scrollLeft = g.scrollWidth }")
+    smallest = page.get_by_role("columnheader", name="loss (min)").get_attribute("aria-colindex")
+    largest = page.get_by_role("columnheader", name="loss (max)").get_attribute("aria-colindex")
     for r in runs:
         row = page.get_by_role("row").filter(has=page.get_by_role("link", name=r["name"], exact=True))
-        cells = row.get_by_role("cell")
-        page.wait_for_function("c => c.textContent !== ''", arg=cells.last.element_handle())
-        assert float(cells.nth(-2).text_content()) == pytest.approx(r["loss"], rel=1e-5)
-        assert float(cells.last.text_content()) == 1.0
+        low, high = row.locator(f'[aria-colindex="{smallest}"]'), row.locator(f'[aria-colindex="{largest}"]')
+        page.wait_for_function("c => c.textContent !== ''", arg=high.element_handle())
+        assert float(low.text_content()) == pytest.approx(r["loss"], rel=1e-5)
+        assert float(high.text_content()) == 1.0
     for r in runs:
         page.get_by_label(f"Select {r['name']}").check()
     page.get_by_role("button", name="Compare 3").click()

@@ -213,6 +213,46 @@ def test_groups_of_values_with_quotes(page, base_url):
         page.get_by_role("button", name=f"Collapse note = {v}, {n} runs", exact=True).click()
 
 
+def test_many_columns_only_those_in_view(page, base_url, shots):
+    """With 40 metric columns, the rows and the header hold only the columns in view (and one
+    either side); scrolled to the right end, the last metric's header and its values stand in
+    the same place, each row still holds its run's name (scrolled out of view), and the table
+    is as wide as all its columns. Grouped, the same."""
+    client = MlflowClient(base_url)
+    eid = client.create_experiment(unique_name("ui-wide"))
+    keys = [f"metric_{k:02d}" for k in range(40)]
+    for i in range(3):
+        run = client.create_run(eid, run_name=f"wide-{i}")
+        client.log_batch(run.info.run_id, metrics=[Metric(k, i * 100 + n, 0, 0) for n, k in enumerate(keys)],
+                         params=[Param("kind", "wide")])
+    columns = ",".join(f"metrics.{k}" for k in keys)
+    for group in ("", "&group=kind"):
+        page.goto(f"{base_url}/#/experiments/{eid}?columns={columns}{group}")
+        if group:
+            page.get_by_role("button", name="Expand kind = wide, 3 runs").click()
+        page.get_by_role("link", name="wide-2").wait_for()
+        grid = page.locator(".grid")
+        assert grid.get_attribute("aria-colcount") == str(1 + 5 + len(keys))  # select, 5 attributes, the metrics
+        row = page.locator('.grid [role="row"]', has=page.get_by_role("link", name="wide-2"))
+        drawn = row.locator('[role="cell"]').count()
+        assert 3 < drawn < 20, drawn  # not the 46 columns
+        assert page.get_by_role("columnheader").count() < 20
+        assert page.get_by_role("columnheader", name="m. metric_39").count() == 0
+
+        grid.evaluate("g => { g.scrollLeft = g.scrollWidth }")
+        last = page.get_by_role("columnheader", name="m. metric_39")
+        last.wait_for()
+        cell = row.locator(f'[aria-colindex="{last.get_attribute("aria-colindex")}"]')
+        assert cell.text_content() == "239"  # run 2's metric_39
+        assert abs(cell.bounding_box()["x"] - last.bounding_box()["x"]) < 1
+        assert page.get_by_role("columnheader", name="m. metric_00").count() == 0
+        assert row.count() == 1  # the row still names its run
+        assert page.get_by_role("columnheader", name="Run").count() == 1
+        # the table is as wide as its 46 columns: 16rem for the run's name, 10rem each else, 2.25rem to select
+        rem = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+        assert grid.evaluate("g => g.scrollWidth") == pytest.approx((2.25 + 16 + 10 * (4 + len(keys))) * rem, abs=2)
+        check(page, shots, "runs-wide" + ("-grouped" if group else ""))
+
 @pytest.fixture(scope="module")
 def run_with_io(server, tmp_path_factory):
     """A run that logged a training and an evaluation dataset and a registered model."""

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import { call, message, mlflow } from "../api";
 import { formatCount, formatValue } from "../format";
-import type { Run } from "./runs";
+import { Gap, type ColumnWindow, type Run } from "./runs";
 
 export type Aggregate = { key: string; mean?: number | string; min?: number | string; max?: number | string; runs: number };
 export type RunGroup = { value: string | null; runs: number; metrics: Aggregate[] };
@@ -78,7 +78,8 @@ export type GroupColumn = { kind: string; key: string };
 
 export function GroupedRows(props: {
   experimentId: string; param: string; filter: string; order: string; groups: RunGroups;
-  columns: GroupColumn[]; columnId: (c: GroupColumn) => string; cellClass: (c: GroupColumn) => string;
+  /** The columns after the run's name that are in view (see ColumnWindow). */
+  columns: GroupColumn[]; view: ColumnWindow; columnId: (c: GroupColumn) => string; cellClass: (c: GroupColumn) => string;
   row: (run: Run) => ComponentChildren; rowHeight: number; top: number; height: number; overscan: number;
   onRows: (n: number) => void; onView: (runIds: string[]) => void;
 }) {
@@ -152,7 +153,7 @@ export function GroupedRows(props: {
         const name = g.value === null ? `no ${param}` : `${param} = ${g.value}`;
         return (
           <div role="row" key={r.id} aria-rowindex={index} class="group" style={{ ...style, fontWeight: 600, background: "var(--panel)" }}>
-            <div role="cell" class="select">
+            <div role="cell" class="select" aria-colindex={1}>
               {!opens ? null : (
                 <button type="button" aria-expanded={expanded} aria-label={`${expanded ? "Collapse" : "Expand"} ${name}, ${g.runs} runs`}
                   onClick={() => toggle(g.value!)} style={{ border: "none", background: "none", color: "var(--fg)", cursor: "pointer", padding: "0 0.25rem" }}>
@@ -160,24 +161,23 @@ export function GroupedRows(props: {
                 </button>
               )}
             </div>
-            {columns.map((c) => {
+            <div role="cell" class="wide" aria-colindex={2}
+              title={g.value === null ? `${g.runs} runs without ${param}: MLflow's search grammar cannot find them, so this group does not open`
+                : opens ? `${name}: ${g.runs} runs` : `${name}: ${g.runs} runs; no filter of MLflow's grammar names this value, so this group does not open`}>
+              {g.value === null ? <em>no {param}</em> : <>{param} = {g.value}</>} <span class="muted">· {formatCount(g.runs)} run{g.runs === 1 ? "" : "s"}</span>
+            </div>
+            <Gap width={props.view.before} />
+            {columns.map((c, i) => {
               const id = props.columnId(c);
-              if (c.kind === "attr" && c.key === "run_name") {
-                return (
-                  <div role="cell" key={id} class={props.cellClass(c)}
-                    title={g.value === null ? `${g.runs} runs without ${param}: MLflow's search grammar cannot find them, so this group does not open`
-                      : opens ? `${name}: ${g.runs} runs` : `${name}: ${g.runs} runs; no filter of MLflow's grammar names this value, so this group does not open`}>
-                    {g.value === null ? <em>no {param}</em> : <>{param} = {g.value}</>} <span class="muted">· {formatCount(g.runs)} run{g.runs === 1 ? "" : "s"}</span>
-                  </div>
-                );
-              }
+              const at = props.view.from + i + 3;
               if (c.kind === "metrics") {
                 const a = aggregateText(metricOf(c.key, g));
-                return <div role="cell" key={id} class={props.cellClass(c)} title={`${c.key}: ${a.title}`}>{a.text}</div>;
+                return <div role="cell" key={id} class={props.cellClass(c)} aria-colindex={at} title={`${c.key}: ${a.title}`}>{a.text}</div>;
               }
-              if (c.kind === "params" && c.key === param) return <div role="cell" key={id} class={props.cellClass(c)}>{g.value ?? ""}</div>;
-              return <div role="cell" key={id} class={props.cellClass(c)} />;
+              if (c.kind === "params" && c.key === param) return <div role="cell" key={id} class={props.cellClass(c)} aria-colindex={at}>{g.value ?? ""}</div>;
+              return <div role="cell" key={id} class={props.cellClass(c)} aria-colindex={at} />;
             })}
+            <Gap width={props.view.after} />
           </div>
         );
       })}

@@ -22,7 +22,7 @@ type Page = { runs?: Run[]; next_page_token?: string };
 
 const ROW = 32; // px, as .grid [role="row"]
 const PAGE = 200;
-const OVERSCAN = 10;
+const OVERSCAN = 3; // rows drawn beyond the view, above and below
 
 /** A column: an attribute, or a param, metric or tag by key. */
 /** min and max: the smallest and largest value of a metric's whole history, per run. */
@@ -35,6 +35,38 @@ const attributes: Column[] = [
   { kind: "attr", key: "duration", label: "Duration" },
   { kind: "attr", key: "user_id", label: "User" },
 ];
+
+/** The columns a view of the table shows (from..to of those after the run's name, one more
+ * either side), and the widths of those left out before and after them, in px: like the rows,
+ * only the columns in view are in the DOM, so a table of many metrics draws as fast as one of
+ * a few. The select column and the run's name are always drawn, so that every row names its
+ * run; they scroll with the rest (pinned with position: sticky, a cold load of 100,000 runs
+ * answered its first click about a tenth later in bench/ui). */
+export type ColumnWindow = { from: number; to: number; before: number; after: number };
+
+let remPx = 0;
+const rem = () => (remPx ||= parseFloat(getComputedStyle(document.documentElement).fontSize) || 16);
+
+/** A column's width in px, as style.css sets it: 16rem for the run's name (.wide), else 10rem. */
+const columnWidth = (c: Column) => (c.key === "run_name" ? 16 : 10) * rem();
+
+/** The window of the columns after the run's name (which start px in: the select column,
+ * 2.25rem, and the name) seen from left, over width px. */
+function columnWindow(rest: Column[], start: number, left: number, width: number): ColumnWindow {
+  const ws = rest.map(columnWidth);
+  let x = start, from = 0;
+  while (from < ws.length - 1 && x + ws[from] <= left) x += ws[from++];
+  let to = from, end = x;
+  while (to < ws.length && end < left + width) end += ws[to++];
+  if (from > 0) x -= ws[--from];
+  if (to < ws.length) end += ws[to++];
+  return { from, to, before: x - start, after: ws.reduce((a, b) => a + b, start) - end };
+}
+
+/** The room of the columns left out of a row, so that those drawn stay in their place. */
+export function Gap({ width }: { width: number }) {
+  return width > 0 ? <div class="gap" aria-hidden="true" style={{ width: `${width}px` }} /> : null;
+}
 
 function columnId(c: Column) {
   return `${c.kind}.${c.key}`;
@@ -143,7 +175,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState("");
   const [text, setText] = useState(filter);
-  const [scroll, setScroll] = useState({ top: 0, height: 600 });
+  const [scroll, setScroll] = useState({ top: 0, height: 600, left: 0, width: 1200 });
   const [showColumns, setShowColumns] = useState(false);
   const [selected, setSelected] = useState<string[]>([]);
   const grid = useRef<HTMLDivElement>(null);
@@ -206,12 +238,17 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
 
   useEffect(() => { toTop(); drawn.current = true; }, [group]);
 
-  useEffect(() => {
+  // The table's view, measured before the first rows are drawn (not once they are, which
+  // would draw them twice), and again when it is resized or scrolled.
+  const measure = (el: HTMLElement) => {
+    const now = { top: el.scrollTop, height: el.clientHeight, left: el.scrollLeft, width: el.clientWidth };
+    setScroll((old) => (old.top === now.top && old.height === now.height && old.left === now.left && old.width === now.width ? old : now));
+  };
+  useLayoutEffect(() => {
     const el = grid.current;
     if (!el) return;
-    const measure = () => setScroll({ top: el.scrollTop, height: el.clientHeight });
-    measure();
-    const ro = new ResizeObserver(measure);
+    measure(el);
+    const ro = new ResizeObserver(() => measure(el));
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
@@ -234,6 +271,9 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
         ...known.params.slice(0, 6).map((key) => ({ kind: "params" as const, key, label: key })),
       ];
   const columns = [...attributes, ...extra];
+  const [named, ...rest] = columns; // the run's name, always drawn
+  const view = columnWindow(rest, 2.25 * rem() + columnWidth(named), scroll.left, scroll.width);
+  const shown = rest.slice(view.from, view.to);
   const groupChoices = [...new Set([...paramKeys, ...known.params, ...(group ? [group] : [])])].sort();
   const grouped = useRunGroups(experimentId, group, filter, extra.filter((c) => c.kind === "metrics").map((c) => c.key));
 
@@ -265,17 +305,18 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
     (c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" || c.kind === "min" || c.kind === "max" ? "num" : c.key === "status" && r ? `status-${r.info.status}` : "");
   const runCells = (r: Run) => (
     <>
-              <div role="cell" class="select">
+              <div role="cell" class="select" aria-colindex={1}>
                 <input type="checkbox" aria-label={`Select ${r.info.run_name || r.info.run_id}`} checked={selected.includes(r.info.run_id)}
                   onChange={() => setSelected((old) => (old.includes(r.info.run_id) ? old.filter((x) => x !== r.info.run_id) : [...old, r.info.run_id]))} />
               </div>
-              {columns.map((c) => (
-                <div role="cell" key={columnId(c)} class={cellClass(c, r)}>
-                  {c.key === "run_name" && c.kind === "attr" ? (
-                    <a href={href("experiments", experimentId, "runs", r.info.run_id)}>{r.info.run_name || r.info.run_id}</a>
-                  ) : cell(r, c, ranges)}
-                </div>
+              <div role="cell" class="wide" aria-colindex={2}>
+                <a href={href("experiments", experimentId, "runs", r.info.run_id)}>{r.info.run_name || r.info.run_id}</a>
+              </div>
+              <Gap width={view.before} />
+              {shown.map((c, i) => (
+                <div role="cell" key={columnId(c)} class={cellClass(c, r)} aria-colindex={view.from + i + 3}>{cell(r, c, ranges)}</div>
               ))}
+              <Gap width={view.after} />
     </>
   );
 
@@ -284,6 +325,20 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
     const key = orderKey(c);
     if (!key) return;
     go({ order: `${key} ${key === orderCol && orderDir?.toUpperCase() !== "ASC" ? "ASC" : "DESC"}` });
+  };
+  const columnHeader = (c: Column, index: number, cls: string) => {
+    const key = orderKey(c);
+    const sorted = key && key === orderCol ? (orderDir?.toUpperCase() === "ASC" ? "ascending" : "descending") : undefined;
+    return (
+      <div role="columnheader" key={columnId(c)} aria-colindex={index} aria-sort={sorted ?? "none"} class={cls}
+        title={c.kind === "attr" ? c.label : `${c.kind}.${c.key}`}>
+        {key ? (
+          <button type="button" onClick={() => sortBy(c)}>
+            {c.kind !== "attr" && <span class="muted">{c.kind[0]}. </span>}{c.label}{sorted ? (sorted === "ascending" ? " ▲" : " ▼") : ""}
+          </button>
+        ) : c.label}
+      </div>
+    );
   };
   const toggleColumn = (c: Column) => {
     const ids = extra.map(columnId);
@@ -360,30 +415,20 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
           : loading && runs.length === 0 ? "Loading…" : `${formatCount(runs.length)}${next ? "+" : ""} run${runs.length === 1 ? "" : "s"} loaded${loading ? ", loading more…" : ""}`}
       </p>
       <div class="grid" ref={grid} tabIndex={0} role="table" aria-label={group ? `Runs grouped by ${group}` : "Runs"}
-        aria-rowcount={group ? groupRows + 1 : next ? -1 : runs.length + 1}
-        onScroll={(e) => setScroll({ top: e.currentTarget.scrollTop, height: e.currentTarget.clientHeight })}>
+        aria-rowcount={group ? groupRows + 1 : next ? -1 : runs.length + 1} aria-colcount={columns.length + 1}
+        onScroll={(e) => measure(e.currentTarget)}>
         <div role="rowgroup" class="head">
           <div role="row" aria-rowindex={1}>
-            <div role="columnheader" class="select"><span class="skip">Select</span></div>
-            {columns.map((c) => {
-              const key = orderKey(c);
-              const sorted = key && key === orderCol ? (orderDir?.toUpperCase() === "ASC" ? "ascending" : "descending") : undefined;
-              return (
-                <div role="columnheader" key={columnId(c)} aria-sort={sorted ?? "none"} class={c.key === "run_name" ? "wide" : ""}
-                  title={c.kind === "attr" ? c.label : `${c.kind}.${c.key}`}>
-                  {key ? (
-                    <button type="button" onClick={() => sortBy(c)}>
-                      {c.kind !== "attr" && <span class="muted">{c.kind[0]}. </span>}{c.label}{sorted ? (sorted === "ascending" ? " ▲" : " ▼") : ""}
-                    </button>
-                  ) : c.label}
-                </div>
-              );
-            })}
+            <div role="columnheader" class="select" aria-colindex={1}><span class="skip">Select</span></div>
+            {columnHeader(named, 2, "wide")}
+            <Gap width={view.before} />
+            {shown.map((c, i) => columnHeader(c, view.from + i + 3, c.key === "run_name" ? "wide" : ""))}
+            <Gap width={view.after} />
           </div>
         </div>
         {group ? (grouped.groups && (
           <GroupedRows experimentId={experimentId} param={group} filter={filter} order={order} groups={grouped.groups}
-            columns={columns} columnId={(c) => columnId(c as Column)} cellClass={(c) => cellClass(c as Column)} row={runCells}
+            columns={shown} view={view} columnId={(c) => columnId(c as Column)} cellClass={(c) => cellClass(c as Column)} row={runCells}
             rowHeight={ROW} top={scroll.top} height={scroll.height} overscan={OVERSCAN} onRows={setGroupRows} onView={setGroupView} />
         )) : (
         <div role="rowgroup" style={{ height: `${runs.length * ROW}px`, position: "relative" }}>
