@@ -97,6 +97,46 @@ def wait_health(base: str, proc: subprocess.Popen, timeout: float) -> None:
     raise SystemExit(f"bench/ui: {base} did not answer /health within {timeout:.0f} s")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by pid and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(d)] = fields
+        children.setdefault(int(fields[1]), []).append(int(d))
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += (int(stats[p][11]) + int(stats[p][12])) / tick
+        todo += children.get(p, [])
+    return total
+
+
+def wait_settled(pids: list[int], share: float, window: float, timeout: float) -> float:
+    """Waits until the processes pids and their descendants together use under share of a core
+    over window seconds, and returns the seconds waited. After the start, MLflow's workers
+    start after its first one answers /health; after a load, a server may still work on what
+    the closed page asked, and the browser on closing it. Either would fall on the next load,
+    of either UI."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        before = sum(tree_cpu_seconds(p) for p in pids)
+        time.sleep(window)
+        if sum(tree_cpu_seconds(p) for p in pids) - before < share * window:
+            return time.monotonic() - t0
+    print(f"bench/ui: the servers were still busy after {timeout:.0f} s; measuring anyway", file=sys.stderr)
+    return time.monotonic() - t0
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -113,6 +153,32 @@ def seed_mlship(data_dir: Path, n: int, seeder: str) -> str:
     out = subprocess.run([seeder, "--data-dir", str(data_dir), "--runs", str(n), "--metrics", str(METRICS), "--experiment", EXPERIMENT],
                          check=True, capture_output=True, text=True, timeout=3600)
     return out.stdout.strip().splitlines()[-1]
+
+
+def floor_server(newest: str):
+    """A static page of one row, the newest run's name and a checkbox, served from a thread:
+    the same steps on it take what the browser and Playwright take themselves (the floor under
+    both UIs' figures)."""
+    import http.server
+    import threading
+
+    body = (f'<!doctype html><html lang="en"><title>floor</title><div role="table"><div role="row">'
+            f'<span>{newest}</span><input type="checkbox" aria-label="Select"></div></div></html>').encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
 
 
 # --- the browser --------------------------------------------------------------------------
@@ -193,7 +259,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=100_000, help="runs in the experiment (20 metrics, 3 params each)")
-    ap.add_argument("--repeat", type=int, default=5, help="cold page loads per UI, alternating between them (medians are reported)")
+    ap.add_argument("--repeat", type=int, default=7, help="cold page loads per UI, alternating between them (medians are reported)")
     ap.add_argument("--targets", default="mlship,mlflow")
     ap.add_argument("--mlship-bin", default=str(ROOT / "bin" / "mlship"))
     ap.add_argument("--seeder", default=str(ROOT / ".tools" / "bin" / "seedruns"), help="tests/seedruns, built (make bench-ui builds it)")
@@ -213,6 +279,7 @@ def main() -> None:
     loads: dict[str, list[tuple[float, float] | None]] = {t: [] for t in targets}
     failed: dict[str, list[str]] = {t: [] for t in targets}
     js: dict[str, tuple[int, str]] = {}
+    floor: list[tuple[float, float]] = []
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp, sync_playwright() as p:
         try:
@@ -221,6 +288,8 @@ def main() -> None:
                 proc, url, _, _ = start_target(target, Path(tmp) / target, args)
                 procs.append(proc)
                 pages[target] = url
+            waited = wait_settled([p.pid for p in procs], 0.05, 2, 180)
+            print(f"bench/ui: the servers settled {waited:.0f} s after they answered /health", file=sys.stderr)
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
             # The browser's own start (its first context and renderer) is neither UI's: one
             # blank page first, unmeasured. Neither server is asked anything by it.
@@ -229,8 +298,11 @@ def main() -> None:
             warm.close()
             # Both servers run the whole time and the loads alternate, so that the machine's
             # other load falls on both alike.
+            settle: dict[str, list[float]] = {t: [] for t in targets}
             for k in range(args.repeat):
                 for target in targets:
+                    # the servers, and this process's own: Playwright's driver and the browser
+                    settle[target].append(wait_settled([p.pid for p in procs] + [os.getpid()], 0.05, 0.5, 60))
                     try:
                         f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms)
                     except Exception as e:  # a load that failed is counted, and the next one tried
@@ -241,7 +313,14 @@ def main() -> None:
                     loads[target].append((f, i))
                     if target == "mlship" and not js:
                         js = sizes
-                    print(f"bench/ui: {target} load {k + 1}: first rows {f:.3f} s, interactive {i:.3f} s", file=sys.stderr)
+                    print(f"bench/ui: {target} load {k + 1}: first rows {f:.3f} s, interactive {i:.3f} s "
+                          f"(the servers and the browser settled in {settle[target][-1]:.1f} s before it)", file=sys.stderr)
+            srv, url = floor_server(newest)
+            for _ in range(args.repeat):
+                wait_settled([p.pid for p in procs] + [os.getpid()], 0.05, 0.5, 60)
+                f, i, _ = measure(browser, url, newest, False, timeout_ms)
+                floor.append((f, i))
+            srv.shutdown()
             browser.close()
         finally:
             for proc in procs:
@@ -265,6 +344,9 @@ def main() -> None:
             rf = statistics.median(a[0] / b[0] for a, b in pairs)
             ri = statistics.median(a[1] / b[1] for a, b in pairs)
             print(f"{'ratio':10} {rf:12.1f}x {ri:13.1f}x   (MLflow / mlship, median of the {len(pairs)} alternating pairs where both loaded)")
+    if floor:
+        print(f"{'floor':10} {statistics.median(a for a, _ in floor):13.3f} {statistics.median(b for _, b in floor):14.3f}   "
+              "the same steps on a static page of one row: what the browser and Playwright take, inside every figure above")
     for t, errs in failed.items():
         for e in sorted(set(errs)):
             print(f"{t}: {errs.count(e)} failed load(s): {e}")
