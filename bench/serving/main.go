@@ -41,6 +41,7 @@ type config struct {
 	only           []string
 	onnx           bool
 	likeForLike    bool
+	ceiling        time.Duration
 	runs           int
 	concurrency    int
 	duration       time.Duration
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&only, "only", strings.Join(allServers, ","), "comma-separated servers to benchmark: "+strings.Join(allServers, ","))
 	fs.BoolVar(&cfg.onnx, "onnx", false, "also serve the ONNX export of the model with mlship's native runtime (serve --runtime onnx)")
 	fs.BoolVar(&cfg.likeForLike, "like-for-like", true, "also serve the python runtime as the Python servers run by default: --workers 1 (or --workers N) --max-batch-size 1")
+	fs.DurationVar(&cfg.ceiling, "ceiling", 5*time.Second, "before the servers, time scikit-learn's predict of the measured row in a loop, with no server, for this long: the most a server with one worker and batches of one can answer (0: not measured)")
 	fs.IntVar(&cfg.runs, "runs", 3, "measured windows per server and protocol; the report gives the median run's figures and every run's req/s")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent clients, each sending its next request when the last one is answered")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured window of each run")
@@ -136,9 +138,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer, logger *log.Logger) 
 	}
 	rep := newReport(ctx, cfg, m)
 	logger.Printf("machine: %s; load %s", rep.Machine.Summary(), rep.Machine.LoadAvgStart)
+	var failed []error
+	if cfg.ceiling > 0 {
+		logger.Printf("scikit-learn's predict alone, no server, for %s", cfg.ceiling)
+		if rep.Ceiling, err = measureCeiling(ctx, cfg, m, work, cfg.ceiling); err != nil {
+			failed = append(failed, err)
+			rep.Failures = append(rep.Failures, "the ceiling (scikit-learn alone): "+firstLine(err.Error()))
+		}
+	}
 	// A server that fails to start or answers wrongly is not timed, and fails the run;
 	// the others are still measured and reported.
-	var failed []error
 	for _, t := range targets(cfg, m) {
 		rows, err := benchTarget(ctx, cfg, t, work, logger)
 		if ctx.Err() != nil {

@@ -26,6 +26,7 @@ type report struct {
 	Commands   []string                     `json:"commands"`
 	Rows       []rowResult                  `json:"rows"`
 	Comparison *comparison                  `json:"comparison,omitempty"`
+	Ceiling    *ceiling                     `json:"ceiling,omitempty"`  // scikit-learn alone, no server
 	Failures   []string                     `json:"failures,omitempty"` // servers not measured, and why
 }
 
@@ -155,6 +156,9 @@ func (r *report) finish() {
 	if best == nil {
 		return
 	}
+	if r.Ceiling != nil && best.ReqPerSec > 0 {
+		r.Ceiling.OfBestOther = r.Ceiling.CallsPerSec / best.ReqPerSec
+	}
 	c := &comparison{
 		BestThroughput: ref{Row: best.label() + " " + best.Path, Value: best.ReqPerSec},
 		LowestP99:      ref{Row: lowest.label() + " " + lowest.Path, Value: lowest.LatencyMs.P99},
@@ -227,6 +231,7 @@ func (r *report) writeTable(w io.Writer) error {
 	if err := r.writeComparison(w); err != nil {
 		return err
 	}
+	r.writeCeiling(w)
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "\nNOT MEASURED: %s\n", f)
 	}
@@ -251,6 +256,22 @@ func (r *report) writeComparison(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%.2fx\t%.2fx\t%.2fx\t%s\t\n", m.Row, m.ThroughputRatio, m.P99Ratio, m.CPURatio, t)
 	}
 	return tw.Flush()
+}
+
+// writeCeiling says how many requests a second scikit-learn alone allows one worker, and
+// what lead over the others that is.
+func (r *report) writeCeiling(w io.Writer) {
+	c := r.Ceiling
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nscikit-learn alone (ceiling.py: predict of the measured row in a loop, one process, no server; load %s before):\n"+
+		"  %.0f calls/s, %.3f ms of CPU each: no server with one Python worker and batches of one answers more requests a second\n",
+		firstField(c.LoadAvgBefore), c.CallsPerSec, c.CPUPerCallMs)
+	if c.OfBestOther > 0 && r.Comparison != nil {
+		fmt.Fprintf(w, "  that is %.2fx the best of the others (%.1f req/s): the most a like-for-like row can lead them by on this machine\n",
+			c.OfBestOther, r.Comparison.BestThroughput.Value)
+	}
 }
 
 func (r *report) writeNotes(w io.Writer) {

@@ -298,3 +298,22 @@ func TestComparison(t *testing.T) {
 		t.Errorf("comparison table:\n%s", out.String())
 	}
 }
+
+// scikit-learn alone is set against the others' best req/s: the most a one-worker row can lead.
+func TestCeiling(t *testing.T) {
+	rep := &report{
+		Rows:    []rowResult{{Server: serverMLServer, Path: "/invocations", OK: 1, ReqPerSec: 1000, LatencyMs: benchkit.Latency{P99: 50}, CPUPerRequestMs: 2}},
+		Ceiling: &ceiling{CallsPerSec: 2200, CPUPerCallMs: 0.45, LoadAvgBefore: "0.50 0.40 0.30"},
+	}
+	rep.finish()
+	if rep.Ceiling.OfBestOther != 2.2 {
+		t.Errorf("ceiling of the best other = %v, want 2.2", rep.Ceiling.OfBestOther)
+	}
+	var out strings.Builder
+	rep.writeCeiling(&out)
+	for _, want := range []string{"2200 calls/s, 0.450 ms of CPU each", "2.20x the best of the others (1000.0 req/s)", "load 0.50 before"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("ceiling lines lack %q:\n%s", want, out.String())
+		}
+	}
+}
