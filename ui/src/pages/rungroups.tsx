@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import { call, message, mlflow } from "../api";
 import { formatCount, formatValue } from "../format";
-import { Gap, type ColumnWindow, type Run } from "./runs";
+import type { Run } from "./runs";
 
 export type Aggregate = { key: string; mean?: number | string; min?: number | string; max?: number | string; runs: number };
 export type RunGroup = { value: string | null; runs: number; metrics: Aggregate[] };
@@ -75,6 +75,16 @@ function aggregateText(a: Aggregate | undefined): { text: ComponentChildren; tit
 }
 
 export type GroupColumn = { kind: string; key: string };
+
+/** The columns a view of the runs table shows: from..to of those after the run's name, and
+ * the widths of those left out before and after them, in px (runs.tsx's columnWindow). */
+export type ColumnWindow = { from: number; to: number; before: number; after: number };
+
+/** The room of the columns left out of a row, so that those drawn stay in their place. */
+export function Gap({ width }: { width: number }) {
+  return width > 0 ? <div class="gap" aria-hidden="true" style={{ width: `${width}px` }} /> : null;
+}
+
 
 export function GroupedRows(props: {
   experimentId: string; param: string; filter: string; order: string; groups: RunGroups;

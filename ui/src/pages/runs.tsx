@@ -7,7 +7,7 @@ import { call, message, mlflow, prefetch } from "../api";
 import { formatCount, formatDuration, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import type { Experiment } from "./experiments";
-import { GroupedRows, useRunGroups } from "./rungroups";
+import { Gap, GroupedRows, useRunGroups, type ColumnWindow } from "./rungroups";
 
 export type KV = { key: string; value: string };
 export type Metric = { key: string; value: number; timestamp: number; step: number };
@@ -36,22 +36,19 @@ const attributes: Column[] = [
   { kind: "attr", key: "user_id", label: "User" },
 ];
 
-/** The columns a view of the table shows (from..to of those after the run's name, one more
- * either side), and the widths of those left out before and after them, in px: like the rows,
- * only the columns in view are in the DOM, so a table of many metrics draws as fast as one of
- * a few. The select column and the run's name are always drawn, so that every row names its
- * run; they scroll with the rest (pinned with position: sticky, a cold load of 100,000 runs
- * answered its first click about a tenth later in bench/ui). */
-export type ColumnWindow = { from: number; to: number; before: number; after: number };
-
 let remPx = 0;
 const rem = () => (remPx ||= parseFloat(getComputedStyle(document.documentElement).fontSize) || 16);
 
 /** A column's width in px, as style.css sets it: 16rem for the run's name (.wide), else 10rem. */
 const columnWidth = (c: Column) => (c.key === "run_name" ? 16 : 10) * rem();
 
-/** The window of the columns after the run's name (which start px in: the select column,
- * 2.25rem, and the name) seen from left, over width px. */
+/** The columns seen from left, over width px, of those after the run's name (which start px
+ * in: the select column, 2.25rem, and the name), one more either side, and the widths of those
+ * left out. Like the rows, only the columns in view are in the DOM, so a table of many
+ * metrics draws as fast as one of a few. The select column and the run's name are always
+ * drawn, so that every row names its run; they scroll with the rest (pinned with position:
+ * sticky, a cold load of 100,000 runs answered its first click about a tenth later in
+ * bench/ui). */
 function columnWindow(rest: Column[], start: number, left: number, width: number): ColumnWindow {
   const ws = rest.map(columnWidth);
   let x = start, from = 0;
@@ -61,11 +58,6 @@ function columnWindow(rest: Column[], start: number, left: number, width: number
   if (from > 0) x -= ws[--from];
   if (to < ws.length) end += ws[to++];
   return { from, to, before: x - start, after: ws.reduce((a, b) => a + b, start) - end };
-}
-
-/** The room of the columns left out of a row, so that those drawn stay in their place. */
-export function Gap({ width }: { width: number }) {
-  return width > 0 ? <div class="gap" aria-hidden="true" style={{ width: `${width}px` }} /> : null;
 }
 
 function columnId(c: Column) {
