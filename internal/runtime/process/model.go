@@ -584,7 +584,7 @@ func (m *model) retire(w *worker) {
 	w.closePipes()
 	m.purge(w) // its other slot may be idle
 	if early {
-		last := w.stderr.String()
+		last := w.stderrTail(time.Second) // killed above, so its stderr ends at once
 		if last == "" {
 			last = "it wrote nothing to stderr"
 		}

@@ -265,23 +265,31 @@ func (w *worker) closePipes() {
 // returns its exit status and last stderr lines.
 func (w *worker) lastWords() string {
 	exited := w.waitExit(2 * time.Second)
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-w.logged:
-	case <-t.C:
-	}
+	last := w.stderrTail(time.Second)
 	var b strings.Builder
 	if exited && w.exitErr != nil {
 		b.WriteString(w.exitErr.Error())
 	} else if exited {
 		b.WriteString("exit status 0")
 	}
-	if s := w.stderr.String(); s != "" {
+	if last != "" {
 		b.WriteString("; its last output:\n")
-		b.WriteString(s)
+		b.WriteString(last)
 	}
 	return b.String()
+}
+
+// stderrTail returns the last lines the worker wrote to stderr once stderr has been read
+// to its end, or after wait if it has not: a dying worker writes why just before it exits,
+// and the lines may still be in the pipe when its death is noticed.
+func (w *worker) stderrTail(wait time.Duration) string {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-w.logged:
+	case <-t.C:
+	}
+	return w.stderr.String()
 }
 
 // tail keeps the last lines a worker wrote to stderr.
