@@ -47,7 +47,7 @@ func (s *Service) CreateAssessment(ctx context.Context, traceID string, body map
 	var overrides string
 	_ = json.Unmarshal(body["overrides"], &overrides)
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mustExist(ctx, tx, traceID); err != nil {
+		if _, err := traceKey(ctx, tx, traceID); err != nil {
 			return err
 		}
 		if overrides != "" {

@@ -305,15 +305,6 @@ func (s *Service) DeleteTag(ctx context.Context, traceID, key string) error {
 	})
 }
 
-func mustExist(ctx context.Context, tx *store.Tx, traceID string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM trace_info WHERE trace_id = ?`, traceID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound(traceID)
-	}
-	return err
-}
-
 // DeleteQuery says which traces of an experiment to delete: the ones named, or the
 // oldest up to a time (and at most MaxTraces of them), as MLflow's DeleteTraces does.
 type DeleteQuery struct {
