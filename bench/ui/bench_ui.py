@@ -230,7 +230,15 @@ def start_target(target: str, d: Path, args) -> tuple[subprocess.Popen, str, flo
     if target == "mlship":
         eid = seed_mlship(d / "data", args.runs, args.seeder)
         how = "tests/seedruns"
+        if args.baseline_bin:  # the baseline serves a copy of this store, taken before its server opens it
+            shutil.copytree(d / "data", d.parent / "baseline-data")
+            args.seeded_eid = eid
         cmd = [args.mlship_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(d / "data")]
+        page = f"{base}/#/experiments/{eid}"
+    elif target == "baseline":
+        shutil.move(d.parent / "baseline-data", d / "data")
+        eid, how = args.seeded_eid, "a copy of mlship's"
+        cmd = [args.baseline_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(d / "data")]
         page = f"{base}/#/experiments/{eid}"
     elif target == "mlflow":
         out = subprocess.run([args.mlflow_python, __file__, "seed-mlflow", str(d / "mlflow.db"), str(d / "artifacts"), str(args.runs)],
@@ -262,6 +270,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7, help="cold page loads per UI, alternating between them (medians are reported)")
     ap.add_argument("--targets", default="mlship,mlflow")
     ap.add_argument("--mlship-bin", default=str(ROOT / "bin" / "mlship"))
+    ap.add_argument("--baseline-bin", help="another mlship binary (an earlier build), served beside --mlship-bin on a copy of "
+                    "its store and loaded in turn with the others: the ratio baseline / mlship says what a change gained")
     ap.add_argument("--seeder", default=str(ROOT / ".tools" / "bin" / "seedruns"), help="tests/seedruns, built (make bench-ui builds it)")
     ap.add_argument("--mlflow-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--timeout", type=float, default=300, help="seconds any one page step may take")
@@ -274,6 +284,10 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.baseline_bin:
+        if "mlship" not in targets:
+            ap.error("--baseline-bin is compared with mlship: keep mlship in --targets")
+        targets.append("baseline")
     newest = run_data(args.runs - 1)[0]
     timeout_ms = int(args.timeout * 1000)
     loads: dict[str, list[tuple[float, float] | None]] = {t: [] for t in targets}
@@ -298,11 +312,12 @@ def main() -> None:
             warm.close()
             # Both servers run the whole time and the loads alternate, so that the machine's
             # other load falls on both alike.
+            # the servers, and this process's own: Playwright's driver and the browser
+            everything = [p.pid for p in procs] + [os.getpid()]
             settle: dict[str, list[float]] = {t: [] for t in targets}
             for k in range(args.repeat):
                 for target in targets:
-                    # the servers, and this process's own: Playwright's driver and the browser
-                    settle[target].append(wait_settled([p.pid for p in procs] + [os.getpid()], 0.05, 0.5, 60))
+                    settle[target].append(wait_settled(everything, 0.05, 0.5, 60))
                     try:
                         f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms)
                     except Exception as e:  # a load that failed is counted, and the next one tried
@@ -317,7 +332,7 @@ def main() -> None:
                           f"(the servers and the browser settled in {settle[target][-1]:.1f} s before it)", file=sys.stderr)
             srv, url = floor_server(newest)
             for _ in range(args.repeat):
-                wait_settled([p.pid for p in procs] + [os.getpid()], 0.05, 0.5, 60)
+                wait_settled(everything, 0.05, 0.5, 60)
                 f, i, _ = measure(browser, url, newest, False, timeout_ms)
                 floor.append((f, i))
             srv.shutdown()
@@ -338,12 +353,15 @@ def main() -> None:
         print(f"{t:10} {statistics.median(fs):13.3f} {statistics.median(is_):14.3f}   "
               f"{' '.join(f'{a:.2f}' for a in fs)} / {' '.join(f'{a:.2f}' for a in is_)}"
               + (f"   ({len(failed[t])} of {len(ls)} loads failed)" if failed[t] else ""))
-    if "mlship" in loads and "mlflow" in loads:
-        pairs = [(a, b) for a, b in zip(loads["mlflow"], loads["mlship"]) if a is not None and b is not None]
+    for other, label, digits in (("mlflow", "ratio", 1), ("baseline", "gained", 2)):
+        if other not in loads or "mlship" not in loads:
+            continue
+        pairs = [(a, b) for a, b in zip(loads[other], loads["mlship"]) if a is not None and b is not None]
         if pairs:
             rf = statistics.median(a[0] / b[0] for a, b in pairs)
             ri = statistics.median(a[1] / b[1] for a, b in pairs)
-            print(f"{'ratio':10} {rf:12.1f}x {ri:13.1f}x   (MLflow / mlship, median of the {len(pairs)} alternating pairs where both loaded)")
+            print(f"{label:10} {rf:12.{digits}f}x {ri:13.{digits}f}x   ({'MLflow' if other == 'mlflow' else 'baseline'} / mlship, "
+                  f"median of the {len(pairs)} alternating pairs where both loaded)")
     if floor:
         print(f"{'floor':10} {statistics.median(a for a, _ in floor):13.3f} {statistics.median(b for _, b in floor):14.3f}   "
               "the same steps on a static page of one row: what the browser and Playwright take, inside every figure above")
