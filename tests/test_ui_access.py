@@ -186,6 +186,30 @@ def test_a_read_scoped_token_sees_no_change(page, site):
     assert page.get_by_role("heading", name="Move an alias here").count() == 0
 
 
+def test_runs_page_signed_in_on_it_and_reopened(page, site):
+    """The runs page's first calls start before the app (ui/src/early.ts): signed out, they
+    are refused, and signing in on the page shows its runs; reopened, they carry the password
+    kept for the tab and are each asked once."""
+    srv, runs_page = site["srv"], f"#/experiments/{site['exp_id']}"
+    refused = []
+    page.on("response", lambda r: r.status == 401 and refused.append(r.url.split("/api/", 1)[-1]))
+    sign_in(page, srv, "reader", at=runs_page)
+    page.get_by_role("heading", name=site["experiment"]).wait_for()
+    page.get_by_text("1 run loaded").wait_for()
+    assert sorted(refused) == sorted(["v1/whoami", f"2.0/mlflow/experiments/get?experiment_id={site['exp_id']}",
+                                      "2.0/mlflow/runs/search"]), refused  # the early calls, each once
+
+    refused.clear()
+    asked = []
+    page.on("request", lambda r: "/api/" in r.url and asked.append((r.url.split("/api/", 1)[1], r.headers.get("authorization", ""))))
+    page.reload()
+    page.get_by_text("1 run loaded").wait_for()
+    page.get_by_text("reader", exact=True).wait_for()
+    assert refused == []
+    first = [a for a in asked if a[0].startswith(("v1/whoami", "2.0/mlflow/experiments/get", "2.0/mlflow/runs/search"))]
+    assert len(first) == 3 and all(h.startswith("Basic ") for _, h in first), asked
+
+
 def test_a_reader_forcing_an_action_through_the_api_is_refused(site):
     srv, exp_id = site["srv"], site["exp_id"]
     r = api(srv, "reader", "POST", "/api/2.0/mlflow/experiments/update", json={"experiment_id": exp_id, "new_name": "taken"})

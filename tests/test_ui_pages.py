@@ -205,6 +205,40 @@ def test_runs_page_sorts_and_filters_on_the_server(page, seeded, base_url, shots
     check(page, shots, "runs-bad-filter")
 
 
+# Records the first page's calls the inline script (ui/src/early.ts) hands to the app, as it
+# hands them over: the app takes them and deletes the global.
+EARLY_TRAP = """Object.defineProperty(window, 'mlshipEarly', {configurable: true,
+  get() { return this.__early; }, set(v) { this.__early = v; window.earlyKeys = Object.keys(v); }});"""
+
+
+def test_runs_page_first_calls_leave_as_the_page_is_parsed(page, seeded, base_url):
+    """The runs page's first calls start from the script inlined in index.html, which the
+    page's CSP allows by its hash, and the app takes their answers: each is asked once."""
+    page.add_init_script(EARLY_TRAP)
+    asked = []
+    page.on("request", lambda r: "/api/" in r.url and asked.append(f"{r.method} {r.url.split('/api/', 1)[1]}"))
+    page.goto(base_url + f"/#/experiments/{seeded['eid']}?order=" + requests.utils.quote("metrics.`loss` ASC"))
+    page.get_by_text("5 runs loaded").wait_for()
+    page.get_by_role("heading", name=seeded["name"]).wait_for()
+    assert body_rows(page).first.locator("a").text_content() == min(seeded["runs"], key=lambda r: r["last_loss"])["name"]
+    keys = page.evaluate("window.earlyKeys")
+    assert [k.split(" ", 2)[:2] for k in keys] == [
+        ["GET", "/api/v1/whoami"], ["GET", f"/api/2.0/mlflow/experiments/get?experiment_id={seeded['eid']}"],
+        ["POST", "/api/2.0/mlflow/runs/search"]], keys
+    assert "metrics.`loss` ASC" in keys[2]
+    assert page.evaluate("window.mlshipEarly") is None  # taken by the app
+    assert sorted(asked) == sorted(["GET v1/whoami", f"GET 2.0/mlflow/experiments/get?experiment_id={seeded['eid']}",
+                                    "POST 2.0/mlflow/runs/search"]), asked
+    assert page.problems == []  # a script the CSP refused would be reported here
+
+    # Another page asks only who the caller is early; its own calls are the app's.
+    page.goto(base_url + "/#/models")
+    page.reload()
+    page.get_by_role("heading", name="Models").wait_for()
+    assert [k.split(" ", 2)[:2] for k in page.evaluate("window.earlyKeys")] == [["GET", "/api/v1/whoami"]]
+    assert page.problems == []
+
+
 def test_runs_table_pages_as_it_scrolls(page, seeded, base_url, shots):
     page.goto(base_url + f"/#/experiments/{seeded['many']}")
     page.get_by_text("200+ runs loaded").wait_for()

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { defineConfig, type Plugin } from "vite";
+import { build, defineConfig, type Plugin, type Rolldown } from "vite";
 
 // The bundle is embedded in the Go binary (internal/ui), which serves dist/assets with a
 // year-long cache: every asset name carries its content hash. The build empties dist,
@@ -32,12 +32,41 @@ function precompress(outDir: string): Plugin {
   };
 }
 
+// inlineEarly puts src/early.ts (the first page's calls) in index.html as a classic script,
+// built on its own: it runs as the page is parsed, before the app's code is even fetched.
+// index.html names it as a module, which the dev server runs as such.
+function inlineEarly(): Plugin {
+  const tag = '<script type="module" src="/src/early.ts"></script>';
+  return {
+    name: "mlship-inline-early",
+    apply: "build",
+    transformIndexHtml: {
+      order: "pre",
+      async handler(html) {
+        if (!html.includes(tag)) throw new Error(`index.html has no ${tag}`);
+        const out = (await build({
+          configFile: false,
+          logLevel: "warn",
+          build: {
+            write: false,
+            target: "es2022",
+            lib: { entry: "src/early.ts", formats: ["iife"], name: "mlshipEarlyCalls" },
+          },
+        })) as Rolldown.RolldownOutput[];
+        const code = out[0].output[0].code.trim();
+        if (code.includes("</script")) throw new Error("early.ts's build holds </script");
+        return html.replace(tag, `<script>${code}</script>`);
+      },
+    },
+  };
+}
+
 const outDir = "../internal/ui/dist";
 
 export default defineConfig({
   base: "/",
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
-  plugins: [precompress(outDir)],
+  plugins: [inlineEarly(), precompress(outDir)],
   build: {
     outDir,
     emptyOutDir: true,

@@ -9,6 +9,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/mlship/mlship/internal/httpx"
@@ -36,11 +38,23 @@ func Bundle() fs.FS {
 // NotBuilt is what / answers when the binary holds no bundle.
 const NotBuilt = "the web UI is not built: run make ui (then rebuild the server)\n"
 
-// ContentSecurityPolicy lets the app load only its own scripts, styles and data: no
-// inline script, nothing from another origin, no framing by other sites.
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; " +
-	"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+// ContentSecurityPolicy returns the policy of the UI's answers: the app loads only its own
+// scripts, styles and data, runs no inline script but those of index (each allowed by its
+// hash: the build inlines the one that starts the first page's calls), fetches nothing
+// from another origin, and no other site may frame it.
+func ContentSecurityPolicy(index []byte) string {
+	script := "script-src 'self'"
+	for _, m := range inlineScript.FindAllSubmatch(index, -1) {
+		sum := sha256.Sum256(m[1])
+		script += " 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	}
+	return "default-src 'self'; " + script + "; style-src 'self'; " +
+		"img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'none'; " +
+		"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+}
+
+// inlineScript is a script element without attributes (so without src) and its text.
+var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
 
 // Options configure a Handler.
 type Options struct {
@@ -56,6 +70,7 @@ type Options struct {
 type Handler struct {
 	index  *file // nil when the bundle is not built
 	assets map[string]*file
+	csp    string
 }
 
 // file is one servable file with its encodings, prepared once.
@@ -73,7 +88,7 @@ func New(opts Options) (*Handler, error) {
 	if fsys == nil {
 		fsys = Bundle()
 	}
-	h := &Handler{assets: map[string]*file{}}
+	h := &Handler{assets: map[string]*file{}, csp: ContentSecurityPolicy(nil)}
 	index, err := fs.ReadFile(fsys, "index.html")
 	if errors.Is(err, fs.ErrNotExist) {
 		return h, nil
@@ -84,6 +99,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.SingleSignOn {
 		index = bytes.Replace(index, []byte("</head>"), []byte(`<meta name="mlship-sso" content="oidc" /></head>`), 1)
 	}
+	h.csp = ContentSecurityPolicy(index)
 	if h.index, err = newFile("index.html", index, nil); err != nil {
 		return nil, err
 	}
@@ -154,7 +170,7 @@ func (h *Handler) Register(rt *httpx.Router) {
 }
 
 func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
-	secure(w.Header())
+	h.secure(w.Header())
 	if h.index == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -168,7 +184,7 @@ func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {
-	secure(w.Header())
+	h.secure(w.Header())
 	name := strings.TrimPrefix(r.URL.Path, "/assets/")
 	f, ok := h.assets[name]
 	if !ok || !fs.ValidPath(name) {
@@ -239,10 +255,10 @@ func matches(header, etag string) bool {
 }
 
 // secure sets the headers every answer of the UI carries.
-func secure(h http.Header) {
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("X-Frame-Options", "DENY")
+func (h *Handler) secure(hdr http.Header) {
+	hdr.Set("Content-Security-Policy", h.csp)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hdr.Set("X-Frame-Options", "DENY")
 }

@@ -3,6 +3,8 @@ package ui
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,9 +17,14 @@ import (
 
 var script = strings.Repeat("console.log('mlship');\n", 100)
 
+const inline = `<script>window.early = fetch("/api/v1/whoami");</script>`
+
+// The hash of inline's text, as a browser checks it (printf '%s' TEXT | openssl dgst -sha256 -binary | base64).
+const inlineHash = "'sha256-uh3+zBkTEvoGCyyyrNzz/MaAKi13j/s+IFkE+qhqexE='"
+
 func testBundle() fstest.MapFS {
 	return fstest.MapFS{
-		"index.html":                {Data: []byte(`<!doctype html><html><head><script type="module" src="/assets/index-abc123.js"></script></head><body></body></html>`)},
+		"index.html":                {Data: []byte(`<!doctype html><html><head>` + inline + `<script type="module" src="/assets/index-abc123.js"></script></head><body></body></html>`)},
 		"README.md":                 {Data: []byte("placeholder")},
 		"assets/index-abc123.js":    {Data: []byte(script)},
 		"assets/index-abc123.js.br": {Data: []byte("brotli bytes")},
@@ -84,7 +91,7 @@ func TestServe(t *testing.T) {
 				t.Errorf("Content-Type %q, want %q", h.Get("Content-Type"), tt.ctype)
 			}
 			if tt.status == 200 || strings.HasPrefix(tt.target, "/assets/") && tt.status == 404 {
-				if h.Get("Content-Security-Policy") != ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" ||
+				if !strings.Contains(h.Get("Content-Security-Policy"), "; script-src 'self' "+inlineHash+"; ") || h.Get("X-Content-Type-Options") != "nosniff" ||
 					h.Get("Referrer-Policy") != "no-referrer" {
 					t.Errorf("security headers missing: %v", h)
 				}
@@ -177,4 +184,32 @@ func TestEmbedded(t *testing.T) {
 	if want := map[bool]int{true: 200, false: 503}[h.Built()]; w.Code != want {
 		t.Errorf("/: %d, want %d", w.Code, want)
 	}
+}
+
+func TestContentSecurityPolicyAllowsOnlyTheIndexsInlineScripts(t *testing.T) {
+	for _, tt := range []struct {
+		name, index, script string
+	}{
+		{"no inline script", `<head><script type="module" src="/assets/a.js"></script></head>`, "script-src 'self';"},
+		{"one", `<head>` + inline + `</head>`, "script-src 'self' " + inlineHash + ";"},
+		{"two", `<script>a()</script><p>x</p><script>
+b()</script>`, "script-src 'self' 'sha256-" + b64sha(`a()`) + "' 'sha256-" + b64sha("\nb()") + "';"},
+		// Only <script> without attributes: a script with any (type, nonce, src) is not inline code the policy allows.
+		{"with attributes", `<script type="text/javascript">a()</script><script nonce="x">b()</script>`, "script-src 'self';"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			csp := ContentSecurityPolicy([]byte(tt.index))
+			if !strings.Contains(csp, "; "+tt.script+" ") || strings.Count(csp, "script-src") != 1 {
+				t.Errorf("policy %q, want %q in it", csp, tt.script)
+			}
+			if !strings.HasPrefix(csp, "default-src 'self'; ") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe") {
+				t.Errorf("policy %q lost its other directives", csp)
+			}
+		})
+	}
+}
+
+func b64sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

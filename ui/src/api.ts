@@ -1,6 +1,7 @@
 // The server's APIs, as the UI calls them: same origin only, the caller's credentials
 // (a session cookie after single sign-on, or a password kept for this tab only), and the
 // server's own error message when a call fails.
+import { BASIC_KEY, requestInit, requestKey, url, type Answer, type Query } from "./request";
 
 export class ApiError extends Error {
   constructor(
@@ -21,7 +22,6 @@ export type WhoAmI = {
   csrf_token?: string;
 };
 
-const BASIC_KEY = "mlship.basic";
 let basic: string | null = sessionStorage.getItem(BASIC_KEY);
 let csrf = "";
 let onUnauthenticated: (err: ApiError) => void = () => {};
@@ -38,90 +38,64 @@ export function signedInWithPassword(): boolean {
   return basic !== null;
 }
 
-type Options = { method?: string; body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal };
-
-function url(path: string, query?: Options["query"]): string {
-  if (!query) return path;
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== "") q.set(k, String(v));
-  const s = q.toString();
-  return s ? `${path}?${s}` : path;
-}
-
-function headers(extra: Record<string, string> = {}): Record<string, string> {
-  // X-Requested-With: the server answers the UI's 401s without a Basic challenge,
-  // which would open the browser's own password dialog.
-  const h: Record<string, string> = { Accept: "application/json", "X-Requested-With": "XMLHttpRequest", ...extra };
-  if (basic) h.Authorization = "Basic " + basic;
-  if (csrf) h["X-CSRF-Token"] = csrf;
-  return h;
-}
+type Options = { method?: string; body?: unknown; query?: Query; signal?: AbortSignal };
 
 /** Sends a request to the server and returns the raw response (errors thrown as ApiError). */
 export async function fetchRaw(path: string, opts: Options & { headers?: Record<string, string> } = {}): Promise<Response> {
-  const init: RequestInit = {
-    method: opts.method ?? "GET",
-    // With a password the session cookie is not needed; without it, the cookie is the identity.
-    credentials: basic ? "omit" : "same-origin",
-    headers: headers(opts.headers),
-    signal: opts.signal,
-  };
-  if (opts.body !== undefined) {
-    init.body = JSON.stringify(opts.body);
-    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
-  }
-  const res = await fetch(url(path, opts.query), init);
-  if (!res.ok) throw await errorOf(res);
+  return checked(await fetch(url(path, opts.query), requestInit({ ...opts, path, basic, csrf })));
+}
+
+async function checked(res: Response): Promise<Response> {
+  if (!res.ok) throw errorOf({ status: res.status, statusText: res.statusText, body: await res.text().catch(() => "") });
   return res;
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
-  let code = "", message = `${res.status} ${res.statusText}`;
+function errorOf(a: Answer): ApiError {
+  let code = "", message = `${a.status} ${a.statusText}`;
   try {
-    const body = await res.json();
+    const body = JSON.parse(a.body);
     code = body.error_code ?? body.code ?? "";
     message = body.message ?? body.error ?? message;
   } catch {
     // not JSON: keep the status line
   }
-  const err = new ApiError(res.status, code, message);
-  if (res.status === 401) onUnauthenticated(err);
+  const err = new ApiError(a.status, code, message);
+  if (a.status === 401) onUnauthenticated(err);
   return err;
 }
 
-/** Calls a JSON API and decodes its answer. */
+/** Calls a JSON API and decodes its answer: the answer of the same call started as the page
+ * was parsed (early.ts), when there is one. */
 export async function call<T>(path: string, opts: Options = {}): Promise<T> {
-  const res = await fetchRaw(path, opts);
-  const text = await res.text();
+  const answered = await earlyAnswer(requestKey({ ...opts, path }));
+  if (answered && (answered.status < 200 || answered.status > 299)) throw errorOf(answered);
+  const text = answered ? answered.body : await (await fetchRaw(path, opts)).text();
   return (text ? JSON.parse(text) : {}) as T;
 }
 
 /** MLflow's REST API: POST with a JSON body, GET with a query. */
 export function mlflow<T>(endpoint: string, body?: Record<string, unknown>, method = "POST", signal?: AbortSignal): Promise<T> {
-  const send = () => {
-    const path = "/api/2.0/mlflow/" + endpoint;
-    if (method === "GET") return call<T>(path, { query: body as Options["query"], signal });
-    return call<T>(path, { method, body: body ?? {}, signal });
-  };
-  const k = earlyKey(endpoint, body, method);
-  const got = early.get(k);
-  if (!got) return send();
-  early.delete(k);
-  // Taken once, and only while fresh; asked again if the early call failed.
-  return Date.now() - got.at > EARLY_MS ? send() : got.answer.then((v) => (v === undefined ? send() : (v as T)));
+  const path = "/api/2.0/mlflow/" + endpoint;
+  if (method === "GET") return call<T>(path, { query: body as Query, signal });
+  return call<T>(path, { method, body: body ?? {}, signal });
 }
 
-// Answers asked for with the app's code, before the page that needs them has mounted and
-// while the app asks who the caller is (main.tsx): the page's own call with the same
-// request takes the answer. A failed early call is not reported; the page's call asks again.
 const EARLY_MS = 10_000;
-const early = new Map<string, { at: number; answer: Promise<unknown> }>();
-const earlyKey = (endpoint: string, body: unknown, method: string) => `${method} ${endpoint} ${JSON.stringify(body ?? {})}`;
+const early = new Map(Object.entries(window.mlshipEarly ?? {}));
+delete window.mlshipEarly;
 
-/** Starts an MLflow call that a page about to mount will make (same endpoint, body and method). */
-export function prefetch(endpoint: string, body: Record<string, unknown>, method = "POST") {
-  const answer = mlflow(endpoint, body, method).catch(() => undefined);
-  early.set(earlyKey(endpoint, body, method), { at: Date.now(), answer });
+/** The answer to the call of key started as the page was parsed: taken once, only while
+ * fresh, and none once the caller signed in or out. Undefined asks the server again. */
+async function earlyAnswer(key: string): Promise<Answer | undefined> {
+  const got = early.get(key);
+  if (!got) return undefined;
+  early.delete(key);
+  return Date.now() - got.at > EARLY_MS ? undefined : got.answer;
+}
+
+/** Settles when every call started as the page was parsed has answered (or failed). */
+export function earlyAnswers(): Promise<unknown> {
+  return Promise.all([...early.values()].map((e) => e.answer));
 }
 
 /** Asks the server who the caller is, and keeps the session's CSRF token. */
@@ -135,6 +109,7 @@ export async function whoami(): Promise<WhoAmI> {
 export async function signIn(user: string, password: string): Promise<WhoAmI> {
   const previous = basic;
   basic = btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`)));
+  early.clear();
   try {
     const me = await whoami();
     sessionStorage.setItem(BASIC_KEY, basic);
@@ -149,6 +124,7 @@ export async function signIn(user: string, password: string): Promise<WhoAmI> {
 export async function signOut() {
   const hadSession = !basic;
   basic = null;
+  early.clear();
   sessionStorage.removeItem(BASIC_KEY);
   if (hadSession && csrf) await fetchRaw("/auth/logout", { method: "POST", body: {} }).catch(() => {});
   csrf = "";

@@ -3,7 +3,7 @@ import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { ApiError, message, signIn, signOut, singleSignOn, whenUnauthenticated, type WhoAmI } from "./api";
 import { href, useRoute, type Route } from "./router";
 import { Experiments } from "./pages/experiments";
-import { prefetchRuns, Runs } from "./pages/runs";
+import { Runs } from "./pages/runs";
 
 /** A page in a chunk of its own, loaded when first shown ("Loading…" until then). Not
  * preact/compat's lazy and Suspense: compat rewrites every element the app draws (about 10 ms
@@ -52,12 +52,6 @@ const sections = [
   { id: "datasets", label: "Datasets" },
   { id: "overview", label: "Overview" },
 ];
-
-/** Starts what the page at route asks first, alongside the question of who the caller is. */
-export function prefetchPage(route: Route) {
-  const [section, id, sub] = route.path;
-  if (section === "experiments" && id && !sub) prefetchRuns(id, route.query);
-}
 
 /** The app; identity is the answer to who the caller is, asked for as the app's code loaded. */
 export function App({ identity }: { identity: Promise<WhoAmI> }) {

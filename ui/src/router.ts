@@ -1,15 +1,9 @@
 // Hash routes (#/experiments/1/runs/abc), so that every page is a link that can be shared
 // and the MLflow client's "View run" links land where they point.
 import { useEffect, useState } from "preact/hooks";
+import { current, type Route } from "./route";
 
-export type Route = { path: string[]; query: URLSearchParams };
-
-export function current(): Route {
-  const raw = location.hash.replace(/^#\/?/, "");
-  const [p, q] = raw.split("?", 2);
-  const path = p.split("/").filter(Boolean).map(decodeURIComponent);
-  return { path, query: new URLSearchParams(q ?? "") };
-}
+export { current, type Route };
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(current);

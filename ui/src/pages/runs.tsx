@@ -3,11 +3,12 @@
 // MLflow's search grammar, which it validates) and sorts; the page never loads all runs.
 // Grouped by a param, the rows are the server's groups of all matching runs (rungroups.tsx).
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { call, message, mlflow, prefetch } from "../api";
+import { call, message, mlflow } from "../api";
 import { formatCount, formatDuration, formatTime, formatValue } from "../format";
 import { href, navigate } from "../router";
 import type { Experiment } from "./experiments";
 import { Gap, GroupedRows, useRunGroups, type ColumnWindow } from "./rungroups";
+import { DEFAULT_ORDER, searchBody } from "./runsearch";
 
 export type KV = { key: string; value: string };
 export type Metric = { key: string; value: number; timestamp: number; step: number };
@@ -21,7 +22,6 @@ export type Run = {
 type Page = { runs?: Run[]; next_page_token?: string };
 
 const ROW = 32; // px, as .grid [role="row"]
-const PAGE = 200;
 const OVERSCAN = 3; // rows drawn beyond the view, above and below
 
 /** A column: an attribute, or a param, metric or tag by key. */
@@ -38,6 +38,10 @@ const attributes: Column[] = [
 
 let remPx = 0;
 const rem = () => (remPx ||= parseFloat(getComputedStyle(document.documentElement).fontSize) || 16);
+
+/** The table's view before it is laid out: as tall as style.css makes .grid (100vh - 15rem, at
+ * least 18rem), as wide as the window; scroll bars and margins make the real one a little smaller. */
+const estimatedView = () => ({ top: 0, left: 0, height: Math.max(innerHeight - 15 * rem(), 18 * rem()), width: innerWidth });
 
 /** A column's width in px, as style.css sets it: 16rem for the run's name (.wide), else 10rem. */
 const columnWidth = (c: Column) => (c.key === "run_name" ? 16 : 10) * rem();
@@ -144,18 +148,6 @@ function withQuery(experimentId: string, q: Record<string, string>): string {
   return href("experiments", experimentId) + (s ? "?" + s : "");
 }
 
-const DEFAULT_ORDER = "attributes.start_time DESC";
-
-function searchBody(experimentId: string, filter: string, order: string, token?: string) {
-  return { experiment_ids: [experimentId], filter, max_results: PAGE, order_by: [order], page_token: token };
-}
-
-/** Starts the calls the runs page makes first, before it mounts (see prefetch). */
-export function prefetchRuns(experimentId: string, query: URLSearchParams) {
-  prefetch("experiments/get", { experiment_id: experimentId }, "GET");
-  prefetch("runs/search", searchBody(experimentId, query.get("filter") ?? "", query.get("order") ?? DEFAULT_ORDER));
-}
-
 export function Runs({ experimentId, query }: { experimentId: string; query: URLSearchParams }) {
   const filter = query.get("filter") ?? "";
   const order = query.get("order") ?? DEFAULT_ORDER;
@@ -167,7 +159,7 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState("");
   const [text, setText] = useState(filter);
-  const [scroll, setScroll] = useState({ top: 0, height: 600, left: 0, width: 1200 });
+  const [scroll, setScroll] = useState(estimatedView);
   const [showColumns, setShowColumns] = useState(false);
   const [selected, setSelected] = useState<string[]>([]);
   const grid = useRef<HTMLDivElement>(null);
@@ -230,8 +222,10 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
 
   useEffect(() => { toTop(); drawn.current = true; }, [group]);
 
-  // The table's view, measured before the first rows are drawn (not once they are, which
-  // would draw them twice), and again when it is resized or scrolled.
+  // The table's view, measured once it is laid out (the ResizeObserver's first call comes
+  // after the first layout, before its paint), and again when it is resized or scrolled. Its
+  // first rows are drawn in the view estimatedView gives: measuring before drawing them would
+  // lay the page out twice.
   const measure = (el: HTMLElement) => {
     const now = { top: el.scrollTop, height: el.clientHeight, left: el.scrollLeft, width: el.clientWidth };
     setScroll((old) => (old.top === now.top && old.height === now.height && old.left === now.left && old.width === now.width ? old : now));
@@ -239,7 +233,6 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
   useLayoutEffect(() => {
     const el = grid.current;
     if (!el) return;
-    measure(el);
     const ro = new ResizeObserver(() => measure(el));
     ro.observe(el);
     return () => ro.disconnect();
