@@ -22,7 +22,12 @@ export type WhoAmI = {
   csrf_token?: string;
 };
 
-let basic: string | null = sessionStorage.getItem(BASIC_KEY);
+// The password given at sign-in (base64 of user:password), read from the tab's session
+// storage when first needed, not as the app starts: a page's first read of session storage
+// waits on the browser's own process, and the first page's calls need no password unless
+// the server refuses them (see call).
+let basic: string | null | undefined;
+const storedPassword = () => (basic === undefined ? (basic = sessionStorage.getItem(BASIC_KEY)) : basic);
 let csrf = "";
 let onUnauthenticated: (err: ApiError) => void = () => {};
 
@@ -35,14 +40,14 @@ export function whenUnauthenticated(fn: (err: ApiError) => void) {
 export const singleSignOn = document.querySelector('meta[name="mlship-sso"]') !== null;
 
 export function signedInWithPassword(): boolean {
-  return basic !== null;
+  return storedPassword() !== null;
 }
 
 type Options = { method?: string; body?: unknown; query?: Query; signal?: AbortSignal };
 
 /** Sends a request to the server and returns the raw response (errors thrown as ApiError). */
 export async function fetchRaw(path: string, opts: Options & { headers?: Record<string, string> } = {}): Promise<Response> {
-  return checked(await fetch(url(path, opts.query), requestInit({ ...opts, path, basic, csrf })));
+  return checked(await fetch(url(path, opts.query), requestInit({ ...opts, path, basic: storedPassword(), csrf })));
 }
 
 async function checked(res: Response): Promise<Response> {
@@ -67,7 +72,10 @@ function errorOf(a: Answer): ApiError {
 /** Calls a JSON API and decodes its answer: the answer of the same call started as the page
  * was parsed (early.ts), when there is one. */
 export async function call<T>(path: string, opts: Options = {}): Promise<T> {
-  const answered = await earlyAnswer(requestKey({ ...opts, path }));
+  let answered = await earlyAnswer(requestKey({ ...opts, path }));
+  // The early call went with the session cookie alone: refused, it is asked again with the
+  // tab's password, if there is one.
+  if (answered?.status === 401 && storedPassword()) answered = undefined;
   if (answered && (answered.status < 200 || answered.status > 299)) throw errorOf(answered);
   const text = answered ? answered.body : await (await fetchRaw(path, opts)).text();
   return (text ? JSON.parse(text) : {}) as T;
@@ -107,7 +115,7 @@ export async function whoami(): Promise<WhoAmI> {
 
 /** Signs in with a password: kept for this tab only (sessionStorage), once the server accepts it. */
 export async function signIn(user: string, password: string): Promise<WhoAmI> {
-  const previous = basic;
+  const previous = storedPassword();
   basic = btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`)));
   early.clear();
   try {
@@ -122,7 +130,7 @@ export async function signIn(user: string, password: string): Promise<WhoAmI> {
 
 /** Signs out: forgets the password, and ends a single sign-on session. */
 export async function signOut() {
-  const hadSession = !basic;
+  const hadSession = !storedPassword();
   basic = null;
   early.clear();
   sessionStorage.removeItem(BASIC_KEY);
