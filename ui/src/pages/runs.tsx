@@ -2,6 +2,7 @@
 // by MLflow's runs/search a page at a time as the user scrolls. The server filters (in
 // MLflow's search grammar, which it validates) and sorts; the page never loads all runs.
 // Grouped by a param, the rows are the server's groups of all matching runs (rungroups.tsx).
+import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { call, message, mlflow } from "../api";
 import { formatCount, formatDuration, formatTime, formatValue } from "../format";
@@ -85,6 +86,19 @@ function orderKey(c: Column): string {
 
 /** Per run, each metric's smallest and largest value, read for the rows in view. */
 type Ranges = Map<string, Record<string, { min: number; max: number }>>;
+
+/** Draws its render again only when one of deps changed (Object.is): a row of the table is
+ * drawn again when its run, its selection or the columns in view change, not at each click
+ * or scroll elsewhere in the table. */
+class Memo extends Component<{ deps: unknown[]; render: () => ComponentChildren }> {
+  shouldComponentUpdate(next: { deps: unknown[] }) {
+    const was = this.props.deps;
+    return was.length !== next.deps.length || next.deps.some((d, i) => !Object.is(d, was[i]));
+  }
+  render() {
+    return this.props.render();
+  }
+}
 
 type RangeAnswer = { metrics: { key: string; points?: { value: unknown }[]; buckets?: { min: unknown; max: unknown }[] }[] };
 
@@ -288,6 +302,10 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
 
   const cellClass = (c: Column, r?: Run) =>
     (c.key === "run_name" ? "wide " : "") + (c.kind === "metrics" || c.kind === "min" || c.kind === "max" ? "num" : c.key === "status" && r ? `status-${r.info.status}` : "");
+  const shownKey = `${columns.map(columnId).join("\n")}\n${view.from}:${view.to}`;
+  const runRow = (r: Run) => (
+    <Memo deps={[r, selected.includes(r.info.run_id), shownKey, ranges.get(r.info.run_id)]} render={() => runCells(r)} />
+  );
   const runCells = (r: Run) => (
     <>
               <div role="cell" class="select" aria-colindex={1}>
@@ -413,14 +431,14 @@ export function Runs({ experimentId, query }: { experimentId: string; query: URL
         </div>
         {group ? (grouped.groups && (
           <GroupedRows experimentId={experimentId} param={group} filter={filter} order={order} groups={grouped.groups}
-            columns={shown} view={view} columnId={(c) => columnId(c as Column)} cellClass={(c) => cellClass(c as Column)} row={runCells}
+            columns={shown} view={view} columnId={(c) => columnId(c as Column)} cellClass={(c) => cellClass(c as Column)} row={runRow}
             rowHeight={ROW} top={scroll.top} height={scroll.height} overscan={OVERSCAN} onRows={setGroupRows} onView={setGroupView} />
         )) : (
         <div role="rowgroup" style={{ height: `${runs.length * ROW}px`, position: "relative" }}>
           {runs.slice(first, last).map((r, i) => (
             <div role="row" key={r.info.run_id} aria-rowindex={first + i + 2}
               style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${(first + i) * ROW}px)` }}>
-              {runCells(r)}
+              {runRow(r)}
             </div>
           ))}
         </div>
