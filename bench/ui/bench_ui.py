@@ -183,11 +183,16 @@ def floor_server(newest: str):
 
 # --- the browser --------------------------------------------------------------------------
 
-def measure(browser, url: str, newest: str, collect_js: bool, timeout_ms: int):
+def measure(browser, url: str, newest: str, collect_js: bool, timeout_ms: int, latency_ms: float = 0):
     """One cold load (fresh context, empty cache): seconds to first rows and to interactive,
-    and the scripts loaded before first rows (url -> gzip size) when collect_js."""
+    and the scripts loaded before first rows (url -> gzip size) when collect_js. latency_ms
+    adds that much to every request's round trip (Chromium's network emulation)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
+    if latency_ms:
+        cdp = ctx.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1})
     scripts: dict[str, object] = {}
     errors: list[str] = []
     page.on("response", lambda r: errors.append(f"{r.status} {r.request.method} {r.url.split('/', 3)[-1][:80]}") if r.status >= 400 else None)
@@ -279,6 +284,8 @@ def main() -> None:
     ap.add_argument("--seeder", default=str(ROOT / ".tools" / "bin" / "seedruns"), help="tests/seedruns, built (make bench-ui builds it)")
     ap.add_argument("--mlflow-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--timeout", type=float, default=300, help="seconds any one page step may take")
+    ap.add_argument("--latency", type=float, default=0, help="milliseconds added to every request's round trip, for all "
+                    "pages alike (Chromium's network emulation): a server across a network rather than on this machine")
     args = ap.parse_args()
     if args.runs < 1 or args.repeat < 1:
         ap.error("--runs and --repeat must be at least 1")
@@ -323,7 +330,7 @@ def main() -> None:
                 for target in targets:
                     settle[target].append(wait_settled(everything, 0.05, 0.5, 60))
                     try:
-                        f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms)
+                        f, i, sizes = measure(browser, pages[target], newest, target == "mlship" and not js, timeout_ms, args.latency)
                     except Exception as e:  # a load that failed is counted, and the next one tried
                         failed[target].append(str(e).splitlines()[0])
                         loads[target].append(None)
@@ -337,7 +344,7 @@ def main() -> None:
             srv, url = floor_server(newest)
             for _ in range(args.repeat):
                 wait_settled(everything, 0.05, 0.5, 60)
-                f, i, _ = measure(browser, url, newest, False, timeout_ms)
+                f, i, _ = measure(browser, url, newest, False, timeout_ms, args.latency)
                 floor.append((f, i))
             srv.shutdown()
             browser.close()
@@ -346,7 +353,8 @@ def main() -> None:
                 stop(proc)
 
     print(f"\nbench/ui: runs page of an experiment with {args.runs} runs x {METRICS} metrics, headless Chromium "
-          f"({args.repeat} cold loads each, alternating; medians); load average {os.getloadavg()[0]:.1f}")
+          f"({args.repeat} cold loads each, alternating; medians){f', {args.latency:g} ms added to each round trip' if args.latency else ''}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'':10} {'first rows s':>13} {'interactive s':>14}   all loads (first / interactive)")
     for t, ls in loads.items():
         ok = [x for x in ls if x is not None]

@@ -101,11 +101,6 @@ async function earlyAnswer(key: string): Promise<Answer | undefined> {
   return Date.now() - got.at > EARLY_MS ? undefined : got.answer;
 }
 
-/** Settles when every call started as the page was parsed has answered (or failed). */
-export function earlyAnswers(): Promise<unknown> {
-  return Promise.all([...early.values()].map((e) => e.answer));
-}
-
 /** Asks the server who the caller is, and keeps the session's CSRF token. */
 export async function whoami(): Promise<WhoAmI> {
   const me = await call<WhoAmI>("/api/v1/whoami");
