@@ -73,9 +73,10 @@ function errorOf(a: Answer): ApiError {
  * was parsed (early.ts), when there is one. */
 export async function call<T>(path: string, opts: Options = {}): Promise<T> {
   let answered = await earlyAnswer(requestKey({ ...opts, path }));
-  // The early call went with the session cookie alone: refused, it is asked again with the
-  // tab's password, if there is one.
-  if (answered?.status === 401 && storedPassword()) answered = undefined;
+  // The early call went with the session cookie alone, before whoami gave the session's CSRF
+  // token: a refusal it met for want of the tab's password (401) or of that token (403) is
+  // asked again with them, when the app holds them.
+  if ((answered?.status === 401 && storedPassword()) || (answered?.status === 403 && csrf)) answered = undefined;
   if (answered && (answered.status < 200 || answered.status > 299)) throw errorOf(answered);
   const text = answered ? answered.body : await (await fetchRaw(path, opts)).text();
   return (text ? JSON.parse(text) : {}) as T;
