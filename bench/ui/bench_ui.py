@@ -217,7 +217,7 @@ def measure(browser, url: str, newest: str, collect_js: bool, timeout_ms: int, l
         if collect_js:  # scripts inlined in the page count too
             inline = page.evaluate("() => [...document.scripts].filter(s => !s.src).map(s => s.text).join('')")
             if inline:
-                sizes["inline scripts of the page"] = (len(gzip.compress(inline.encode(), 9)), "with the page")
+                sizes["inline scripts of the page"] = (len(gzip.compress(inline.encode(), 9)), "inline")
         return first, interactive, sizes
     except Exception:
         shot = Path(tempfile.gettempdir()) / "bench-ui-failure.png"
@@ -384,7 +384,8 @@ def main() -> None:
         total = sum(s for s, _ in js.values())
         print(f"\nmlship's first page: {len(js)} scripts before first rows, {total / 1024:.1f} KiB gzip (-9) in all (target 300 KB)")
         for u, (s, enc) in sorted(js.items()):
-            print(f"  {s / 1024:7.1f} KiB  {u.split('/', 3)[-1]}  ({enc if enc == 'with the page' else 'served ' + (enc or 'uncompressed')})")
+            how = "in the page" if enc == "inline" else "served " + (enc or "uncompressed")
+            print(f"  {s / 1024:7.1f} KiB  {u.split('/', 3)[-1]}  ({how})")
 
 
 if __name__ == "__main__":
