@@ -5,7 +5,10 @@ violations. MLSHIP_UI_SCREENSHOTS=DIR keeps the screenshots there too (docs/img)
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -122,6 +125,12 @@ def test_root_serves_the_app_with_its_headers(base_url):
     r = requests.get(base_url + "/", timeout=30)
     assert r.status_code == 200 and '<div id="app">' in r.text
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    # The page's inline scripts run by their hashes, each one's and no other; never 'unsafe-inline'.
+    csp = r.headers["Content-Security-Policy"]
+    inline = re.findall(r"<script>(.*?)</script>", r.text, re.S)
+    hashes = re.findall(r"'sha256-([^']+)'", csp)
+    assert inline and "unsafe" not in csp
+    assert hashes == [base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in inline], csp
     assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Cache-Control"] == "no-cache"
     script = r.text.split('src="', 1)[1].split('"', 1)[0]
     a = requests.get(base_url + script, headers={"Accept-Encoding": "br, gzip"}, timeout=30)
